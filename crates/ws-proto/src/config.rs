@@ -1,0 +1,67 @@
+//! Limits, timers and behaviour switches of a connection.
+
+use std::time::Duration;
+
+/// Settings shared by both roles. `Config::default()` is safe against a
+/// hostile peer; raise a limit only where the application needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Largest payload of a single received frame, in bytes. A frame that
+    /// announces more is refused (close 1009) before any of its payload is
+    /// buffered. Default: 16 MiB.
+    pub max_frame_size: usize,
+    /// Largest received message, summed over its fragments. Default: 64 MiB.
+    pub max_message_size: usize,
+    /// Largest received ping/pong/close payload, at most 125 (the protocol's
+    /// own limit). A larger control frame closes with 1002 past 125 and 1009
+    /// between this limit and 125. Default: 125.
+    pub max_control_payload: usize,
+    /// Largest HTTP head (request or response line plus headers) accepted in
+    /// the opening handshake. Default: 16 KiB.
+    pub max_handshake_size: usize,
+    /// Most HTTP headers accepted in the opening handshake. Default: 64.
+    pub max_handshake_headers: usize,
+    /// Outgoing messages longer than this are split into frames of at most
+    /// this many payload bytes. `None` sends every message as one frame.
+    /// Default: `None`.
+    pub send_fragment_size: Option<usize>,
+    /// The most bytes that may wait in the output buffer. A send that would
+    /// go over it fails with [`SendError::WriteBufferFull`](crate::SendError)
+    /// and queues nothing; control frames the protocol sends by itself (pong,
+    /// close) are always queued. Default: 64 MiB.
+    pub max_write_buffer: usize,
+    /// Answer every ping with a pong automatically. Default: `true`.
+    pub auto_pong: bool,
+    /// How long the opening handshake may take, from the connection's
+    /// creation. Default: 10 s.
+    pub handshake_timeout: Option<Duration>,
+    /// How long to wait for the peer's close frame after sending one, and
+    /// (client) for the server to end the transport after the closing
+    /// handshake. Default: 5 s.
+    pub close_timeout: Option<Duration>,
+    /// Send a ping after this long without receiving anything. Default: `None`.
+    pub keepalive_interval: Option<Duration>,
+    /// After a keepalive ping, fail the connection (close 1011) if nothing at
+    /// all arrives within this time. Default: 20 s (used only with
+    /// `keepalive_interval`).
+    pub keepalive_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            max_control_payload: 125,
+            max_handshake_size: 16 << 10,
+            max_handshake_headers: 64,
+            send_fragment_size: None,
+            max_write_buffer: 64 << 20,
+            auto_pong: true,
+            handshake_timeout: Some(Duration::from_secs(10)),
+            close_timeout: Some(Duration::from_secs(5)),
+            keepalive_interval: None,
+            keepalive_timeout: Duration::from_secs(20),
+        }
+    }
+}

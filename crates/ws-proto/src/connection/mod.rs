@@ -1,0 +1,326 @@
+//! [`Connection`]: one WebSocket connection as a state machine.
+
+mod reader;
+mod state;
+mod timer;
+mod writer;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Instant;
+
+use rand::Rng;
+
+use crate::close::{CloseCode, MAX_CLOSE_REASON};
+use crate::config::Config;
+use crate::error::{RequestError, SendError};
+use crate::event::Event;
+use crate::frame::OpCode;
+use crate::handshake::client::ClientHandshake;
+use crate::handshake::server::ServerHandshake;
+use crate::handshake::{ClientRequest, ServerConfig};
+
+use reader::Reader;
+use state::Phase;
+pub use state::State;
+use timer::{Timer, Timers};
+use writer::Writer;
+
+/// Which end of the connection this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Opens the connection, masks what it sends.
+    Client,
+    /// Accepts the connection, never masks.
+    Server,
+}
+
+/// The opening handshake's state, until it is over.
+enum Handshake {
+    Client(ClientHandshake),
+    Server(ServerHandshake, ServerConfig),
+    Done,
+}
+
+/// One WebSocket connection, client or server, with no I/O of its own.
+///
+/// Its methods come in four families:
+/// - inputs: [`receive`](Self::receive) (bytes from the transport),
+///   [`receive_eof`](Self::receive_eof) (the transport ended),
+///   [`handle_timeout`](Self::handle_timeout) (the clock reached
+///   [`poll_timeout`](Self::poll_timeout));
+/// - commands: [`send_text`](Self::send_text), [`send_binary`](Self::send_binary),
+///   [`send_ping`](Self::send_ping), [`send_pong`](Self::send_pong), [`close`](Self::close);
+/// - outputs: [`poll_event`](Self::poll_event), [`poll_transmit`](Self::poll_transmit)
+///   with [`advance_transmit`](Self::advance_transmit), [`poll_timeout`](Self::poll_timeout);
+/// - getters: [`state`](Self::state), [`buffered_amount`](Self::buffered_amount),
+///   [`subprotocol`](Self::subprotocol), [`role`](Self::role).
+///
+/// The driving loop: after every input or command, drain the outputs, in
+/// this order: every event from `poll_event` (a handler may send in answer),
+/// then the bytes of `poll_transmit`, then sleep until `poll_timeout` or the
+/// next input. After [`Event::Closed`], write what `poll_transmit` still
+/// holds and close the transport. The crate documentation has the loop as
+/// code.
+pub struct Connection {
+    role: Role,
+    config: Config,
+    phase: Phase,
+    handshake: Handshake,
+    subprotocol: Option<String>,
+    reader: Reader,
+    writer: Writer,
+    timers: Timers,
+    events: VecDeque<Event>,
+    /// The transport ended; acted on once the buffered bytes are decoded.
+    eof: bool,
+    /// The time of the latest input; timers started while decoding count from it.
+    last_input: Instant,
+    /// Draws masking keys and the handshake key; clients only.
+    rng: Option<Box<dyn Rng + Send>>,
+}
+
+impl Connection {
+    /// A client connection that has queued its opening handshake request.
+    ///
+    /// `rng` draws the `Sec-WebSocket-Key` and every masking key; they must
+    /// be unpredictable to the network (RFC 6455 section 10.3), so give it a
+    /// CSPRNG: [`default_rng`](crate::default_rng), or a seeded
+    /// `rand::rngs::StdRng` in tests. Fails, before anything is queued, on
+    /// an invalid request.
+    pub fn client(
+        now: Instant,
+        config: Config,
+        request: &ClientRequest,
+        rng: impl Rng + Send + 'static,
+    ) -> Result<Self, RequestError> {
+        let mut rng: Box<dyn Rng + Send> = Box::new(rng);
+        let mut conn = Self::new(now, Role::Client, config, Handshake::Done);
+        let handshake = ClientHandshake::start(request, &mut *rng, conn.writer.raw())?;
+        conn.handshake = Handshake::Client(handshake);
+        conn.rng = Some(rng);
+        Ok(conn)
+    }
+
+    /// A server connection waiting for the client's opening handshake.
+    pub fn server(now: Instant, config: Config, server: ServerConfig) -> Self {
+        Self::new(
+            now,
+            Role::Server,
+            config,
+            Handshake::Server(ServerHandshake::default(), server),
+        )
+    }
+
+    fn new(now: Instant, role: Role, config: Config, handshake: Handshake) -> Self {
+        let mut timers = Timers::default();
+        if let Some(timeout) = config.handshake_timeout {
+            timers.set(Timer::Handshake, now + timeout);
+        }
+        Self {
+            role,
+            reader: Reader::new(role, &config),
+            writer: Writer::new(config.send_fragment_size, config.max_write_buffer),
+            config,
+            phase: Phase::Connecting,
+            handshake,
+            subprotocol: None,
+            timers,
+            events: VecDeque::new(),
+            eof: false,
+            last_input: now,
+            rng: None,
+        }
+    }
+
+    // ---- inputs ----------------------------------------------------------
+
+    /// Feeds bytes read from the transport. Any split is fine, one byte at a
+    /// time included. The bytes are decoded by [`poll_event`](Self::poll_event).
+    pub fn receive(&mut self, now: Instant, data: &[u8]) {
+        if data.is_empty() || self.eof {
+            return;
+        }
+        self.note_activity(now);
+        match self.phase {
+            Phase::Connecting => self.receive_handshake(now, data),
+            Phase::Open | Phase::Closing(_) => self.reader.push(data),
+            Phase::Closed => {}
+        }
+    }
+
+    /// Tells the connection that the transport has ended (read returned 0,
+    /// or it was reset). Bytes received before are still decoded first.
+    pub fn receive_eof(&mut self) {
+        if self.eof {
+            return;
+        }
+        self.eof = true;
+        if let Phase::Connecting = self.phase {
+            let error = match &mut self.handshake {
+                Handshake::Client(hs) => hs.receive_eof(),
+                _ => crate::error::HandshakeError::UnexpectedEof,
+            };
+            self.fail_handshake(crate::Error::Handshake(error));
+        }
+    }
+
+    /// Acts on the timers that have expired by `now`. Calling it early does
+    /// nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.on_timeout(now);
+    }
+
+    // ---- commands --------------------------------------------------------
+
+    /// Queues a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_message(OpCode::Text, text.as_bytes())
+    }
+
+    /// Queues a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_message(OpCode::Binary, data)
+    }
+
+    /// Queues a ping with up to 125 bytes of payload.
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Ping, payload)
+    }
+
+    /// Queues an unsolicited pong (a one-way heartbeat), or answers a ping
+    /// when [`Config::auto_pong`] is off.
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Pong, payload)
+    }
+
+    /// Starts the closing handshake with `code` and `reason`; the close
+    /// timer counts from `now`.
+    ///
+    /// The code must be one allowed on the wire
+    /// ([`CloseCode::is_valid_on_wire`]) and the reason at most 123 bytes;
+    /// otherwise nothing changes. Closing while connecting abandons the
+    /// handshake ([`Event::Closed`] with 1006). Closing a connection that is
+    /// already closing or closed does nothing.
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        if !code.is_valid_on_wire() {
+            return Err(SendError::InvalidCloseCode(code.0));
+        }
+        if reason.len() > MAX_CLOSE_REASON {
+            return Err(SendError::CloseReasonTooLong(reason.len()));
+        }
+        self.last_input = self.last_input.max(now);
+        self.close_local(code, reason);
+        Ok(())
+    }
+
+    fn send_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        if self.phase != Phase::Open {
+            return Err(SendError::NotOpen(self.state()));
+        }
+        self.writer.message(opcode, payload, rng(&mut self.rng))
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        if payload.len() > 125 {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        if self.phase != Phase::Open {
+            return Err(SendError::NotOpen(self.state()));
+        }
+        self.writer.control(opcode, payload, rng(&mut self.rng));
+        Ok(())
+    }
+
+    // ---- outputs ---------------------------------------------------------
+
+    /// The next event. Decodes buffered input as it goes: call it until it
+    /// returns `None` after every input.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Some(event);
+            }
+            if !self.step() {
+                return None;
+            }
+        }
+    }
+
+    /// The bytes to write to the transport, if any. Write as many as it
+    /// takes, then call [`advance_transmit`](Self::advance_transmit) with
+    /// that number.
+    #[must_use]
+    pub fn poll_transmit(&self) -> Option<&[u8]> {
+        let pending = self.writer.pending();
+        (!pending.is_empty()).then_some(pending)
+    }
+
+    /// Marks the first `n` bytes of [`poll_transmit`](Self::poll_transmit) as written.
+    pub fn advance_transmit(&mut self, n: usize) {
+        self.writer.advance(n);
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    // ---- getters ---------------------------------------------------------
+
+    /// Where the connection is in its life.
+    pub fn state(&self) -> State {
+        self.phase.state()
+    }
+
+    /// Which end this is.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Bytes queued and not yet written to the transport (the browser API's
+    /// `bufferedAmount`).
+    pub fn buffered_amount(&self) -> usize {
+        self.writer.buffered()
+    }
+
+    /// The negotiated subprotocol, once open.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// The settings this connection runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Heap bytes held by the connection's read and write buffers.
+    pub fn buffer_capacity(&self) -> usize {
+        self.reader.capacity() + self.writer.capacity()
+    }
+
+    /// Frees read and write buffer capacity that holds no data, for a
+    /// connection expected to stay idle. The next message allocates again.
+    pub fn release_buffers(&mut self) {
+        self.reader.release_buffers();
+        self.writer.release_buffers();
+    }
+}
+
+/// The masking RNG as the writer takes it.
+fn rng(rng: &mut Option<Box<dyn Rng + Send>>) -> Option<&mut dyn Rng> {
+    rng.as_deref_mut().map(|r| r as &mut dyn Rng)
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state())
+            .field("buffered_amount", &self.buffered_amount())
+            .field("pending_input", &self.reader.buffered())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,377 @@
+//! The receive path: from buffered bytes to messages and control frames
+//! (RFC 6455 sections 5 and 6.2).
+//!
+//! Bytes are appended to one read buffer. A message that is a single frame
+//! (the common case) stays where it landed: its payload is unmasked and
+//! UTF-8-checked in place as its bytes arrive, then split off as a `Bytes`
+//! that shares the buffer, so it reaches the caller with no copy beyond the
+//! one into the buffer, and with no allocation once the buffer is warm.
+//! The fragments of a fragmented message are moved into an assembly buffer
+//! as they arrive.
+//!
+//! Decoding is lazy: it happens when the connection asks for the next item,
+//! so a message is delivered (and can be answered) before a violation that
+//! follows it in the same read fails the connection.
+
+use bytes::{Buf as _, Bytes, BytesMut};
+
+use crate::close::{CloseFrame, parse_close_payload};
+use crate::config::Config;
+use crate::connection::Role;
+use crate::error::ProtocolError;
+use crate::event::Message;
+use crate::frame::{FrameHeader, OpCode, Utf8Bytes, Utf8Validator, apply_mask};
+
+/// A decoded item.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    Message(Message),
+    Ping(Bytes),
+    Pong(Bytes),
+    Close(Option<CloseFrame>),
+}
+
+/// A frame whose header has been read.
+#[derive(Clone, Copy, Debug)]
+struct InFrame {
+    header: FrameHeader,
+    len: usize,
+    /// Payload bytes already unmasked and checked (in place) or moved.
+    done: usize,
+    /// The frame is a whole message, kept in the read buffer.
+    in_place: bool,
+}
+
+/// What the reader does with frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Decode and check everything.
+    Normal,
+    /// The connection has failed: skip data, only look for the close frame.
+    Draining,
+    /// Frame boundaries are lost: ignore everything.
+    Stopped,
+}
+
+#[derive(Debug)]
+pub(crate) struct Reader {
+    role: Role,
+    max_frame: usize,
+    max_message: usize,
+    max_control: usize,
+    rsv_allowed: u8,
+    mode: Mode,
+    buf: BytesMut,
+    frame: Option<InFrame>,
+    /// The opcode of the fragmented message in progress.
+    fragmented: Option<OpCode>,
+    assembly: BytesMut,
+    utf8: Utf8Validator,
+}
+
+impl Reader {
+    pub(crate) fn new(role: Role, config: &Config) -> Self {
+        Self {
+            role,
+            max_frame: config.max_frame_size,
+            max_message: config.max_message_size,
+            max_control: config.max_control_payload.min(125),
+            rsv_allowed: 0,
+            mode: Mode::Normal,
+            buf: BytesMut::new(),
+            frame: None,
+            fragmented: None,
+            assembly: BytesMut::new(),
+            utf8: Utf8Validator::new(),
+        }
+    }
+
+    /// Lets frames carry the RSV bits negotiated extensions define.
+    pub(crate) fn allow_rsv(&mut self, bits: u8) {
+        self.rsv_allowed = bits;
+    }
+
+    /// Buffers received bytes; they are decoded by [`Reader::next`].
+    pub(crate) fn push(&mut self, data: &[u8]) {
+        if self.mode != Mode::Stopped {
+            self.buf.extend_from_slice(data);
+        }
+    }
+
+    /// Bytes buffered and not yet decoded.
+    pub(crate) fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// After a failure, keep reading only to find the peer's close frame if
+    /// the frame boundaries are still known, and read nothing otherwise.
+    pub(crate) fn drain(&mut self, keeps_framing: bool) {
+        self.fragmented = None;
+        self.assembly.clear();
+        if keeps_framing {
+            self.mode = Mode::Draining;
+            if let Some(f) = &mut self.frame {
+                if f.in_place {
+                    // Its checked bytes are still in the buffer: skip them too.
+                    f.in_place = false;
+                    f.done = 0;
+                }
+            }
+        } else {
+            self.stop();
+        }
+    }
+
+    /// Ignores every byte from now on.
+    pub(crate) fn stop(&mut self) {
+        self.mode = Mode::Stopped;
+        self.frame = None;
+        self.buf = BytesMut::new();
+        self.assembly = BytesMut::new();
+    }
+
+    /// Frees buffer capacity that holds no data.
+    pub(crate) fn release_buffers(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        }
+        if self.assembly.is_empty() {
+            self.assembly = BytesMut::new();
+        }
+    }
+
+    /// Heap bytes held by the buffers.
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity() + self.assembly.capacity()
+    }
+
+    /// Decodes the next item from the buffered bytes; `Ok(None)` when more
+    /// bytes are needed.
+    pub(crate) fn next(&mut self) -> Result<Option<Inbound>, ProtocolError> {
+        loop {
+            if self.mode == Mode::Stopped {
+                return Ok(None);
+            }
+            let frame = match self.frame {
+                Some(frame) => frame,
+                None => match self.next_header()? {
+                    Some(frame) => frame,
+                    None => return Ok(None),
+                },
+            };
+            if frame.header.opcode.is_control() {
+                if self.buf.len() < frame.len {
+                    return Ok(None);
+                }
+                self.frame = None;
+                let mut payload = self.buf.split_to(frame.len);
+                if let Some(key) = frame.header.mask {
+                    apply_mask(&mut payload, key, 0);
+                }
+                let payload = payload.freeze();
+                match frame.header.opcode {
+                    OpCode::Close => {
+                        return Ok(Some(Inbound::Close(parse_close_payload(&payload)?)));
+                    }
+                    _ if self.mode == Mode::Draining => continue,
+                    OpCode::Ping => return Ok(Some(Inbound::Ping(payload))),
+                    _ => return Ok(Some(Inbound::Pong(payload))),
+                }
+            }
+            if frame.in_place {
+                // Nothing of this frame has left the buffer yet.
+                let available = self.buf.len().min(frame.len);
+                return self.in_place_payload(frame, available);
+            }
+            let available = self.buf.len().min(frame.len - frame.done);
+            if self.mode == Mode::Draining {
+                self.buf.advance(available);
+                if !self.finish_chunk(frame, available) {
+                    return Ok(None);
+                }
+                continue;
+            }
+            if let Some(message) = self.fragment_payload(frame, available)? {
+                return Ok(Some(Inbound::Message(message)));
+            }
+            if self.frame.is_some() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Reads and checks the next header.
+    fn next_header(&mut self) -> Result<Option<InFrame>, ProtocolError> {
+        let parsed = FrameHeader::parse(&self.buf);
+        let (header, header_len) = match parsed {
+            Ok(Some(h)) => h,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                self.stop();
+                return Err(e);
+            }
+        };
+        if self.mode == Mode::Normal {
+            if let Err(e) = self.check(&header) {
+                // Past this header the boundaries are known only if the
+                // error leaves them so; skip the offending frame either way.
+                if e.keeps_framing() {
+                    self.buf.advance(header_len);
+                    self.frame = Some(InFrame {
+                        header,
+                        len: usize::try_from(header.payload_len).unwrap_or(usize::MAX),
+                        done: 0,
+                        in_place: false,
+                    });
+                }
+                return Err(e);
+            }
+        }
+        self.buf.advance(header_len);
+        let len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
+        let in_place = header.fin && matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        if matches!(header.opcode, OpCode::Text | OpCode::Binary) {
+            self.utf8.reset();
+            if !header.fin && self.mode == Mode::Normal {
+                self.fragmented = Some(header.opcode);
+            }
+        }
+        let frame = InFrame {
+            header,
+            len,
+            done: 0,
+            in_place,
+        };
+        self.frame = Some(frame);
+        if in_place {
+            // Grow once towards the announced size (already within the
+            // limits), in steps, so a lying length cannot reserve it all.
+            self.buf
+                .reserve(len.min(1 << 20).saturating_sub(self.buf.len()));
+        }
+        Ok(Some(frame))
+    }
+
+    /// The rules of sections 5.1-5.5 that depend on the connection's state.
+    fn check(&self, h: &FrameHeader) -> Result<(), ProtocolError> {
+        let stray_rsv = h.rsv & !self.rsv_allowed;
+        if stray_rsv != 0 {
+            return Err(ProtocolError::ReservedBitsSet(h.rsv));
+        }
+        match (self.role, h.mask.is_some()) {
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrameFromServer),
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrameFromClient),
+            _ => {}
+        }
+        if h.opcode.is_control() {
+            if !h.fin {
+                return Err(ProtocolError::FragmentedControlFrame);
+            }
+            if h.payload_len > 125 {
+                return Err(ProtocolError::ControlFrameTooLong(h.payload_len));
+            }
+            if h.payload_len > self.max_control as u64 {
+                return Err(ProtocolError::ControlPayloadTooLarge {
+                    size: h.payload_len,
+                    limit: self.max_control,
+                });
+            }
+            return Ok(());
+        }
+        match (h.opcode, self.fragmented) {
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::Text | OpCode::Binary, Some(_)) => {
+                return Err(ProtocolError::ExpectedContinuation);
+            }
+            _ => {}
+        }
+        if h.payload_len > self.max_frame as u64 {
+            return Err(ProtocolError::FrameTooLarge {
+                size: h.payload_len,
+                limit: self.max_frame,
+            });
+        }
+        let total = self.assembly.len() as u64 + h.payload_len;
+        if total > self.max_message as u64 {
+            return Err(ProtocolError::MessageTooLarge {
+                size: total,
+                limit: self.max_message,
+            });
+        }
+        Ok(())
+    }
+
+    /// A single-frame message: unmask and check the new bytes where they
+    /// lie; hand the payload out without copying once it is complete.
+    fn in_place_payload(
+        &mut self,
+        mut frame: InFrame,
+        available: usize,
+    ) -> Result<Option<Inbound>, ProtocolError> {
+        let new = &mut self.buf[frame.done..available];
+        if let Some(key) = frame.header.mask {
+            apply_mask(new, key, frame.done);
+        }
+        let is_text = frame.header.opcode == OpCode::Text;
+        if is_text {
+            self.utf8
+                .feed(new)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        frame.done = available;
+        if available < frame.len {
+            self.frame = Some(frame);
+            return Ok(None);
+        }
+        self.frame = None;
+        let payload = self.buf.split_to(frame.len).freeze();
+        let message = if is_text {
+            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            Message::Text(Utf8Bytes::from_validated(payload))
+        } else {
+            Message::Binary(payload)
+        };
+        Ok(Some(Inbound::Message(message)))
+    }
+
+    /// A fragment: move its new bytes into the assembly buffer; returns the
+    /// message when its final fragment is complete.
+    fn fragment_payload(
+        &mut self,
+        frame: InFrame,
+        available: usize,
+    ) -> Result<Option<Message>, ProtocolError> {
+        let chunk = &mut self.buf[..available];
+        if let Some(key) = frame.header.mask {
+            apply_mask(chunk, key, frame.done);
+        }
+        let is_text = self.fragmented == Some(OpCode::Text);
+        if is_text {
+            self.utf8
+                .feed(chunk)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        self.assembly.extend_from_slice(chunk);
+        self.buf.advance(available);
+        if !self.finish_chunk(frame, available) || !frame.header.fin {
+            return Ok(None);
+        }
+        self.fragmented = None;
+        let payload = self.assembly.split().freeze();
+        Ok(Some(if is_text {
+            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            Message::Text(Utf8Bytes::from_validated(payload))
+        } else {
+            Message::Binary(payload)
+        }))
+    }
+
+    /// Records `n` more payload bytes of `frame` as consumed; returns whether
+    /// the frame is complete.
+    fn finish_chunk(&mut self, mut frame: InFrame, n: usize) -> bool {
+        frame.done += n;
+        let complete = frame.done == frame.len;
+        self.frame = if complete { None } else { Some(frame) };
+        complete
+    }
+}

@@ -1,0 +1,457 @@
+//! Every state of a connection and every transition between them, in one
+//! place.
+//!
+//! ```text
+//!            handshake ok                close sent or received
+//! Connecting ------------> Open ----------------------------------> Closing
+//!     |                     |                                          |
+//!     | handshake failed,   | transport lost, keepalive timeout        | both close frames exchanged
+//!     | timeout, eof, close |                                          | (+ server's eof, for a client),
+//!     v                     v                                          v close timeout, eof
+//!   Closed <--------------- Closed <--------------------------------- Closed
+//! ```
+//!
+//! Theory of operation:
+//! - A close frame is sent at most once. Receiving one while open answers it
+//!   with the same code; failing the connection (a [`ProtocolError`]) sends
+//!   one with the violation's code.
+//! - Once a close frame has been sent, no data frame can be sent; once one has
+//!   been received, nothing more is decoded.
+//! - A server ends the transport as soon as both close frames are exchanged.
+//!   A client waits for the server to do it (RFC 6455 section 7.1.1), up to
+//!   the close timeout.
+//! - [`Event::Error`] comes at most once, [`Event::Closed`] exactly once and
+//!   last; after it the connection ignores every input.
+
+use std::fmt;
+use std::time::Instant;
+
+use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
+use crate::connection::reader::Inbound;
+use crate::connection::timer::Timer;
+use crate::connection::{Connection, Handshake, Role, rng};
+use crate::error::{Error, ProtocolError, TimeoutKind};
+use crate::event::{Closed, Event, Initiator, Open};
+use crate::handshake::client::Accepted;
+use crate::handshake::server::Upgraded;
+
+/// Where a connection is in its life (the browser API's `readyState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// The opening handshake is under way.
+    Connecting,
+    /// Messages flow both ways.
+    Open,
+    /// A close frame has been sent or received; no more messages can be sent.
+    Closing,
+    /// The connection is over.
+    Closed,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connecting => "connecting",
+            Self::Open => "open",
+            Self::Closing => "closing",
+            Self::Closed => "closed",
+        })
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Connecting,
+    Open,
+    Closing(Closing),
+    Closed,
+}
+
+impl Phase {
+    pub(crate) fn state(&self) -> State {
+        match self {
+            Self::Connecting => State::Connecting,
+            Self::Open => State::Open,
+            Self::Closing(_) => State::Closing,
+            Self::Closed => State::Closed,
+        }
+    }
+}
+
+/// The closing handshake in progress. A close frame has always been sent by
+/// the time a connection is closing (an answer goes out at once).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Closing {
+    sent: CloseFrame,
+    /// `Some(None)`: a close frame without a code arrived.
+    received: Option<Option<CloseFrame>>,
+    initiator: Initiator,
+    /// This side failed the connection; `sent` holds the violation's code.
+    failed: bool,
+}
+
+impl Closing {
+    fn complete(&self) -> bool {
+        self.received.is_some()
+    }
+
+    /// What the closed event reports (see [`Closed::code`]).
+    fn outcome(&self) -> Closed {
+        let (code, reason) = match &self.received {
+            _ if self.failed => (self.sent.code, self.sent.reason.clone()),
+            Some(Some(frame)) => (frame.code, frame.reason.clone()),
+            Some(None) => (CloseCode::NO_STATUS_RECEIVED, String::new()),
+            None => (CloseCode::ABNORMAL, String::new()),
+        };
+        Closed {
+            code,
+            reason,
+            was_clean: self.complete(),
+            initiator: self.initiator,
+        }
+    }
+}
+
+impl Connection {
+    // ---- the opening handshake --------------------------------------------
+
+    pub(super) fn receive_handshake(&mut self, now: Instant, data: &[u8]) {
+        let result = match &mut self.handshake {
+            Handshake::Client(hs) => hs
+                .receive(data, &self.config)
+                .map(|a| a.map(Opened::Client)),
+            Handshake::Server(hs, server) => hs
+                .receive(data, &self.config, server, self.writer.raw())
+                .map(|u| u.map(Opened::Server)),
+            Handshake::Done => return,
+        };
+        match result {
+            Ok(None) => {}
+            Ok(Some(opened)) => self.open(now, opened),
+            Err(e) => self.fail_handshake(Error::Handshake(e)),
+        }
+    }
+
+    fn open(&mut self, now: Instant, opened: Opened) {
+        let (open, extensions, rest) = match opened {
+            Opened::Client(Accepted {
+                subprotocol,
+                headers,
+                extensions,
+                rest,
+            }) => {
+                let resource = String::new();
+                (
+                    Open {
+                        subprotocol,
+                        resource,
+                        headers,
+                    },
+                    extensions,
+                    rest,
+                )
+            }
+            Opened::Server(Upgraded {
+                resource,
+                headers,
+                subprotocol,
+                extensions,
+                rest,
+            }) => (
+                Open {
+                    subprotocol,
+                    resource,
+                    headers,
+                },
+                extensions,
+                rest,
+            ),
+        };
+        self.handshake = Handshake::Done;
+        self.phase = Phase::Open;
+        self.timers.stop(Timer::Handshake);
+        self.note_activity(now);
+        self.subprotocol.clone_from(&open.subprotocol);
+        self.reader.allow_rsv(extensions.rsv_bits());
+        self.reader.push(&rest);
+        self.events.push_back(Event::Open(open));
+    }
+
+    /// The handshake failed or was abandoned: nothing was ever open, so
+    /// there is no close frame to exchange.
+    pub(super) fn fail_handshake(&mut self, error: Error) {
+        if self.phase != Phase::Connecting {
+            return;
+        }
+        let initiator = match error {
+            Error::Timeout(_) => Initiator::Local,
+            _ => Initiator::Remote,
+        };
+        self.handshake = Handshake::Done;
+        self.events.push_back(Event::Error(error));
+        self.finish(Closed {
+            code: CloseCode::ABNORMAL,
+            reason: String::new(),
+            was_clean: false,
+            initiator,
+        });
+    }
+
+    // ---- decoding ----------------------------------------------------------
+
+    /// Decodes one item of buffered input, or acts on the end of the
+    /// transport once nothing is left; returns whether anything happened.
+    pub(super) fn step(&mut self) -> bool {
+        let decoding = match &self.phase {
+            Phase::Open => true,
+            Phase::Closing(closing) => !closing.complete(),
+            Phase::Connecting | Phase::Closed => false,
+        };
+        if decoding {
+            match self.reader.next() {
+                Ok(Some(inbound)) => {
+                    self.on_inbound(inbound);
+                    return true;
+                }
+                Ok(None) => {}
+                Err(violation) => {
+                    self.fail(violation);
+                    return true;
+                }
+            }
+        }
+        if self.eof && self.phase != Phase::Closed {
+            self.on_eof();
+            return true;
+        }
+        false
+    }
+
+    fn on_inbound(&mut self, inbound: Inbound) {
+        match inbound {
+            Inbound::Message(message) => self.events.push_back(Event::Message(message)),
+            Inbound::Ping(payload) => {
+                if self.config.auto_pong && self.phase == Phase::Open {
+                    self.writer
+                        .control(crate::frame::OpCode::Pong, &payload, rng(&mut self.rng));
+                }
+                self.events.push_back(Event::Ping(payload));
+            }
+            Inbound::Pong(payload) => self.events.push_back(Event::Pong(payload)),
+            Inbound::Close(frame) => self.on_remote_close(frame),
+        }
+    }
+
+    // ---- closing -----------------------------------------------------------
+
+    /// The peer's close frame arrived.
+    fn on_remote_close(&mut self, frame: Option<CloseFrame>) {
+        match &mut self.phase {
+            Phase::Open => {
+                // Echo the code (section 5.5.1); an empty close is answered empty.
+                let sent = match &frame {
+                    Some(f) => {
+                        self.writer.close(f.code, &f.reason, rng(&mut self.rng));
+                        f.clone()
+                    }
+                    None => {
+                        self.writer.close_empty(rng(&mut self.rng));
+                        CloseFrame {
+                            code: CloseCode::NO_STATUS_RECEIVED,
+                            reason: String::new(),
+                        }
+                    }
+                };
+                let closing = Closing {
+                    sent,
+                    received: Some(frame),
+                    initiator: Initiator::Remote,
+                    failed: false,
+                };
+                self.enter_closing(closing);
+            }
+            Phase::Closing(closing) => closing.received = Some(frame),
+            Phase::Connecting | Phase::Closed => return,
+        }
+        self.reader.stop();
+        self.after_close_exchange();
+    }
+
+    /// Both close frames are out: a server ends now, a client waits for the
+    /// server to end the transport (its close timer keeps running).
+    fn after_close_exchange(&mut self) {
+        if self.role == Role::Server {
+            self.finish_closing();
+        }
+    }
+
+    /// The application asked to close.
+    pub(super) fn close_local(&mut self, code: CloseCode, reason: &str) {
+        match self.phase {
+            Phase::Connecting => {
+                self.handshake = Handshake::Done;
+                self.finish(Closed {
+                    code: CloseCode::ABNORMAL,
+                    reason: String::new(),
+                    was_clean: false,
+                    initiator: Initiator::Local,
+                });
+            }
+            Phase::Open => {
+                self.writer.close(code, reason, rng(&mut self.rng));
+                let sent = CloseFrame {
+                    code,
+                    reason: reason.to_owned(),
+                };
+                self.enter_closing(Closing {
+                    sent,
+                    received: None,
+                    initiator: Initiator::Local,
+                    failed: false,
+                });
+            }
+            Phase::Closing(_) | Phase::Closed => {}
+        }
+    }
+
+    /// The peer broke the protocol: fail the connection (section 7.1.7) with
+    /// the violation's code, and keep reading only for the peer's close.
+    fn fail(&mut self, violation: ProtocolError) {
+        let code = violation.close_code();
+        self.reader.drain(violation.keeps_framing());
+        let reason = truncate(&violation.to_string(), MAX_CLOSE_REASON).to_owned();
+        self.events
+            .push_back(Event::Error(Error::Protocol(violation)));
+        match &mut self.phase {
+            Phase::Open => {
+                self.writer.close(code, &reason, rng(&mut self.rng));
+                let sent = CloseFrame { code, reason };
+                self.enter_closing(Closing {
+                    sent,
+                    received: None,
+                    initiator: Initiator::Local,
+                    failed: true,
+                });
+            }
+            // Our close frame is already out; it cannot be sent again.
+            Phase::Closing(closing) => closing.failed = closing.failed || closing.sent.code == code,
+            Phase::Connecting | Phase::Closed => {}
+        }
+    }
+
+    fn enter_closing(&mut self, closing: Closing) {
+        self.phase = Phase::Closing(closing);
+        self.timers.stop(Timer::Keepalive);
+        self.timers.stop(Timer::KeepaliveDeadline);
+        if let Some(timeout) = self.config.close_timeout {
+            // `now` is not known here; the close timer counts from the last
+            // input, which is when this transition happened or just before.
+            let at = self.last_input + timeout;
+            self.timers.set(Timer::Close, at);
+        }
+    }
+
+    /// The transport ended.
+    fn on_eof(&mut self) {
+        match &self.phase {
+            Phase::Connecting | Phase::Closed => {}
+            Phase::Open => {
+                self.events.push_back(Event::Error(Error::ConnectionLost));
+                self.finish(Closed {
+                    code: CloseCode::ABNORMAL,
+                    reason: String::new(),
+                    was_clean: false,
+                    initiator: Initiator::Remote,
+                });
+            }
+            Phase::Closing(closing) => {
+                if !closing.complete() && !closing.failed {
+                    self.events.push_back(Event::Error(Error::ConnectionLost));
+                }
+                self.finish_closing();
+            }
+        }
+    }
+
+    fn finish_closing(&mut self) {
+        if let Phase::Closing(closing) = &self.phase {
+            let outcome = closing.outcome();
+            self.finish(outcome);
+        }
+    }
+
+    fn finish(&mut self, closed: Closed) {
+        self.phase = Phase::Closed;
+        self.timers.stop_all();
+        self.reader.stop();
+        self.events.push_back(Event::Closed(closed));
+    }
+
+    // ---- time --------------------------------------------------------------
+
+    /// Something arrived: the peer is alive, so the keepalive ping can wait.
+    pub(super) fn note_activity(&mut self, now: Instant) {
+        self.last_input = now;
+        if self.phase == Phase::Open {
+            self.timers.stop(Timer::KeepaliveDeadline);
+            if let Some(interval) = self.config.keepalive_interval {
+                self.timers.set(Timer::Keepalive, now + interval);
+            }
+        }
+    }
+
+    pub(super) fn on_timeout(&mut self, now: Instant) {
+        self.last_input = self.last_input.max(now);
+        if self.timers.take_expired(Timer::Handshake, now) {
+            self.fail_handshake(Error::Timeout(TimeoutKind::Handshake));
+        }
+        if self.timers.take_expired(Timer::Keepalive, now) && self.phase == Phase::Open {
+            // The payload only has to be recognisable in a capture.
+            self.writer
+                .control(crate::frame::OpCode::Ping, b"keepalive", rng(&mut self.rng));
+            self.timers.set(
+                Timer::KeepaliveDeadline,
+                now + self.config.keepalive_timeout,
+            );
+        }
+        if self.timers.take_expired(Timer::KeepaliveDeadline, now) && self.phase == Phase::Open {
+            // The peer is gone: say why on the wire, then end at once rather
+            // than wait for a close frame that will not come.
+            let reason = "keepalive ping timeout";
+            self.writer
+                .close(CloseCode::INTERNAL_ERROR, reason, rng(&mut self.rng));
+            self.events
+                .push_back(Event::Error(Error::Timeout(TimeoutKind::Keepalive)));
+            self.finish(Closed {
+                code: CloseCode::ABNORMAL,
+                reason: String::new(),
+                was_clean: false,
+                initiator: Initiator::Local,
+            });
+        }
+        if self.timers.take_expired(Timer::Close, now) {
+            if let Phase::Closing(closing) = &self.phase {
+                if !closing.complete() && !closing.failed {
+                    self.events
+                        .push_back(Event::Error(Error::Timeout(TimeoutKind::Close)));
+                }
+                self.finish_closing();
+            }
+        }
+    }
+}
+
+/// What a successful handshake produced, by role.
+enum Opened {
+    Client(Accepted),
+    Server(Upgraded),
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}

@@ -1,0 +1,98 @@
+//! What a connection reports to its driver, through
+//! [`Connection::poll_event`](crate::Connection::poll_event).
+
+use bytes::Bytes;
+
+use crate::close::CloseCode;
+use crate::error::Error;
+use crate::frame::Utf8Bytes;
+use crate::handshake::Headers;
+
+/// Something happened on the connection.
+///
+/// Order: at most one [`Event::Open`]; then messages, pings and pongs; then at
+/// most one [`Event::Error`]; then exactly one [`Event::Closed`], always last.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The opening handshake succeeded; messages can be sent.
+    Open(Open),
+    /// A complete message arrived.
+    Message(Message),
+    /// A ping arrived (already answered when
+    /// [`Config::auto_pong`](crate::Config::auto_pong) is on).
+    Ping(Bytes),
+    /// A pong arrived.
+    Pong(Bytes),
+    /// The connection failed; [`Event::Closed`] follows.
+    Error(Error),
+    /// The connection is over. Flush [`Connection::poll_transmit`](crate::Connection::poll_transmit),
+    /// then close the transport.
+    Closed(Closed),
+}
+
+/// The outcome of a successful opening handshake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Open {
+    /// The subprotocol both sides agreed on, if any.
+    pub subprotocol: Option<String>,
+    /// The request target (path and query): as requested (client) or as
+    /// received (server).
+    pub resource: String,
+    /// The peer's handshake headers: the response's (client) or the
+    /// request's (server).
+    pub headers: Headers,
+}
+
+/// A complete received message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// A text message, validated as UTF-8.
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+impl Message {
+    /// The payload bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Text(t) => t.as_ref(),
+            Self::Binary(b) => b,
+        }
+    }
+
+    /// The payload length in bytes.
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How the connection ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closed {
+    /// The close code: the one in the peer's close frame; 1005 when it had
+    /// none; 1006 when the transport ended (or a timer fired) without one;
+    /// the code this side sent when it failed the connection for a protocol
+    /// error.
+    pub code: CloseCode,
+    /// The reason that goes with `code`.
+    pub reason: String,
+    /// Whether both close frames were exchanged (RFC 6455 section 7.1.4).
+    pub was_clean: bool,
+    /// Which side started the closing (a lost transport counts as remote).
+    pub initiator: Initiator,
+}
+
+/// Which side started something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Initiator {
+    /// This endpoint.
+    Local,
+    /// The peer.
+    Remote,
+}

@@ -1,0 +1,2 @@
+//! `ws-suite`: the workspace's cross-crate integration tests (`tests/`) and
+//! comparative benchmarks (`benches/`). The library itself is empty.
