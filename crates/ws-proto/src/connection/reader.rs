@@ -207,8 +207,10 @@ impl Reader {
             Ok(Some(h)) => h,
             Ok(None) => return Ok(None),
             Err(e) => {
+                let draining = self.mode == Mode::Draining;
                 self.stop();
-                return Err(e);
+                // The connection has failed already; this is not news.
+                return if draining { Ok(None) } else { Err(e) };
             }
         };
         if self.mode == Mode::Normal {

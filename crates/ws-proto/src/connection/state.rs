@@ -319,6 +319,9 @@ impl Connection {
     fn fail(&mut self, violation: ProtocolError) {
         let code = violation.close_code();
         self.reader.drain(violation.keeps_framing());
+        if matches!(&self.phase, Phase::Closing(closing) if closing.failed) {
+            return; // Only the first violation is reported.
+        }
         let reason = truncate(&violation.to_string(), MAX_CLOSE_REASON).to_owned();
         self.events
             .push_back(Event::Error(Error::Protocol(violation)));
@@ -333,8 +336,9 @@ impl Connection {
                     failed: true,
                 });
             }
-            // Our close frame is already out; it cannot be sent again.
-            Phase::Closing(closing) => closing.failed = closing.failed || closing.sent.code == code,
+            // Our close frame is already out and cannot be sent again; the
+            // closed event still reports the code that was sent.
+            Phase::Closing(closing) => closing.failed = true,
             Phase::Connecting | Phase::Closed => {}
         }
     }

@@ -1,0 +1,303 @@
+//! Test helpers: connections opened against a scripted peer, raw frame
+//! builders (that can break every rule), and an in-memory client/server
+//! pair with simulated time and random read splits.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{RngExt as _, SeedableRng};
+use ws_proto::frame::{FrameHeader, OpCode, apply_mask};
+use ws_proto::{ClientRequest, Config, Connection, Event, ServerConfig, handshake};
+
+pub fn rng(seed: u64) -> StdRng {
+    StdRng::seed_from_u64(seed)
+}
+
+/// A client connection whose handshake a scripted server has answered.
+pub fn open_client(now: Instant, config: Config) -> Connection {
+    let request = ClientRequest::new("example.com", 80, "/");
+    let mut client = Connection::client(now, config, &request, rng(1)).expect("valid request");
+    let head = take_output(&mut client);
+    let text = String::from_utf8(head).unwrap();
+    let key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .unwrap();
+    let answer = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+        handshake::accept_key(key.as_bytes())
+    );
+    client.receive(now, answer.as_bytes());
+    match client.poll_event() {
+        Some(Event::Open(_)) => {}
+        other => panic!("expected Open, got {other:?}"),
+    }
+    client
+}
+
+/// A server connection that has accepted a scripted client's request.
+pub fn open_server(now: Instant, config: Config) -> Connection {
+    let mut server = Connection::server(now, config, ServerConfig::default());
+    server.receive(now, REQUEST.as_bytes());
+    match server.poll_event() {
+        Some(Event::Open(_)) => {}
+        other => panic!("expected Open, got {other:?}"),
+    }
+    let answer = take_output(&mut server);
+    assert!(answer.starts_with(b"HTTP/1.1 101"));
+    server
+}
+
+pub const REQUEST: &str = "GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/// Everything the connection wants to send.
+pub fn take_output(conn: &mut Connection) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(bytes) = conn.poll_transmit() {
+        out.extend_from_slice(bytes);
+        let n = bytes.len();
+        conn.advance_transmit(n);
+    }
+    out
+}
+
+/// Every event available now.
+pub fn events(conn: &mut Connection) -> Vec<Event> {
+    std::iter::from_fn(|| conn.poll_event()).collect()
+}
+
+/// A frame as it was on the wire, unmasked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WireFrame {
+    pub fin: bool,
+    pub rsv: u8,
+    pub opcode: OpCode,
+    pub masked: bool,
+    pub payload: Vec<u8>,
+}
+
+impl WireFrame {
+    /// The close code of a close frame, if it has one.
+    pub fn close_code(&self) -> Option<u16> {
+        (self.opcode == OpCode::Close && self.payload.len() >= 2)
+            .then(|| u16::from_be_bytes([self.payload[0], self.payload[1]]))
+    }
+}
+
+/// Parses a byte stream of complete frames.
+pub fn parse_frames(mut bytes: &[u8]) -> Vec<WireFrame> {
+    let mut frames = Vec::new();
+    while !bytes.is_empty() {
+        let (h, n) = FrameHeader::parse(bytes)
+            .expect("valid header")
+            .expect("complete header");
+        let len = h.payload_len as usize;
+        let mut payload = bytes[n..n + len].to_vec();
+        if let Some(key) = h.mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        frames.push(WireFrame {
+            fin: h.fin,
+            rsv: h.rsv,
+            opcode: h.opcode,
+            masked: h.mask.is_some(),
+            payload,
+        });
+        bytes = &bytes[n + len..];
+    }
+    frames
+}
+
+/// The frames the connection wants to send.
+pub fn output_frames(conn: &mut Connection) -> Vec<WireFrame> {
+    parse_frames(&take_output(conn))
+}
+
+/// A raw frame; `b0` is the first byte as is (FIN, RSV and opcode bits), so
+/// any rule can be broken.
+pub fn raw_frame(b0: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut out = vec![b0];
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        n @ 0..=125 => out.push(mask_bit | n as u8),
+        n @ 126..=0xFFFF => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    let at = out.len();
+    if let Some(key) = mask {
+        out.extend_from_slice(&key);
+    }
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask(&mut out[start..], key, 0);
+    }
+    let _ = at;
+    out
+}
+
+/// A frame as a server sends it (unmasked).
+pub fn server_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    raw_frame((u8::from(fin) << 7) | opcode.bits(), payload, None)
+}
+
+/// A frame as a client sends it (masked).
+pub fn client_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    raw_frame(
+        (u8::from(fin) << 7) | opcode.bits(),
+        payload,
+        Some([0x12, 0x34, 0x56, 0x78]),
+    )
+}
+
+/// Feeds `bytes` in pieces of random sizes (1 to `max_piece`).
+pub fn feed_split(
+    conn: &mut Connection,
+    now: Instant,
+    bytes: &[u8],
+    rng: &mut StdRng,
+    max_piece: usize,
+) -> Vec<Event> {
+    let mut events = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let n = rng.random_range(1..=max_piece.max(1)).min(rest.len());
+        conn.receive(now, &rest[..n]);
+        rest = &rest[n..];
+        events.extend(std::iter::from_fn(|| conn.poll_event()));
+    }
+    events
+}
+
+/// A client and a server joined by two in-memory pipes, with a simulated
+/// clock. Bytes move in random pieces; a side that reports `Closed` ends
+/// its transport once its output is flushed, which the other side sees as
+/// the end of input.
+pub struct Pair {
+    pub client: Connection,
+    pub server: Connection,
+    pub now: Instant,
+    pub client_events: Vec<Event>,
+    pub server_events: Vec<Event>,
+    rng: StdRng,
+    max_piece: usize,
+    client_ended: bool,
+    server_ended: bool,
+}
+
+impl Pair {
+    /// A pair whose handshake has not run yet.
+    pub fn new(seed: u64, client_config: Config, server_config: Config, max_piece: usize) -> Self {
+        let now = Instant::now();
+        let request = ClientRequest::new("example.com", 80, "/chat");
+        let client = Connection::client(now, client_config, &request, rng(seed)).unwrap();
+        let server = Connection::server(now, server_config, ServerConfig::default());
+        Self {
+            client,
+            server,
+            now,
+            client_events: Vec::new(),
+            server_events: Vec::new(),
+            rng: rng(seed ^ 0x5eed),
+            max_piece,
+            client_ended: false,
+            server_ended: false,
+        }
+    }
+
+    /// A pair with the handshake done and the Open events consumed.
+    pub fn open(seed: u64, config: Config, max_piece: usize) -> Self {
+        let mut pair = Self::new(seed, config.clone(), config, max_piece);
+        pair.run();
+        assert!(matches!(pair.client_events.remove(0), Event::Open(_)));
+        assert!(matches!(pair.server_events.remove(0), Event::Open(_)));
+        pair
+    }
+
+    /// Moves bytes both ways until nothing moves.
+    pub fn run(&mut self) {
+        // Bounded, but far beyond what byte-at-a-time delivery of the largest
+        // test messages needs.
+        for _ in 0..100_000_000 {
+            let moved = self.deliver(true) | self.deliver(false);
+            self.client_events
+                .extend(std::iter::from_fn(|| self.client.poll_event()));
+            self.server_events
+                .extend(std::iter::from_fn(|| self.server.poll_event()));
+            let ended = self.end_transports();
+            if !moved && !ended {
+                return;
+            }
+        }
+        panic!("the pair never went quiet");
+    }
+
+    /// Advances the clock and fires the timers.
+    pub fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.client.handle_timeout(self.now);
+        self.server.handle_timeout(self.now);
+        self.run();
+    }
+
+    fn deliver(&mut self, client_to_server: bool) -> bool {
+        let (from, to, from_ended, to_ended) = if client_to_server {
+            (
+                &mut self.client,
+                &mut self.server,
+                self.client_ended,
+                self.server_ended,
+            )
+        } else {
+            (
+                &mut self.server,
+                &mut self.client,
+                self.server_ended,
+                self.client_ended,
+            )
+        };
+        let Some(bytes) = from.poll_transmit() else {
+            return false;
+        };
+        if from_ended || to_ended {
+            return false;
+        }
+        let n = self
+            .rng
+            .random_range(1..=self.max_piece.max(1))
+            .min(bytes.len());
+        to.receive(self.now, &bytes[..n]);
+        from.advance_transmit(n);
+        true
+    }
+
+    fn end_transports(&mut self) -> bool {
+        let mut ended = false;
+        if !self.client_ended
+            && self.client.state() == ws_proto::State::Closed
+            && self.client.poll_transmit().is_none()
+        {
+            self.client_ended = true;
+            self.server.receive_eof();
+            ended = true;
+        }
+        if !self.server_ended
+            && self.server.state() == ws_proto::State::Closed
+            && self.server.poll_transmit().is_none()
+        {
+            self.server_ended = true;
+            self.client.receive_eof();
+            ended = true;
+        }
+        ended
+    }
+}

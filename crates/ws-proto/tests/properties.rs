@@ -1,0 +1,164 @@
+//! Property tests: what one side sends, the other receives intact, for every
+//! opcode, length class, fragment size and split of the byte stream; and no
+//! input whatever makes a connection panic or break its event order.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use proptest::prelude::*;
+use ws_proto::{Config, Connection, Event, Message, ServerConfig};
+
+#[derive(Clone, Debug)]
+enum Op {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    // Sizes cover the 7-bit, 16-bit and 64-bit length classes.
+    let len = prop_oneof![
+        0usize..=125,
+        126usize..=300,
+        Just(0xFFFF),
+        Just(0x1_0000),
+        0x1_0000usize..=70_000
+    ];
+    prop_oneof![
+        "\\PC{0,200}".prop_map(Op::Text),
+        len.prop_flat_map(|n| proptest::collection::vec(any::<u8>(), n))
+            .prop_map(Op::Binary),
+        proptest::collection::vec(any::<u8>(), 0..=125).prop_map(Op::Ping),
+    ]
+}
+
+fn send(conn: &mut Connection, op: &Op) {
+    match op {
+        Op::Text(t) => conn.send_text(t).unwrap(),
+        Op::Binary(b) => conn.send_binary(b).unwrap(),
+        Op::Ping(p) => conn.send_ping(p).unwrap(),
+    }
+}
+
+fn expected(op: &Op) -> Event {
+    match op {
+        Op::Text(t) => Event::Message(Message::Text(t.clone().into())),
+        Op::Binary(b) => Event::Message(Message::Binary(b.clone().into())),
+        Op::Ping(p) => Event::Ping(p.clone().into()),
+    }
+}
+
+/// Pongs answer pings automatically; they are not part of what was sent.
+fn without_pongs(events: &[Event]) -> Vec<Event> {
+    events
+        .iter()
+        .filter(|e| !matches!(e, Event::Pong(_)))
+        .cloned()
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn what_is_sent_is_received_intact(
+        ops in proptest::collection::vec(op(), 1..12),
+        fragment in prop_oneof![Just(None), (1usize..200).prop_map(Some)],
+        max_piece in prop_oneof![Just(1usize), 2usize..64, Just(100_000)],
+        seed in any::<u64>(),
+        client_sends in any::<bool>(),
+    ) {
+        let config = Config { send_fragment_size: fragment, ..Config::default() };
+        let mut pair = Pair::open(seed, config, max_piece);
+        for op in &ops {
+            if client_sends { send(&mut pair.client, op) } else { send(&mut pair.server, op) }
+        }
+        pair.run();
+        let (receiver, sender) = if client_sends {
+            (&pair.server_events, &pair.client_events)
+        } else {
+            (&pair.client_events, &pair.server_events)
+        };
+        let expected: Vec<Event> = ops.iter().map(expected).collect();
+        prop_assert_eq!(without_pongs(receiver), expected);
+        // Every ping was answered with its own payload.
+        let pings: Vec<Event> = ops.iter().filter_map(|o| match o {
+            Op::Ping(p) => Some(Event::Pong(p.clone().into())),
+            _ => None,
+        }).collect();
+        prop_assert_eq!(sender.clone(), pings);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_a_client_and_keep_the_event_order(
+        data in proptest::collection::vec(any::<u8>(), 0..2000),
+        pieces in proptest::collection::vec(1usize..300, 1..20),
+        ticks in proptest::collection::vec(0u64..20_000, 0..4),
+    ) {
+        let now = Instant::now();
+        let mut client = open_client(now, Config::default());
+        check_order(&mut client, now, &data, &pieces, &ticks);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_a_server_and_keep_the_event_order(
+        data in proptest::collection::vec(any::<u8>(), 0..2000),
+        pieces in proptest::collection::vec(1usize..300, 1..20),
+        ticks in proptest::collection::vec(0u64..20_000, 0..4),
+        after_handshake in any::<bool>(),
+    ) {
+        let now = Instant::now();
+        let mut server = if after_handshake {
+            open_server(now, Config::default())
+        } else {
+            Connection::server(now, Config::default(), ServerConfig::default())
+        };
+        check_order(&mut server, now, &data, &pieces, &ticks);
+    }
+}
+
+/// Feeds `data` in `pieces`, fires timers at `ticks` (ms), ends the
+/// transport, and checks the documented order: at most one Open first, at
+/// most one Error, exactly one Closed, last.
+fn check_order(conn: &mut Connection, now: Instant, data: &[u8], pieces: &[usize], ticks: &[u64]) {
+    let mut all = Vec::new();
+    let mut rest = data;
+    let mut t = now;
+    for (i, &n) in pieces.iter().cycle().enumerate() {
+        if rest.is_empty() {
+            break;
+        }
+        let n = n.min(rest.len());
+        conn.receive(t, &rest[..n]);
+        rest = &rest[n..];
+        all.extend(std::iter::from_fn(|| conn.poll_event()));
+        if let Some(&ms) = ticks.get(i) {
+            t += Duration::from_millis(ms);
+            conn.handle_timeout(t);
+            all.extend(std::iter::from_fn(|| conn.poll_event()));
+        }
+        // Whatever the connection wants to send is well-formed for its role.
+        let out = take_output(conn);
+        if conn.state() != ws_proto::State::Connecting && !out.starts_with(b"HTTP/") {
+            let masked = conn.role() == ws_proto::Role::Client;
+            assert!(parse_frames(&out).iter().all(|f| f.masked == masked));
+        }
+    }
+    conn.receive_eof();
+    all.extend(std::iter::from_fn(|| conn.poll_event()));
+    let closed = all.iter().filter(|e| matches!(e, Event::Closed(_))).count();
+    let errors = all.iter().filter(|e| matches!(e, Event::Error(_))).count();
+    let opens = all.iter().filter(|e| matches!(e, Event::Open(_))).count();
+    assert_eq!(closed, 1, "{all:?}");
+    assert!(matches!(all.last(), Some(Event::Closed(_))), "{all:?}");
+    assert!(errors <= 1 && opens <= 1, "{all:?}");
+    if let Some(i) = all.iter().position(|e| matches!(e, Event::Error(_))) {
+        assert!(
+            all[i + 1..].iter().all(|e| matches!(e, Event::Closed(_))),
+            "{all:?}"
+        );
+    }
+    assert_eq!(conn.poll_event(), None);
+}

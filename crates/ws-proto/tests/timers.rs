@@ -1,0 +1,217 @@
+//! Every timer: opening handshake, closing handshake, keepalive. Time is
+//! simulated; nothing sleeps.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use ws_proto::frame::OpCode;
+use ws_proto::{
+    ClientRequest, CloseCode, Closed, Config, Connection, Error, Event, Initiator, ServerConfig,
+    State, TimeoutKind,
+};
+
+const SEC: Duration = Duration::from_secs(1);
+
+#[test]
+fn handshake_timeout_fires_at_its_deadline_and_not_before() {
+    let now = Instant::now();
+    let config = Config {
+        handshake_timeout: Some(10 * SEC),
+        ..Config::default()
+    };
+    let request = ClientRequest::new("h", 80, "/");
+    let mut client = Connection::client(now, config, &request, rng(1)).unwrap();
+    assert_eq!(client.poll_timeout(), Some(now + 10 * SEC));
+    client.handle_timeout(now + 9 * SEC);
+    assert_eq!(client.poll_event(), None, "an early call does nothing");
+    client.handle_timeout(now + 10 * SEC);
+    assert_eq!(
+        events(&mut client),
+        [
+            Event::Error(Error::Timeout(TimeoutKind::Handshake)),
+            Event::Closed(Closed {
+                code: CloseCode::ABNORMAL,
+                reason: String::new(),
+                was_clean: false,
+                initiator: Initiator::Local
+            }),
+        ]
+    );
+    assert_eq!(client.poll_timeout(), None);
+}
+
+#[test]
+fn handshake_timeout_applies_to_servers_too_and_is_cancelled_by_success() {
+    let now = Instant::now();
+    let mut server = Connection::server(now, Config::default(), ServerConfig::default());
+    server.receive(now, &REQUEST.as_bytes()[..20]);
+    server.handle_timeout(now + 10 * SEC);
+    assert!(matches!(
+        events(&mut server)[0],
+        Event::Error(Error::Timeout(TimeoutKind::Handshake))
+    ));
+
+    let server = open_server(now, Config::default());
+    assert_eq!(server.poll_timeout(), None);
+}
+
+#[test]
+fn close_timeout_when_the_peer_never_answers() {
+    let now = Instant::now();
+    let config = Config {
+        close_timeout: Some(5 * SEC),
+        ..Config::default()
+    };
+    let mut client = open_client(now, config);
+    let later = now + 100 * SEC; // long idle before closing: the timer counts from the close
+    client.close(later, CloseCode::NORMAL, "").unwrap();
+    assert_eq!(client.poll_timeout(), Some(later + 5 * SEC));
+    client.handle_timeout(later + 4 * SEC);
+    assert_eq!(client.poll_event(), None);
+    client.handle_timeout(later + 5 * SEC);
+    assert_eq!(
+        events(&mut client),
+        [
+            Event::Error(Error::Timeout(TimeoutKind::Close)),
+            Event::Closed(Closed {
+                code: CloseCode::ABNORMAL,
+                reason: String::new(),
+                was_clean: false,
+                initiator: Initiator::Local
+            }),
+        ]
+    );
+}
+
+#[test]
+fn close_timeout_when_the_server_never_ends_tcp_after_the_handshake_is_still_clean() {
+    let now = Instant::now();
+    let mut client = open_client(now, Config::default());
+    client.receive(now, &server_frame(true, OpCode::Close, &[0x03, 0xE8]));
+    assert_eq!(client.poll_event(), None);
+    client.handle_timeout(now + 5 * SEC);
+    assert_eq!(
+        events(&mut client),
+        [Event::Closed(Closed {
+            code: CloseCode::NORMAL,
+            reason: String::new(),
+            was_clean: true,
+            initiator: Initiator::Remote
+        })]
+    );
+}
+
+#[test]
+fn close_timeout_after_a_protocol_error() {
+    let now = Instant::now();
+    let mut client = open_client(now, Config::default());
+    client.receive(now, &server_frame(true, OpCode::Text, b"\xc0"));
+    assert!(matches!(events(&mut client)[..], [Event::Error(_)]));
+    client.handle_timeout(now + 5 * SEC);
+    // One error only: the violation, not also the timeout.
+    assert_eq!(
+        events(&mut client),
+        [Event::Closed(Closed {
+            code: CloseCode::INVALID_PAYLOAD,
+            reason: "text message is not valid UTF-8".into(),
+            was_clean: false,
+            initiator: Initiator::Local
+        })]
+    );
+}
+
+#[test]
+fn keepalive_pings_when_idle_and_fails_when_the_peer_is_silent() {
+    let now = Instant::now();
+    let config = Config {
+        keepalive_interval: Some(SEC),
+        keepalive_timeout: 2 * SEC,
+        ..Config::default()
+    };
+    let mut client = open_client(now, config);
+    assert_eq!(client.poll_timeout(), Some(now + SEC));
+
+    // Traffic pushes the ping back.
+    client.receive(now + SEC / 2, &server_frame(true, OpCode::Text, b"tick"));
+    let _ = events(&mut client);
+    assert_eq!(client.poll_timeout(), Some(now + SEC + SEC / 2));
+    client.handle_timeout(now + SEC);
+    assert!(client.poll_transmit().is_none());
+
+    // Idle: a ping goes out; the pong (any input) cancels the deadline.
+    let t1 = now + SEC + SEC / 2;
+    client.handle_timeout(t1);
+    let sent = output_frames(&mut client);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].opcode, OpCode::Ping);
+    assert_eq!(client.poll_timeout(), Some(t1 + 2 * SEC));
+    client.receive(
+        t1 + SEC,
+        &server_frame(true, OpCode::Pong, &sent[0].payload),
+    );
+    assert_eq!(
+        events(&mut client),
+        [Event::Pong(sent[0].payload.clone().into())]
+    );
+    assert_eq!(
+        client.poll_timeout(),
+        Some(t1 + 2 * SEC),
+        "next ping one interval after the pong"
+    );
+
+    // Silent peer: ping, then the deadline fails the connection with 1011.
+    let t2 = t1 + 2 * SEC;
+    client.handle_timeout(t2);
+    assert_eq!(output_frames(&mut client)[0].opcode, OpCode::Ping);
+    client.handle_timeout(t2 + 2 * SEC);
+    let sent = output_frames(&mut client);
+    assert_eq!(sent[0].close_code(), Some(1011));
+    assert_eq!(
+        events(&mut client),
+        [
+            Event::Error(Error::Timeout(TimeoutKind::Keepalive)),
+            Event::Closed(Closed {
+                code: CloseCode::ABNORMAL,
+                reason: String::new(),
+                was_clean: false,
+                initiator: Initiator::Local
+            }),
+        ]
+    );
+    assert_eq!(client.state(), State::Closed);
+}
+
+#[test]
+fn no_timer_without_configuration() {
+    let now = Instant::now();
+    let config = Config {
+        handshake_timeout: None,
+        close_timeout: None,
+        ..Config::default()
+    };
+    let request = ClientRequest::new("h", 80, "/");
+    let client = Connection::client(now, config.clone(), &request, rng(1)).unwrap();
+    assert_eq!(client.poll_timeout(), None);
+    let mut client = open_client(now, config);
+    client.close(now, CloseCode::NORMAL, "").unwrap();
+    assert_eq!(client.poll_timeout(), None);
+}
+
+#[test]
+fn pair_close_timeout_with_simulated_time() {
+    let mut pair = Pair::open(5, Config::default(), 8);
+    let now = pair.now;
+    pair.client.close(now, CloseCode::NORMAL, "").unwrap();
+    // The server is gone: nothing it would send arrives any more.
+    pair.client
+        .handle_timeout(now + Duration::from_millis(4999));
+    assert_eq!(pair.client.poll_event(), None);
+    pair.client.handle_timeout(now + 5 * SEC);
+    assert!(matches!(
+        pair.client.poll_event(),
+        Some(Event::Error(Error::Timeout(TimeoutKind::Close)))
+    ));
+    assert!(matches!(pair.client.poll_event(), Some(Event::Closed(_))));
+}
