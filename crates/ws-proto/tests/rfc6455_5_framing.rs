@@ -544,3 +544,33 @@ fn s7_1_7_failure_is_sticky_and_the_close_frame_goes_out_once() {
         matches!(&closed[..], [Event::Closed(c)] if c.code == CloseCode::PROTOCOL_ERROR && !c.was_clean)
     );
 }
+
+#[test]
+fn s8_1_invalid_utf8_in_a_continuation_spread_over_reads_is_found_as_it_arrives() {
+    let now = Instant::now();
+    let mut client = open_client(now, Config::default());
+    let mut payload = vec![b'a'; 100];
+    payload.push(0xFF);
+    payload.extend([b'b'; 100]);
+    let cont = server_frame(true, OpCode::Continuation, &payload); // 4-byte header
+    let mut first = server_frame(false, OpCode::Text, b"start ");
+    first.extend_from_slice(&cont[..54]);
+    client.receive(now, &first);
+    assert_eq!(events(&mut client), []);
+    client.receive(now, &cont[54..104]); // valid, straight into the message
+    assert_eq!(events(&mut client), []);
+    client.receive(now, &cont[104..106]); // the 0xFF
+    let events = events(&mut client);
+    assert_failed(&events, &output_frames(&mut client), ProtocolError::InvalidUtf8);
+}
+
+#[test]
+fn s5_4_a_large_fragment_over_many_reads_is_assembled_intact() {
+    let now = Instant::now();
+    let mut client = open_client(now, Config::default());
+    let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let mut bytes = server_frame(false, OpCode::Binary, &payload[..10]);
+    bytes.extend(server_frame(true, OpCode::Continuation, &payload[10..]));
+    let events = feed_split(&mut client, now, &bytes, &mut rng(11), 3000);
+    assert_eq!(events, [Event::Message(Message::Binary(payload.into()))]);
+}

@@ -94,8 +94,45 @@ impl Reader {
     /// Buffers received bytes; they are decoded by [`Reader::next`].
     pub(crate) fn push(&mut self, data: &[u8]) {
         if self.mode != Mode::Stopped {
-            self.buf.extend_from_slice(data);
+            let rest = self.push_fragment_payload(data);
+            self.buf.extend_from_slice(rest);
         }
+    }
+
+    /// When everything before `data` is decoded and a fragment's payload is
+    /// under way, its bytes go straight into the assembly buffer (checked
+    /// as they go), so a fragmented message is copied once, not twice.
+    /// Nothing is reported from here: bytes that fail the UTF-8 check are
+    /// left for [`Reader::next`], which fails in order.
+    fn push_fragment_payload<'a>(&mut self, data: &'a [u8]) -> &'a [u8] {
+        let Some(mut frame) = self.frame else {
+            return data;
+        };
+        if self.mode != Mode::Normal
+            || !self.buf.is_empty()
+            || frame.in_place
+            || frame.header.opcode.is_control()
+        {
+            return data;
+        }
+        let n = data.len().min(frame.len - frame.done);
+        let start = self.assembly.len();
+        self.assembly.extend_from_slice(&data[..n]);
+        let chunk = &mut self.assembly[start..];
+        if let Some(key) = frame.header.mask {
+            apply_mask(chunk, key, frame.done);
+        }
+        if self.fragmented == Some(OpCode::Text) {
+            let before = self.utf8.clone();
+            if self.utf8.feed(chunk).is_err() {
+                self.utf8 = before;
+                self.assembly.truncate(start);
+                return data;
+            }
+        }
+        frame.done += n;
+        self.frame = Some(frame);
+        &data[n..]
     }
 
     /// Bytes buffered and not yet decoded.
