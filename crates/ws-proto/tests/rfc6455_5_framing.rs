@@ -561,7 +561,11 @@ fn s8_1_invalid_utf8_in_a_continuation_spread_over_reads_is_found_as_it_arrives(
     assert_eq!(events(&mut client), []);
     client.receive(now, &cont[104..106]); // the 0xFF
     let events = events(&mut client);
-    assert_failed(&events, &output_frames(&mut client), ProtocolError::InvalidUtf8);
+    assert_failed(
+        &events,
+        &output_frames(&mut client),
+        ProtocolError::InvalidUtf8,
+    );
 }
 
 #[test]

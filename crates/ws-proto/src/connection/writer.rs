@@ -2,7 +2,7 @@
 //! key each) into one output buffer that the driver drains.
 //!
 //! The payload is copied once, from the caller's slice into the output
-//! buffer, and masked there: the caller's buffer is never modified. The
+//! buffer, masked on the way: the caller's buffer is never modified. The
 //! buffer keeps its capacity between messages, so sending allocates nothing
 //! in steady state.
 
@@ -11,7 +11,7 @@ use rand::Rng;
 use crate::close::CloseCode;
 use crate::error::SendError;
 use crate::frame::header::MAX_HEADER_LEN;
-use crate::frame::{FrameHeader, OpCode, apply_mask};
+use crate::frame::{FrameHeader, OpCode, extend_masked};
 
 #[derive(Debug)]
 pub(crate) struct Writer {
@@ -132,10 +132,9 @@ impl Writer {
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = header.encode(&mut head);
         self.out.extend_from_slice(&head[..n]);
-        let at = self.out.len();
-        self.out.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut self.out[at..], key, 0);
+        match mask {
+            Some(key) => extend_masked(&mut self.out, payload, key),
+            None => self.out.extend_from_slice(payload),
         }
     }
 }
