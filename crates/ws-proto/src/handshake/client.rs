@@ -215,16 +215,25 @@ impl ClientRequest {
         if let Some(offer) = extension::client_offer() {
             let _ = write!(head, "Sec-WebSocket-Extensions: {offer}\r\n");
         }
-        for (name, value) in &self.headers {
+        let is_cookie = |name: &str| name.eq_ignore_ascii_case("cookie");
+        for (name, value) in self.headers.iter().filter(|(n, _)| !is_cookie(n)) {
             let _ = write!(head, "{name}: {value}\r\n");
         }
-        if !self.cookies.is_empty() {
-            head.push_str("Cookie: ");
-            for (i, (name, value)) in self.cookies.iter().enumerate() {
-                let sep = if i == 0 { "" } else { "; " };
-                let _ = write!(head, "{sep}{name}={value}");
-            }
-            head.push_str("\r\n");
+        // One Cookie header for all cookies (RFC 6265 section 5.4), whether
+        // they came as `Cookie` headers or as pairs.
+        let cookies: Vec<String> = (self
+            .headers
+            .iter()
+            .filter(|(n, _)| is_cookie(n))
+            .map(|(_, v)| v.clone()))
+        .chain(
+            self.cookies
+                .iter()
+                .map(|(name, value)| format!("{name}={value}")),
+        )
+        .collect();
+        if !cookies.is_empty() {
+            let _ = write!(head, "Cookie: {}\r\n", cookies.join("; "));
         }
         head.push_str("\r\n");
         out.extend_from_slice(head.as_bytes());
@@ -450,6 +459,16 @@ mod tests {
             .decode(&key_line[19..])
             .unwrap();
         assert_eq!(key.len(), 16);
+    }
+
+    #[test]
+    fn cookie_headers_and_cookie_pairs_make_one_cookie_header() {
+        let req = ClientRequest::new("h", 80, "/")
+            .header("Cookie", "a=1; b=2")
+            .cookie("c", "3");
+        let (_, text) = start(&req);
+        assert_eq!(text.matches("Cookie:").count(), 1, "{text}");
+        assert!(text.contains("Cookie: a=1; b=2; c=3\r\n"), "{text}");
     }
 
     #[test]
