@@ -21,8 +21,8 @@ use crate::handshake::server::ServerHandshake;
 use crate::handshake::{ClientRequest, ServerConfig};
 
 use reader::Reader;
-use state::Phase;
 pub use state::State;
+use state::{Phase, Step};
 use timer::{Timer, Timers};
 use writer::Writer;
 
@@ -50,9 +50,11 @@ enum Handshake {
 ///   [`handle_timeout`](Self::handle_timeout) (the clock reached
 ///   [`poll_timeout`](Self::poll_timeout));
 /// - commands: [`send_text`](Self::send_text), [`send_binary`](Self::send_binary),
+///   [`send_text_owned`](Self::send_text_owned), [`send_binary_owned`](Self::send_binary_owned),
 ///   [`send_ping`](Self::send_ping), [`send_pong`](Self::send_pong), [`close`](Self::close);
 /// - outputs: [`poll_event`](Self::poll_event), [`poll_transmit`](Self::poll_transmit)
-///   with [`advance_transmit`](Self::advance_transmit), [`poll_timeout`](Self::poll_timeout);
+///   (or [`poll_transmit_vectored`](Self::poll_transmit_vectored)) with
+///   [`advance_transmit`](Self::advance_transmit), [`poll_timeout`](Self::poll_timeout);
 /// - getters: [`state`](Self::state), [`buffered_amount`](Self::buffered_amount),
 ///   [`subprotocol`](Self::subprotocol), [`role`](Self::role).
 ///
@@ -183,6 +185,19 @@ impl Connection {
         self.send_message(OpCode::Binary, data)
     }
 
+    /// Queues a text message the caller gives away. A large one (16 KiB or
+    /// more) is not copied: it is masked in place and sent from where it
+    /// is, as its own [`poll_transmit`](Self::poll_transmit) segment.
+    pub fn send_text_owned(&mut self, text: String) -> Result<(), SendError> {
+        self.send_message_owned(OpCode::Text, text.into_bytes())
+    }
+
+    /// Queues a binary message the caller gives away; see
+    /// [`send_text_owned`](Self::send_text_owned).
+    pub fn send_binary_owned(&mut self, data: Vec<u8>) -> Result<(), SendError> {
+        self.send_message_owned(OpCode::Binary, data)
+    }
+
     /// Queues a ping with up to 125 bytes of payload.
     pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
         self.send_control(OpCode::Ping, payload)
@@ -221,6 +236,14 @@ impl Connection {
         self.writer.message(opcode, payload, rng(&mut self.rng))
     }
 
+    fn send_message_owned(&mut self, opcode: OpCode, payload: Vec<u8>) -> Result<(), SendError> {
+        if self.phase != Phase::Open {
+            return Err(SendError::NotOpen(self.state()));
+        }
+        self.writer
+            .message_owned(opcode, payload, rng(&mut self.rng))
+    }
+
     fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
         if payload.len() > 125 {
             return Err(SendError::ControlPayloadTooLong(payload.len()));
@@ -242,19 +265,30 @@ impl Connection {
             if let Some(event) = self.events.pop_front() {
                 return Some(event);
             }
-            if !self.step() {
-                return None;
+            match self.step() {
+                Step::Event(event) => return Some(event),
+                Step::Progressed => {}
+                Step::Idle => return None,
             }
         }
     }
 
-    /// The bytes to write to the transport, if any. Write as many as it
-    /// takes, then call [`advance_transmit`](Self::advance_transmit) with
+    /// The next bytes to write to the transport, if any: a contiguous run
+    /// of what is waiting (call it again after advancing for the rest).
+    /// Write as many as the transport takes, then call [`advance_transmit`](Self::advance_transmit) with
     /// that number.
     #[must_use]
     pub fn poll_transmit(&self) -> Option<&[u8]> {
         let pending = self.writer.pending();
         (!pending.is_empty()).then_some(pending)
+    }
+
+    /// All the bytes to write, as up to `slices.len()` slices in order, for
+    /// one vectored write; returns how many slices it filled. Call
+    /// [`advance_transmit`](Self::advance_transmit) with the number of bytes
+    /// written.
+    pub fn poll_transmit_vectored<'a>(&'a self, slices: &mut [std::io::IoSlice<'a>]) -> usize {
+        self.writer.pending_vectored(slices)
     }
 
     /// Marks the first `n` bytes of [`poll_transmit`](Self::poll_transmit) as written.

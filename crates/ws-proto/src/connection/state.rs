@@ -200,8 +200,10 @@ impl Connection {
     // ---- decoding ----------------------------------------------------------
 
     /// Decodes one item of buffered input, or acts on the end of the
-    /// transport once nothing is left; returns whether anything happened.
-    pub(super) fn step(&mut self) -> bool {
+    /// transport once nothing is left. A decoded message, ping or pong is
+    /// returned directly rather than queued: the common case costs no trip
+    /// through the event queue.
+    pub(super) fn step(&mut self) -> Step {
         let decoding = match &self.phase {
             Phase::Open => true,
             Phase::Closing(closing) => !closing.complete(),
@@ -209,36 +211,36 @@ impl Connection {
         };
         if decoding {
             match self.reader.next() {
-                Ok(Some(inbound)) => {
-                    self.on_inbound(inbound);
-                    return true;
-                }
+                Ok(Some(inbound)) => return self.on_inbound(inbound),
                 Ok(None) => {}
                 Err(violation) => {
                     self.fail(violation);
-                    return true;
+                    return Step::Progressed;
                 }
             }
         }
         if self.eof && self.phase != Phase::Closed {
             self.on_eof();
-            return true;
+            return Step::Progressed;
         }
-        false
+        Step::Idle
     }
 
-    fn on_inbound(&mut self, inbound: Inbound) {
+    fn on_inbound(&mut self, inbound: Inbound) -> Step {
         match inbound {
-            Inbound::Message(message) => self.events.push_back(Event::Message(message)),
+            Inbound::Message(message) => Step::Event(Event::Message(message)),
             Inbound::Ping(payload) => {
                 if self.config.auto_pong && self.phase == Phase::Open {
                     self.writer
                         .control(crate::frame::OpCode::Pong, &payload, rng(&mut self.rng));
                 }
-                self.events.push_back(Event::Ping(payload));
+                Step::Event(Event::Ping(payload))
             }
-            Inbound::Pong(payload) => self.events.push_back(Event::Pong(payload)),
-            Inbound::Close(frame) => self.on_remote_close(frame),
+            Inbound::Pong(payload) => Step::Event(Event::Pong(payload)),
+            Inbound::Close(frame) => {
+                self.on_remote_close(frame);
+                Step::Progressed
+            }
         }
     }
 
@@ -443,6 +445,16 @@ impl Connection {
             }
         }
     }
+}
+
+/// What one decoding step did.
+pub(super) enum Step {
+    /// An event to hand out now.
+    Event(Event),
+    /// State changed; events may have been queued.
+    Progressed,
+    /// Nothing to do until more input.
+    Idle,
 }
 
 /// What a successful handshake produced, by role.

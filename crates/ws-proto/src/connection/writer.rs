@@ -1,23 +1,45 @@
 //! The send path: frames encoded (and, for a client, masked with a fresh
-//! key each) into one output buffer that the driver drains.
+//! key each) into the output the driver drains.
 //!
-//! The payload is copied once, from the caller's slice into the output
-//! buffer, masked on the way: the caller's buffer is never modified. The
-//! buffer keeps its capacity between messages, so sending allocates nothing
-//! in steady state.
+//! A payload the caller lends (`&[u8]`) is copied once into the output
+//! buffer, masked on the way: the caller's buffer is never modified. A large
+//! payload the caller gives away (`Vec<u8>`) is not copied at all: it is
+//! masked where it is and queued as its own output segment after its
+//! header, which a driver can write with one vectored call. The buffer keeps
+//! its capacity between messages, so sending allocates nothing in steady
+//! state.
 
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf as _, Bytes};
 use rand::Rng;
 
 use crate::close::CloseCode;
 use crate::error::SendError;
 use crate::frame::header::MAX_HEADER_LEN;
-use crate::frame::{FrameHeader, OpCode, extend_masked};
+use crate::frame::{FrameHeader, OpCode, apply_mask, extend_masked};
+
+/// Below this size, copying a given-away payload into the output buffer is
+/// cheaper than keeping it as a separate segment.
+const OWNED_SEGMENT_MIN: usize = 16 << 10;
+
+/// A payload kept out of the output buffer, to be sent right after the
+/// buffer's byte at offset `at`.
+#[derive(Debug)]
+struct Segment {
+    at: usize,
+    data: Bytes,
+}
 
 #[derive(Debug)]
 pub(crate) struct Writer {
-    /// Frames not yet handed to the transport start at `start`.
+    /// Encoded bytes; those before `start` are already handed to the transport.
     out: Vec<u8>,
     start: usize,
+    /// Given-away payloads, in order.
+    segments: VecDeque<Segment>,
+    segment_bytes: usize,
     fragment_size: usize,
     max_buffer: usize,
 }
@@ -27,6 +49,8 @@ impl Writer {
         Self {
             out: Vec::new(),
             start: 0,
+            segments: VecDeque::new(),
+            segment_bytes: 0,
             fragment_size: fragment_size.unwrap_or(usize::MAX).max(1),
             max_buffer,
         }
@@ -34,18 +58,67 @@ impl Writer {
 
     /// Bytes waiting for the transport.
     pub(crate) fn buffered(&self) -> usize {
-        self.out.len() - self.start
+        self.out.len() - self.start + self.segment_bytes
     }
 
-    /// The bytes waiting for the transport.
+    /// The next contiguous bytes waiting for the transport.
     pub(crate) fn pending(&self) -> &[u8] {
-        &self.out[self.start..]
+        match self.segments.front() {
+            Some(segment) if segment.at == self.start => &segment.data,
+            Some(segment) => &self.out[self.start..segment.at],
+            None => &self.out[self.start..],
+        }
     }
 
-    /// Marks `n` pending bytes as handed to the transport.
-    pub(crate) fn advance(&mut self, n: usize) {
-        self.start = (self.start + n).min(self.out.len());
-        if self.start == self.out.len() {
+    /// Fills `slices` with the waiting bytes, in order; returns how many it filled.
+    pub(crate) fn pending_vectored<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        let mut filled = 0;
+        let mut from = self.start;
+        let mut push = |bytes: &'a [u8], filled: &mut usize| {
+            if !bytes.is_empty() && *filled < slices.len() {
+                slices[*filled] = IoSlice::new(bytes);
+                *filled += 1;
+            }
+        };
+        for segment in &self.segments {
+            push(&self.out[from..segment.at], &mut filled);
+            push(&segment.data, &mut filled);
+            from = segment.at;
+        }
+        push(&self.out[from..], &mut filled);
+        filled
+    }
+
+    /// Marks `n` waiting bytes as handed to the transport.
+    pub(crate) fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let step = match self.segments.front_mut() {
+                Some(segment) if segment.at == self.start => {
+                    let step = n.min(segment.data.len());
+                    segment.data.advance(step);
+                    self.segment_bytes -= step;
+                    if segment.data.is_empty() {
+                        self.segments.pop_front();
+                    }
+                    step
+                }
+                Some(segment) => {
+                    let step = n.min(segment.at - self.start);
+                    self.start += step;
+                    step
+                }
+                None => {
+                    let step = n.min(self.out.len() - self.start);
+                    self.start += step;
+                    step
+                }
+            };
+            if step == 0 {
+                break;
+            }
+            n -= step;
+        }
+        if self.start == self.out.len() && self.segments.is_empty() {
             self.out.clear();
             self.start = 0;
         }
@@ -60,25 +133,86 @@ impl Writer {
     pub(crate) fn release_buffers(&mut self) {
         if self.buffered() == 0 {
             self.out = Vec::new();
+            self.segments = VecDeque::new();
             self.start = 0;
         }
     }
 
-    /// Heap bytes held by the buffer.
+    /// Heap bytes held by the buffer (given-away payloads not counted).
     pub(crate) fn capacity(&self) -> usize {
         self.out.capacity()
     }
 
-    /// Encodes a text or binary message, fragmented at the configured size.
-    /// Fails, queuing nothing, when it would overflow the buffer limit.
+    /// Encodes a text or binary message the caller lends, fragmented at
+    /// the configured size. Fails, queuing nothing, when it would overflow
+    /// the buffer limit.
     pub(crate) fn message(
         &mut self,
         opcode: OpCode,
         payload: &[u8],
-        rng: Option<&mut dyn Rng>,
+        mut rng: Option<&mut dyn Rng>,
     ) -> Result<(), SendError> {
-        let frames = payload.len().div_ceil(self.fragment_size).max(1);
-        let needed = payload.len() + frames * MAX_HEADER_LEN;
+        let frames = self.make_room(payload.len())?;
+        self.out.reserve(payload.len() + frames * MAX_HEADER_LEN);
+        let mut opcode = opcode;
+        let mut chunks = payload.chunks(self.fragment_size);
+        for i in 0..frames {
+            let chunk = chunks.next().unwrap_or_default();
+            let mask = rng.as_deref_mut().map(|r| r.next_u32().to_ne_bytes());
+            self.header(i + 1 == frames, opcode, chunk.len(), mask);
+            match mask {
+                Some(key) => extend_masked(&mut self.out, chunk, key),
+                None => self.out.extend_from_slice(chunk),
+            }
+            opcode = OpCode::Continuation;
+        }
+        Ok(())
+    }
+
+    /// Encodes a message whose payload the caller gives away: a large one
+    /// is masked in place and queued without a copy.
+    pub(crate) fn message_owned(
+        &mut self,
+        opcode: OpCode,
+        payload: Vec<u8>,
+        mut rng: Option<&mut dyn Rng>,
+    ) -> Result<(), SendError> {
+        if payload.len() < OWNED_SEGMENT_MIN {
+            return self.message(opcode, &payload, rng);
+        }
+        let frames = self.make_room(payload.len())?;
+        self.out.reserve(frames * MAX_HEADER_LEN);
+        let mut data = payload;
+        let mut opcode = opcode;
+        let mut at = 0;
+        let mut pending = Vec::with_capacity(frames.min(64));
+        for i in 0..frames {
+            let len = self.fragment_size.min(data.len() - at);
+            let mask = rng.as_deref_mut().map(|r| r.next_u32().to_ne_bytes());
+            self.header(i + 1 == frames, opcode, len, mask);
+            if let Some(key) = mask {
+                apply_mask(&mut data[at..at + len], key, 0);
+            }
+            pending.push((self.out.len(), at..at + len));
+            at += len;
+            opcode = OpCode::Continuation;
+        }
+        let data = Bytes::from(data); // takes the allocation over, no copy
+        for (out_at, range) in pending {
+            self.segment_bytes += range.len();
+            self.segments.push_back(Segment {
+                at: out_at,
+                data: data.slice(range),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks the buffer limit for a payload of `len` bytes, compacts the
+    /// buffer, and returns how many frames the payload takes.
+    fn make_room(&mut self, len: usize) -> Result<usize, SendError> {
+        let frames = len.div_ceil(self.fragment_size).max(1);
+        let needed = len + frames * MAX_HEADER_LEN;
         let buffered = self.buffered();
         if buffered.saturating_add(needed) > self.max_buffer {
             return Err(SendError::WriteBufferFull {
@@ -87,17 +221,16 @@ impl Writer {
                 limit: self.max_buffer,
             });
         }
-        self.out.reserve(needed);
-        let mut rng = rng;
-        let mut chunks = payload.chunks(self.fragment_size);
-        let mut opcode = opcode;
-        for i in 0..frames {
-            let chunk = chunks.next().unwrap_or_default();
-            let mask = rng.as_deref_mut().map(|r| r.next_u32().to_ne_bytes());
-            self.frame(i + 1 == frames, opcode, chunk, mask);
-            opcode = OpCode::Continuation;
+        // A transport that never quite catches up must not make the buffer
+        // grow without end: drop the written part once it is half of it.
+        if self.start > 0 && self.start >= self.out.len() / 2 {
+            self.out.drain(..self.start);
+            for segment in &mut self.segments {
+                segment.at -= self.start;
+            }
+            self.start = 0;
         }
-        Ok(())
+        Ok(frames)
     }
 
     /// Encodes a control frame; these bypass the buffer limit (they are small,
@@ -105,7 +238,11 @@ impl Writer {
     pub(crate) fn control(&mut self, opcode: OpCode, payload: &[u8], rng: Option<&mut dyn Rng>) {
         debug_assert!(opcode.is_control() && payload.len() <= 125);
         let mask = rng.map(|r| r.next_u32().to_ne_bytes());
-        self.frame(true, opcode, payload, mask);
+        self.header(true, opcode, payload.len(), mask);
+        match mask {
+            Some(key) => extend_masked(&mut self.out, payload, key),
+            None => self.out.extend_from_slice(payload),
+        }
     }
 
     /// Encodes a close frame with `code` and `reason` (already checked to fit).
@@ -121,20 +258,87 @@ impl Writer {
         self.control(OpCode::Close, &[], rng);
     }
 
-    fn frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) {
+    fn header(&mut self, fin: bool, opcode: OpCode, len: usize, mask: Option<[u8; 4]>) {
         let header = FrameHeader {
             fin,
             rsv: 0,
             opcode,
             mask,
-            payload_len: payload.len() as u64,
+            payload_len: len as u64,
         };
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = header.encode(&mut head);
         self.out.extend_from_slice(&head[..n]);
-        match mask {
-            Some(key) => extend_masked(&mut self.out, payload, key),
-            None => self.out.extend_from_slice(payload),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+
+    /// Drains the writer through `pending`/`advance` in steps of at most `step`.
+    fn drain(w: &mut Writer, step: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let pending = w.pending();
+            if pending.is_empty() {
+                return out;
+            }
+            let n = pending.len().min(step);
+            out.extend_from_slice(&pending[..n]);
+            w.advance(n);
         }
+    }
+
+    proptest! {
+        #[test]
+        fn lent_and_given_payloads_encode_to_the_same_frames(
+            sizes in proptest::collection::vec(0usize..40_000, 1..6),
+            fragment in prop_oneof![Just(None), (1000usize..20_000).prop_map(Some)],
+            step in prop_oneof![Just(1usize << 30), 1usize..5000],
+            masked in any::<bool>(),
+        ) {
+            let mut lent = Writer::new(fragment, usize::MAX);
+            let mut given = Writer::new(fragment, usize::MAX);
+            let mut rng_a = rand::rngs::StdRng::seed_from_u64(1);
+            let mut rng_b = rand::rngs::StdRng::seed_from_u64(1);
+            let mut expected_vectored = 0;
+            for (i, &size) in sizes.iter().enumerate() {
+                let payload: Vec<u8> = (0..size).map(|b| (b * 31 + i) as u8).collect();
+                let (ra, rb): (Option<&mut dyn rand::Rng>, Option<&mut dyn rand::Rng>) = if masked {
+                    (Some(&mut rng_a), Some(&mut rng_b))
+                } else {
+                    (None, None)
+                };
+                lent.message(OpCode::Binary, &payload, ra).unwrap();
+                given.message_owned(OpCode::Binary, payload, rb).unwrap();
+                expected_vectored += size;
+            }
+            prop_assert_eq!(lent.buffered(), given.buffered());
+            let mut slices = [IoSlice::new(&[]); 256];
+            let n = given.pending_vectored(&mut slices);
+            let vectored: Vec<u8> = slices[..n].iter().flat_map(|s| s.iter().copied()).collect();
+            prop_assert!(vectored.len() >= expected_vectored);
+            let a = drain(&mut lent, usize::MAX);
+            let b = drain(&mut given, step);
+            prop_assert_eq!(&a, &b);
+            prop_assert_eq!(&vectored, &b);
+            prop_assert_eq!(given.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn a_slow_transport_does_not_grow_the_buffer_without_end() {
+        let mut w = Writer::new(None, usize::MAX);
+        for _ in 0..10_000 {
+            w.message(OpCode::Binary, &[0; 100], None).unwrap();
+            // The transport takes a little less than is queued each time,
+            // but catches up now and then.
+            let n = w.pending().len().saturating_sub(50);
+            w.advance(n);
+        }
+        assert!(w.capacity() < 64 << 10, "capacity {}", w.capacity());
     }
 }
