@@ -105,6 +105,16 @@ impl ClientRequest {
         self.port
     }
 
+    /// Whether the transport is TLS (`wss://`).
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
+    /// The host without IPv6 brackets, as a resolver or TLS name wants it.
+    pub fn bare_host(&self) -> &str {
+        self.host.trim_start_matches('[').trim_end_matches(']')
+    }
+
     /// The resource name (path and query).
     pub fn resource(&self) -> &str {
         &self.resource

@@ -1,0 +1,187 @@
+//! [`Conn`]: a handle on one connection, usable from any thread.
+
+use std::cell::Cell;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use bytes::Bytes;
+use ws_proto::{CloseCode, SendError, State};
+
+use crate::error::Error;
+use crate::event_loop::LoopShared;
+
+thread_local! {
+    /// The loop running on this thread, if any (its `LoopShared` address).
+    static CURRENT_LOOP: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Marks this thread as running `shared`'s loop for the guard's lifetime.
+pub(crate) struct OnLoopThread(usize);
+
+impl OnLoopThread {
+    pub(crate) fn enter(shared: &Arc<LoopShared>) -> Self {
+        let previous = CURRENT_LOOP.with(|c| c.replace(Arc::as_ptr(shared) as usize));
+        Self(previous)
+    }
+}
+
+impl Drop for OnLoopThread {
+    fn drop(&mut self) {
+        CURRENT_LOOP.with(|c| c.set(self.0));
+    }
+}
+
+/// Locks a connection's state machine. A handler that panicked while
+/// holding the lock leaves it poisoned; the state machine itself is
+/// consistent between calls, so the lock is taken anyway.
+pub(crate) fn lock(proto: &Mutex<ws_proto::Connection>) -> MutexGuard<'_, ws_proto::Connection> {
+    proto
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The part of a connection shared between the loop and every handle.
+pub(crate) struct Shared {
+    pub(crate) id: u64,
+    pub(crate) proto: Mutex<ws_proto::Connection>,
+    /// The loop's token for the connection, set when it is registered.
+    pub(crate) token: AtomicUsize,
+    /// Already in the loop's list of connections with output to write.
+    pub(crate) queued: AtomicBool,
+    pub(crate) event_loop: Arc<LoopShared>,
+}
+
+/// A connection driven by an event loop. Cheap to clone; every method can
+/// be called from any thread.
+///
+/// A send goes straight into the connection's state machine (so its result,
+/// such as [`SendError::WriteBufferFull`], is known at once and messages keep
+/// the order they were sent in), then the loop is told there is something to
+/// write. From a handler, on the loop's own thread, no wake-up is needed: the
+/// loop writes when the handler returns.
+#[derive(Clone)]
+pub struct Conn {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Conn {
+    /// A number that identifies the connection within the process.
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// Where the connection is in its life.
+    pub fn state(&self) -> State {
+        lock(&self.shared.proto).state()
+    }
+
+    /// Bytes queued and not yet written to the socket (before TLS).
+    pub fn buffered_amount(&self) -> usize {
+        lock(&self.shared.proto).buffered_amount()
+    }
+
+    /// The negotiated subprotocol, once open.
+    pub fn subprotocol(&self) -> Option<String> {
+        lock(&self.shared.proto).subprotocol().map(str::to_owned)
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&self, text: &str) -> Result<(), SendError> {
+        self.command(|c| c.send_text(text))
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&self, data: &[u8]) -> Result<(), SendError> {
+        self.command(|c| c.send_binary(data))
+    }
+
+    /// Sends a text message without copying a large payload.
+    pub fn send_text_owned(&self, text: String) -> Result<(), SendError> {
+        self.command(|c| c.send_text_owned(text))
+    }
+
+    /// Sends a binary message without copying a large payload.
+    pub fn send_binary_owned(&self, data: Vec<u8>) -> Result<(), SendError> {
+        self.command(|c| c.send_binary_owned(data))
+    }
+
+    /// Sends a binary message held in `Bytes`.
+    pub fn send_bytes(&self, data: Bytes) -> Result<(), SendError> {
+        self.command(|c| c.send_binary(&data))
+    }
+
+    /// Sends a ping (at most 125 bytes of payload).
+    pub fn send_ping(&self, payload: &[u8]) -> Result<(), SendError> {
+        self.command(|c| c.send_ping(payload))
+    }
+
+    /// Starts the closing handshake. A connection still connecting is
+    /// abandoned; closing twice is harmless.
+    pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.command(|c| c.close(Instant::now(), code, reason))
+    }
+
+    /// Runs a command on the state machine, then has the loop write.
+    fn command<T>(&self, f: impl FnOnce(&mut ws_proto::Connection) -> T) -> T {
+        let result = f(&mut lock(&self.shared.proto));
+        self.kick();
+        result
+    }
+
+    /// Tells the loop that this connection has something to write (or a new
+    /// state to act on).
+    pub(crate) fn kick(&self) {
+        if self.shared.queued.swap(true, Ordering::AcqRel) {
+            return; // already on the list
+        }
+        let event_loop = &self.shared.event_loop;
+        event_loop.push_dirty(self.shared.clone());
+        let on_loop = CURRENT_LOOP.with(|c| c.get()) == Arc::as_ptr(event_loop) as usize;
+        if !on_loop {
+            event_loop.wake();
+        }
+    }
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn")
+            .field("id", &self.id())
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+/// What happened on a connection, as a [`Handler`] sees it.
+#[derive(Debug)]
+pub enum Event {
+    /// The opening handshake succeeded.
+    Open(ws_proto::Open),
+    /// A message arrived.
+    Message(ws_proto::Message),
+    /// A ping arrived (already answered, unless auto-pong is off).
+    Ping(Bytes),
+    /// A pong arrived.
+    Pong(Bytes),
+    /// The connection failed; [`Event::Closed`] follows.
+    Error(Error),
+    /// The connection is over; always the last event.
+    Closed(ws_proto::Closed),
+}
+
+/// Receives a connection's events, on the loop's thread.
+///
+/// Order: at most one `Open`, then messages, pings and pongs, then at most
+/// one `Error`, then exactly one `Closed`.
+pub trait Handler: Send + 'static {
+    /// Called for each event, with the connection it happened on.
+    fn on_event(&mut self, conn: &Conn, event: Event);
+}
+
+impl<F: FnMut(&Conn, Event) + Send + 'static> Handler for F {
+    fn on_event(&mut self, conn: &Conn, event: Event) {
+        self(conn, event)
+    }
+}

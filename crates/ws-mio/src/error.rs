@@ -1,0 +1,113 @@
+//! What can go wrong with a connection driven by the event loop.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+use rustls::{CertificateError, Error as TlsError};
+
+/// A connection failed. Reported once, through [`Event::Error`](crate::Event::Error),
+/// before [`Event::Closed`](crate::Event::Closed); or returned by a call that
+/// could not start at all.
+#[derive(Debug)]
+pub enum Error {
+    /// The handshake request is invalid (bad header, host, resource...).
+    Request(ws_proto::RequestError),
+    /// The host name did not resolve.
+    Resolve {
+        /// The host that was looked up.
+        host: String,
+        /// Why it failed.
+        error: io::Error,
+    },
+    /// No resolved address accepted a TCP connection.
+    Connect {
+        /// The last address tried.
+        addr: SocketAddr,
+        /// Why it failed (refused, unreachable...).
+        error: io::Error,
+    },
+    /// The TCP connection did not complete within the connect timeout.
+    ConnectTimeout,
+    /// TLS failed: the certificate was not trusted, the handshake broke...
+    Tls(TlsError),
+    /// The TLS configuration could not be built (unreadable CA file...).
+    TlsConfig(String),
+    /// Reading or writing the socket failed (reset, broken pipe...).
+    Io(io::Error),
+    /// The WebSocket protocol failed: handshake refused, protocol violation
+    /// by the peer, timeout, connection lost.
+    Protocol(ws_proto::Error),
+    /// The event loop is gone: the connection cannot be started or used.
+    LoopStopped,
+}
+
+impl Error {
+    /// A short name of the component that raised the error: `os`, `rustls`,
+    /// `ws-proto` or `ws-mio`.
+    pub fn component(&self) -> &'static str {
+        match self {
+            Self::Resolve { .. } | Self::Connect { .. } | Self::Io(_) => "os",
+            Self::Tls(_) | Self::TlsConfig(_) => "rustls",
+            Self::Request(_) | Self::Protocol(_) => "ws-proto",
+            Self::ConnectTimeout | Self::LoopStopped => "ws-mio",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Request(e) => write!(f, "invalid request: {e}"),
+            Self::Resolve { host, error } => write!(f, "cannot resolve {host:?}: {error}"),
+            Self::Connect { addr, error } => write!(f, "cannot connect to {addr}: {error}"),
+            Self::ConnectTimeout => f.write_str("TCP connect timed out"),
+            Self::Tls(e) => write!(f, "TLS: {}", describe_tls(e)),
+            Self::TlsConfig(why) => write!(f, "TLS configuration: {why}"),
+            Self::Io(e) => write!(f, "transport: {e}"),
+            Self::Protocol(e) => write!(f, "{e}"),
+            Self::LoopStopped => f.write_str("the event loop has stopped"),
+        }
+    }
+}
+
+/// Names the cause of a certificate failure in words a user can act on.
+fn describe_tls(e: &TlsError) -> String {
+    match e {
+        TlsError::InvalidCertificate(cert) => match cert {
+            CertificateError::UnknownIssuer => "certificate not trusted: unknown issuer".into(),
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                "certificate expired".into()
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                "certificate not valid yet".into()
+            }
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                "certificate is for another host name".into()
+            }
+            CertificateError::Revoked => "certificate revoked".into(),
+            other => format!("invalid certificate: {other:?}"),
+        },
+        other => other.to_string(),
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Request(e) => Some(e),
+            Self::Resolve { error, .. } | Self::Connect { error, .. } | Self::Io(error) => {
+                Some(error)
+            }
+            Self::Tls(e) => Some(e),
+            Self::Protocol(e) => Some(e),
+            Self::ConnectTimeout | Self::TlsConfig(_) | Self::LoopStopped => None,
+        }
+    }
+}
+
+impl From<ws_proto::RequestError> for Error {
+    fn from(e: ws_proto::RequestError) -> Self {
+        Self::Request(e)
+    }
+}

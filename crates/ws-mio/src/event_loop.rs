@@ -1,0 +1,934 @@
+//! [`EventLoop`]: one thread, any number of connections.
+//!
+//! The loop owns the sockets; each connection's state machine sits behind a
+//! mutex it shares with the [`Conn`] handles. A turn of the loop:
+//! 1. wait in `Poll::poll` until a socket is ready, a handle wakes it, or
+//!    the earliest connection deadline;
+//! 2. for each ready socket: read until it would block, feeding each read to
+//!    the state machine and handing each resulting event to the handler
+//!    before decoding the next (so a handler's answer goes out before
+//!    anything that follows), then write what is queued;
+//! 3. run commands from other threads (connect, stop), write the
+//!    connections that were sent to, fire expired timers.
+//!
+//! No protocol rule lives here: timers are the state machine's
+//! (`poll_timeout` / `handle_timeout`), except the TCP connect timeout.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs as _};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use rustls::pki_types::ServerName;
+use ws_proto::{ClientRequest, CloseCode, State};
+
+use crate::conn::{Conn, Event, Handler, OnLoopThread, Shared, lock};
+use crate::error::Error;
+use crate::options::{ClientOptions, ServerOptions};
+use crate::transport::{Read, Transport};
+
+const WAKER: Token = Token(0);
+/// Reads per connection per turn before others get their turn.
+const READ_BUDGET: usize = 32;
+/// The loop's one read buffer, shared by all its connections.
+const SCRATCH: usize = 64 << 10;
+
+/// What other threads hand the loop.
+enum Command {
+    Connect(Box<PendingConnect>),
+    Resolved {
+        index: usize,
+        id: u64,
+        result: io::Result<Vec<SocketAddr>>,
+    },
+    Stop,
+}
+
+struct PendingConnect {
+    shared: Arc<Shared>,
+    handler: Box<dyn Handler>,
+    host: String,
+    port: u16,
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    connect_timeout: Duration,
+    nodelay: bool,
+}
+
+/// The part of the loop other threads reach.
+pub(crate) struct LoopShared {
+    waker: Waker,
+    commands: Mutex<Vec<Command>>,
+    dirty: Mutex<Vec<Arc<Shared>>>,
+    stopped: AtomicBool,
+    next_id: AtomicU64,
+}
+
+impl LoopShared {
+    pub(crate) fn push_dirty(&self, shared: Arc<Shared>) {
+        self.dirty
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(shared);
+    }
+
+    pub(crate) fn wake(&self) {
+        // Failing to wake means the poll is gone: the loop has stopped.
+        let _ = self.waker.wake();
+    }
+
+    fn command(&self, command: Command) {
+        self.commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(command);
+        self.wake();
+    }
+}
+
+/// Starts connections and stops the loop, from any thread.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<LoopShared>,
+}
+
+impl Handle {
+    /// Starts a client connection for `request` (`request.is_secure()`
+    /// selects TLS). Returns at once; the handler hears the rest, starting
+    /// with `Open`, or with `Error` and `Closed` if it cannot be made.
+    /// Fails at once on an invalid request or TLS configuration, or when
+    /// the loop has stopped.
+    pub fn connect(
+        &self,
+        request: &ClientRequest,
+        options: ClientOptions,
+        handler: impl Handler,
+    ) -> Result<Conn, Error> {
+        if self.shared.stopped.load(Ordering::Acquire) {
+            return Err(Error::LoopStopped);
+        }
+        let tls = if request.is_secure() {
+            let config = crate::tls::client_config(&options.tls)?;
+            let name = ServerName::try_from(request.bare_host().to_owned()).map_err(|e| {
+                Error::TlsConfig(format!("server name {:?}: {e}", request.bare_host()))
+            })?;
+            Some((config, name))
+        } else {
+            None
+        };
+        let proto = ws_proto::Connection::client(
+            Instant::now(),
+            options.config.clone(),
+            request,
+            ws_proto::default_rng(),
+        )?;
+        let shared = Arc::new(Shared {
+            id: self.shared.next_id.fetch_add(1, Ordering::Relaxed),
+            proto: Mutex::new(proto),
+            token: AtomicUsize::new(usize::MAX),
+            queued: AtomicBool::new(false),
+            event_loop: self.shared.clone(),
+        });
+        let conn = Conn {
+            shared: shared.clone(),
+        };
+        self.shared
+            .command(Command::Connect(Box::new(PendingConnect {
+                shared,
+                handler: Box::new(handler),
+                host: request.bare_host().to_owned(),
+                port: request.port(),
+                tls,
+                connect_timeout: options.connect_timeout,
+                nodelay: options.nodelay,
+            })));
+        Ok(conn)
+    }
+
+    /// Asks the loop to stop: every connection is closed with 1001 (going
+    /// away) and reports `Closed`, within its close timeout; then
+    /// [`EventLoop::run`] returns.
+    pub fn stop(&self) {
+        self.shared.command(Command::Stop);
+    }
+}
+
+/// Where a client connection is on its way to an open socket.
+enum Stage {
+    Resolving {
+        target: Box<Target>,
+    },
+    Connecting {
+        stream: TcpStream,
+        addrs: Vec<SocketAddr>,
+        next: usize,
+        deadline: Instant,
+        target: Box<Target>,
+    },
+    Streaming {
+        transport: Transport,
+        want_write: bool,
+    },
+    /// No socket (between stages, or after a failure to connect).
+    Done,
+}
+
+/// What connecting needs once the address is known.
+struct Target {
+    host: String,
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    connect_timeout: Duration,
+    nodelay: bool,
+}
+
+struct Entry {
+    conn: Conn,
+    handler: Box<dyn Handler>,
+    stage: Stage,
+    interest: Option<Interest>,
+    scheduled: Option<Instant>,
+    error_reported: bool,
+    closed: bool,
+}
+
+struct Listener {
+    socket: TcpListener,
+    options: ServerOptions,
+    factory: Box<dyn FnMut() -> Box<dyn Handler> + Send>,
+}
+
+enum Slot {
+    Free,
+    Conn(Box<Entry>),
+    Listener(Box<Listener>),
+}
+
+/// An event loop carrying any number of client and server connections on
+/// the thread that runs it.
+pub struct EventLoop {
+    poll: Poll,
+    events: Events,
+    shared: Arc<LoopShared>,
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    scratch: Vec<u8>,
+    again: Vec<usize>,
+    connections: usize,
+    stopping: bool,
+}
+
+impl EventLoop {
+    /// A loop with no connection yet.
+    pub fn new() -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        Ok(Self {
+            poll,
+            events: Events::with_capacity(1024),
+            shared: Arc::new(LoopShared {
+                waker,
+                commands: Mutex::new(Vec::new()),
+                dirty: Mutex::new(Vec::new()),
+                stopped: AtomicBool::new(false),
+                next_id: AtomicU64::new(1),
+            }),
+            slots: Vec::new(),
+            free: Vec::new(),
+            timers: BinaryHeap::new(),
+            scratch: vec![0; SCRATCH],
+            again: Vec::new(),
+            connections: 0,
+            stopping: false,
+        })
+    }
+
+    /// A handle for other threads (and handlers) to start connections and
+    /// stop the loop.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Listens on `addr` (port 0 picks a free one) and serves WebSocket
+    /// connections there, each with a handler from `factory`. Returns the
+    /// bound address.
+    pub fn listen<H: Handler>(
+        &mut self,
+        addr: SocketAddr,
+        options: ServerOptions,
+        mut factory: impl FnMut() -> H + Send + 'static,
+    ) -> io::Result<SocketAddr> {
+        let mut socket = TcpListener::bind(addr)?;
+        let local = socket.local_addr()?;
+        let index = self.allocate();
+        self.poll
+            .registry()
+            .register(&mut socket, token(index), Interest::READABLE)?;
+        let factory = Box::new(move || Box::new(factory()) as Box<dyn Handler>);
+        self.slots[index] = Slot::Listener(Box::new(Listener {
+            socket,
+            options,
+            factory,
+        }));
+        Ok(local)
+    }
+
+    /// The number of live connections.
+    pub fn connections(&self) -> usize {
+        self.connections
+    }
+
+    /// Runs until [`Handle::stop`] has been called and every connection has
+    /// closed.
+    pub fn run(&mut self) -> io::Result<()> {
+        while self.turn(None)? {}
+        Ok(())
+    }
+
+    /// Runs one turn, waiting at most `timeout` for something to happen;
+    /// returns `false` once the loop has stopped and every connection is
+    /// closed.
+    pub fn turn(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
+        let _on_loop = OnLoopThread::enter(&self.shared);
+        let now = Instant::now();
+        let mut wait = timeout;
+        if let Some(Reverse((at, _, _))) = self.timers.peek() {
+            let until = at.saturating_duration_since(now);
+            wait = Some(wait.map_or(until, |w| w.min(until)));
+        }
+        if !self.again.is_empty() || self.has_pending_work() {
+            wait = Some(Duration::ZERO);
+        }
+        match self.poll.poll(&mut self.events, wait) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        let ready: Vec<(usize, bool, bool)> = self
+            .events
+            .iter()
+            .filter(|e| e.token() != WAKER)
+            .map(|e| {
+                (
+                    e.token().0 - 1,
+                    e.is_readable() || e.is_read_closed() || e.is_error(),
+                    e.is_writable(),
+                )
+            })
+            .collect();
+        for (index, readable, writable) in ready {
+            self.service(index, readable, writable);
+        }
+        for index in std::mem::take(&mut self.again) {
+            self.service(index, true, false);
+        }
+        self.run_commands();
+        self.run_dirty();
+        self.run_timers();
+        let running = !(self.stopping && self.connections == 0);
+        if !running {
+            self.shared.stopped.store(true, Ordering::Release);
+        }
+        Ok(running)
+    }
+
+    fn has_pending_work(&self) -> bool {
+        let dirty = !self
+            .shared
+            .dirty
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty();
+        dirty
+            || !self
+                .shared
+                .commands
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty()
+    }
+
+    fn allocate(&mut self) -> usize {
+        match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(Slot::Free);
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    // ---- commands ----------------------------------------------------------
+
+    fn run_commands(&mut self) {
+        let commands = std::mem::take(
+            &mut *self
+                .shared
+                .commands
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        for command in commands {
+            match command {
+                Command::Connect(pending) => self.start(*pending),
+                Command::Resolved { index, id, result } => self.resolved(index, id, result),
+                Command::Stop => self.stop_all(),
+            }
+        }
+    }
+
+    fn start(&mut self, pending: PendingConnect) {
+        let PendingConnect {
+            shared,
+            handler,
+            host,
+            port,
+            tls,
+            connect_timeout,
+            nodelay,
+        } = pending;
+        let index = self.allocate();
+        shared.token.store(index, Ordering::Release);
+        let id = shared.id;
+        let target = Box::new(Target {
+            host: host.clone(),
+            tls,
+            connect_timeout,
+            nodelay,
+        });
+        let entry = Box::new(Entry {
+            conn: Conn { shared },
+            handler,
+            stage: Stage::Resolving { target },
+            interest: None,
+            scheduled: None,
+            error_reported: false,
+            closed: false,
+        });
+        self.slots[index] = Slot::Conn(entry);
+        self.connections += 1;
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            self.resolved(index, id, Ok(vec![SocketAddr::new(ip, port)]));
+        } else {
+            // The system resolver blocks: it runs on a thread of its own.
+            let shared = self.shared.clone();
+            std::thread::spawn(move || {
+                let result = (host.as_str(), port)
+                    .to_socket_addrs()
+                    .map(Iterator::collect)
+                    .and_then(|addrs: Vec<_>| {
+                        if addrs.is_empty() {
+                            Err(io::Error::new(io::ErrorKind::NotFound, "no address"))
+                        } else {
+                            Ok(addrs)
+                        }
+                    });
+                shared.command(Command::Resolved { index, id, result });
+            });
+            self.with_entry(index, |_, _| {}); // schedules the handshake timer
+        }
+        if self.stopping {
+            self.stop_one(index);
+        }
+    }
+
+    fn resolved(&mut self, index: usize, id: u64, result: io::Result<Vec<SocketAddr>>) {
+        let Some(mut entry) = self.take(index, id) else {
+            return;
+        };
+        if let Stage::Resolving { target } = &entry.stage {
+            match result {
+                Ok(addrs) => self.connect_next(index, &mut entry, addrs, 0, None),
+                Err(error) => {
+                    let host = target.host.clone();
+                    self.fail(&mut entry, Error::Resolve { host, error });
+                }
+            }
+        }
+        self.settle(index, entry);
+    }
+
+    /// Starts a non-blocking connect to `addrs[next]`, or fails with the
+    /// last error when none is left.
+    fn connect_next(
+        &mut self,
+        index: usize,
+        entry: &mut Entry,
+        addrs: Vec<SocketAddr>,
+        mut next: usize,
+        mut last: Option<Error>,
+    ) {
+        let target = match std::mem::replace(&mut entry.stage, Stage::Done) {
+            Stage::Resolving { target } | Stage::Connecting { target, .. } => target,
+            other => {
+                entry.stage = other;
+                return;
+            }
+        };
+        while next < addrs.len() {
+            let addr = addrs[next];
+            next += 1;
+            match TcpStream::connect(addr) {
+                Ok(mut stream) => {
+                    let interest = Interest::READABLE | Interest::WRITABLE;
+                    if let Err(error) =
+                        self.poll
+                            .registry()
+                            .register(&mut stream, token(index), interest)
+                    {
+                        last = Some(Error::Connect { addr, error });
+                        continue;
+                    }
+                    entry.interest = Some(interest);
+                    let deadline = Instant::now() + target.connect_timeout;
+                    entry.stage = Stage::Connecting {
+                        stream,
+                        addrs,
+                        next,
+                        deadline,
+                        target,
+                    };
+                    return;
+                }
+                Err(error) => last = Some(Error::Connect { addr, error }),
+            }
+        }
+        drop(target);
+        entry.interest = None;
+        self.fail(entry, last.unwrap_or(Error::ConnectTimeout));
+    }
+
+    /// The socket of a connecting entry became ready: connected, or failed.
+    fn check_connected(&mut self, index: usize, entry: &mut Entry) {
+        let Stage::Connecting {
+            stream,
+            addrs,
+            next,
+            ..
+        } = &mut entry.stage
+        else {
+            return;
+        };
+        let failure = match stream.take_error() {
+            Ok(Some(e)) | Err(e) => Some(e),
+            Ok(None) => match stream.peer_addr() {
+                Ok(_) => None,
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return, // not yet
+                Err(e) => Some(e),
+            },
+        };
+        if let Some(error) = failure {
+            let addr = addrs[*next - 1];
+            let _ = self.poll.registry().deregister(stream);
+            let (addrs, next) = (std::mem::take(addrs), *next);
+            self.connect_next(
+                index,
+                entry,
+                addrs,
+                next,
+                Some(Error::Connect { addr, error }),
+            );
+            return;
+        }
+        let Stage::Connecting { stream, target, .. } =
+            std::mem::replace(&mut entry.stage, Stage::Done)
+        else {
+            unreachable!("checked above")
+        };
+        if target.nodelay {
+            let _ = stream.set_nodelay(true);
+        }
+        let transport = match &target.tls {
+            None => Transport::Plain(stream),
+            Some((config, name)) => {
+                match rustls::ClientConnection::new(config.clone(), name.clone()) {
+                    Ok(tls) => Transport::Tls(stream, Box::new(tls.into())),
+                    Err(e) => {
+                        let _ = self.poll.registry().deregister(&mut { stream });
+                        self.fail(entry, Error::Tls(e));
+                        return;
+                    }
+                }
+            }
+        };
+        entry.stage = Stage::Streaming {
+            transport,
+            want_write: true,
+        };
+        self.flush(entry);
+    }
+
+    // ---- servicing a connection --------------------------------------------
+
+    fn service(&mut self, index: usize, readable: bool, writable: bool) {
+        match self.slots.get(index) {
+            Some(Slot::Listener(_)) => self.accept(index),
+            Some(Slot::Conn(_)) => self.with_entry(index, |this, entry| match entry.stage {
+                Stage::Resolving { .. } | Stage::Done => {}
+                Stage::Connecting { .. } => this.check_connected(index, entry),
+                Stage::Streaming { .. } => {
+                    if readable {
+                        this.read(index, entry);
+                    }
+                    if writable || readable {
+                        this.flush(entry);
+                    }
+                }
+            }),
+            _ => {}
+        }
+    }
+
+    /// Takes the entry at `index` out of its slot, runs `f`, and puts it
+    /// back (or frees it once closed), updating its interest and timer.
+    fn with_entry(&mut self, index: usize, f: impl FnOnce(&mut Self, &mut Entry)) {
+        let Some(Slot::Conn(mut entry)) = self
+            .slots
+            .get_mut(index)
+            .map(|s| std::mem::replace(s, Slot::Free))
+        else {
+            return;
+        };
+        f(self, &mut entry);
+        self.settle(index, entry);
+    }
+
+    /// Takes the entry at `index` if it is connection `id`.
+    fn take(&mut self, index: usize, id: u64) -> Option<Box<Entry>> {
+        match self.slots.get_mut(index) {
+            Some(Slot::Conn(entry)) if entry.conn.id() == id => {
+                match std::mem::replace(&mut self.slots[index], Slot::Free) {
+                    Slot::Conn(entry) => Some(entry),
+                    _ => unreachable!(),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn read(&mut self, index: usize, entry: &mut Entry) {
+        for _ in 0..READ_BUDGET {
+            if entry.closed {
+                return;
+            }
+            let Stage::Streaming { transport, .. } = &mut entry.stage else {
+                return;
+            };
+            match transport.read(&mut self.scratch) {
+                Ok(Read::Data(n)) => {
+                    lock(&entry.conn.shared.proto).receive(Instant::now(), &self.scratch[..n]);
+                    dispatch(entry);
+                }
+                Ok(Read::WouldBlock) => return,
+                Ok(Read::Eof) => {
+                    lock(&entry.conn.shared.proto).receive_eof();
+                    dispatch(entry);
+                    return;
+                }
+                Err(e) => {
+                    self.fail(entry, e);
+                    return;
+                }
+            }
+        }
+        // Out of budget: come back after the others had their turn.
+        self.again.push(index);
+    }
+
+    fn flush(&mut self, entry: &mut Entry) {
+        let Stage::Streaming {
+            transport,
+            want_write,
+        } = &mut entry.stage
+        else {
+            return;
+        };
+        match transport.flush(&entry.conn.shared.proto) {
+            Ok(done) => *want_write = !done,
+            Err(e) => self.fail(entry, e),
+        }
+    }
+
+    /// The transport failed: report why, then let the state machine end.
+    fn fail(&mut self, entry: &mut Entry, error: Error) {
+        report_error(entry, error);
+        lock(&entry.conn.shared.proto).receive_eof();
+        dispatch(entry);
+        if !entry.closed {
+            // Whatever the state machine thinks, the transport is gone.
+            entry.closed = true;
+        }
+    }
+
+    /// Puts `entry` back: interest, timer, or release once closed.
+    fn settle(&mut self, index: usize, mut entry: Box<Entry>) {
+        if entry.closed {
+            if let Stage::Streaming { transport, .. } = &mut entry.stage {
+                let _ = transport.flush(&entry.conn.shared.proto);
+                transport.shutdown();
+                let _ = self.poll.registry().deregister(transport.stream());
+            }
+            if let Stage::Connecting { stream, .. } = &mut entry.stage {
+                let _ = self.poll.registry().deregister(stream);
+            }
+            self.slots[index] = Slot::Free;
+            self.free.push(index);
+            self.connections -= 1;
+            return;
+        }
+        let interest = match &entry.stage {
+            Stage::Resolving { .. } | Stage::Done => None,
+            Stage::Connecting { .. } => Some(Interest::READABLE | Interest::WRITABLE),
+            Stage::Streaming {
+                transport,
+                want_write,
+            } => {
+                let tls_wants = matches!(transport, Transport::Tls(_, tls) if tls.wants_write());
+                Some(if *want_write || tls_wants {
+                    Interest::READABLE | Interest::WRITABLE
+                } else {
+                    Interest::READABLE
+                })
+            }
+        };
+        if interest != entry.interest {
+            if let (Some(interest), Stage::Streaming { transport, .. }) =
+                (interest, &mut entry.stage)
+            {
+                let registry = self.poll.registry();
+                let result = match entry.interest {
+                    Some(_) => registry.reregister(transport.stream(), token(index), interest),
+                    None => registry.register(transport.stream(), token(index), interest),
+                };
+                if result.is_ok() {
+                    entry.interest = Some(interest);
+                }
+            }
+        }
+        let deadline = match &entry.stage {
+            Stage::Connecting { deadline, .. } => Some(*deadline),
+            _ => None,
+        };
+        let next = match (lock(&entry.conn.shared.proto).poll_timeout(), deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if next != entry.scheduled {
+            if let Some(at) = next {
+                self.timers.push(Reverse((at, index, entry.conn.id())));
+            }
+            entry.scheduled = next;
+        }
+        self.slots[index] = Slot::Conn(entry);
+    }
+
+    fn run_dirty(&mut self) {
+        let dirty =
+            std::mem::take(&mut *self.shared.dirty.lock().unwrap_or_else(|p| p.into_inner()));
+        for shared in dirty {
+            shared.queued.store(false, Ordering::Release);
+            let index = shared.token.load(Ordering::Acquire);
+            let Some(mut entry) = self.take(index, shared.id) else {
+                continue;
+            };
+            // A command may have produced events (closing while connecting).
+            dispatch(&mut entry);
+            self.flush(&mut entry);
+            self.settle(index, entry);
+        }
+    }
+
+    fn run_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(&Reverse((at, index, id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(mut entry) = self.take(index, id) else {
+                continue;
+            };
+            if entry.scheduled != Some(at) {
+                self.slots[index] = Slot::Conn(entry); // a stale timer
+                continue;
+            }
+            entry.scheduled = None;
+            if let Stage::Connecting {
+                deadline,
+                stream,
+                addrs,
+                next,
+                ..
+            } = &mut entry.stage
+            {
+                if *deadline <= now {
+                    let _ = self.poll.registry().deregister(stream);
+                    let (addrs, next) = (std::mem::take(addrs), *next);
+                    self.connect_next(index, &mut entry, addrs, next, Some(Error::ConnectTimeout));
+                }
+            }
+            lock(&entry.conn.shared.proto).handle_timeout(now);
+            dispatch(&mut entry);
+            self.flush(&mut entry);
+            self.settle(index, entry);
+        }
+    }
+
+    // ---- server side -------------------------------------------------------
+
+    fn accept(&mut self, index: usize) {
+        let Slot::Listener(mut listener) = std::mem::replace(&mut self.slots[index], Slot::Free)
+        else {
+            return;
+        };
+        loop {
+            match listener.socket.accept() {
+                Ok((stream, _)) => self.add_server_connection(stream, &mut listener),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Out of file descriptors and the like: try again on the
+                // next readiness rather than spin.
+                Err(_) => break,
+            }
+        }
+        self.slots[index] = Slot::Listener(listener);
+    }
+
+    fn add_server_connection(&mut self, stream: TcpStream, listener: &mut Listener) {
+        let _ = stream.set_nodelay(true);
+        let transport = match &listener.options.tls {
+            None => Transport::Plain(stream),
+            Some(config) => match rustls::ServerConnection::new(config.clone()) {
+                Ok(tls) => Transport::Tls(stream, Box::new(tls.into())),
+                Err(_) => return,
+            },
+        };
+        let proto = ws_proto::Connection::server(
+            Instant::now(),
+            listener.options.config.clone(),
+            listener.options.server.clone(),
+        );
+        let index = self.allocate();
+        let shared = Arc::new(Shared {
+            id: self.shared.next_id.fetch_add(1, Ordering::Relaxed),
+            proto: Mutex::new(proto),
+            token: AtomicUsize::new(index),
+            queued: AtomicBool::new(false),
+            event_loop: self.shared.clone(),
+        });
+        let entry = Box::new(Entry {
+            conn: Conn { shared },
+            handler: (listener.factory)(),
+            stage: Stage::Streaming {
+                transport,
+                want_write: false,
+            },
+            interest: None,
+            scheduled: None,
+            error_reported: false,
+            closed: false,
+        });
+        self.connections += 1;
+        self.settle(index, entry);
+    }
+
+    // ---- stopping ----------------------------------------------------------
+
+    fn stop_all(&mut self) {
+        self.stopping = true;
+        for index in 0..self.slots.len() {
+            match &self.slots[index] {
+                Slot::Listener(_) => {
+                    if let Slot::Listener(mut listener) =
+                        std::mem::replace(&mut self.slots[index], Slot::Free)
+                    {
+                        let _ = self.poll.registry().deregister(&mut listener.socket);
+                        self.free.push(index);
+                    }
+                }
+                Slot::Conn(_) => self.stop_one(index),
+                Slot::Free => {}
+            }
+        }
+    }
+
+    fn stop_one(&mut self, index: usize) {
+        self.with_entry(index, |this, entry| {
+            {
+                let mut proto = lock(&entry.conn.shared.proto);
+                match proto.state() {
+                    State::Open | State::Connecting => {
+                        let _ = proto.close(Instant::now(), CloseCode::GOING_AWAY, "");
+                    }
+                    State::Closing | State::Closed => {}
+                }
+            }
+            dispatch(entry);
+            this.flush(entry);
+        });
+    }
+}
+
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        self.shared.stopped.store(true, Ordering::Release);
+    }
+}
+
+fn token(index: usize) -> Token {
+    Token(index + 1)
+}
+
+/// Hands the state machine's events to the handler, one at a time, so an
+/// answer the handler queues goes out before anything decoded after it.
+fn dispatch(entry: &mut Entry) {
+    loop {
+        let event = lock(&entry.conn.shared.proto).poll_event();
+        let Some(event) = event else { return };
+        let event = match event {
+            ws_proto::Event::Open(open) => Event::Open(open),
+            ws_proto::Event::Message(message) => Event::Message(message),
+            ws_proto::Event::Ping(payload) => Event::Ping(payload),
+            ws_proto::Event::Pong(payload) => Event::Pong(payload),
+            ws_proto::Event::Error(error) => {
+                if entry.error_reported {
+                    continue; // the transport's own error was reported already
+                }
+                entry.error_reported = true;
+                Event::Error(Error::Protocol(error))
+            }
+            ws_proto::Event::Closed(closed) => {
+                entry.closed = true;
+                Event::Closed(closed)
+            }
+        };
+        deliver(entry, event);
+    }
+}
+
+fn report_error(entry: &mut Entry, error: Error) {
+    if !entry.error_reported && !entry.closed {
+        entry.error_reported = true;
+        deliver(entry, Event::Error(error));
+    }
+}
+
+/// Calls the handler; a handler that panics fails its connection with 1011,
+/// never the loop.
+fn deliver(entry: &mut Entry, event: Event) {
+    let Entry { conn, handler, .. } = entry;
+    if catch_unwind(AssertUnwindSafe(|| handler.on_event(conn, event))).is_err() {
+        let _ = lock(&conn.shared.proto).close(
+            Instant::now(),
+            CloseCode::INTERNAL_ERROR,
+            "handler panicked",
+        );
+    }
+}

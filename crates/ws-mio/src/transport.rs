@@ -1,0 +1,133 @@
+//! The byte stream under a WebSocket connection: plain TCP, or TLS over it.
+//! It only moves bytes between the socket and the protocol state machine.
+
+use std::io::{self, IoSlice, Read as _, Write as _};
+use std::sync::Mutex;
+
+use mio::net::TcpStream;
+
+use crate::error::Error;
+
+/// What one read produced.
+pub(crate) enum Read {
+    /// Plaintext bytes in the scratch buffer.
+    Data(usize),
+    /// Nothing more for now.
+    WouldBlock,
+    /// The peer ended the stream.
+    Eof,
+}
+
+pub(crate) enum Transport {
+    Plain(TcpStream),
+    Tls(TcpStream, Box<rustls::Connection>),
+}
+
+impl Transport {
+    pub(crate) fn stream(&mut self) -> &mut TcpStream {
+        match self {
+            Self::Plain(s) | Self::Tls(s, _) => s,
+        }
+    }
+
+    /// Reads once: plaintext into `scratch`, or what the socket says.
+    pub(crate) fn read(&mut self, scratch: &mut [u8]) -> Result<Read, Error> {
+        match self {
+            Self::Plain(stream) => loop {
+                return match stream.read(scratch) {
+                    Ok(0) => Ok(Read::Eof),
+                    Ok(n) => Ok(Read::Data(n)),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::WouldBlock),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => Err(Error::Io(e)),
+                };
+            },
+            Self::Tls(stream, tls) => loop {
+                // Plaintext rustls already decrypted comes first.
+                match tls.reader().read(scratch) {
+                    Ok(0) => return Ok(Read::Eof), // close_notify
+                    Ok(n) => return Ok(Read::Data(n)),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    // TCP ended without close_notify: still the end of input.
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Read::Eof),
+                    Err(e) => return Err(Error::Io(e)),
+                }
+                match tls.read_tls(stream) {
+                    Ok(0) => return Ok(Read::Eof),
+                    Ok(_) => {
+                        if let Err(e) = tls.process_new_packets() {
+                            // Send the alert that says why, best effort.
+                            let _ = tls.write_tls(stream);
+                            return Err(Error::Tls(e));
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Read::WouldBlock),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(Error::Io(e)),
+                }
+            },
+        }
+    }
+
+    /// Writes what the connection has queued, until done or the socket is
+    /// full; returns whether everything was written.
+    pub(crate) fn flush(&mut self, proto: &Mutex<ws_proto::Connection>) -> Result<bool, Error> {
+        match self {
+            Self::Plain(stream) => loop {
+                let mut proto = crate::conn::lock(proto);
+                let mut slices = [IoSlice::new(&[]); 32];
+                let n = proto.poll_transmit_vectored(&mut slices);
+                if n == 0 {
+                    return Ok(true);
+                }
+                match stream.write_vectored(&slices[..n]) {
+                    Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
+                    Ok(written) => proto.advance_transmit(written),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(Error::Io(e)),
+                }
+            },
+            Self::Tls(stream, tls) => loop {
+                let mut more = false;
+                {
+                    let mut proto = crate::conn::lock(proto);
+                    while let Some(bytes) = proto.poll_transmit() {
+                        // rustls takes plaintext up to its buffer limit.
+                        let len = bytes.len();
+                        let n = tls.writer().write(bytes).map_err(Error::Io)?;
+                        proto.advance_transmit(n);
+                        if n < len {
+                            more = true;
+                            break;
+                        }
+                    }
+                }
+                while tls.wants_write() {
+                    match tls.write_tls(stream) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(Error::Io(e)),
+                    }
+                }
+                if !more {
+                    return Ok(true);
+                }
+            },
+        }
+    }
+
+    /// Ends the stream: a TLS close_notify, then TCP FIN.
+    pub(crate) fn shutdown(&mut self) {
+        if let Self::Tls(stream, tls) = self {
+            tls.send_close_notify();
+            while tls.wants_write() {
+                if tls.write_tls(stream).is_err() {
+                    break;
+                }
+            }
+        }
+        let _ = self.stream().shutdown(std::net::Shutdown::Both);
+    }
+}
