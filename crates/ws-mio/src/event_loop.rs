@@ -218,6 +218,8 @@ pub struct EventLoop {
     free: Vec<usize>,
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     scratch: Vec<u8>,
+    /// Sockets reported ready this turn (kept to reuse its allocation).
+    ready: Vec<(usize, bool, bool)>,
     again: Vec<usize>,
     connections: usize,
     stopping: bool,
@@ -242,6 +244,7 @@ impl EventLoop {
             free: Vec::new(),
             timers: BinaryHeap::new(),
             scratch: vec![0; SCRATCH],
+            ready: Vec::new(),
             again: Vec::new(),
             connections: 0,
             stopping: false,
@@ -311,21 +314,16 @@ impl EventLoop {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
-        let ready: Vec<(usize, bool, bool)> = self
-            .events
-            .iter()
-            .filter(|e| e.token() != WAKER)
-            .map(|e| {
-                (
-                    e.token().0 - 1,
-                    e.is_readable() || e.is_read_closed() || e.is_error(),
-                    e.is_writable(),
-                )
-            })
-            .collect();
-        for (index, readable, writable) in ready {
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.extend(self.events.iter().filter(|e| e.token() != WAKER).map(|e| {
+            let readable = e.is_readable() || e.is_read_closed() || e.is_error();
+            (e.token().0 - 1, readable, e.is_writable())
+        }));
+        for &(index, readable, writable) in &ready {
             self.service(index, readable, writable);
         }
+        ready.clear();
+        self.ready = ready;
         for index in std::mem::take(&mut self.again) {
             self.service(index, true, false);
         }
@@ -720,11 +718,17 @@ impl EventLoop {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if next != entry.scheduled {
-            if let Some(at) = next {
+        // One heap entry per connection at a time, at or before its real
+        // deadline: a later deadline (a keepalive pushed back by traffic)
+        // keeps the earlier entry, which re-arms when it fires, so a busy
+        // connection does not fill the heap with stale entries.
+        match (next, entry.scheduled) {
+            (Some(at), Some(scheduled)) if at >= scheduled => {}
+            (Some(at), _) => {
                 self.timers.push(Reverse((at, index, entry.conn.id())));
+                entry.scheduled = Some(at);
             }
-            entry.scheduled = next;
+            (None, _) => entry.scheduled = None,
         }
         self.slots[index] = Slot::Conn(entry);
     }
@@ -877,8 +881,25 @@ impl EventLoop {
 }
 
 impl Drop for EventLoop {
+    /// A loop dropped while connections are live ends them at once: each
+    /// gets a best-effort close frame (1001), its handler hears `Closed`,
+    /// and later sends on its `Conn` handles fail instead of vanishing.
     fn drop(&mut self) {
         self.shared.stopped.store(true, Ordering::Release);
+        let _on_loop = OnLoopThread::enter(&self.shared);
+        for index in 0..self.slots.len() {
+            let Slot::Conn(mut entry) = std::mem::replace(&mut self.slots[index], Slot::Free)
+            else {
+                continue;
+            };
+            let _ = lock(&entry.conn.shared.proto).close(Instant::now(), CloseCode::GOING_AWAY, "");
+            if let Stage::Streaming { transport, .. } = &mut entry.stage {
+                let _ = transport.flush(&entry.conn.shared.proto);
+                transport.shutdown();
+            }
+            lock(&entry.conn.shared.proto).receive_eof();
+            dispatch(&mut entry);
+        }
     }
 }
 
