@@ -1,0 +1,119 @@
+//! The Autobahn TestSuite client over the ws-mio event loop: each case's
+//! connection echoes every message from inside its handler (the loop
+//! thread's direct path), and the next case starts from the `Closed` event.
+//!
+//! ```text
+//! ../shared/tools/autobahn/run-client-suite.sh -- \
+//!     cargo run --release -p ws-mio --example autobahn_client
+//! ```
+
+use std::sync::{Arc, Mutex};
+
+use ws_mio::{ClientOptions, Conn, Event, EventLoop, Handle};
+use ws_proto::{ClientRequest, Message};
+
+struct Suite {
+    host: String,
+    port: u16,
+    agent: String,
+    count: u32,
+}
+
+fn options() -> ClientOptions {
+    // Autobahn's 9.* cases send messages of up to 16 MiB.
+    let config = ws_proto::Config {
+        max_message_size: 64 << 20,
+        max_frame_size: 64 << 20,
+        ..Default::default()
+    };
+    ClientOptions {
+        config,
+        ..Default::default()
+    }
+}
+
+/// Runs case `case` (1-based); after the last, asks for the reports.
+fn run_case(handle: Handle, suite: Arc<Suite>, case: u32) {
+    if case > suite.count {
+        let request = ClientRequest::new(
+            &suite.host,
+            suite.port,
+            format!("/updateReports?agent={}", suite.agent),
+        );
+        let stop = handle.clone();
+        handle
+            .connect(&request, options(), move |_: &Conn, event: Event| {
+                if let Event::Closed(_) = event {
+                    stop.stop();
+                }
+            })
+            .expect("updateReports");
+        return;
+    }
+    let request = ClientRequest::new(
+        &suite.host,
+        suite.port,
+        format!("/runCase?case={case}&agent={}", suite.agent),
+    );
+    let next = handle.clone();
+    let result = handle.connect(
+        &request,
+        options(),
+        move |conn: &Conn, event: Event| match event {
+            Event::Message(Message::Text(text)) => {
+                let _ = conn.send_text(&text);
+            }
+            Event::Message(Message::Binary(data)) => {
+                let _ = conn.send_binary(&data);
+            }
+            Event::Closed(_) => run_case(next.clone(), suite.clone(), case + 1),
+            _ => {}
+        },
+    );
+    if let Err(e) = result {
+        eprintln!("case {case}: {e}");
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::var("AUTOBAHN_URL").unwrap_or_else(|_| "ws://127.0.0.1:9001".into());
+    let agent = std::env::var("AUTOBAHN_AGENT").unwrap_or_else(|_| "ws-mio".into());
+    let authority = url
+        .strip_prefix("ws://")
+        .ok_or("AUTOBAHN_URL must be ws://host:port")?;
+    let (host, port) = authority
+        .trim_end_matches('/')
+        .rsplit_once(':')
+        .ok_or("AUTOBAHN_URL needs a port")?;
+    let port: u16 = port.parse()?;
+
+    let mut event_loop = EventLoop::new()?;
+    let handle = event_loop.handle();
+    let count = Arc::new(Mutex::new(0u32));
+    let (seen, stop) = (count.clone(), handle.clone());
+    handle.connect(
+        &ClientRequest::new(host, port, "/getCaseCount"),
+        options(),
+        move |_: &Conn, event: Event| match event {
+            Event::Message(Message::Text(t)) => {
+                *seen.lock().unwrap() = t.trim().parse().unwrap_or(0)
+            }
+            Event::Closed(_) => stop.stop(),
+            _ => {}
+        },
+    )?;
+    event_loop.run()?;
+    let count = *count.lock().unwrap();
+    eprintln!("autobahn: {count} cases");
+
+    let mut event_loop = EventLoop::new()?;
+    let suite = Arc::new(Suite {
+        host: host.to_owned(),
+        port,
+        agent,
+        count,
+    });
+    run_case(event_loop.handle(), suite, 1);
+    event_loop.run()?;
+    Ok(())
+}
