@@ -3,7 +3,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -50,7 +50,9 @@ pub(crate) struct Shared {
     pub(crate) token: AtomicUsize,
     /// Already in the loop's list of connections with output to write.
     pub(crate) queued: AtomicBool,
-    pub(crate) event_loop: Arc<LoopShared>,
+    /// Weak: a connection must not keep its loop's shared part (waker,
+    /// queues) alive once the loop is gone, nor form a cycle with it.
+    pub(crate) event_loop: Weak<LoopShared>,
 }
 
 /// A connection driven by an event loop. Cheap to clone; every method can
@@ -133,12 +135,16 @@ impl Conn {
     /// Tells the loop that this connection has something to write (or a new
     /// state to act on).
     pub(crate) fn kick(&self) {
+        let Some(event_loop) = self.shared.event_loop.upgrade() else {
+            return;
+        };
         if self.shared.queued.swap(true, Ordering::AcqRel) {
             return; // already on the list
         }
-        let event_loop = &self.shared.event_loop;
-        event_loop.push_dirty(self.shared.clone());
-        let on_loop = CURRENT_LOOP.with(|c| c.get()) == Arc::as_ptr(event_loop) as usize;
+        if !event_loop.push_dirty(self.shared.clone()) {
+            return; // the loop has stopped; nothing will write
+        }
+        let on_loop = CURRENT_LOOP.with(|c| c.get()) == Arc::as_ptr(&event_loop) as usize;
         if !on_loop {
             event_loop.wake();
         }

@@ -70,11 +70,16 @@ pub(crate) struct LoopShared {
 }
 
 impl LoopShared {
-    pub(crate) fn push_dirty(&self, shared: Arc<Shared>) {
-        self.dirty
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(shared);
+    /// Puts a connection on the list to write; `false` once the loop has
+    /// stopped (checked under the list's lock, which the loop takes to
+    /// empty the list for good).
+    pub(crate) fn push_dirty(&self, shared: Arc<Shared>) -> bool {
+        let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
+        if self.stopped.load(Ordering::Acquire) {
+            return false;
+        }
+        dirty.push(shared);
+        true
     }
 
     pub(crate) fn wake(&self) {
@@ -82,12 +87,17 @@ impl LoopShared {
         let _ = self.waker.wake();
     }
 
-    fn command(&self, command: Command) {
-        self.commands
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(command);
+    /// Queues a command; hands it back once the loop has stopped (checked
+    /// under the queue's lock, which the loop takes to empty it for good).
+    fn command(&self, command: Command) -> Result<(), Command> {
+        let mut commands = self.commands.lock().unwrap_or_else(|p| p.into_inner());
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(command);
+        }
+        commands.push(command);
+        drop(commands);
         self.wake();
+        Ok(())
     }
 }
 
@@ -109,9 +119,6 @@ impl Handle {
         options: ClientOptions,
         handler: impl Handler,
     ) -> Result<Conn, Error> {
-        if self.shared.stopped.load(Ordering::Acquire) {
-            return Err(Error::LoopStopped);
-        }
         let tls = if request.is_secure() {
             let config = crate::tls::client_config(&options.tls)?;
             let name = ServerName::try_from(request.bare_host().to_owned()).map_err(|e| {
@@ -132,12 +139,13 @@ impl Handle {
             proto: Mutex::new(proto),
             token: AtomicUsize::new(usize::MAX),
             queued: AtomicBool::new(false),
-            event_loop: self.shared.clone(),
+            event_loop: Arc::downgrade(&self.shared),
         });
         let conn = Conn {
             shared: shared.clone(),
         };
-        self.shared
+        let queued = self
+            .shared
             .command(Command::Connect(Box::new(PendingConnect {
                 shared,
                 handler: Box::new(handler),
@@ -147,14 +155,17 @@ impl Handle {
                 connect_timeout: options.connect_timeout,
                 nodelay: options.nodelay,
             })));
-        Ok(conn)
+        match queued {
+            Ok(()) => Ok(conn),
+            Err(_) => Err(Error::LoopStopped),
+        }
     }
 
     /// Asks the loop to stop: every connection is closed with 1001 (going
     /// away) and reports `Closed`, within its close timeout; then
     /// [`EventLoop::run`] returns.
     pub fn stop(&self) {
-        self.shared.command(Command::Stop);
+        let _ = self.shared.command(Command::Stop); // stopped already: fine
     }
 }
 
@@ -332,7 +343,7 @@ impl EventLoop {
         self.run_timers();
         let running = !(self.stopping && self.connections == 0);
         if !running {
-            self.shared.stopped.store(true, Ordering::Release);
+            self.shut();
         }
         Ok(running)
     }
@@ -428,7 +439,7 @@ impl EventLoop {
                             Ok(addrs)
                         }
                     });
-                shared.command(Command::Resolved { index, id, result });
+                let _ = shared.command(Command::Resolved { index, id, result });
             });
             self.with_entry(index, |_, _| {}); // schedules the handshake timer
         }
@@ -825,7 +836,7 @@ impl EventLoop {
             proto: Mutex::new(proto),
             token: AtomicUsize::new(index),
             queued: AtomicBool::new(false),
-            event_loop: self.shared.clone(),
+            event_loop: Arc::downgrade(&self.shared),
         });
         let entry = Box::new(Entry {
             conn: Conn { shared },
@@ -880,12 +891,50 @@ impl EventLoop {
     }
 }
 
+impl EventLoop {
+    /// Marks the loop stopped, so no command or write request can be queued
+    /// any more, and answers what was queued: a connect that never started
+    /// gets `Error(LoopStopped)` then `Closed`.
+    fn shut(&mut self) {
+        let commands = {
+            let mut commands = self
+                .shared
+                .commands
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let mut dirty = self.shared.dirty.lock().unwrap_or_else(|p| p.into_inner());
+            self.shared.stopped.store(true, Ordering::Release);
+            dirty.clear();
+            std::mem::take(&mut *commands)
+        };
+        for command in commands {
+            if let Command::Connect(pending) = command {
+                let PendingConnect {
+                    shared, handler, ..
+                } = *pending;
+                let mut entry = Entry {
+                    conn: Conn { shared },
+                    handler,
+                    stage: Stage::Done,
+                    interest: None,
+                    scheduled: None,
+                    error_reported: false,
+                    closed: false,
+                };
+                report_error(&mut entry, Error::LoopStopped);
+                lock(&entry.conn.shared.proto).receive_eof();
+                dispatch(&mut entry);
+            }
+        }
+    }
+}
+
 impl Drop for EventLoop {
     /// A loop dropped while connections are live ends them at once: each
     /// gets a best-effort close frame (1001), its handler hears `Closed`,
     /// and later sends on its `Conn` handles fail instead of vanishing.
     fn drop(&mut self) {
-        self.shared.stopped.store(true, Ordering::Release);
+        self.shut();
         let _on_loop = OnLoopThread::enter(&self.shared);
         for index in 0..self.slots.len() {
             let Slot::Conn(mut entry) = std::mem::replace(&mut self.slots[index], Slot::Free)

@@ -1,0 +1,353 @@
+//! Helpers shared by the ws-mio integration tests (`tls`, `timeouts`,
+//! `many`): a loop on a thread that is joined with a deadline, a client whose
+//! events arrive on a channel, an echo server that reports its own events,
+//! and a by-hand WebSocket handshake for raw `std::net` peers.
+//!
+//! Every wait here is bounded: nothing joins a thread without a deadline.
+
+#![allow(dead_code)] // each test file uses a different part of this module
+
+use std::io::{self, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ws_mio::{ClientOptions, Conn, Event, EventLoop, Handle, ServerOptions};
+use ws_proto::{ClientRequest, CloseCode, Message};
+
+/// How long any single expected event may take. Generous: the machine is
+/// shared and has two cores.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(30);
+
+/// An event as a test compares it: owned, comparable, printable.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Seen {
+    Open,
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Error {
+        component: &'static str,
+        message: String,
+    },
+    Closed {
+        code: u16,
+        reason: String,
+        clean: bool,
+    },
+}
+
+impl Seen {
+    pub(crate) fn closed(code: u16, reason: &str, clean: bool) -> Self {
+        Self::Closed {
+            code,
+            reason: reason.to_owned(),
+            clean,
+        }
+    }
+
+    /// A one-line description that never prints a large payload.
+    pub(crate) fn short(&self) -> String {
+        match self {
+            Self::Text(t) if t.len() > 64 => format!("Text({} bytes)", t.len()),
+            Self::Binary(b) if b.len() > 64 => format!("Binary({} bytes)", b.len()),
+            other => format!("{other:?}"),
+        }
+    }
+}
+
+impl From<Event> for Seen {
+    fn from(event: Event) -> Self {
+        match event {
+            Event::Open(_) => Self::Open,
+            Event::Message(Message::Text(t)) => Self::Text(t.as_str().to_owned()),
+            Event::Message(Message::Binary(b)) => Self::Binary(b.to_vec()),
+            Event::Ping(p) => Self::Ping(p.to_vec()),
+            Event::Pong(p) => Self::Pong(p.to_vec()),
+            Event::Error(e) => Self::Error {
+                component: e.component(),
+                message: e.to_string(),
+            },
+            Event::Closed(c) => Self::Closed {
+                code: c.code.0,
+                reason: c.reason,
+                clean: c.was_clean,
+            },
+        }
+    }
+}
+
+/// The next event, or a panic naming what was awaited.
+pub(crate) fn next(rx: &Receiver<Seen>, what: &str) -> Seen {
+    next_within(rx, DEADLINE, what)
+}
+
+pub(crate) fn next_within(rx: &Receiver<Seen>, timeout: Duration, what: &str) -> Seen {
+    match rx.recv_timeout(timeout) {
+        Ok(seen) => seen,
+        Err(RecvTimeoutError::Timeout) => panic!("no event within {timeout:?} (awaiting {what})"),
+        Err(RecvTimeoutError::Disconnected) => {
+            panic!("the handler is gone without a further event (awaiting {what})")
+        }
+    }
+}
+
+/// Asserts that the next event is `expected`, printing large payloads by size.
+pub(crate) fn expect(rx: &Receiver<Seen>, expected: Seen) {
+    let got = next(rx, &expected.short());
+    assert!(
+        got == expected,
+        "expected {}, got {}",
+        expected.short(),
+        got.short()
+    );
+}
+
+/// Asserts that nothing more arrives: the handler was dropped (the normal
+/// end after `Closed`) or stays silent for `quiet`.
+pub(crate) fn expect_no_more(rx: &Receiver<Seen>, quiet: Duration) {
+    match rx.recv_timeout(quiet) {
+        Ok(seen) => panic!("unexpected event after the last one: {}", seen.short()),
+        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
+    }
+}
+
+/// An event loop running on a thread; `run()`'s result comes back on a
+/// channel, so waiting for it is bounded.
+pub(crate) struct LoopThread {
+    pub(crate) handle: Handle,
+    done: Receiver<io::Result<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl LoopThread {
+    pub(crate) fn spawn(mut event_loop: EventLoop, name: &str) -> Self {
+        let handle = event_loop.handle();
+        let (tx, done) = mpsc::channel();
+        let thread = thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                let result = event_loop.run();
+                drop(event_loop); // before reporting: the loop is gone once run() has returned
+                let _ = tx.send(result);
+            })
+            .expect("spawn a loop thread");
+        Self {
+            handle,
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    /// Waits for `run()` to return; panics if it does not within `timeout`
+    /// or if it failed or panicked.
+    pub(crate) fn wait(mut self, timeout: Duration, what: &str) {
+        match self.done.recv_timeout(timeout) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("{what}: run() failed: {e}"),
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("{what}: run() did not return within {timeout:?}")
+            }
+            Err(RecvTimeoutError::Disconnected) => panic!("{what}: the loop thread panicked"),
+        }
+        // It has reported, so it is finishing: this join is immediate.
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("loop thread");
+        }
+    }
+
+    /// Whether `run()` has returned by now (without waiting).
+    pub(crate) fn has_returned(&self) -> bool {
+        !matches!(self.done.try_recv(), Err(mpsc::TryRecvError::Empty))
+    }
+
+    /// Stops the loop and waits (bounded) for `run()` to return.
+    pub(crate) fn stop(self, what: &str) {
+        self.handle.stop();
+        self.wait(DEADLINE, what);
+    }
+}
+
+/// An echo server on its own loop thread, on 127.0.0.1. Besides echoing,
+/// it obeys two text commands: `ping-me` (it pings with payload `srv`) and
+/// `close-me <reason>` (it closes with 4002 and that reason). With `report`,
+/// each of its connections' events arrives on the returned channel.
+pub(crate) fn echo_server(
+    options: ServerOptions,
+    report: bool,
+) -> (SocketAddr, LoopThread, Receiver<Seen>) {
+    let mut event_loop = EventLoop::new().expect("event loop");
+    let (tx, rx) = mpsc::channel::<Seen>();
+    let addr = event_loop
+        .listen("127.0.0.1:0".parse().unwrap(), options, move || {
+            let tx = tx.clone();
+            move |conn: &Conn, event: Event| {
+                // A send can fail only once the connection is closing; the
+                // client then sees its messages go unanswered, which the
+                // tests catch.
+                let _ = match &event {
+                    Event::Message(Message::Text(t)) if t.as_str() == "ping-me" => {
+                        conn.send_ping(b"srv")
+                    }
+                    Event::Message(Message::Text(t)) if t.as_str().starts_with("close-me ") => {
+                        conn.close(CloseCode(4002), &t.as_str()["close-me ".len()..])
+                    }
+                    Event::Message(Message::Text(t)) => conn.send_text(t),
+                    Event::Message(Message::Binary(b)) => conn.send_binary(b),
+                    _ => Ok(()),
+                };
+                if report {
+                    let _ = tx.send(Seen::from(event));
+                }
+            }
+        })
+        .expect("listen");
+    (addr, LoopThread::spawn(event_loop, "echo-server"), rx)
+}
+
+/// Starts a client connection on `handle`; its events arrive on the returned
+/// channel. `on_open` runs in the handler, on the loop thread, at `Open`.
+pub(crate) fn connect(
+    handle: &Handle,
+    request: &ClientRequest,
+    options: ClientOptions,
+    mut on_open: impl FnMut(&Conn) + Send + 'static,
+) -> (Conn, Receiver<Seen>) {
+    let (tx, rx) = mpsc::channel();
+    let conn = handle
+        .connect(request, options, move |conn: &Conn, event: Event| {
+            if let Event::Open(_) = event {
+                on_open(conn);
+            }
+            let _ = tx.send(Seen::from(event));
+        })
+        .expect("connect starts");
+    (conn, rx)
+}
+
+/// A client loop on its own thread.
+pub(crate) fn client_loop() -> LoopThread {
+    LoopThread::spawn(EventLoop::new().expect("event loop"), "client-loop")
+}
+
+/// Reads an HTTP head (up to and including the blank line) into `buf`;
+/// returns its length, or `None` at EOF before a complete head.
+pub(crate) fn read_http_head(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            return Err(io::Error::other("HTTP head too large"));
+        }
+        let n = stream.read(&mut buf[len..])?;
+        if n == 0 {
+            return Ok(None);
+        }
+        len += n;
+        if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+            return Ok(Some(len));
+        }
+    }
+}
+
+/// The value of `Sec-WebSocket-Key` in an HTTP request head.
+pub(crate) fn websocket_key(head: &[u8]) -> Option<&[u8]> {
+    head.split(|&b| b == b'\n').find_map(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let colon = line.iter().position(|&b| b == b':')?;
+        let (name, value) = line.split_at(colon);
+        name.eq_ignore_ascii_case(b"sec-websocket-key")
+            .then(|| value[1..].trim_ascii())
+    })
+}
+
+/// Plays the server's part of the opening handshake by hand on a raw
+/// socket: reads the request, answers 101 with the right accept key.
+pub(crate) fn accept_by_hand(stream: &mut TcpStream) -> io::Result<()> {
+    let mut buf = [0u8; 4096];
+    let len = read_http_head(stream, &mut buf)?
+        .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "no request"))?;
+    let key = websocket_key(&buf[..len])
+        .ok_or_else(|| io::Error::other("no Sec-WebSocket-Key in the request"))?;
+    let accept = ws_proto::handshake::accept_key(key);
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    stream.write_all(response.as_bytes())
+}
+
+/// Reads and discards until EOF or `deadline`; returns the bytes read and
+/// whether EOF was seen.
+pub(crate) fn drain_until_eof(stream: &mut TcpStream, deadline: Instant) -> (Vec<u8>, bool) {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return (seen, false);
+        }
+        let _ = stream.set_read_timeout(Some(left));
+        match stream.read(&mut buf) {
+            Ok(0) => return (seen, true),
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
+            {
+                return (seen, false);
+            }
+            // A reset also ends the stream.
+            Err(_) => return (seen, true),
+        }
+    }
+}
+
+/// Waits for a value from a helper thread, bounded.
+pub(crate) fn recv<T>(rx: &Receiver<T>, timeout: Duration, what: &str) -> T {
+    match rx.recv_timeout(timeout) {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: nothing within {timeout:?} ({e:?})"),
+    }
+}
+
+/// A sender for a helper thread's result; the receiving side waits with
+/// [`recv`].
+pub(crate) fn spawn_helper<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Receiver<T> {
+    let (tx, rx): (Sender<T>, Receiver<T>) = mpsc::channel();
+    thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .expect("spawn a helper thread");
+    rx
+}
+
+/// Accepts one connection on a blocking-mode `listener`, giving up at
+/// `deadline`; the stream comes back in blocking mode.
+pub(crate) fn accept_within(
+    listener: &std::net::TcpListener,
+    deadline: Instant,
+) -> io::Result<TcpStream> {
+    listener.set_nonblocking(true)?;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false)?;
+                return Ok(stream);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if Instant::now() >= deadline {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "nobody connected"));
+                }
+                thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! `wss://` on loopback: a ws-mio TLS server with a self-signed certificate
+//! made here with rcgen, and ws-mio clients that trust it (through a PEM
+//! file or DER bytes) or do not (default roots, wrong host name).
+//!
+//! Every wait is bounded (see `common`).
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{LoopThread, Seen, client_loop, connect, echo_server, expect, expect_no_more, next};
+use rand::{RngExt as _, SeedableRng as _};
+use ws_mio::{ClientOptions, Roots, ServerOptions, TlsOptions};
+use ws_proto::{ClientRequest, CloseCode, Config};
+
+/// A self-signed certificate and its key.
+struct Identity {
+    cert_pem: String,
+    key_pem: String,
+    cert_der: Vec<u8>,
+}
+
+/// A self-signed certificate for `names` (an IP address becomes an IP SAN).
+fn identity(names: &[&str]) -> Identity {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(names).expect("self-signed certificate");
+    Identity {
+        cert_pem: cert.pem(),
+        key_pem: signing_key.serialize_pem(),
+        cert_der: cert.der().to_vec(),
+    }
+}
+
+/// A file removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn with(contents: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "ws-mio-tls-test-{}-{}.pem",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, contents).expect("write the CA file");
+        Self(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The common echo server, over TLS with `id`'s certificate.
+fn tls_server(
+    id: &Identity,
+    config: Config,
+) -> (
+    std::net::SocketAddr,
+    LoopThread,
+    std::sync::mpsc::Receiver<Seen>,
+) {
+    let tls = ws_mio::server_config_from_pem(id.cert_pem.as_bytes(), id.key_pem.as_bytes())
+        .expect("server TLS configuration");
+    echo_server(
+        ServerOptions {
+            config,
+            tls: Some(tls),
+            ..Default::default()
+        },
+        true,
+    )
+}
+
+/// Trust only the certificate in `file` (PEM).
+fn trust_file(file: &TempFile) -> TlsOptions {
+    TlsOptions {
+        roots: Roots::Empty,
+        extra_ca_files: vec![file.0.clone()],
+        ..Default::default()
+    }
+}
+
+/// Trust only `id`'s certificate, given as DER bytes.
+fn trust_der(id: &Identity) -> TlsOptions {
+    TlsOptions {
+        roots: Roots::Empty,
+        extra_ca_der: vec![id.cert_der.clone()],
+        ..Default::default()
+    }
+}
+
+/// Valid UTF-8 of exactly `len` bytes mixing 1- to 4-byte characters, so
+/// that any split point is likely to fall inside a character.
+fn mixed_text(len: usize) -> String {
+    let mut s = String::with_capacity(len + 4);
+    let unit = ["a", "é", "€", "😀"];
+    let mut i = 0;
+    while s.len() < len {
+        let c = unit[i % unit.len()];
+        if s.len() + c.len() > len {
+            s.push('z');
+        } else {
+            s.push_str(c);
+        }
+        i += 1;
+    }
+    s
+}
+
+fn random_bytes(len: usize) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    rand::rngs::StdRng::seed_from_u64(len as u64).fill(&mut v[..]);
+    v
+}
+
+/// How the client is told to trust the server's certificate.
+enum Trust {
+    PemFile,
+    DerBytes,
+}
+
+/// Messages of every kind and size, pings both ways, then a close from the
+/// client and, on a second connection, from the server; each with a code
+/// and a reason seen on both ends.
+fn echo_everything(trust: Trust) {
+    let id = identity(&["localhost", "127.0.0.1"]);
+    let file = TempFile::with(&id.cert_pem);
+    let tls = match trust {
+        Trust::PemFile => trust_file(&file),
+        Trust::DerBytes => trust_der(&id),
+    };
+    let (addr, server, server_rx) = tls_server(&id, Config::default());
+    let client = client_loop();
+    let options = ClientOptions {
+        tls,
+        ..Default::default()
+    };
+    let request = ClientRequest::new("localhost", addr.port(), "/").secure(true);
+
+    let big_text = mixed_text(16 << 20);
+    let big_binary = random_bytes(16 << 20);
+    let (text, binary) = (big_text.clone(), big_binary.clone());
+    let (conn, rx) = connect(&client.handle, &request, options.clone(), move |conn| {
+        conn.send_text("hello").unwrap();
+        conn.send_binary(&[1, 2, 3]).unwrap();
+        conn.send_text("").unwrap();
+        conn.send_binary(&[]).unwrap();
+        conn.send_text_owned(text.clone()).unwrap();
+        conn.send_binary(&binary).unwrap();
+        conn.send_ping(b"p").unwrap();
+        conn.send_text("ping-me").unwrap();
+    });
+    let echoed = [
+        Seen::Text("hello".into()),
+        Seen::Binary(vec![1, 2, 3]),
+        Seen::Text(String::new()),
+        Seen::Binary(Vec::new()),
+        Seen::Text(big_text),
+        Seen::Binary(big_binary),
+    ];
+    expect(&rx, Seen::Open);
+    for seen in &echoed {
+        expect(&rx, clone_seen(seen));
+    }
+    expect(&rx, Seen::Pong(b"p".to_vec()));
+    expect(&rx, Seen::Ping(b"srv".to_vec()));
+    conn.close(CloseCode(4001), "client bye").unwrap();
+    expect(&rx, Seen::closed(4001, "client bye", true));
+    expect_no_more(&rx, Duration::from_millis(200));
+
+    // What the server saw, in order.
+    expect(&server_rx, Seen::Open);
+    for seen in echoed {
+        expect(&server_rx, seen);
+    }
+    expect(&server_rx, Seen::Ping(b"p".to_vec()));
+    expect(&server_rx, Seen::Text("ping-me".into()));
+    expect(&server_rx, Seen::Pong(b"srv".to_vec()));
+    expect(&server_rx, Seen::closed(4001, "client bye", true));
+
+    // The server closes this time.
+    let (_conn, rx) = connect(&client.handle, &request, options, |conn| {
+        conn.send_text("close-me server bye").unwrap();
+    });
+    expect(&rx, Seen::Open);
+    expect(&rx, Seen::closed(4002, "server bye", true));
+    expect_no_more(&rx, Duration::from_millis(200));
+    expect(&server_rx, Seen::Open);
+    expect(&server_rx, Seen::Text("close-me server bye".into()));
+    expect(&server_rx, Seen::closed(4002, "server bye", true));
+
+    client.stop("client loop");
+    server.stop("server loop");
+}
+
+fn clone_seen(seen: &Seen) -> Seen {
+    match seen {
+        Seen::Text(t) => Seen::Text(t.clone()),
+        Seen::Binary(b) => Seen::Binary(b.clone()),
+        other => panic!("not a message: {other:?}"),
+    }
+}
+
+#[test]
+fn echo_over_tls_trusting_a_ca_file() {
+    echo_everything(Trust::PemFile);
+}
+
+#[test]
+fn echo_over_tls_trusting_der_bytes() {
+    echo_everything(Trust::DerBytes);
+}
+
+/// The certificate's IP SAN is checked when connecting to an address.
+#[test]
+fn tls_to_an_ip_address_matches_the_ip_san() {
+    let id = identity(&["localhost", "127.0.0.1"]);
+    let (addr, server, server_rx) = tls_server(&id, Config::default());
+    let client = client_loop();
+    let options = ClientOptions {
+        tls: trust_der(&id),
+        ..Default::default()
+    };
+    let request = ClientRequest::new("127.0.0.1", addr.port(), "/").secure(true);
+    let (conn, rx) = connect(&client.handle, &request, options, |conn| {
+        conn.send_text("over an IP").unwrap();
+    });
+    expect(&rx, Seen::Open);
+    expect(&rx, Seen::Text("over an IP".into()));
+    conn.close(CloseCode::NORMAL, "").unwrap();
+    expect(&rx, Seen::closed(1000, "", true));
+    expect(&server_rx, Seen::Open);
+    expect(&server_rx, Seen::Text("over an IP".into()));
+    expect(&server_rx, Seen::closed(1000, "", true));
+    client.stop("client loop");
+    server.stop("server loop");
+}
+
+/// Both ends split their messages (`send_fragment_size`) and both refuse
+/// frames over 8 KiB: a 100 KB message that arrives whole therefore went
+/// over the wire in fragments, reassembled by the other end. Fragments of
+/// the text split its multi-byte characters.
+#[test]
+fn fragmented_messages_over_tls() {
+    let id = identity(&["localhost", "127.0.0.1"]);
+    let server_config = Config {
+        max_frame_size: 8192,
+        send_fragment_size: Some(4096),
+        ..Default::default()
+    };
+    let (addr, server, server_rx) = tls_server(&id, server_config);
+    let client = client_loop();
+    let options = ClientOptions {
+        config: Config {
+            max_frame_size: 8192,
+            send_fragment_size: Some(1000),
+            ..Default::default()
+        },
+        tls: trust_der(&id),
+        ..Default::default()
+    };
+    let request = ClientRequest::new("localhost", addr.port(), "/").secure(true);
+    let text = format!("x{}", mixed_text(100_000));
+    let binary = random_bytes(100_001);
+    let messages = vec![
+        Seen::Text(text),
+        Seen::Binary(binary),
+        Seen::Text("y".repeat(1000)),
+        Seen::Text("y".repeat(1001)),
+        Seen::Binary(vec![9; 4096 * 3]),
+        Seen::Text(String::new()),
+    ];
+    let to_send: Vec<Seen> = messages.iter().map(clone_seen).collect();
+    let (conn, rx) = connect(&client.handle, &request, options, move |conn| {
+        for m in &to_send {
+            match m {
+                Seen::Text(t) => conn.send_text(t).unwrap(),
+                Seen::Binary(b) => conn.send_binary(b).unwrap(),
+                _ => unreachable!(),
+            }
+        }
+        conn.send_ping(b"between").unwrap();
+    });
+    expect(&rx, Seen::Open);
+    for m in &messages {
+        expect(&rx, clone_seen(m));
+    }
+    expect(&rx, Seen::Pong(b"between".to_vec()));
+    conn.close(CloseCode::NORMAL, "fragments done").unwrap();
+    expect(&rx, Seen::closed(1000, "fragments done", true));
+    expect(&server_rx, Seen::Open);
+    for m in messages {
+        expect(&server_rx, m);
+    }
+    expect(&server_rx, Seen::Ping(b"between".to_vec()));
+    expect(&server_rx, Seen::closed(1000, "fragments done", true));
+    client.stop("client loop");
+    server.stop("server loop");
+}
+
+/// Expects `Error` (from rustls, mentioning `words`), then `Closed` 1006
+/// not clean, and nothing else: no `Open`.
+fn expect_tls_failure(rx: &std::sync::mpsc::Receiver<Seen>, words: &str) {
+    match next(rx, "a TLS error") {
+        Seen::Error { component, message } => {
+            assert_eq!(component, "rustls", "{message}");
+            assert!(
+                message.contains(words),
+                "the error should mention {words:?}: {message}"
+            );
+        }
+        other => panic!("expected a TLS error, got {}", other.short()),
+    }
+    expect(rx, Seen::closed(1006, "", false));
+    expect_no_more(rx, Duration::from_millis(200));
+}
+
+/// The server side of a refused TLS handshake: no `Open`, and `Closed`
+/// 1006 not clean. Returns what it reported as error, if anything.
+fn server_side_of_a_failed_handshake(rx: &std::sync::mpsc::Receiver<Seen>) -> Option<String> {
+    let mut error = None;
+    loop {
+        match next(rx, "the server side to close") {
+            Seen::Error { message, .. } => error = Some(message),
+            Seen::Closed { code, clean, .. } => {
+                assert_eq!((code, clean), (1006, false));
+                return error;
+            }
+            other => panic!("unexpected server event {}", other.short()),
+        }
+    }
+}
+
+#[test]
+fn self_signed_certificate_is_refused_with_the_default_roots() {
+    let id = identity(&["localhost", "127.0.0.1"]);
+    let (addr, server, server_rx) = tls_server(&id, Config::default());
+    let client = client_loop();
+    let request = ClientRequest::new("localhost", addr.port(), "/").secure(true);
+    let (_conn, rx) = connect(&client.handle, &request, ClientOptions::default(), |conn| {
+        panic!("opened an untrusted connection: {conn:?}")
+    });
+    expect_tls_failure(&rx, "unknown issuer");
+    let server_error = server_side_of_a_failed_handshake(&server_rx);
+    println!("server side of the refused handshake: {server_error:?}");
+    client.stop("client loop");
+    server.stop("server loop");
+}
+
+#[test]
+fn certificate_for_another_name_is_refused() {
+    let id = identity(&["example.com"]);
+    let (addr, server, server_rx) = tls_server(&id, Config::default());
+    let client = client_loop();
+    let options = ClientOptions {
+        tls: trust_der(&id),
+        ..Default::default()
+    };
+    let request = ClientRequest::new("localhost", addr.port(), "/").secure(true);
+    let (_conn, rx) = connect(&client.handle, &request, options, |conn| {
+        panic!("opened a connection to the wrong name: {conn:?}")
+    });
+    expect_tls_failure(&rx, "another host name");
+    let server_error = server_side_of_a_failed_handshake(&server_rx);
+    println!("server side of the refused handshake: {server_error:?}");
+    client.stop("client loop");
+    server.stop("server loop");
+}
+
+/// A CA file that cannot be read is a configuration error, reported by
+/// `connect` itself.
+#[test]
+fn missing_ca_file_fails_at_connect() {
+    let client = client_loop();
+    let options = ClientOptions {
+        tls: TlsOptions {
+            roots: Roots::Empty,
+            extra_ca_files: vec![std::env::temp_dir().join("ws-mio-no-such-ca-file.pem")],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let request = ClientRequest::new("localhost", 9, "/").secure(true);
+    match client
+        .handle
+        .connect(&request, options, |_: &ws_mio::Conn, _| {})
+    {
+        Err(e) => {
+            assert_eq!(e.component(), "rustls", "{e}");
+            assert!(e.to_string().contains("ws-mio-no-such-ca-file.pem"), "{e}");
+        }
+        Ok(conn) => panic!("connect accepted an unreadable CA file: {conn:?}"),
+    }
+    client.stop("client loop");
+}
