@@ -160,6 +160,31 @@ impl fmt::Debug for Conn {
     }
 }
 
+/// The masking-key generator of every client connection: a handle on the
+/// calling thread's CSPRNG (rand's `ThreadRng`, ChaCha12 reseeded from the
+/// operating system). It has no state of its own, so an idle connection
+/// carries none; keys are drawn on whichever thread sends.
+pub(crate) struct ThreadCsprng;
+
+impl rand::TryRng for ThreadCsprng {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(rand::Rng::next_u32(&mut rand::rng()))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(rand::Rng::next_u64(&mut rand::rng()))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        rand::Rng::fill_bytes(&mut rand::rng(), dst);
+        Ok(())
+    }
+}
+
+impl rand::TryCryptoRng for ThreadCsprng {}
+
 /// What happened on a connection, as a [`Handler`] sees it.
 #[derive(Debug)]
 pub enum Event {

@@ -132,7 +132,7 @@ impl Handle {
             Instant::now(),
             options.config.clone(),
             request,
-            ws_proto::default_rng(),
+            crate::conn::ThreadCsprng,
         )?;
         let shared = Arc::new(Shared {
             id: self.shared.next_id.fetch_add(1, Ordering::Relaxed),
@@ -963,7 +963,12 @@ fn dispatch(entry: &mut Entry) {
         let event = lock(&entry.conn.shared.proto).poll_event();
         let Some(event) = event else { return };
         let event = match event {
-            ws_proto::Event::Open(open) => Event::Open(open),
+            ws_proto::Event::Open(open) => {
+                // What the handshake used is not needed any more: an idle
+                // connection keeps no buffer.
+                lock(&entry.conn.shared.proto).release_buffers();
+                Event::Open(open)
+            }
             ws_proto::Event::Message(message) => Event::Message(message),
             ws_proto::Event::Ping(payload) => Event::Ping(payload),
             ws_proto::Event::Pong(payload) => Event::Pong(payload),

@@ -35,10 +35,12 @@ pub enum Role {
     Server,
 }
 
-/// The opening handshake's state, until it is over.
+/// The opening handshake's state, until it is over. Boxed: it is large
+/// and dead once the connection is open, and an idle connection should cost
+/// little.
 enum Handshake {
-    Client(ClientHandshake),
-    Server(ServerHandshake, ServerConfig),
+    Client(Box<ClientHandshake>),
+    Server(Box<(ServerHandshake, ServerConfig)>),
     Done,
 }
 
@@ -99,7 +101,7 @@ impl Connection {
         let mut rng: Box<dyn Rng + Send> = Box::new(rng);
         let mut conn = Self::new(now, Role::Client, config, Handshake::Done);
         let handshake = ClientHandshake::start(request, &mut *rng, conn.writer.raw())?;
-        conn.handshake = Handshake::Client(handshake);
+        conn.handshake = Handshake::Client(Box::new(handshake));
         conn.rng = Some(rng);
         Ok(conn)
     }
@@ -110,7 +112,7 @@ impl Connection {
             now,
             Role::Server,
             config,
-            Handshake::Server(ServerHandshake::default(), server),
+            Handshake::Server(Box::new((ServerHandshake::default(), server))),
         )
     }
 
@@ -330,9 +332,11 @@ impl Connection {
         &self.config
     }
 
-    /// Heap bytes held by the connection's read and write buffers.
+    /// Heap bytes held by the connection's read, write and event buffers.
     pub fn buffer_capacity(&self) -> usize {
-        self.reader.capacity() + self.writer.capacity()
+        self.reader.capacity()
+            + self.writer.capacity()
+            + self.events.capacity() * size_of::<Event>()
     }
 
     /// Frees read and write buffer capacity that holds no data, for a
@@ -340,6 +344,9 @@ impl Connection {
     pub fn release_buffers(&mut self) {
         self.reader.release_buffers();
         self.writer.release_buffers();
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
     }
 }
 

@@ -120,9 +120,11 @@ impl Connection {
             Handshake::Client(hs) => hs
                 .receive(data, &self.config)
                 .map(|a| a.map(Opened::Client)),
-            Handshake::Server(hs, server) => hs
-                .receive(data, &self.config, server, self.writer.raw())
-                .map(|u| u.map(Opened::Server)),
+            Handshake::Server(server) => {
+                let (hs, server) = &mut **server;
+                hs.receive(data, &self.config, server, self.writer.raw())
+                    .map(|u| u.map(Opened::Server))
+            }
             Handshake::Done => return,
         };
         match result {
