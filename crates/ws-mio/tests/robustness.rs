@@ -1,0 +1,164 @@
+//! Back-pressure against a peer that stops reading, and a handler that
+//! panics: both stay within one connection, never the loop.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ws_mio::{ClientOptions, Conn, Event, EventLoop, ServerOptions};
+use ws_proto::{ClientRequest, CloseCode, Message, SendError};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A server that completes the handshake by hand, then never reads again.
+fn deaf_server() -> (std::net::SocketAddr, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let thread = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let text = String::from_utf8(head).unwrap();
+        let key = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+            .unwrap();
+        let answer = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+            ws_proto::handshake::accept_key(key.as_bytes())
+        );
+        stream.write_all(answer.as_bytes()).unwrap();
+        // Hold the socket without reading, long enough for the test.
+        thread::sleep(Duration::from_secs(5));
+    });
+    (addr, thread)
+}
+
+#[test]
+fn a_peer_that_stops_reading_fills_the_write_buffer_to_its_limit_and_no_further() {
+    let (addr, server) = deaf_server();
+    let mut event_loop = EventLoop::new().unwrap();
+    let handle = event_loop.handle();
+    let limit = 4 << 20;
+    let options = ClientOptions {
+        config: ws_proto::Config {
+            max_write_buffer: limit,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let (tx, rx) = mpsc::channel();
+    let request = ClientRequest::new("127.0.0.1", addr.port(), "/");
+    let conn = handle
+        .connect(&request, options, move |_: &Conn, event: Event| {
+            let _ = tx.send(matches!(event, Event::Open(_)));
+        })
+        .unwrap();
+    let loop_thread = thread::spawn(move || event_loop.run().unwrap());
+    assert!(rx.recv_timeout(DEADLINE).unwrap(), "open");
+
+    // Send 64 KiB messages until refused: the socket buffers fill, then
+    // ours, up to the limit.
+    let chunk = vec![0u8; 64 << 10];
+    let started = Instant::now();
+    let mut sent = 0usize;
+    let refusal = loop {
+        match conn.send_binary(&chunk) {
+            Ok(()) => sent += 1,
+            Err(e) => break e,
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "never refused after {sent} messages"
+        );
+        if sent % 16 == 0 {
+            thread::sleep(Duration::from_millis(1)); // let the loop write what it can
+        }
+    };
+    match refusal {
+        SendError::WriteBufferFull {
+            buffered, limit: l, ..
+        } => {
+            assert_eq!(l, limit);
+            assert!(buffered <= limit, "buffered {buffered} over the limit");
+        }
+        other => panic!("expected WriteBufferFull, got {other}"),
+    }
+    assert!(conn.buffered_amount() <= limit);
+    // The refused message was not queued; the connection is still usable.
+    assert_eq!(conn.state(), ws_proto::State::Open);
+    handle.stop();
+    loop_thread.join().unwrap();
+    server.join().unwrap();
+}
+
+#[test]
+fn a_panicking_handler_fails_its_connection_with_1011_and_the_loop_goes_on() {
+    let mut server_loop = EventLoop::new().unwrap();
+    let addr = server_loop
+        .listen(
+            "127.0.0.1:0".parse().unwrap(),
+            ServerOptions::default(),
+            || {
+                |conn: &Conn, event: Event| {
+                    if let Event::Message(Message::Text(t)) = event {
+                        if &*t == "panic" {
+                            panic!("a handler bug");
+                        }
+                        let _ = conn.send_text(&t);
+                    }
+                }
+            },
+        )
+        .unwrap();
+    let server = server_loop.handle();
+    let server_thread = thread::spawn(move || server_loop.run().unwrap());
+
+    let mut client_loop = EventLoop::new().unwrap();
+    let client = client_loop.handle();
+    let (tx, rx) = mpsc::channel();
+    let request = ClientRequest::new("127.0.0.1", addr.port(), "/");
+    for name in ["first", "second"] {
+        let tx = tx.clone();
+        client
+            .connect(
+                &request,
+                ClientOptions::default(),
+                move |conn: &Conn, event: Event| match event {
+                    Event::Open(_) => conn
+                        .send_text(if name == "first" { "panic" } else { "hello" })
+                        .unwrap(),
+                    Event::Message(Message::Text(t)) => {
+                        let _ = tx.send(format!("{name}: echo {t}"));
+                        conn.close(CloseCode::NORMAL, "").unwrap();
+                    }
+                    Event::Closed(c) => {
+                        let _ = tx.send(format!("{name}: closed {}", c.code.0));
+                    }
+                    _ => {}
+                },
+            )
+            .unwrap();
+    }
+    let client_thread = thread::spawn(move || client_loop.run().unwrap());
+    let mut seen: Vec<String> = (0..3).map(|_| rx.recv_timeout(DEADLINE).unwrap()).collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "first: closed 1011",
+            "second: closed 1000",
+            "second: echo hello"
+        ]
+    );
+    client.stop();
+    server.stop();
+    client_thread.join().unwrap();
+    server_thread.join().unwrap();
+}
