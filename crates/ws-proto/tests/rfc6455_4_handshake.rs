@@ -234,3 +234,41 @@ fn s4_a_server_failed_handshake_closes_without_a_close_frame() {
         }))
     );
 }
+
+#[test]
+fn s4_1_the_client_open_event_names_the_requested_resource() {
+    let now = Instant::now();
+    let (mut client, accept) = client(now, &ClientRequest::new("h", 80, "/feed?x=1"));
+    let answer = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    client.receive(now, answer.as_bytes());
+    let events = events(&mut client);
+    let [Event::Open(open)] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(open.resource, "/feed?x=1");
+}
+
+#[test]
+fn s4_a_head_starting_with_an_empty_line_fails_the_same_way_in_any_split() {
+    // Found by fuzzing: in one read the parser skipped the leading empty
+    // line and opened the connection; split, it failed.
+    let now = Instant::now();
+    let mut outcomes = Vec::new();
+    for split in [0usize, 1, 2, 10] {
+        let (mut client, accept) = client(now, &ClientRequest::new("h", 80, "/"));
+        let answer = format!(
+            "\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        let bytes = answer.as_bytes();
+        client.receive(now, &bytes[..split]);
+        client.receive(now, &bytes[split..]);
+        let events = events(&mut client);
+        outcomes.push(matches!(
+            failed_handshake(&events),
+            HandshakeError::Malformed(_)
+        ));
+    }
+    assert_eq!(outcomes, [true; 4]);
+}

@@ -578,3 +578,26 @@ fn s5_4_a_large_fragment_over_many_reads_is_assembled_intact() {
     let events = feed_split(&mut client, now, &bytes, &mut rng(11), 3000);
     assert_eq!(events, [Event::Message(Message::Binary(payload.into()))]);
 }
+
+#[test]
+fn s7_1_7_no_message_is_delivered_after_a_violation() {
+    // Found by fuzzing: a single-frame message after an error that keeps
+    // the framing used to be delivered between Error and Closed.
+    let mut bytes = server_frame(true, OpCode::Continuation, b"");
+    bytes.extend(server_frame(true, OpCode::Binary, b"A"));
+    let now = Instant::now();
+    let mut client = open_client(now, Config::default());
+    client.receive(now, &bytes);
+    client.receive_eof();
+    let events = events(&mut client);
+    assert!(
+        matches!(
+            &events[..],
+            [
+                Event::Error(Error::Protocol(ProtocolError::UnexpectedContinuation)),
+                Event::Closed(_)
+            ]
+        ),
+        "{events:?}"
+    );
+}

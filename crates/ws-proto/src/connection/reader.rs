@@ -22,6 +22,11 @@ use crate::error::ProtocolError;
 use crate::event::Message;
 use crate::frame::{FrameHeader, OpCode, Utf8Bytes, Utf8Validator, apply_mask};
 
+/// Room kept past a frame being assembled in place, so that the read that
+/// completes it (and starts the next one) does not make the buffer
+/// reallocate and copy the whole frame.
+const READ_SLACK: usize = 64 << 10;
+
 /// A decoded item.
 #[derive(Debug)]
 pub(crate) enum Inbound {
@@ -268,7 +273,10 @@ impl Reader {
         }
         self.buf.advance(header_len);
         let len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
-        let in_place = header.fin && matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        // While draining, data is skipped, never delivered.
+        let in_place = self.mode == Mode::Normal
+            && header.fin
+            && matches!(header.opcode, OpCode::Text | OpCode::Binary);
         if matches!(header.opcode, OpCode::Text | OpCode::Binary) {
             self.utf8.reset();
             if !header.fin && self.mode == Mode::Normal {
@@ -286,7 +294,7 @@ impl Reader {
             // Grow once towards the announced size (already within the
             // limits), in steps, so a lying length cannot reserve it all.
             self.buf
-                .reserve(len.min(1 << 20).saturating_sub(self.buf.len()));
+                .reserve((len.min(1 << 20) + READ_SLACK).saturating_sub(self.buf.len()));
         }
         Ok(Some(frame))
     }

@@ -138,21 +138,19 @@ impl Connection {
         let (open, extensions, rest) = match opened {
             Opened::Client(Accepted {
                 subprotocol,
+                resource,
                 headers,
                 extensions,
                 rest,
-            }) => {
-                let resource = String::new();
-                (
-                    Open {
-                        subprotocol,
-                        resource,
-                        headers,
-                    },
-                    extensions,
-                    rest,
-                )
-            }
+            }) => (
+                Open {
+                    subprotocol,
+                    resource,
+                    headers,
+                },
+                extensions,
+                rest,
+            ),
             Opened::Server(Upgraded {
                 resource,
                 headers,

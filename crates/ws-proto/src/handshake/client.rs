@@ -254,6 +254,7 @@ impl ClientRequest {
 #[derive(Debug)]
 pub(crate) struct Accepted {
     pub(crate) subprotocol: Option<String>,
+    pub(crate) resource: String,
     pub(crate) headers: Headers,
     pub(crate) extensions: extension::Negotiated,
     /// Bytes that followed the head: the first frames.
@@ -265,6 +266,7 @@ pub(crate) struct Accepted {
 pub(crate) struct ClientHandshake {
     expected_accept: String,
     protocols: Vec<String>,
+    resource: String,
     head: HeadReader,
     /// A non-101 head whose body is still arriving.
     rejection: Option<(Rejection, usize)>,
@@ -285,6 +287,7 @@ impl ClientHandshake {
         Ok(Self {
             expected_accept: accept_key(key.as_bytes()),
             protocols: request.protocols.clone(),
+            resource: request.resource.clone(),
             head: HeadReader::default(),
             rejection: None,
         })
@@ -310,7 +313,7 @@ impl ClientHandshake {
         };
         let mut storage = vec![httparse::EMPTY_HEADER; config.max_handshake_headers];
         let mut response = httparse::Response::new(&mut storage);
-        match response.parse(self.head.bytes()) {
+        match response.parse(&self.head.bytes()[..head_len]) {
             Ok(httparse::Status::Complete(_)) => {}
             Ok(httparse::Status::Partial) => {
                 return Err(HandshakeError::Malformed(
@@ -331,6 +334,7 @@ impl ClientHandshake {
         let extensions = extension::negotiate_client(&headers)?;
         Ok(Some(Accepted {
             subprotocol,
+            resource: self.resource.clone(),
             headers,
             extensions,
             rest,

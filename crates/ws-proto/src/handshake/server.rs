@@ -77,7 +77,7 @@ impl ServerHandshake {
     ) -> Result<Upgraded, HandshakeError> {
         let mut storage = vec![httparse::EMPTY_HEADER; config.max_handshake_headers];
         let mut request = httparse::Request::new(&mut storage);
-        match request.parse(self.head.bytes()) {
+        match request.parse(&self.head.bytes()[..head_len]) {
             Ok(httparse::Status::Complete(_)) => {}
             Ok(httparse::Status::Partial) => {
                 return Err(HandshakeError::Malformed(

@@ -1,0 +1,884 @@
+//! Echo over loopback: ws-mio against tungstenite, with raw TCP as the floor
+//! (latency) and the ceiling (throughput). A plain program, not criterion:
+//! `cargo bench --bench echo -- [--quick] [--only PART]...` (`--quick`: 10x
+//! fewer messages, one throughput run instead of three; `--only` runs one
+//! part: `latency`, `throughput`, or one size: `16B`, `1KiB`, `64KiB`,
+//! `1MiB`). At full size it takes about 2.5 minutes on 2 cores.
+//!
+//! 1. Latency: round trips of a 32-byte binary message, one in flight at a
+//!    time, each timed with `Instant`; 5,000 warm-up round trips, then
+//!    100,000 measured, in 5 rounds that take every pair in turn (so that
+//!    what other jobs do to the machine falls on all of them alike). Pairs
+//!    (client against server):
+//!    - raw TCP: blocking `std::net::TcpStream` (nodelay) against a blocking
+//!      echo thread;
+//!    - ws-mio: a client `EventLoop` thread whose handler sends the next
+//!      message from inside the callback when the echo arrives, against a
+//!      ws-mio echo server (`EventLoop::listen`) on another loop thread;
+//!    - tungstenite: `tungstenite::client` over a blocking `TcpStream`
+//!      (nodelay) against `tungstenite::accept` on a thread per connection;
+//!    - the two crossed pairs (ws-mio client / tungstenite server and the
+//!      other way round).
+//! 2. Throughput: for 16 B, 1 KiB, 64 KiB and 1 MiB payloads, the client
+//!    sends as fast as a window of messages in flight lets it (the same
+//!    window for every contestant: 64, 64, 16, 4) and counts echoes; one
+//!    tenth of the messages first as warm-up, then the clock runs. MB/s
+//!    counts echoed payload bytes (10^6), one direction. Best of 3 runs,
+//!    the contestants taking turns.
+//!    - raw TCP: one `write_all` per message of the same size, a reader
+//!      thread counting echoed bytes; the server echoes what each read got;
+//!    - raw TCP, batched: the same, but one `write_all` of as many messages
+//!      as the window has room for: what coalescing writes can reach;
+//!    - ws-mio: sends from inside the handler (the loop thread), refilling
+//!      the window at each echo, against the ws-mio echo server;
+//!    - tungstenite: `send` (write + flush) per message on the client's
+//!      thread, a second `WebSocket` over a clone of the socket reading the
+//!      echoes on another thread (a single blocking thread that both writes
+//!      and reads can deadlock with large messages); the server answers each
+//!      `read` with a `send`;
+//!    - tungstenite, batched: the same, but `write` per message and one
+//!      `flush` when the window is full, so the client's writes coalesce the
+//!      way ws-mio's do.
+//!
+//!    The blocking writers park when the window is full and are woken when
+//!    half of it has drained (so a wake-up is not paid per message).
+//!
+//! Results go to stdout as tables, with the CPU affinity and load average
+//! the run had. To pin, build with `cargo bench --bench echo --no-run` and
+//! run the binary it names under `taskset -c 0`.
+
+use std::io::{Read as _, Write as _};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::thread::{self, JoinHandle, Thread};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tungstenite::protocol::Role as TRole;
+use tungstenite::{Message as TMessage, WebSocket};
+use ws_mio::{ClientOptions, Conn, Event, EventLoop, ServerOptions};
+use ws_proto::{ClientRequest, CloseCode, Message};
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * KIB;
+
+/// Latency: payload, measured round trips and warm-up at full size.
+const LATENCY_PAYLOAD: usize = 32;
+const LATENCY_ROUND_TRIPS: usize = 100_000;
+const LATENCY_WARM_UP: usize = 5_000;
+const LATENCY_ROUNDS: usize = 5;
+
+/// Throughput: label, payload, window (messages in flight), measured
+/// messages at full size.
+const SIZES: [(&str, usize, u64, u64); 4] = [
+    ("16 B", 16, 64, 1_000_000),
+    ("1 KiB", KIB, 64, 400_000),
+    ("64 KiB", 64 * KIB, 16, 30_000),
+    ("1 MiB", MIB, 4, 2_000),
+];
+
+/// How long any one measurement may take before the program gives up.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// Socket reads that take longer than this mean something is stuck.
+const IO_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    // `--only X` (repeatable) runs part of the program: `latency`,
+    // `throughput`, or one throughput size (`16B`, `1KiB`, `64KiB`, `1MiB`).
+    let only: Vec<String> = args
+        .windows(2)
+        .filter(|w| w[0] == "--only")
+        .map(|w| w[1].replace(' ', ""))
+        .collect();
+    let wanted = |part: &str| only.is_empty() || only.iter().any(|o| o == part);
+    let sizes: Vec<_> = SIZES
+        .into_iter()
+        .filter(|(label, ..)| wanted("throughput") || wanted(&label.replace(' ', "")))
+        .collect();
+    let scale = if quick { 10 } else { 1 };
+    let runs = if quick { 1 } else { 3 };
+    let started = Instant::now();
+    print_environment(quick);
+
+    let latencies = if wanted("latency") {
+        latency(scale)
+    } else {
+        Vec::new()
+    };
+    let rows = if sizes.is_empty() {
+        Vec::new()
+    } else {
+        throughput(&sizes, scale, runs)
+    };
+    print_targets(&latencies, &rows);
+
+    println!();
+    println!(
+        "Finished in {:.1} s; load average now: {}",
+        started.elapsed().as_secs_f64(),
+        load_average()
+    );
+}
+
+fn latency(scale: usize) -> Vec<(&'static str, Percentiles)> {
+    // In rounds, every pair once per round, so that what other jobs do to
+    // the machine falls on all of them alike.
+    let n = LATENCY_ROUND_TRIPS / scale / LATENCY_ROUNDS;
+    let warm = LATENCY_WARM_UP / scale / LATENCY_ROUNDS;
+    println!();
+    println!(
+        "Latency: {LATENCY_PAYLOAD}-byte binary echo, one in flight; {} round trips after {} warm-up, \
+         in {LATENCY_ROUNDS} interleaved rounds (µs)",
+        n * LATENCY_ROUNDS,
+        warm * LATENCY_ROUNDS
+    );
+    let pairs = [
+        ("raw TCP", Kind::Raw, Kind::Raw),
+        ("ws-mio", Kind::Mio, Kind::Mio),
+        ("tungstenite", Kind::Tung, Kind::Tung),
+        ("ws-mio client -> tungstenite server", Kind::Mio, Kind::Tung),
+        ("tungstenite client -> ws-mio server", Kind::Tung, Kind::Mio),
+    ];
+    let mut samples: Vec<Vec<Duration>> = pairs.iter().map(|_| Vec::new()).collect();
+    for _ in 0..LATENCY_ROUNDS {
+        for ((_, client, server), samples) in pairs.iter().zip(&mut samples) {
+            let server = Server::start(*server);
+            samples.extend(match client {
+                Kind::Raw => raw_latency(server.addr, warm, n),
+                Kind::Mio => mio_latency(server.addr, warm, n),
+                Kind::Tung => tung_latency(server.addr, warm, n),
+            });
+            server.finish();
+        }
+    }
+    let latencies: Vec<_> = pairs
+        .iter()
+        .zip(samples)
+        .map(|((name, _, _), samples)| (*name, Percentiles::of(samples)))
+        .collect();
+    print_latency_table(&latencies);
+    latencies
+}
+
+fn throughput(
+    sizes: &[(&'static str, usize, u64, u64)],
+    scale: usize,
+    runs: usize,
+) -> Vec<ThroughputRow<'static>> {
+    println!();
+    println!(
+        "Throughput: echo with a window of messages in flight; best of {runs} interleaved run(s), \
+         range in brackets"
+    );
+    let mut rows = Vec::new();
+    for &(label, size, window, messages) in sizes {
+        let messages = (messages / scale as u64).max(10);
+        let warm = (messages / 10).max(window);
+        let mut rates: Vec<Vec<f64>> = CONTESTANTS.iter().map(|_| Vec::new()).collect();
+        for _ in 0..runs {
+            for (contestant, rates) in CONTESTANTS.iter().zip(&mut rates) {
+                let server = Server::start(contestant.server());
+                let (addr, w) = (server.addr, window);
+                let elapsed = match contestant {
+                    Contestant::Raw => raw_throughput(addr, size, w, warm, messages, false),
+                    Contestant::RawBatched => raw_throughput(addr, size, w, warm, messages, true),
+                    Contestant::Mio => mio_throughput(addr, size, w, warm, messages),
+                    Contestant::Tung => tung_throughput(addr, size, w, warm, messages, false),
+                    Contestant::TungBatched => tung_throughput(addr, size, w, warm, messages, true),
+                };
+                server.finish();
+                rates.push(messages as f64 / elapsed.as_secs_f64());
+            }
+        }
+        let per_size = CONTESTANTS
+            .iter()
+            .zip(rates)
+            .map(|(contestant, mut rates)| {
+                rates.sort_by(f64::total_cmp);
+                Rate {
+                    name: contestant.name(),
+                    best: rates[rates.len() - 1],
+                    worst: rates[0],
+                    size,
+                }
+            })
+            .collect();
+        rows.push((label, window, messages, per_size));
+    }
+    print_throughput_table(&rows);
+    rows
+}
+
+/// The throughput contestants, in the order of the table.
+const CONTESTANTS: [Contestant; 5] = [
+    Contestant::Raw,
+    Contestant::RawBatched,
+    Contestant::Mio,
+    Contestant::Tung,
+    Contestant::TungBatched,
+];
+
+#[derive(Clone, Copy)]
+enum Contestant {
+    /// One `write_all` per message: the ceiling the targets name.
+    Raw,
+    /// One `write_all` per refill of the window: what coalescing can reach.
+    RawBatched,
+    Mio,
+    /// `send` (write and flush) per message.
+    Tung,
+    /// `write` per message, `flush` when the window is full.
+    TungBatched,
+}
+
+impl Contestant {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Raw => "raw TCP",
+            Self::RawBatched => "raw TCP, batched",
+            Self::Mio => "ws-mio",
+            Self::Tung => "tungstenite",
+            Self::TungBatched => "tungstenite, batched",
+        }
+    }
+
+    fn server(self) -> Kind {
+        match self {
+            Self::Raw | Self::RawBatched => Kind::Raw,
+            Self::Mio => Kind::Mio,
+            Self::Tung | Self::TungBatched => Kind::Tung,
+        }
+    }
+}
+
+// ---- environment -------------------------------------------------------------
+
+fn print_environment(quick: bool) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let affinity = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map_or("unknown", str::trim);
+    let parallelism = thread::available_parallelism().map_or(0, |n| n.get());
+    println!("echo benchmark: ws-mio vs tungstenite vs raw TCP over loopback");
+    println!(
+        "mode: {}; CPU affinity (Cpus_allowed_list): {affinity}; available parallelism: {parallelism}",
+        if quick { "--quick (1/10 size)" } else { "full" }
+    );
+    println!("load average at start: {}", load_average());
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+// ---- servers -------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Raw,
+    Mio,
+    Tung,
+}
+
+/// An echo server for one connection (the blocking ones) or any number
+/// (ws-mio), on threads of its own.
+struct Server {
+    addr: SocketAddr,
+    stop: Option<ws_mio::Handle>,
+    thread: JoinHandle<()>,
+}
+
+impl Server {
+    fn start(kind: Kind) -> Self {
+        match kind {
+            Kind::Raw => Self::blocking(raw_echo),
+            Kind::Tung => Self::blocking(tung_echo),
+            Kind::Mio => {
+                let mut event_loop = EventLoop::new().expect("event loop");
+                let addr = event_loop
+                    .listen(
+                        "127.0.0.1:0".parse().unwrap(),
+                        ServerOptions::default(),
+                        || {
+                            |conn: &Conn, event: Event| {
+                                let _ = match event {
+                                    Event::Message(Message::Binary(b)) => conn.send_binary(&b),
+                                    Event::Message(Message::Text(t)) => conn.send_text(&t),
+                                    _ => Ok(()),
+                                };
+                            }
+                        },
+                    )
+                    .expect("listen");
+                let stop = Some(event_loop.handle());
+                let thread = thread::spawn(move || event_loop.run().expect("server loop"));
+                Self { addr, stop, thread }
+            }
+        }
+    }
+
+    /// Accepts one connection and serves it on a thread.
+    fn blocking(serve: fn(TcpStream)) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let thread = thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("accept");
+            stream.set_nodelay(true).unwrap();
+            stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            serve(stream);
+        });
+        Self {
+            addr,
+            stop: None,
+            thread,
+        }
+    }
+
+    /// Waits for the server to end (the blocking ones end with their
+    /// connection; ws-mio is told to stop).
+    fn finish(self) {
+        if let Some(handle) = self.stop {
+            handle.stop();
+        }
+        self.thread.join().expect("server thread");
+    }
+}
+
+fn raw_echo(mut stream: TcpStream) {
+    let mut buf = vec![0u8; 256 * KIB];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn tung_echo(stream: TcpStream) {
+    let mut ws = tungstenite::accept(stream).expect("tungstenite handshake");
+    loop {
+        match ws.read() {
+            Ok(message @ (TMessage::Binary(_) | TMessage::Text(_))) => {
+                if ws.send(message).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            // ConnectionClosed after the closing handshake, or the client
+            // went away: either way this connection is over.
+            Err(_) => return,
+        }
+    }
+}
+
+// ---- latency clients -----------------------------------------------------------
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_nodelay(true).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream
+}
+
+fn raw_latency(addr: SocketAddr, warm: usize, n: usize) -> Vec<Duration> {
+    let mut stream = connect(addr);
+    let message = [0xA5u8; LATENCY_PAYLOAD];
+    let mut echo = [0u8; LATENCY_PAYLOAD];
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..warm + n {
+        let t0 = Instant::now();
+        stream.write_all(&message).unwrap();
+        stream.read_exact(&mut echo).unwrap();
+        let rtt = t0.elapsed();
+        if i >= warm {
+            samples.push(rtt);
+        }
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+    samples
+}
+
+fn tung_latency(addr: SocketAddr, warm: usize, n: usize) -> Vec<Duration> {
+    let (mut ws, _) =
+        tungstenite::client(format!("ws://{addr}/"), connect(addr)).expect("client handshake");
+    let message = Bytes::from(vec![0xA5u8; LATENCY_PAYLOAD]);
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..warm + n {
+        let t0 = Instant::now();
+        ws.send(TMessage::Binary(message.clone())).unwrap();
+        loop {
+            if let TMessage::Binary(echo) = ws.read().unwrap() {
+                assert_eq!(echo.len(), LATENCY_PAYLOAD);
+                break;
+            }
+        }
+        let rtt = t0.elapsed();
+        if i >= warm {
+            samples.push(rtt);
+        }
+    }
+    tung_close(&mut ws);
+    samples
+}
+
+/// The closing handshake, then the server's end of the TCP stream.
+fn tung_close(ws: &mut WebSocket<TcpStream>) {
+    let _ = ws.close(None);
+    while ws.read().is_ok() {}
+}
+
+/// Starts a ws-mio client on a loop thread of its own; the handler reports
+/// its result on the returned channel, then closes the connection.
+fn mio_client<T: Send + 'static>(
+    addr: SocketAddr,
+    mut handler: impl FnMut(&Conn, Event) -> Option<Result<T, String>> + Send + 'static,
+) -> T {
+    let mut event_loop = EventLoop::new().expect("event loop");
+    let handle = event_loop.handle();
+    let (tx, rx) = mpsc::channel();
+    let mut reported = false;
+    let request = ClientRequest::new(addr.ip().to_string(), addr.port(), "/");
+    handle
+        .connect(
+            &request,
+            ClientOptions::default(),
+            move |conn: &Conn, event: Event| {
+                if reported {
+                    return;
+                }
+                let result = match event {
+                    Event::Error(e) => Some(Err(format!("connection error: {e}"))),
+                    Event::Closed(c) => Some(Err(format!("closed early: {c:?}"))),
+                    event => handler(conn, event),
+                };
+                if let Some(result) = result {
+                    reported = true;
+                    let _ = tx.send(result);
+                    let _ = conn.close(CloseCode::NORMAL, "");
+                }
+            },
+        )
+        .expect("connect");
+    let thread = thread::spawn(move || event_loop.run().expect("client loop"));
+    let result = rx.recv_timeout(DEADLINE).expect("ws-mio client result");
+    handle.stop();
+    thread.join().expect("client loop thread");
+    result.unwrap_or_else(|e| panic!("ws-mio client: {e}"))
+}
+
+fn mio_latency(addr: SocketAddr, warm: usize, n: usize) -> Vec<Duration> {
+    let message = vec![0xA5u8; LATENCY_PAYLOAD];
+    let mut samples = Vec::with_capacity(n);
+    let mut done = 0;
+    let mut t0 = Instant::now();
+    mio_client(addr, move |conn, event| {
+        match event {
+            Event::Open(_) => {}
+            Event::Message(Message::Binary(echo)) => {
+                let now = Instant::now();
+                if echo.len() != LATENCY_PAYLOAD {
+                    return Some(Err(format!("echo of {} bytes", echo.len())));
+                }
+                if done >= warm {
+                    samples.push(now - t0);
+                }
+                done += 1;
+                if done == warm + n {
+                    return Some(Ok(std::mem::take(&mut samples)));
+                }
+            }
+            _ => return None,
+        }
+        t0 = Instant::now();
+        conn.send_binary(&message).err().map(|e| Err(e.to_string()))
+    })
+}
+
+// ---- throughput clients --------------------------------------------------------
+
+/// The window of a blocking client whose writer and reader are two threads:
+/// the writer parks when `limit` messages are in flight, the reader wakes
+/// it once no more than half of them are.
+struct Window {
+    limit: u64,
+    sent: AtomicU64,
+    received: AtomicU64,
+    parked: AtomicBool,
+    writer: Thread,
+}
+
+impl Window {
+    fn new(limit: u64) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            sent: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            parked: AtomicBool::new(false),
+            writer: thread::current(),
+        })
+    }
+
+    /// How many more messages the writer, having sent `sent`, may send.
+    fn room(&self, sent: u64) -> u64 {
+        self.limit - (sent - self.received.load(Ordering::SeqCst)).min(self.limit)
+    }
+
+    /// Whether the writer, having sent `sent` messages, may send another.
+    fn has_room(&self, sent: u64) -> bool {
+        self.room(sent) > 0
+    }
+
+    /// Writer: waits until another message may be sent.
+    fn wait_for_room(&self, sent: u64) {
+        while !self.has_room(sent) {
+            self.parked.store(true, Ordering::SeqCst);
+            if self.has_room(sent) {
+                self.parked.store(false, Ordering::SeqCst);
+                return;
+            }
+            thread::park();
+        }
+    }
+
+    /// Writer: `sent` messages are written.
+    fn sent(&self, sent: u64) {
+        self.sent.store(sent, Ordering::SeqCst);
+    }
+
+    /// Reader: echoes received in total.
+    fn received(&self, received: u64) {
+        self.received.store(received, Ordering::SeqCst);
+        if self.parked.load(Ordering::SeqCst)
+            && self.sent.load(Ordering::SeqCst) - received <= self.limit / 2
+            && self.parked.swap(false, Ordering::SeqCst)
+        {
+            self.writer.unpark();
+        }
+    }
+}
+
+/// Times the echoes from number `warm` to `warm + messages`.
+struct Clock {
+    warm: u64,
+    total: u64,
+    start: Option<Instant>,
+}
+
+impl Clock {
+    fn new(warm: u64, messages: u64) -> Self {
+        Self {
+            warm,
+            total: warm + messages,
+            start: None,
+        }
+    }
+
+    /// Notes that `received` echoes have arrived; the measured time once
+    /// they all have.
+    fn tick(&mut self, received: u64) -> Option<Duration> {
+        let now = Instant::now();
+        if self.start.is_none() && received >= self.warm {
+            self.start = Some(now);
+        }
+        (received >= self.total).then(|| now - self.start.unwrap_or(now))
+    }
+}
+
+fn raw_throughput(
+    addr: SocketAddr,
+    size: usize,
+    window: u64,
+    warm: u64,
+    messages: u64,
+    batched: bool,
+) -> Duration {
+    let mut stream = connect(addr);
+    let mut reader = stream.try_clone().unwrap();
+    let limit = window;
+    let window = Window::new(limit);
+    let total = warm + messages;
+    let counter = window.clone();
+    let reading = thread::spawn(move || {
+        let mut clock = Clock::new(warm, messages);
+        let mut buf = vec![0u8; 256 * KIB];
+        let mut bytes = 0u64;
+        loop {
+            let n = reader.read(&mut buf).expect("raw read");
+            assert!(n > 0, "raw echo server ended early");
+            bytes += n as u64;
+            let received = bytes / size as u64;
+            counter.received(received);
+            if let Some(elapsed) = clock.tick(received) {
+                return elapsed;
+            }
+        }
+    });
+    // Batched: as many messages as the window has room for, in one write.
+    let messages_per_write = if batched { limit as usize } else { 1 };
+    let bytes = vec![0xA5u8; size * messages_per_write];
+    let mut sent = 0;
+    while sent < total {
+        window.wait_for_room(sent);
+        let room = window
+            .room(sent)
+            .min(total - sent)
+            .min(messages_per_write as u64);
+        stream
+            .write_all(&bytes[..room as usize * size])
+            .expect("raw write");
+        sent += room;
+        window.sent(sent);
+    }
+    let elapsed = reading.join().expect("raw reader");
+    let _ = stream.shutdown(Shutdown::Both);
+    elapsed
+}
+
+fn tung_throughput(
+    addr: SocketAddr,
+    size: usize,
+    window: u64,
+    warm: u64,
+    messages: u64,
+    batched: bool,
+) -> Duration {
+    let (mut ws, _) =
+        tungstenite::client(format!("ws://{addr}/"), connect(addr)).expect("client handshake");
+    // The server says nothing before the client's first message, so the
+    // handshake left no bytes behind in `ws`'s read buffer.
+    let mut reader =
+        WebSocket::from_raw_socket(ws.get_ref().try_clone().unwrap(), TRole::Client, None);
+    let window = Window::new(window);
+    let total = warm + messages;
+    let counter = window.clone();
+    let reading = thread::spawn(move || {
+        let mut clock = Clock::new(warm, messages);
+        let mut received = 0;
+        loop {
+            if let TMessage::Binary(echo) = reader.read().expect("tungstenite read") {
+                assert_eq!(echo.len(), size);
+                received += 1;
+                counter.received(received);
+                if let Some(elapsed) = clock.tick(received) {
+                    return elapsed;
+                }
+            }
+        }
+    });
+    let message = Bytes::from(vec![0xA5u8; size]);
+    for sent in 0..total {
+        if batched {
+            if !window.has_room(sent) {
+                ws.flush().expect("tungstenite flush");
+                window.wait_for_room(sent);
+            }
+            ws.write(TMessage::Binary(message.clone()))
+                .expect("tungstenite write");
+        } else {
+            window.wait_for_room(sent);
+            ws.send(TMessage::Binary(message.clone()))
+                .expect("tungstenite send");
+        }
+        window.sent(sent + 1);
+    }
+    ws.flush().expect("tungstenite flush");
+    let elapsed = reading.join().expect("tungstenite reader");
+    // Close, then wait for the server's end of the stream on a raw clone
+    // (the reading `WebSocket` is gone with its thread).
+    let mut drain = ws.get_ref().try_clone().unwrap();
+    let _ = ws.close(None);
+    let _ = ws.flush();
+    let mut buf = [0u8; 1024];
+    while matches!(drain.read(&mut buf), Ok(n) if n > 0) {}
+    elapsed
+}
+
+fn mio_throughput(
+    addr: SocketAddr,
+    size: usize,
+    window: u64,
+    warm: u64,
+    messages: u64,
+) -> Duration {
+    let message = vec![0xA5u8; size];
+    let total = warm + messages;
+    let mut clock = Clock::new(warm, messages);
+    let (mut sent, mut received) = (0u64, 0u64);
+    mio_client(addr, move |conn, event| {
+        match event {
+            Event::Open(_) => {}
+            Event::Message(Message::Binary(echo)) => {
+                if echo.len() != size {
+                    return Some(Err(format!("echo of {} bytes", echo.len())));
+                }
+                received += 1;
+                if let Some(elapsed) = clock.tick(received) {
+                    return Some(Ok(elapsed));
+                }
+            }
+            _ => return None,
+        }
+        // Refill the window from inside the handler: the loop writes
+        // everything queued once the handler returns.
+        while sent < total && sent - received < window {
+            if let Err(e) = conn.send_binary(&message) {
+                return Some(Err(e.to_string()));
+            }
+            sent += 1;
+        }
+        None
+    })
+}
+
+// ---- results -------------------------------------------------------------------
+
+/// Latency percentiles in microseconds.
+struct Percentiles {
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    p999: f64,
+    max: f64,
+    mean: f64,
+}
+
+impl Percentiles {
+    fn of(mut samples: Vec<Duration>) -> Self {
+        assert!(!samples.is_empty());
+        samples.sort_unstable();
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        let at = |q: f64| {
+            let rank = (q * samples.len() as f64).ceil() as usize;
+            us(samples[rank.clamp(1, samples.len()) - 1])
+        };
+        let mean = samples.iter().map(|&d| us(d)).sum::<f64>() / samples.len() as f64;
+        Self {
+            p50: at(0.50),
+            p90: at(0.90),
+            p99: at(0.99),
+            p999: at(0.999),
+            max: us(samples[samples.len() - 1]),
+            mean,
+        }
+    }
+}
+
+struct Rate {
+    name: &'static str,
+    /// Messages per second, best and worst run.
+    best: f64,
+    worst: f64,
+    size: usize,
+}
+
+impl Rate {
+    fn mb_per_s(&self) -> f64 {
+        self.best * self.size as f64 / 1e6
+    }
+}
+
+fn print_latency_table(rows: &[(&str, Percentiles)]) {
+    let raw = rows[0].1.p50;
+    println!(
+        "{:<38} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>10}",
+        "client -> server", "p50", "p90", "p99", "p99.9", "max", "mean", "p50/raw"
+    );
+    for (name, p) in rows {
+        println!(
+            "{:<38} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>8.1} {:>9.2}x",
+            name,
+            p.p50,
+            p.p90,
+            p.p99,
+            p.p999,
+            p.max,
+            p.mean,
+            p.p50 / raw
+        );
+    }
+}
+
+type ThroughputRow<'a> = (&'a str, u64, u64, Vec<Rate>);
+
+fn print_throughput_table(rows: &[ThroughputRow<'_>]) {
+    println!(
+        "{:<7} {:<21} {:>10} {:>21} {:>9} {:>7} {:>9} {:>8}",
+        "size", "contestant", "msg/s", "(range of runs)", "MB/s", "vs raw", "vs raw-b", "vs tung"
+    );
+    for (label, window, messages, rates) in rows {
+        let raw = rates[RAW].best;
+        let raw_batched = rates[RAW_BATCHED].best;
+        let tung = rates[TUNG].best;
+        for rate in rates {
+            println!(
+                "{:<7} {:<21} {:>10.0} {:>21} {:>9.1} {:>6.2}x {:>8.2}x {:>7.2}x",
+                label,
+                rate.name,
+                rate.best,
+                format!("[{:.0}..{:.0}]", rate.worst, rate.best),
+                rate.mb_per_s(),
+                rate.best / raw,
+                rate.best / raw_batched,
+                rate.best / tung
+            );
+        }
+        println!("        (window {window}, {messages} messages measured per run)");
+    }
+}
+
+/// Indices of the contestants in a throughput row.
+const RAW: usize = 0;
+const RAW_BATCHED: usize = 1;
+const MIO: usize = 2;
+const TUNG: usize = 3;
+const TUNG_BATCHED: usize = 4;
+
+fn print_targets(latencies: &[(&str, Percentiles)], rows: &[ThroughputRow<'_>]) {
+    let verdict = |ok: bool| if ok { "MET" } else { "NOT MET" };
+    println!();
+    println!("Targets:");
+    if let [(_, raw), (_, mio), ..] = latencies {
+        let ratio = mio.p50 / raw.p50;
+        println!(
+            "  ws-mio p50 within 10% of raw TCP p50: {:.1} vs {:.1} µs = {:.2}x -> {}",
+            mio.p50,
+            raw.p50,
+            ratio,
+            verdict(ratio <= 1.10)
+        );
+    }
+    for (label, _, _, rates) in rows {
+        let mio = &rates[MIO];
+        if mio.size == 16 {
+            let ratio = mio.best / rates[RAW].best;
+            println!(
+                "  16 B throughput within 5% of raw TCP (one write per message): \
+                 {:.0} vs {:.0} msg/s = {:.2}x -> {} (against batched raw TCP: {:.2}x)",
+                mio.best,
+                rates[RAW].best,
+                ratio,
+                verdict(ratio >= 0.95),
+                mio.best / rates[RAW_BATCHED].best
+            );
+        }
+        let vs_tung = mio.best / rates[TUNG].best;
+        let vs_batched = mio.best / rates[TUNG_BATCHED].best;
+        println!(
+            "  {label}: ws-mio >= 1.2x tungstenite: {vs_tung:.2}x -> {} \
+             (against batched tungstenite: {vs_batched:.2}x -> {})",
+            verdict(vs_tung >= 1.2),
+            verdict(vs_batched >= 1.2)
+        );
+    }
+}
