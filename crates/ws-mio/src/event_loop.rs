@@ -230,7 +230,7 @@ pub struct EventLoop {
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     scratch: Vec<u8>,
     /// Sockets reported ready this turn (kept to reuse its allocation).
-    ready: Vec<(usize, bool, bool)>,
+    ready: Vec<(usize, bool, bool, bool)>,
     again: Vec<usize>,
     connections: usize,
     stopping: bool,
@@ -328,15 +328,16 @@ impl EventLoop {
         let mut ready = std::mem::take(&mut self.ready);
         ready.extend(self.events.iter().filter(|e| e.token() != WAKER).map(|e| {
             let readable = e.is_readable() || e.is_read_closed() || e.is_error();
-            (e.token().0 - 1, readable, e.is_writable())
+            let ended = e.is_read_closed() || e.is_error();
+            (e.token().0 - 1, readable, e.is_writable(), ended)
         }));
-        for &(index, readable, writable) in &ready {
-            self.service(index, readable, writable);
+        for &(index, readable, writable, ended) in &ready {
+            self.service(index, readable, writable, ended);
         }
         ready.clear();
         self.ready = ready;
         for index in std::mem::take(&mut self.again) {
-            self.service(index, true, false);
+            self.service(index, true, false, true);
         }
         self.run_commands();
         self.run_dirty();
@@ -576,7 +577,9 @@ impl EventLoop {
 
     // ---- servicing a connection --------------------------------------------
 
-    fn service(&mut self, index: usize, readable: bool, writable: bool) {
+    /// `ended`: the readiness event also said the peer closed or errored,
+    /// so reading must go on until the socket says so.
+    fn service(&mut self, index: usize, readable: bool, writable: bool, ended: bool) {
         match self.slots.get(index) {
             Some(Slot::Listener(_)) => self.accept(index),
             Some(Slot::Conn(_)) => self.with_entry(index, |this, entry| match entry.stage {
@@ -584,7 +587,7 @@ impl EventLoop {
                 Stage::Connecting { .. } => this.check_connected(index, entry),
                 Stage::Streaming { .. } => {
                     if readable {
-                        this.read(index, entry);
+                        this.read(index, entry, ended);
                     }
                     if writable || readable {
                         this.flush(entry);
@@ -622,7 +625,7 @@ impl EventLoop {
         }
     }
 
-    fn read(&mut self, index: usize, entry: &mut Entry) {
+    fn read(&mut self, index: usize, entry: &mut Entry, ended: bool) {
         for _ in 0..READ_BUDGET {
             if entry.closed {
                 return;
@@ -630,10 +633,18 @@ impl EventLoop {
             let Stage::Streaming { transport, .. } = &mut entry.stage else {
                 return;
             };
+            // A short plain read drained the socket: with edge-triggered
+            // readiness, new data will raise a new event, so one more read
+            // would only return EAGAIN (a syscall on the latency path).
+            // TLS may hold decrypted bytes, so it reads until told to stop.
+            let plain = matches!(transport, Transport::Plain(_));
             match transport.read(&mut self.scratch) {
                 Ok(Read::Data(n)) => {
                     lock(&entry.conn.shared.proto).receive(Instant::now(), &self.scratch[..n]);
                     dispatch(entry);
+                    if plain && n < self.scratch.len() && !ended {
+                        return;
+                    }
                 }
                 Ok(Read::WouldBlock) => return,
                 Ok(Read::Eof) => {
