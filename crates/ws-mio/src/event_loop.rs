@@ -681,10 +681,8 @@ impl EventLoop {
         report_error(entry, error);
         lock(&entry.conn.shared.proto).receive_eof();
         dispatch(entry);
-        if !entry.closed {
-            // Whatever the state machine thinks, the transport is gone.
-            entry.closed = true;
-        }
+        // Whatever the state machine thinks, the transport is gone.
+        entry.closed = true;
     }
 
     /// Puts `entry` back: interest, timer, or release once closed.

@@ -159,11 +159,7 @@ impl Writer {
         for i in 0..frames {
             let chunk = chunks.next().unwrap_or_default();
             let mask = rng.as_deref_mut().map(|r| r.next_u32().to_ne_bytes());
-            self.header(i + 1 == frames, opcode, chunk.len(), mask);
-            match mask {
-                Some(key) => extend_masked(&mut self.out, chunk, key),
-                None => self.out.extend_from_slice(chunk),
-            }
+            self.frame(i + 1 == frames, opcode, chunk, mask);
             opcode = OpCode::Continuation;
         }
         Ok(())
@@ -238,11 +234,7 @@ impl Writer {
     pub(crate) fn control(&mut self, opcode: OpCode, payload: &[u8], rng: Option<&mut dyn Rng>) {
         debug_assert!(opcode.is_control() && payload.len() <= 125);
         let mask = rng.map(|r| r.next_u32().to_ne_bytes());
-        self.header(true, opcode, payload.len(), mask);
-        match mask {
-            Some(key) => extend_masked(&mut self.out, payload, key),
-            None => self.out.extend_from_slice(payload),
-        }
+        self.frame(true, opcode, payload, mask);
     }
 
     /// Encodes a close frame with `code` and `reason` (already checked to fit).
@@ -256,6 +248,15 @@ impl Writer {
     /// Encodes a close frame without a status code (the answer to one).
     pub(crate) fn close_empty(&mut self, rng: Option<&mut dyn Rng>) {
         self.control(OpCode::Close, &[], rng);
+    }
+
+    /// Encodes one frame with its payload copied (and masked) into the buffer.
+    fn frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) {
+        self.header(fin, opcode, payload.len(), mask);
+        match mask {
+            Some(key) => extend_masked(&mut self.out, payload, key),
+            None => self.out.extend_from_slice(payload),
+        }
     }
 
     fn header(&mut self, fin: bool, opcode: OpCode, len: usize, mask: Option<[u8; 4]>) {

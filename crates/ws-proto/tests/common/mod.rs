@@ -132,7 +132,6 @@ pub fn raw_frame(b0: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
             out.extend_from_slice(&(n as u64).to_be_bytes());
         }
     }
-    let at = out.len();
     if let Some(key) = mask {
         out.extend_from_slice(&key);
     }
@@ -141,7 +140,6 @@ pub fn raw_frame(b0: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
     if let Some(key) = mask {
         apply_mask(&mut out[start..], key, 0);
     }
-    let _ = at;
     out
 }
 
