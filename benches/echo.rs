@@ -309,8 +309,8 @@ impl Server {
                         || {
                             |conn: &Conn, event: Event| {
                                 let _ = match event {
-                                    Event::Message(Message::Binary(b)) => conn.send_binary(&b),
-                                    Event::Message(Message::Text(t)) => conn.send_text(&t),
+                                    Event::Message(Message::Binary(b)) => conn.send_bytes(b),
+                                    Event::Message(Message::Text(t)) => conn.send_text_bytes(t),
                                     _ => Ok(()),
                                 };
                             }

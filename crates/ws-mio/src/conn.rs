@@ -109,9 +109,17 @@ impl Conn {
         self.command(|c| c.send_binary_owned(data))
     }
 
-    /// Sends a binary message held in `Bytes`.
+    /// Sends a binary message held in `Bytes`, without copying a large one
+    /// where it can (see [`ws_proto::Connection::send_binary_bytes`]): a
+    /// server echoing a received message this way copies nothing.
     pub fn send_bytes(&self, data: Bytes) -> Result<(), SendError> {
-        self.command(|c| c.send_binary(&data))
+        self.command(|c| c.send_binary_bytes(data))
+    }
+
+    /// Sends a text message held in [`ws_proto::Utf8Bytes`] (a received
+    /// one, for example), without copying a large one where it can.
+    pub fn send_text_bytes(&self, text: ws_proto::Utf8Bytes) -> Result<(), SendError> {
+        self.command(|c| c.send_text_bytes(text))
     }
 
     /// Sends a ping (at most 125 bytes of payload).

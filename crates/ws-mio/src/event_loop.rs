@@ -37,7 +37,9 @@ const WAKER: Token = Token(0);
 /// Reads per connection per turn before others get their turn.
 const READ_BUDGET: usize = 32;
 /// The loop's one read buffer, shared by all its connections.
-const SCRATCH: usize = 64 << 10;
+const SCRATCH: usize = 256 << 10;
+/// Output this large is written during a read burst, not after it.
+const FLUSH_EARLY: usize = 64 << 10;
 
 /// What other threads hand the loop.
 enum Command {
@@ -642,6 +644,13 @@ impl EventLoop {
                 Ok(Read::Data(n)) => {
                     lock(&entry.conn.shared.proto).receive(Instant::now(), &self.scratch[..n]);
                     dispatch(entry);
+                    // Large answers go out while the input is still being
+                    // read, so the two directions overlap (an echo of big
+                    // messages would otherwise wait for the whole input);
+                    // small ones wait and coalesce into one write.
+                    if lock(&entry.conn.shared.proto).buffered_amount() >= FLUSH_EARLY {
+                        self.flush(entry);
+                    }
                     if plain && n < self.scratch.len() && !ended {
                         return;
                     }

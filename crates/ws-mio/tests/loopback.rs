@@ -19,8 +19,8 @@ fn echo_server(options: ServerOptions) -> (SocketAddr, Handle, thread::JoinHandl
         .listen("127.0.0.1:0".parse().unwrap(), options, || {
             |conn: &Conn, event: Event| {
                 let _ = match event {
-                    Event::Message(Message::Text(t)) => conn.send_text(&t),
-                    Event::Message(Message::Binary(b)) => conn.send_binary(&b),
+                    Event::Message(Message::Text(t)) => conn.send_text_bytes(t),
+                    Event::Message(Message::Binary(b)) => conn.send_bytes(b),
                     _ => Ok(()),
                 };
             }

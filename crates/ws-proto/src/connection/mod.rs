@@ -9,13 +9,14 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::Instant;
 
+use bytes::Bytes;
 use rand::Rng;
 
 use crate::close::{CloseCode, MAX_CLOSE_REASON};
 use crate::config::Config;
 use crate::error::{RequestError, SendError};
 use crate::event::Event;
-use crate::frame::OpCode;
+use crate::frame::{OpCode, Utf8Bytes};
 use crate::handshake::client::ClientHandshake;
 use crate::handshake::server::ServerHandshake;
 use crate::handshake::{ClientRequest, ServerConfig};
@@ -191,13 +192,29 @@ impl Connection {
     /// more) is not copied: it is masked in place and sent from where it
     /// is, as its own [`poll_transmit`](Self::poll_transmit) segment.
     pub fn send_text_owned(&mut self, text: String) -> Result<(), SendError> {
-        self.send_message_owned(OpCode::Text, text.into_bytes())
+        self.send_message_shared(OpCode::Text, text.into_bytes().into())
     }
 
     /// Queues a binary message the caller gives away; see
     /// [`send_text_owned`](Self::send_text_owned).
     pub fn send_binary_owned(&mut self, data: Vec<u8>) -> Result<(), SendError> {
-        self.send_message_owned(OpCode::Binary, data)
+        self.send_message_shared(OpCode::Binary, data.into())
+    }
+
+    /// Queues a text message held in [`Utf8Bytes`] (a received one, for
+    /// example); see [`send_binary_bytes`](Self::send_binary_bytes).
+    pub fn send_text_bytes(&mut self, text: Utf8Bytes) -> Result<(), SendError> {
+        self.send_message_shared(OpCode::Text, text.into_bytes())
+    }
+
+    /// Queues a binary message held in [`Bytes`]. A large one (16 KiB or
+    /// more) is not copied when no mask is needed (a server), or when the
+    /// caller held the only reference (it is masked in place); a client
+    /// sending bytes others still share copies them, as
+    /// [`send_binary`](Self::send_binary) does. Echoing a received message
+    /// from a server this way costs no copy.
+    pub fn send_binary_bytes(&mut self, data: Bytes) -> Result<(), SendError> {
+        self.send_message_shared(OpCode::Binary, data)
     }
 
     /// Queues a ping with up to 125 bytes of payload.
@@ -238,12 +255,12 @@ impl Connection {
         self.writer.message(opcode, payload, rng(&mut self.rng))
     }
 
-    fn send_message_owned(&mut self, opcode: OpCode, payload: Vec<u8>) -> Result<(), SendError> {
+    fn send_message_shared(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
         if self.phase != Phase::Open {
             return Err(SendError::NotOpen(self.state()));
         }
         self.writer
-            .message_owned(opcode, payload, rng(&mut self.rng))
+            .message_shared(opcode, payload, rng(&mut self.rng))
     }
 
     fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {

@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::io::IoSlice;
 
-use bytes::{Buf as _, Bytes};
+use bytes::{Buf as _, Bytes, BytesMut};
 use rand::Rng;
 
 use crate::close::CloseCode;
@@ -165,43 +165,71 @@ impl Writer {
         Ok(())
     }
 
-    /// Encodes a message whose payload the caller gives away: a large one
-    /// is masked in place and queued without a copy.
-    pub(crate) fn message_owned(
+    /// Encodes a message whose payload the caller gives away or shares: a
+    /// large one is queued without a copy. Unmasked (server) frames send the
+    /// payload as it is; masked (client) frames mask it in place when the
+    /// caller held the only reference, and fall back to the copying path
+    /// when others still read it (masking would change what they see).
+    pub(crate) fn message_shared(
         &mut self,
         opcode: OpCode,
-        payload: Vec<u8>,
-        mut rng: Option<&mut dyn Rng>,
+        payload: Bytes,
+        rng: Option<&mut dyn Rng>,
     ) -> Result<(), SendError> {
         if payload.len() < OWNED_SEGMENT_MIN {
             return self.message(opcode, &payload, rng);
         }
-        let frames = self.make_room(payload.len())?;
-        self.out.reserve(frames * MAX_HEADER_LEN);
+        if rng.is_some() {
+            return match payload.try_into_mut() {
+                Ok(unique) => self.message_masked_in_place(opcode, unique, rng),
+                Err(shared) => self.message(opcode, &shared, rng),
+            };
+        }
         let mut data = payload;
+        let frames = self.make_room(data.len())?;
+        self.out.reserve(frames * MAX_HEADER_LEN);
         let mut opcode = opcode;
-        let mut at = 0;
-        let mut pending = Vec::with_capacity(frames.min(64));
         for i in 0..frames {
-            let len = self.fragment_size.min(data.len() - at);
-            let mask = rng.as_deref_mut().map(|r| r.next_u32().to_ne_bytes());
-            self.header(i + 1 == frames, opcode, len, mask);
-            if let Some(key) = mask {
-                apply_mask(&mut data[at..at + len], key, 0);
-            }
-            pending.push((self.out.len(), at..at + len));
-            at += len;
+            let len = self.fragment_size.min(data.len());
+            self.header(i + 1 == frames, opcode, len, None);
+            self.push_segment(data.split_to(len));
             opcode = OpCode::Continuation;
         }
-        let data = Bytes::from(data); // takes the allocation over, no copy
-        for (out_at, range) in pending {
-            self.segment_bytes += range.len();
-            self.segments.push_back(Segment {
-                at: out_at,
-                data: data.slice(range),
-            });
+        Ok(())
+    }
+
+    /// Masks each frame's part of `data` where it is (a fresh key per
+    /// frame) and queues the parts after their headers.
+    fn message_masked_in_place(
+        &mut self,
+        opcode: OpCode,
+        mut data: BytesMut,
+        mut rng: Option<&mut dyn Rng>,
+    ) -> Result<(), SendError> {
+        let frames = self.make_room(data.len())?;
+        self.out.reserve(frames * MAX_HEADER_LEN);
+        let mut opcode = opcode;
+        for i in 0..frames {
+            let len = self.fragment_size.min(data.len());
+            let mask = rng.as_deref_mut().map(|r| r.next_u32().to_ne_bytes());
+            self.header(i + 1 == frames, opcode, len, mask);
+            let mut part = data.split_to(len); // same allocation, no copy
+            if let Some(key) = mask {
+                apply_mask(&mut part, key, 0);
+            }
+            self.push_segment(part.freeze());
+            opcode = OpCode::Continuation;
         }
         Ok(())
+    }
+
+    /// Queues `data` to go out right after what the buffer holds now.
+    fn push_segment(&mut self, data: Bytes) {
+        self.segment_bytes += data.len();
+        self.segments.push_back(Segment {
+            at: self.out.len(),
+            data,
+        });
     }
 
     /// Checks the buffer limit for a payload of `len` bytes, compacts the
@@ -314,7 +342,7 @@ mod tests {
                     (None, None)
                 };
                 lent.message(OpCode::Binary, &payload, ra).unwrap();
-                given.message_owned(OpCode::Binary, payload, rb).unwrap();
+                given.message_shared(OpCode::Binary, payload.into(), rb).unwrap();
                 expected_vectored += size;
             }
             prop_assert_eq!(lent.buffered(), given.buffered());
@@ -328,6 +356,39 @@ mod tests {
             prop_assert_eq!(&vectored, &b);
             prop_assert_eq!(given.buffered(), 0);
         }
+    }
+
+    #[test]
+    fn shared_bytes_are_never_masked_under_their_other_owners() {
+        let payload = Bytes::from(vec![7u8; 40_000]);
+        let kept = payload.clone();
+        let mut shared = Writer::new(Some(16_000), usize::MAX);
+        let mut lent = Writer::new(Some(16_000), usize::MAX);
+        let mut rng_a = rand::rngs::StdRng::seed_from_u64(3);
+        let mut rng_b = rand::rngs::StdRng::seed_from_u64(3);
+        shared
+            .message_shared(OpCode::Binary, payload, Some(&mut rng_a))
+            .unwrap();
+        lent.message(OpCode::Binary, &kept, Some(&mut rng_b))
+            .unwrap();
+        assert!(kept.iter().all(|&b| b == 7), "the caller's copy was masked");
+        assert_eq!(drain(&mut shared, 999), drain(&mut lent, usize::MAX));
+    }
+
+    #[test]
+    fn unmasked_shared_bytes_are_queued_without_a_copy() {
+        let payload = Bytes::from(vec![9u8; 100_000]);
+        let mut w = Writer::new(None, usize::MAX);
+        w.message_shared(OpCode::Binary, payload.clone(), None)
+            .unwrap();
+        let mut slices = [IoSlice::new(&[]); 4];
+        assert_eq!(w.pending_vectored(&mut slices), 2);
+        assert_eq!(
+            slices[1].as_ptr(),
+            payload.as_ptr(),
+            "the payload was copied"
+        );
+        assert!(w.capacity() < 1024);
     }
 
     #[test]
