@@ -1,5 +1,63 @@
-//! `ws-client` is the user-facing WebSocket client, modelled on the 4D
-//! `WebSocket` class. It is filled in by its own issue; today it only
-//! re-exports the protocol crate it builds on.
+//! `ws-client`: a WebSocket client (RFC 6455) with the API of the 4D
+//! `WebSocket` class, on the [`ws_mio`] event loop and the [`ws_proto`]
+//! state machine.
+//!
+//! A connection is made with a URL and a handler: an object whose
+//! callbacks (`on_open`, `on_message`, `on_error`, `on_terminate`) hear
+//! what happens, in that order, and whose settings (`data_type`,
+//! `headers`) say how. The handler is a type implementing [`Handler`], or
+//! closures in [`Callbacks`].
+//!
+//! The 4D example, in Rust:
+//!
+//! ```no_run
+//! use ws_client::{Handler, MessageEvent, TerminateEvent, WebSocket};
+//!
+//! // The WSConnectionHandler class.
+//! struct WsConnectionHandler;
+//!
+//! impl Handler for WsConnectionHandler {
+//!     fn on_message(&mut self, _ws: &WebSocket<Self>, event: MessageEvent) {
+//!         println!("{:?}", event.data);
+//!     }
+//!     fn on_terminate(&mut self, _ws: &WebSocket<Self>, _event: &TerminateEvent) {
+//!         println!("Connection closed");
+//!     }
+//! }
+//!
+//! let ws = WebSocket::new("wss://example.com/chat", WsConnectionHandler)?;
+//! // once connected (on_open):
+//! ws.send("Hello world")?;
+//! # Ok::<(), ws_client::Error>(())
+//! ```
+//!
+//! Callbacks run on a shared background thread by default, or on a thread
+//! of yours with a [`Worker`]. `send` and `terminate` work from any
+//! thread; from a callback they go straight to the connection.
+//!
+//! Errors carry a stack of [`ErrorItem`]s (code, message, component); the
+//! codes are listed in [`error`].
 
-pub use ws_proto;
+pub mod error;
+mod event;
+mod handler;
+mod headers;
+mod message;
+mod socket;
+mod target;
+mod worker;
+
+pub use error::{Error, ErrorItem};
+pub use event::{Data, ErrorEvent, Event, MessageEvent, OpenEvent, TerminateEvent};
+pub use handler::{Callbacks, DataType, Handler};
+pub use headers::Headers;
+pub use message::{Json, Outgoing};
+pub use socket::{Builder, Status, WebSocket};
+pub use target::Resolver;
+pub use worker::{Stopper, Worker};
+
+pub use bytes::Bytes;
+pub use serde_json;
+pub use ws_mio::Roots;
+pub use ws_proto::Utf8Bytes;
+pub use {ws_mio, ws_proto};

@@ -57,6 +57,8 @@ struct PendingConnect {
     handler: Box<dyn Handler>,
     host: String,
     port: u16,
+    /// Resolved by the caller already.
+    addrs: Option<Vec<SocketAddr>>,
     tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
     connect_timeout: Duration,
     nodelay: bool,
@@ -121,6 +123,36 @@ impl Handle {
         options: ClientOptions,
         handler: impl Handler,
     ) -> Result<Conn, Error> {
+        self.start_connect(request, None, options, Box::new(handler))
+    }
+
+    /// Like [`connect`](Self::connect), to addresses the caller resolved
+    /// already (tried in order); the request's host is still what the
+    /// handshake and TLS name. For a caller that must know at once whether
+    /// the host resolves, or that resolves in its own way.
+    pub fn connect_to(
+        &self,
+        request: &ClientRequest,
+        addrs: Vec<SocketAddr>,
+        options: ClientOptions,
+        handler: impl Handler,
+    ) -> Result<Conn, Error> {
+        if addrs.is_empty() {
+            return Err(Error::Resolve {
+                host: request.bare_host().to_owned(),
+                error: io::Error::new(io::ErrorKind::NotFound, "no address"),
+            });
+        }
+        self.start_connect(request, Some(addrs), options, Box::new(handler))
+    }
+
+    fn start_connect(
+        &self,
+        request: &ClientRequest,
+        addrs: Option<Vec<SocketAddr>>,
+        options: ClientOptions,
+        handler: Box<dyn Handler>,
+    ) -> Result<Conn, Error> {
         let tls = if request.is_secure() {
             let config = crate::tls::client_config(&options.tls)?;
             let name = ServerName::try_from(request.bare_host().to_owned()).map_err(|e| {
@@ -150,9 +182,10 @@ impl Handle {
             .shared
             .command(Command::Connect(Box::new(PendingConnect {
                 shared,
-                handler: Box::new(handler),
+                handler,
                 host: request.bare_host().to_owned(),
                 port: request.port(),
+                addrs,
                 tls,
                 connect_timeout: options.connect_timeout,
                 nodelay: options.nodelay,
@@ -301,6 +334,18 @@ impl EventLoop {
         self.connections
     }
 
+    /// Whether there is nothing left to do: no live connection and no
+    /// connect queued by a [`Handle`].
+    pub fn is_idle(&self) -> bool {
+        self.connections == 0
+            && self
+                .shared
+                .commands
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty()
+    }
+
     /// Runs until [`Handle::stop`] has been called and every connection has
     /// closed.
     pub fn run(&mut self) -> io::Result<()> {
@@ -402,6 +447,7 @@ impl EventLoop {
             handler,
             host,
             port,
+            addrs,
             tls,
             connect_timeout,
             nodelay,
@@ -426,7 +472,9 @@ impl EventLoop {
         });
         self.slots[index] = Slot::Conn(entry);
         self.connections += 1;
-        if let Ok(ip) = host.parse::<IpAddr>() {
+        if let Some(addrs) = addrs {
+            self.resolved(index, id, Ok(addrs));
+        } else if let Ok(ip) = host.parse::<IpAddr>() {
             self.resolved(index, id, Ok(vec![SocketAddr::new(ip, port)]));
         } else {
             // The system resolver blocks: it runs on a thread of its own.

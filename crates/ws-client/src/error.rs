@@ -1,0 +1,307 @@
+//! Errors, and the error stack an `on_error` event carries.
+//!
+//! # Error codes
+//!
+//! Every [`ErrorItem`] has a numeric code (`errCode`), a message and the
+//! signature of the component that raised it (`componentSignature`). The
+//! stack starts with this crate's summary and goes down to the cause.
+//!
+//! | component     | code   | meaning |
+//! |---------------|--------|---------|
+//! | `ws-client`   | 1      | invalid URL |
+//! | `ws-client`   | 2      | invalid request: header, cookie, subprotocol, host |
+//! | `ws-client`   | 3      | the host name did not resolve |
+//! | `ws-client`   | 4      | not connected (send while connecting or after closing) |
+//! | `ws-client`   | 5      | invalid close code for `terminate` (1000 or 3000-4999) |
+//! | `ws-client`   | 6      | close reason longer than 123 bytes |
+//! | `ws-client`   | 7      | the value to send could not be serialized to JSON |
+//! | `ws-client`   | 8      | write buffer full (back-pressure) |
+//! | `ws-client`   | 9      | the worker or event loop has stopped |
+//! | `ws-client`   | 10     | invalid TLS configuration |
+//! | `ws-client`   | 11     | other send error (see the message) |
+//! | `ws-client`   | 20     | the connection could not be made (resolve, TCP, timeout) |
+//! | `ws-client`   | 21     | TLS failed (certificate not trusted, expired, wrong host...) |
+//! | `ws-client`   | 22     | the opening handshake failed (rejected, malformed answer) |
+//! | `ws-client`   | 23     | the server violated the protocol |
+//! | `ws-client`   | 24     | the connection was lost without a closing handshake |
+//! | `ws-client`   | 25     | a timeout fired (handshake, close, keepalive) |
+//! | `ws-client`   | 26     | a received text message is not valid JSON (data type "object") |
+//! | `ws-client`   | 27     | the socket failed while streaming |
+//! | `os`          | errno  | the operating system's error number (111: connection refused...) |
+//! | `rustls`      | 1      | invalid certificate |
+//! | `rustls`      | 2      | other TLS error |
+//! | `ws-proto`    | 1000-4999 | a protocol violation: the close code sent (1002, 1007, 1009...) |
+//! | `ws-proto`    | 100-599 | the handshake was answered with this HTTP status |
+//! | `ws-proto`    | 0      | other handshake, timeout or connection-lost detail |
+//! | `ws-mio`      | 1      | TCP connect timed out |
+//! | `serde_json`  | line   | the JSON error, at this line of the input |
+
+use std::fmt;
+use std::io;
+
+use serde::Serialize;
+
+use crate::socket::Status;
+
+/// One entry of an error stack, with the 4D field names when serialized
+/// (`errCode`, `message`, `componentSignature`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorItem {
+    /// The code; its meaning depends on the component (see the table in
+    /// the [module documentation](self)).
+    pub err_code: i64,
+    /// What went wrong, in words.
+    pub message: String,
+    /// The component that raised it: `ws-client`, `ws-mio`, `ws-proto`,
+    /// `rustls`, `os` or `serde_json`.
+    pub component_signature: &'static str,
+}
+
+impl ErrorItem {
+    fn new(component: &'static str, code: i64, message: impl Into<String>) -> Self {
+        Self {
+            err_code: code,
+            message: message.into(),
+            component_signature: component,
+        }
+    }
+}
+
+/// What can go wrong: returned by [`WebSocket::new`](crate::WebSocket::new),
+/// `send` and `terminate`, or reported (inside an
+/// [`ErrorEvent`](crate::ErrorEvent)) once a connection has started.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL cannot be used.
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A header, cookie, subprotocol or host in the request is invalid.
+    InvalidRequest(ws_proto::RequestError),
+    /// The host name did not resolve.
+    Resolve {
+        /// The host that was looked up.
+        host: String,
+        /// Why it failed.
+        error: io::Error,
+    },
+    /// The connection is not open: nothing was sent.
+    NotConnected(Status),
+    /// `terminate` accepts 1000 or a code in 3000-4999.
+    InvalidCloseCode(u16),
+    /// `terminate` accepts a reason of at most 123 bytes of UTF-8.
+    ReasonTooLong(usize),
+    /// The value to send could not be serialized to JSON.
+    Serialize(serde_json::Error),
+    /// The write buffer would go over its limit: nothing was queued.
+    WriteBufferFull {
+        /// Bytes already queued.
+        buffered: usize,
+        /// Bytes the message needs.
+        needed: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The worker or event loop the connection belongs to has stopped.
+    Stopped,
+    /// The TLS configuration could not be built.
+    TlsConfig(String),
+    /// Another refusal from the protocol layer.
+    Send(ws_proto::SendError),
+    /// The connection failed after it had started (connect, TLS,
+    /// handshake, protocol, transport, timeout).
+    Connection(ws_mio::Error),
+    /// A text message received with the data type "object" is not JSON.
+    InvalidJson(serde_json::Error),
+}
+
+impl Error {
+    /// This error's code in the `ws-client` rows of the table above.
+    pub fn code(&self) -> i64 {
+        use ws_mio::Error as M;
+        use ws_proto::Error as P;
+        match self {
+            Self::InvalidUrl { .. } => 1,
+            Self::InvalidRequest(_) => 2,
+            Self::Resolve { .. } => 3,
+            Self::NotConnected(_) => 4,
+            Self::InvalidCloseCode(_) => 5,
+            Self::ReasonTooLong(_) => 6,
+            Self::Serialize(_) => 7,
+            Self::WriteBufferFull { .. } => 8,
+            Self::Stopped | Self::Connection(M::LoopStopped) => 9,
+            Self::TlsConfig(_) | Self::Connection(M::TlsConfig(_)) => 10,
+            Self::Send(_) => 11,
+            Self::Connection(e) => match e {
+                M::Resolve { .. } | M::Connect { .. } | M::ConnectTimeout => 20,
+                M::Tls(_) => 21,
+                M::Protocol(P::Handshake(_)) | M::Request(_) => 22,
+                M::Protocol(P::Protocol(_)) => 23,
+                M::Protocol(P::ConnectionLost) => 24,
+                M::Protocol(P::Timeout(_)) => 25,
+                M::Io(_) => 27,
+                _ => 11,
+            },
+            Self::InvalidJson(_) => 26,
+        }
+    }
+
+    /// The error stack: this crate's summary first, then the causes, down
+    /// to the component where it started.
+    pub fn stack(&self) -> Vec<ErrorItem> {
+        let mut stack = vec![ErrorItem::new("ws-client", self.code(), self.summary())];
+        match self {
+            Self::Resolve { error, .. } => stack.push(os_item(error)),
+            Self::InvalidRequest(e) => stack.push(ErrorItem::new("ws-proto", 0, e.to_string())),
+            Self::Send(e) => stack.push(ErrorItem::new("ws-proto", 0, e.to_string())),
+            Self::Serialize(e) | Self::InvalidJson(e) => stack.push(json_item(e)),
+            Self::Connection(e) => push_connection_causes(e, &mut stack),
+            _ => {}
+        }
+        stack
+    }
+
+    /// The first line of the stack.
+    fn summary(&self) -> String {
+        match self {
+            Self::Connection(e) => match self.code() {
+                20 => "the connection could not be made".to_owned(),
+                21 => "the TLS handshake failed".to_owned(),
+                22 => "the WebSocket handshake failed".to_owned(),
+                23 => "the server violated the WebSocket protocol".to_owned(),
+                24 => "the connection was lost".to_owned(),
+                25 => "a timeout fired".to_owned(),
+                27 => "the socket failed".to_owned(),
+                _ => e.to_string(),
+            },
+            other => other.to_string(),
+        }
+    }
+}
+
+fn os_item(error: &io::Error) -> ErrorItem {
+    let code = error.raw_os_error().map_or(0, i64::from);
+    ErrorItem::new("os", code, error.to_string())
+}
+
+fn json_item(error: &serde_json::Error) -> ErrorItem {
+    ErrorItem::new("serde_json", error.line() as i64, error.to_string())
+}
+
+fn push_connection_causes(error: &ws_mio::Error, stack: &mut Vec<ErrorItem>) {
+    use ws_mio::Error as M;
+    use ws_proto::Error as P;
+    match error {
+        M::Resolve { error: io, .. } | M::Connect { error: io, .. } | M::Io(io) => {
+            stack.push(ErrorItem::new("ws-mio", 0, error.to_string()));
+            stack.push(os_item(io));
+        }
+        M::ConnectTimeout => stack.push(ErrorItem::new("ws-mio", 1, error.to_string())),
+        M::Tls(tls) => {
+            let code = if matches!(tls, ws_mio::rustls::Error::InvalidCertificate(_)) {
+                1
+            } else {
+                2
+            };
+            stack.push(ErrorItem::new("rustls", code, error.to_string()));
+        }
+        M::TlsConfig(_) | M::LoopStopped => {
+            stack.push(ErrorItem::new("ws-mio", 0, error.to_string()))
+        }
+        M::Request(e) => stack.push(ErrorItem::new("ws-proto", 0, e.to_string())),
+        M::Protocol(p) => {
+            let code = match p {
+                P::Protocol(violation) => i64::from(violation.close_code().0),
+                P::Handshake(ws_proto::HandshakeError::Rejected(rejection)) => {
+                    i64::from(rejection.status)
+                }
+                _ => 0,
+            };
+            stack.push(ErrorItem::new("ws-proto", code, p.to_string()));
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidUrl { url, reason } => write!(f, "invalid URL {url:?}: {reason}"),
+            Self::InvalidRequest(e) => write!(f, "invalid request: {e}"),
+            Self::Resolve { host, error } => write!(f, "cannot resolve {host:?}: {error}"),
+            Self::NotConnected(status) => write!(f, "not connected (status: {status})"),
+            Self::InvalidCloseCode(code) => write!(
+                f,
+                "invalid close code {code}: terminate accepts 1000 or 3000-4999"
+            ),
+            Self::ReasonTooLong(len) => {
+                write!(f, "close reason of {len} bytes: at most 123 are allowed")
+            }
+            Self::Serialize(e) => write!(f, "cannot serialize to JSON: {e}"),
+            Self::WriteBufferFull {
+                buffered,
+                needed,
+                limit,
+            } => write!(
+                f,
+                "write buffer full: {buffered} bytes queued, {needed} more needed, limit {limit}"
+            ),
+            Self::Stopped => f.write_str("the worker or event loop has stopped"),
+            Self::TlsConfig(why) => write!(f, "TLS configuration: {why}"),
+            Self::Send(e) => write!(f, "cannot send: {e}"),
+            Self::Connection(e) => write!(f, "{e}"),
+            Self::InvalidJson(e) => write!(f, "received text is not valid JSON: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::InvalidRequest(e) => Some(e),
+            Self::Resolve { error, .. } => Some(error),
+            Self::Serialize(e) | Self::InvalidJson(e) => Some(e),
+            Self::Send(e) => Some(e),
+            Self::Connection(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ws_proto::SendError> for Error {
+    fn from(e: ws_proto::SendError) -> Self {
+        use ws_proto::SendError as S;
+        match e {
+            S::NotOpen(state) => Self::NotConnected(state.into()),
+            S::WriteBufferFull {
+                buffered,
+                needed,
+                limit,
+            } => Self::WriteBufferFull {
+                buffered,
+                needed,
+                limit,
+            },
+            S::InvalidCloseCode(code) => Self::InvalidCloseCode(code),
+            S::CloseReasonTooLong(len) => Self::ReasonTooLong(len),
+            other => Self::Send(other),
+        }
+    }
+}
+
+/// For the calls that cannot start (`new`): what ws-mio refuses at once.
+impl From<ws_mio::Error> for Error {
+    fn from(e: ws_mio::Error) -> Self {
+        match e {
+            ws_mio::Error::Request(e) => Self::InvalidRequest(e),
+            ws_mio::Error::TlsConfig(why) => Self::TlsConfig(why),
+            ws_mio::Error::LoopStopped => Self::Stopped,
+            ws_mio::Error::Resolve { host, error } => Self::Resolve { host, error },
+            other => Self::Connection(other),
+        }
+    }
+}

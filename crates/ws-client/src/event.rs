@@ -1,0 +1,165 @@
+//! The events handed to a [`Handler`](crate::Handler), with the fields of
+//! the 4D WebSocket events. Serialized (serde), each gives the 4D object:
+//! `{"type":"open"}`, `{"type":"message","data":...}`,
+//! `{"type":"error","errors":[...]}`,
+//! `{"type":"terminate","code":1000,"reason":"","wasClean":true}`.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::Serialize;
+use serde::ser::{SerializeMap as _, Serializer};
+use ws_proto::Utf8Bytes;
+
+use crate::error::{Error, ErrorItem};
+
+/// Any of the four events, tagged with its `type` when serialized.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Event<'a> {
+    /// See [`OpenEvent`].
+    Open(&'a OpenEvent),
+    /// See [`MessageEvent`].
+    Message(&'a MessageEvent),
+    /// See [`ErrorEvent`].
+    Error(&'a ErrorEvent),
+    /// See [`TerminateEvent`].
+    Terminate(&'a TerminateEvent),
+}
+
+/// The opening handshake succeeded: `on_open`, once.
+#[derive(Clone, Debug, Serialize)]
+pub struct OpenEvent {
+    /// The subprotocol the server chose, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// The headers of the server's handshake answer (`Set-Cookie`...).
+    #[serde(skip)]
+    pub headers: ws_proto::Headers,
+}
+
+impl OpenEvent {
+    /// The 4D `type` field: always `"open"`.
+    pub fn event_type(&self) -> &'static str {
+        "open"
+    }
+}
+
+/// A received message's content, as the connection's
+/// [`DataType`](crate::DataType) makes it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Data {
+    /// A text message (data type "text"), UTF-8 checked; it derefs to
+    /// `&str` and holds the received bytes without a copy.
+    Text(Utf8Bytes),
+    /// A binary message (any data type), or any message with the data
+    /// type "blob".
+    Blob(Bytes),
+    /// A text message parsed as JSON (data type "object").
+    Object(serde_json::Value),
+}
+
+impl Data {
+    /// The text, if this is text.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Self::Text(t) => Some(t.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The bytes, if this is a blob.
+    pub fn as_blob(&self) -> Option<&[u8]> {
+        match self {
+            Self::Blob(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The JSON value, if this is an object.
+    pub fn as_object(&self) -> Option<&serde_json::Value> {
+        match self {
+            Self::Object(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// A message arrived: `on_message`, zero or more times.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageEvent {
+    /// The message's content.
+    pub data: Data,
+}
+
+impl MessageEvent {
+    /// The 4D `type` field: always `"message"`.
+    pub fn event_type(&self) -> &'static str {
+        "message"
+    }
+}
+
+/// `data` as a JSON string (text), the JSON value (object), or base64
+/// with `"encoding":"base64"` beside it (blob).
+impl Serialize for MessageEvent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let blob = matches!(self.data, Data::Blob(_));
+        let mut map = serializer.serialize_map(Some(if blob { 2 } else { 1 }))?;
+        match &self.data {
+            Data::Text(text) => map.serialize_entry("data", text.as_str())?,
+            Data::Object(value) => map.serialize_entry("data", value)?,
+            Data::Blob(bytes) => {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+                map.serialize_entry("data", &encoded)?;
+                map.serialize_entry("encoding", "base64")?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// The connection failed: `on_error`, at most once, and nothing but
+/// `on_terminate` after it.
+#[derive(Debug, Serialize)]
+pub struct ErrorEvent {
+    /// The error stack: this crate's summary first, then the causes (see
+    /// [the code table](crate::error)).
+    pub errors: Vec<ErrorItem>,
+    /// The error itself, typed.
+    #[serde(skip)]
+    pub error: Error,
+}
+
+impl ErrorEvent {
+    pub(crate) fn new(error: Error) -> Self {
+        Self {
+            errors: error.stack(),
+            error,
+        }
+    }
+
+    /// The 4D `type` field: always `"error"`.
+    pub fn event_type(&self) -> &'static str {
+        "error"
+    }
+}
+
+/// The connection is over: `on_terminate`, exactly once, always last.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TerminateEvent {
+    /// The close code: the one in the close frame (1005 when it had none);
+    /// 1006 when the connection ended without a closing handshake; the code
+    /// this side sent when it failed the connection (1002, 1007, 1009...).
+    pub code: u16,
+    /// The reason that came with the code.
+    pub reason: String,
+    /// Whether the closing handshake completed.
+    pub was_clean: bool,
+}
+
+impl TerminateEvent {
+    /// The 4D `type` field: always `"terminate"`.
+    pub fn event_type(&self) -> &'static str {
+        "terminate"
+    }
+}

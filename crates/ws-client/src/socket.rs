@@ -1,0 +1,593 @@
+//! [`WebSocket`]: one client connection, its [`Builder`], and the adapter
+//! that turns the event loop's events into the handler's callbacks.
+
+use std::cell::Cell;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
+
+use ws_mio::{ClientOptions, Conn, Roots};
+use ws_proto::{ClientRequest, CloseCode, Config, Message, State};
+
+use crate::error::Error;
+use crate::event::{Data, ErrorEvent, MessageEvent, OpenEvent, TerminateEvent};
+use crate::handler::{Callbacks, DataType, Handler};
+use crate::headers::Headers;
+use crate::message::Outgoing;
+use crate::target::{Resolver, Target};
+use crate::worker::{Worker, shared_loop};
+
+/// Connection ids, unique within the process.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The connection whose callback this thread is running (0: none), so
+    /// that `handler()` from inside it fails clearly instead of deadlocking.
+    static IN_CALLBACK: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Where a connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// The connection or its opening handshake is under way.
+    Connecting,
+    /// Open: messages can be sent.
+    Connected,
+    /// The closing handshake is under way.
+    Closing,
+    /// Over.
+    Closed,
+}
+
+impl From<State> for Status {
+    fn from(state: State) -> Self {
+        match state {
+            State::Connecting => Self::Connecting,
+            State::Open => Self::Connected,
+            State::Closing => Self::Closing,
+            State::Closed => Self::Closed,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connecting => "Connecting",
+            Self::Connected => "Connected",
+            Self::Closing => "Closing",
+            Self::Closed => "Closed",
+        })
+    }
+}
+
+struct Inner<H> {
+    id: u64,
+    url: String,
+    data_type: DataType,
+    /// Set by `new`, or by the first event if that comes first.
+    conn: OnceLock<Conn>,
+    handler: Mutex<H>,
+}
+
+/// A WebSocket client connection, the 4D `WebSocket` object. Cheap to
+/// clone (clones are handles on the same connection); every method can be
+/// called from any thread.
+///
+/// The connection lives until it closes, whether or not a handle is kept:
+/// as long as its worker (or the shared background loop) runs.
+///
+/// ```no_run
+/// use ws_client::{Callbacks, WebSocket};
+///
+/// let handler = Callbacks::new().on_message(|_ws, event| println!("{:?}", event.data));
+/// let ws = WebSocket::new("wss://example.com/feed", handler)?;
+/// // ... once on_open has run:
+/// ws.send("Hello world")?;
+/// ws.terminate(None, None)?;
+/// # Ok::<(), ws_client::Error>(())
+/// ```
+pub struct WebSocket<H: Handler = Callbacks> {
+    inner: Arc<Inner<H>>,
+}
+
+impl<H: Handler> Clone for WebSocket<H> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<H: Handler> WebSocket<H> {
+    /// Opens a connection to `url` (`ws://host[:port]path[?query]` or
+    /// `wss://...`), with `handler`'s callbacks and settings, on the
+    /// shared background event loop. Use [`WebSocket::builder`] for more
+    /// settings, or a [`Worker`] to run the callbacks on a thread of yours.
+    ///
+    /// Returns as soon as the connection has started; what follows reaches
+    /// the handler. Fails at once, calling no callback, when the URL cannot
+    /// be used, the host does not resolve (resolving blocks the caller), or
+    /// the handler's headers are invalid.
+    ///
+    /// ```no_run
+    /// use ws_client::{Callbacks, WebSocket};
+    ///
+    /// let ws = WebSocket::new("ws://127.0.0.1:9001/", Callbacks::new())?;
+    /// assert_eq!(ws.url(), "ws://127.0.0.1:9001/");
+    /// # Ok::<(), ws_client::Error>(())
+    /// ```
+    pub fn new(url: &str, handler: H) -> Result<Self, Error> {
+        Builder::new(url).connect(handler)
+    }
+
+    /// The data type messages are received with: `"text"`, `"blob"` or
+    /// `"object"` (read-only).
+    ///
+    /// ```no_run
+    /// # let ws = ws_client::WebSocket::new("ws://127.0.0.1:9001/", ws_client::Callbacks::new())?;
+    /// assert_eq!(ws.data_type().as_str(), "text");
+    /// # Ok::<(), ws_client::Error>(())
+    /// ```
+    pub fn data_type(&self) -> DataType {
+        self.inner.data_type
+    }
+
+    /// The handler given to `new`, locked while the guard lives.
+    ///
+    /// # Panics
+    /// From inside one of this connection's own callbacks, where the
+    /// handler is `self` already (waiting for the lock would deadlock).
+    ///
+    /// ```no_run
+    /// # use ws_client::{Handler, WebSocket};
+    /// struct Counter(usize);
+    /// impl Handler for Counter {}
+    /// let ws = WebSocket::new("ws://127.0.0.1:9001/", Counter(0))?;
+    /// println!("{}", ws.handler().0);
+    /// # Ok::<(), ws_client::Error>(())
+    /// ```
+    pub fn handler(&self) -> MutexGuard<'_, H> {
+        assert!(
+            IN_CALLBACK.with(Cell::get) != self.inner.id,
+            "WebSocket::handler() called from inside its own callback: use `self` there"
+        );
+        self.inner
+            .handler
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A number that identifies the connection within the process.
+    ///
+    /// ```no_run
+    /// # let a = ws_client::WebSocket::new("ws://127.0.0.1:9001/", ws_client::Callbacks::new())?;
+    /// # let b = ws_client::WebSocket::new("ws://127.0.0.1:9001/", ws_client::Callbacks::new())?;
+    /// assert_ne!(a.id(), b.id());
+    /// # Ok::<(), ws_client::Error>(())
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// The URL given to `new`, as given.
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+
+    /// Where the connection is: `Connecting`, `Connected`, `Closing` or
+    /// `Closed`.
+    ///
+    /// ```no_run
+    /// # let ws = ws_client::WebSocket::new("ws://127.0.0.1:9001/", ws_client::Callbacks::new())?;
+    /// println!("{}", ws.status()); // "Connecting", then "Connected"...
+    /// # Ok::<(), ws_client::Error>(())
+    /// ```
+    pub fn status(&self) -> Status {
+        self.inner
+            .conn
+            .get()
+            .map_or(Status::Connecting, |conn| conn.state().into())
+    }
+
+    /// The subprotocol the server chose, once connected.
+    pub fn protocol(&self) -> Option<String> {
+        self.inner.conn.get().and_then(Conn::subprotocol)
+    }
+
+    /// Bytes queued and not yet written to the socket.
+    pub fn buffered_amount(&self) -> usize {
+        self.inner.conn.get().map_or(0, Conn::buffered_amount)
+    }
+
+    /// Sends a message: text (`&str`, `String`) as a text frame, bytes
+    /// (`&[u8]`, `Vec<u8>`, `Bytes`) as a binary frame, a
+    /// `serde_json::Value` or a [`Json`](crate::Json) of anything
+    /// `Serialize` as JSON text.
+    ///
+    /// Fails, sending nothing, when the connection is not `Connected` or
+    /// its write buffer is full. Messages go out in the order they were
+    /// sent. From a callback (on the event loop's thread) the message goes
+    /// straight to the connection, with no queue or wake-up between.
+    ///
+    /// ```no_run
+    /// # let ws = ws_client::WebSocket::new("ws://127.0.0.1:9001/", ws_client::Callbacks::new())?;
+    /// use ws_client::Json;
+    /// ws.send("Hello world")?;
+    /// ws.send(&[1u8, 2, 3])?;
+    /// ws.send(serde_json::json!({"op": "subscribe", "channel": "trades"}))?;
+    /// ws.send(Json(&vec![1, 2, 3]))?;
+    /// # Ok::<(), ws_client::Error>(())
+    /// ```
+    pub fn send(&self, message: impl Outgoing) -> Result<(), Error> {
+        match self.inner.conn.get() {
+            Some(conn) => message.send_on(conn),
+            None => Err(Error::NotConnected(Status::Connecting)),
+        }
+    }
+
+    /// Starts the closing handshake with `code` (1000 when `None`; else
+    /// 1000 or 3000-4999) and `reason` (at most 123 bytes of UTF-8).
+    /// An invalid code or reason is an error and changes nothing. Calling
+    /// it again, or on a closed connection, does nothing; while connecting,
+    /// it abandons the connection (`on_terminate` with 1006).
+    ///
+    /// ```no_run
+    /// # let ws = ws_client::WebSocket::new("ws://127.0.0.1:9001/", ws_client::Callbacks::new())?;
+    /// ws.terminate(Some(4000), Some("bye"))?;
+    /// ws.terminate(None, None)?; // harmless
+    /// assert!(ws.terminate(Some(1001), None).is_err()); // not a code an app may send
+    /// # Ok::<(), ws_client::Error>(())
+    /// ```
+    pub fn terminate(&self, code: Option<u16>, reason: Option<&str>) -> Result<(), Error> {
+        let code = code.unwrap_or(1000);
+        if code != 1000 && !(3000..=4999).contains(&code) {
+            return Err(Error::InvalidCloseCode(code));
+        }
+        let reason = reason.unwrap_or("");
+        if reason.len() > ws_proto::MAX_CLOSE_REASON {
+            return Err(Error::ReasonTooLong(reason.len()));
+        }
+        match self.inner.conn.get() {
+            Some(conn) => conn.close(CloseCode(code), reason).map_err(Error::from),
+            None => Ok(()),
+        }
+    }
+}
+
+impl WebSocket<Callbacks> {
+    /// A [`Builder`] for a connection to `url`, for the settings beyond the
+    /// handler's: subprotocols, TLS trust, timeouts, limits, a [`Worker`].
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use ws_client::{Callbacks, DataType, WebSocket};
+    ///
+    /// let ws = WebSocket::builder("wss://example.com/feed")
+    ///     .protocol("v2.feed")
+    ///     .header("X-Authorization", "token")
+    ///     .data_type(DataType::Object)
+    ///     .connect_timeout(Duration::from_secs(3))
+    ///     .max_message_size(1 << 20)
+    ///     .connect(Callbacks::new())?;
+    /// # Ok::<(), ws_client::Error>(())
+    /// ```
+    pub fn builder(url: &str) -> Builder {
+        Builder::new(url)
+    }
+}
+
+impl<H: Handler> fmt::Debug for WebSocket<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("id", &self.id())
+            .field("url", &self.url())
+            .field("status", &self.status())
+            .field("data_type", &self.data_type())
+            .finish()
+    }
+}
+
+/// Settings for a connection beyond the handler's; ends with
+/// [`connect`](Self::connect). Settings given here win over the handler's
+/// `data_type`; headers given here are sent after the handler's.
+pub struct Builder {
+    url: String,
+    data_type: Option<DataType>,
+    headers: Headers,
+    protocols: Vec<String>,
+    origin: Option<String>,
+    options: ClientOptions,
+    event_loop: Option<ws_mio::Handle>,
+    resolver: Option<Arc<Resolver>>,
+}
+
+impl Builder {
+    /// Default settings: the shared background loop, data type from the
+    /// handler, the defaults of [`ws_proto::Config`] and
+    /// [`ws_mio::ClientOptions`].
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            data_type: None,
+            headers: Headers::new(),
+            protocols: Vec::new(),
+            origin: None,
+            options: ClientOptions::default(),
+            event_loop: None,
+            resolver: None,
+        }
+    }
+
+    /// Sets the data type (instead of the handler's).
+    pub fn data_type(mut self, data_type: DataType) -> Self {
+        self.data_type = Some(data_type);
+        self
+    }
+
+    /// Adds a request header (a name given again is sent again).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// Adds request headers.
+    pub fn headers(mut self, headers: Headers) -> Self {
+        self.headers.extend(headers.iter());
+        self
+    }
+
+    /// Adds cookies, as `"name=value; name2=value2"`.
+    pub fn cookie(self, cookies: impl Into<String>) -> Self {
+        self.header("Cookie", cookies)
+    }
+
+    /// Offers a subprotocol (call again to offer several, in order of
+    /// preference).
+    pub fn protocol(mut self, name: impl Into<String>) -> Self {
+        self.protocols.push(name.into());
+        self
+    }
+
+    /// Sends an `Origin` header.
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// The base trust store for `wss://` (default: webpki-roots).
+    pub fn tls_roots(mut self, roots: Roots) -> Self {
+        self.options.tls.roots = roots;
+        self
+    }
+
+    /// Trusts the CA certificates in a PEM file as well.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.options.tls.extra_ca_files.push(path.into());
+        self
+    }
+
+    /// Trusts a DER certificate as well.
+    pub fn ca_der(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.options.tls.extra_ca_der.push(der.into());
+        self
+    }
+
+    /// Uses a complete rustls configuration for `wss://`.
+    pub fn tls_config(mut self, config: Arc<ws_mio::rustls::ClientConfig>) -> Self {
+        self.options.tls.config = Some(config);
+        self
+    }
+
+    /// How long a TCP connect to one address may take (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.options.connect_timeout = timeout;
+        self
+    }
+
+    /// How long the opening handshake may take once connected (default 10 s).
+    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.options.config.handshake_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for the server's close frame (default 5 s).
+    pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.options.config.close_timeout = timeout;
+        self
+    }
+
+    /// Sends a ping after this long without input, and fails the
+    /// connection when nothing comes back in time (default: off).
+    pub fn keepalive(mut self, interval: Option<Duration>) -> Self {
+        self.options.config.keepalive_interval = interval;
+        self
+    }
+
+    /// The largest message accepted (larger ones close with 1009).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.options.config.max_message_size = bytes;
+        self
+    }
+
+    /// The largest frame accepted (larger ones close with 1009).
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.options.config.max_frame_size = bytes;
+        self
+    }
+
+    /// The most bytes `send` may queue before it refuses.
+    pub fn max_write_buffer(mut self, bytes: usize) -> Self {
+        self.options.config.max_write_buffer = bytes;
+        self
+    }
+
+    /// Every protocol setting at once.
+    pub fn config(mut self, config: Config) -> Self {
+        self.options.config = config;
+        self
+    }
+
+    /// Disables Nagle's algorithm (default: yes).
+    pub fn nodelay(mut self, nodelay: bool) -> Self {
+        self.options.nodelay = nodelay;
+        self
+    }
+
+    /// Runs the connection, and its callbacks, on `worker` (on the thread
+    /// that drives it) instead of the shared background loop.
+    pub fn worker(mut self, worker: &Worker) -> Self {
+        self.event_loop = Some(worker.loop_handle());
+        self
+    }
+
+    /// Resolves host names with `resolve` instead of the system resolver
+    /// (a custom DNS, a fixed address for tests...).
+    pub fn resolver(
+        mut self,
+        resolve: impl Fn(&str, u16) -> std::io::Result<Vec<SocketAddr>> + Send + Sync + 'static,
+    ) -> Self {
+        self.resolver = Some(Arc::new(resolve));
+        self
+    }
+
+    /// Opens the connection with `handler`; see [`WebSocket::new`].
+    pub fn connect<H: Handler>(self, handler: H) -> Result<WebSocket<H>, Error> {
+        let target = Target::parse(&self.url)?;
+        let mut request =
+            ClientRequest::new(target.host.clone(), target.port, target.resource.clone())
+                .secure(target.secure);
+        for protocol in self.protocols {
+            request = request.protocol(protocol);
+        }
+        if let Some(origin) = self.origin {
+            request = request.origin(origin);
+        }
+        for (name, value) in handler.headers().iter().chain(self.headers.iter()) {
+            request = request.header(name, value);
+        }
+        request.validate().map_err(Error::InvalidRequest)?;
+        let addrs = target.addresses(self.resolver.as_deref())?;
+        let event_loop = match self.event_loop {
+            Some(handle) => handle,
+            None => shared_loop()?,
+        };
+        let inner = Arc::new(Inner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            url: self.url,
+            data_type: self.data_type.unwrap_or_else(|| handler.data_type()),
+            conn: OnceLock::new(),
+            handler: Mutex::new(handler),
+        });
+        let ws = WebSocket { inner };
+        let dispatch = Dispatch {
+            ws: ws.clone(),
+            failed: false,
+        };
+        let conn = event_loop.connect_to(&request, addrs, self.options, dispatch)?;
+        let _ = ws.inner.conn.set(conn);
+        Ok(ws)
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("url", &self.url)
+            .field("data_type", &self.data_type)
+            .field("headers", &self.headers)
+            .field("protocols", &self.protocols)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Turns the event loop's events into the handler's callbacks, keeping
+/// the 4D order: nothing but `on_terminate` after `on_error`.
+struct Dispatch<H: Handler> {
+    ws: WebSocket<H>,
+    /// `on_error` has run: later messages and errors are not delivered.
+    failed: bool,
+}
+
+impl<H: Handler> Dispatch<H> {
+    fn call(&self, f: impl FnOnce(&mut H, &WebSocket<H>)) {
+        let inner = &self.ws.inner;
+        let mut handler = inner.handler.lock().unwrap_or_else(PoisonError::into_inner);
+        let previous = IN_CALLBACK.with(|c| c.replace(inner.id));
+        // Restores the marker even if the callback panics (the loop catches
+        // the panic and fails the connection with 1011).
+        struct Restore(u64);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                IN_CALLBACK.with(|c| c.set(self.0));
+            }
+        }
+        let _restore = Restore(previous);
+        f(&mut handler, &self.ws);
+    }
+
+    fn error(&mut self, error: Error) {
+        if !self.failed {
+            self.failed = true;
+            let event = ErrorEvent::new(error);
+            self.call(|h, ws| h.on_error(ws, &event));
+        }
+    }
+
+    /// The message as the data type wants it.
+    fn data(&self, message: Message) -> Result<Data, serde_json::Error> {
+        Ok(match (self.ws.inner.data_type, message) {
+            (_, Message::Binary(bytes)) => Data::Blob(bytes),
+            (DataType::Blob, Message::Text(text)) => Data::Blob(text.into_bytes()),
+            (DataType::Text, Message::Text(text)) => Data::Text(text),
+            (DataType::Object, Message::Text(text)) => {
+                Data::Object(serde_json::from_str(text.as_str())?)
+            }
+        })
+    }
+}
+
+impl<H: Handler> ws_mio::Handler for Dispatch<H> {
+    fn on_event(&mut self, conn: &Conn, event: ws_mio::Event) {
+        if self.ws.inner.conn.get().is_none() {
+            let _ = self.ws.inner.conn.set(conn.clone());
+        }
+        match event {
+            ws_mio::Event::Open(open) => {
+                let event = OpenEvent {
+                    protocol: open.subprotocol,
+                    headers: open.headers,
+                };
+                self.call(|h, ws| h.on_open(ws, &event));
+            }
+            ws_mio::Event::Message(message) => {
+                if self.failed {
+                    return;
+                }
+                match self.data(message) {
+                    Ok(data) => self.call(|h, ws| h.on_message(ws, MessageEvent { data })),
+                    Err(e) => {
+                        // RFC 6455 section 7.4.1: 1007, data inconsistent
+                        // with the message's type.
+                        let _ = conn.close(CloseCode::INVALID_PAYLOAD, "invalid JSON");
+                        self.error(Error::InvalidJson(e));
+                    }
+                }
+            }
+            ws_mio::Event::Ping(_) | ws_mio::Event::Pong(_) => {}
+            ws_mio::Event::Error(e) => self.error(Error::Connection(e)),
+            ws_mio::Event::Closed(closed) => {
+                let event = TerminateEvent {
+                    code: closed.code.0,
+                    reason: closed.reason,
+                    was_clean: closed.was_clean,
+                };
+                self.call(|h, ws| h.on_terminate(ws, &event));
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! From the URL given to `WebSocket::new` to what the handshake needs.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs as _};
+
+use url::{Host, Url};
+
+use crate::error::Error;
+
+/// A usable `ws://` or `wss://` URL, taken apart.
+#[derive(Debug)]
+pub(crate) struct Target {
+    pub(crate) secure: bool,
+    /// The host as the handshake and TLS name it: a lowercase (punycode)
+    /// domain, or an IP address without brackets.
+    pub(crate) host: String,
+    /// Set when the host is an IP literal: nothing to resolve.
+    pub(crate) ip: Option<std::net::IpAddr>,
+    pub(crate) port: u16,
+    /// Path and query, as sent in the request line.
+    pub(crate) resource: String,
+}
+
+impl Target {
+    /// Parses and checks `url`. Refuses what cannot be a WebSocket
+    /// endpoint (RFC 6455 section 3): another scheme, no host, a fragment,
+    /// a bad port; and credentials, which a handshake would not send.
+    pub(crate) fn parse(url: &str) -> Result<Self, Error> {
+        let invalid = |reason: &str| Error::InvalidUrl {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let parsed = Url::parse(url.trim()).map_err(|e| invalid(&e.to_string()))?;
+        let secure = match parsed.scheme() {
+            "ws" => false,
+            "wss" => true,
+            other => {
+                return Err(invalid(&format!(
+                    "the scheme must be ws or wss, not {other:?}"
+                )));
+            }
+        };
+        if parsed.fragment().is_some() {
+            return Err(invalid("a WebSocket URL cannot have a #fragment"));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(invalid(
+                "credentials in the URL are not sent; use an Authorization header",
+            ));
+        }
+        let (host, ip) = match parsed.host() {
+            Some(Host::Domain(d)) if !d.is_empty() => (d.to_owned(), None),
+            Some(Host::Ipv4(ip)) => (ip.to_string(), Some(ip.into())),
+            Some(Host::Ipv6(ip)) => (ip.to_string(), Some(ip.into())),
+            _ => return Err(invalid("no host")),
+        };
+        // `port_or_known_default` knows 80 and 443 for ws and wss; an
+        // explicit port 0 cannot be connected to.
+        let port = parsed
+            .port_or_known_default()
+            .ok_or_else(|| invalid("no port"))?;
+        if port == 0 {
+            return Err(invalid("port 0 cannot be connected to"));
+        }
+        let mut resource = parsed.path().to_owned();
+        if resource.is_empty() {
+            resource.push('/');
+        }
+        if let Some(query) = parsed.query() {
+            resource.push('?');
+            resource.push_str(query);
+        }
+        Ok(Self {
+            secure,
+            host,
+            ip,
+            port,
+            resource,
+        })
+    }
+
+    /// The addresses to try, in order: the IP literal, or what `resolve`
+    /// (by default the system resolver) answers for the host.
+    pub(crate) fn addresses(&self, resolve: Option<&Resolver>) -> Result<Vec<SocketAddr>, Error> {
+        if let Some(ip) = self.ip {
+            return Ok(vec![SocketAddr::new(ip, self.port)]);
+        }
+        let result = match resolve {
+            Some(resolve) => resolve(&self.host, self.port),
+            None => (self.host.as_str(), self.port)
+                .to_socket_addrs()
+                .map(Iterator::collect),
+        };
+        match result {
+            Ok(addrs) if !addrs.is_empty() => Ok(addrs),
+            Ok(_) => Err(Error::Resolve {
+                host: self.host.clone(),
+                error: io::Error::new(io::ErrorKind::NotFound, "no address"),
+            }),
+            Err(error) => Err(Error::Resolve {
+                host: self.host.clone(),
+                error,
+            }),
+        }
+    }
+}
+
+/// A host name resolver: the host and port in, the addresses to try out.
+pub type Resolver = dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(url: &str) -> Target {
+        Target::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"))
+    }
+
+    fn refused(url: &str) -> String {
+        match Target::parse(url) {
+            Err(Error::InvalidUrl { reason, .. }) => reason,
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn default_ports_paths_and_queries() {
+        let t = ok("ws://example.com");
+        assert_eq!((t.secure, t.port, t.resource.as_str()), (false, 80, "/"));
+        let t = ok("wss://Example.COM/chat?room=1&x=%20y");
+        assert_eq!((t.secure, t.port), (true, 443));
+        assert_eq!(t.host, "example.com");
+        assert_eq!(t.resource, "/chat?room=1&x=%20y");
+        let t = ok("ws://example.com:9001/a/b");
+        assert_eq!((t.port, t.resource.as_str()), (9001, "/a/b"));
+    }
+
+    #[test]
+    fn ip_literals_need_no_resolving() {
+        let t = ok("ws://[::1]:9001/");
+        assert_eq!(t.host, "::1");
+        assert_eq!(
+            t.addresses(None).unwrap(),
+            vec!["[::1]:9001".parse().unwrap()]
+        );
+        let t = ok("ws://127.0.0.1:1234");
+        assert_eq!(t.addresses(None).unwrap()[0].port(), 1234);
+    }
+
+    #[test]
+    fn international_names_become_punycode() {
+        assert_eq!(ok("ws://bücher.example/").host, "xn--bcher-kva.example");
+    }
+
+    #[test]
+    fn unusable_urls_are_refused_with_a_reason() {
+        assert!(refused("http://example.com/").contains("scheme"));
+        assert!(refused("ws://example.com/#frag").contains("fragment"));
+        assert!(refused("ws://example.com/#").contains("fragment"));
+        assert!(refused("ws://user:pw@example.com/").contains("credentials"));
+        assert!(refused("ws://example.com:99999/").contains("port"));
+        assert!(refused("ws://example.com:0/").contains("port 0"));
+        refused("ws://:80/");
+        refused("ws://");
+        refused("not a url");
+        refused("");
+        refused("ws://exa mple.com/");
+    }
+}
