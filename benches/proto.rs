@@ -20,17 +20,21 @@
 //! Run with short settings on a shared machine:
 //! `cargo bench --bench proto -- --warm-up-time 1 --measurement-time 2`.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::hint::black_box;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{open_client, push_server_frame};
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime};
 use rand::rngs::StdRng;
 use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use tungstenite::protocol::{Role as TRole, WebSocket};
-use ws_proto::frame::{FrameHeader, OpCode, Utf8Validator, apply_mask, apply_mask_scalar};
-use ws_proto::{ClientRequest, Config, Connection, Event, State};
+use ws_proto::frame::{OpCode, Utf8Validator, apply_mask, apply_mask_scalar};
+use ws_proto::{Connection, Event};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
@@ -97,66 +101,16 @@ fn ascii_text(rng: &mut StdRng, len: usize) -> Vec<u8> {
     (0..len).map(|_| b' ' + rng.random_range(0..95u8)).collect()
 }
 
-/// One unmasked (server-to-client) frame.
-fn server_frame(opcode: OpCode, payload: &[u8], out: &mut Vec<u8>) {
-    let header = FrameHeader {
-        fin: true,
-        rsv: 0,
-        opcode,
-        mask: None,
-        payload_len: payload.len() as u64,
-    };
-    let mut head = [0u8; ws_proto::frame::header::MAX_HEADER_LEN];
-    let n = header.encode(&mut head);
-    out.extend_from_slice(&head[..n]);
-    out.extend_from_slice(payload);
-}
-
 /// `count` frames of `payload`, back to back.
 fn server_frames(opcode: OpCode, payload: &[u8], count: usize) -> Vec<u8> {
     let mut wire = Vec::new();
     for _ in 0..count {
-        server_frame(opcode, payload, &mut wire);
+        push_server_frame(opcode, payload, &mut wire);
     }
     wire
 }
 
 // ---- ws-proto ---------------------------------------------------------------
-
-/// A client connection whose opening handshake is complete.
-fn open_client(seed: u64) -> (Connection, Instant) {
-    let now = Instant::now();
-    let request = ClientRequest::new("example.com", 80, "/bench");
-    let mut conn = Connection::client(
-        now,
-        Config::default(),
-        &request,
-        StdRng::seed_from_u64(seed),
-    )
-    .expect("valid request");
-    let head = conn.poll_transmit().expect("request queued").to_vec();
-    conn.advance_transmit(head.len());
-    let head = String::from_utf8(head).expect("ASCII request");
-    let key = head
-        .lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.trim()
-                .eq_ignore_ascii_case("sec-websocket-key")
-                .then(|| value.trim().to_owned())
-        })
-        .expect("Sec-WebSocket-Key");
-    let answer = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\r\n",
-        ws_proto::handshake::accept_key(key.as_bytes())
-    );
-    conn.receive(now, answer.as_bytes());
-    assert!(matches!(conn.poll_event(), Some(Event::Open(_))));
-    assert!(conn.poll_event().is_none());
-    assert_eq!(conn.state(), State::Open);
-    (conn, now)
-}
 
 /// Feeds `wire` (holding `count` frames) and takes the `count` messages.
 #[inline]

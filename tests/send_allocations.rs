@@ -7,16 +7,16 @@
 //! counted, and measurements are serialized, so tests running in parallel
 //! do not disturb each other.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
-use rand::SeedableRng as _;
-use rand::rngs::StdRng;
-use ws_proto::frame::{FrameHeader, OpCode};
-use ws_proto::{ClientRequest, Config, Connection, Event, Message, State};
+use common::{open_client, push_server_frame};
+use ws_proto::frame::OpCode;
+use ws_proto::{Connection, Event, Message};
 
 /// `System`, counting `alloc`, `alloc_zeroed` and `realloc` calls made by a
 /// thread while its `COUNTING` flag is set.
@@ -99,42 +99,6 @@ fn count_allocations(f: impl FnOnce()) -> Counted {
     }
 }
 
-/// A client connection whose opening handshake is complete: the 101 answer
-/// carries the accept key computed from the request's own key.
-fn open_client(seed: u64) -> (Connection, Instant) {
-    let now = Instant::now();
-    let request = ClientRequest::new("example.com", 80, "/alloc");
-    let mut conn = Connection::client(
-        now,
-        Config::default(),
-        &request,
-        StdRng::seed_from_u64(seed),
-    )
-    .expect("valid request");
-    let head = conn.poll_transmit().expect("request queued").to_vec();
-    conn.advance_transmit(head.len());
-    let head = String::from_utf8(head).expect("ASCII request");
-    let key = head
-        .lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.trim()
-                .eq_ignore_ascii_case("sec-websocket-key")
-                .then(|| value.trim().to_owned())
-        })
-        .expect("Sec-WebSocket-Key");
-    let answer = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\r\n",
-        ws_proto::handshake::accept_key(key.as_bytes())
-    );
-    conn.receive(now, answer.as_bytes());
-    assert!(matches!(conn.poll_event(), Some(Event::Open(_))));
-    assert!(conn.poll_event().is_none());
-    assert_eq!(conn.state(), State::Open);
-    (conn, now)
-}
-
 #[derive(Clone, Copy, Debug)]
 enum Kind {
     Text,
@@ -206,22 +170,6 @@ fn sending_allocates_nothing_in_steady_state() {
     }
 }
 
-/// One unmasked (server-to-client) frame.
-fn server_frame(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
-    let header = FrameHeader {
-        fin: true,
-        rsv: 0,
-        opcode,
-        mask: None,
-        payload_len: payload.len() as u64,
-    };
-    let mut head = [0u8; ws_proto::frame::header::MAX_HEADER_LEN];
-    let n = header.encode(&mut head);
-    let mut frame = head[..n].to_vec();
-    frame.extend_from_slice(payload);
-    frame
-}
-
 #[test]
 fn receiving_allocates_nothing_in_steady_state() {
     for size in [16, 1024] {
@@ -236,7 +184,8 @@ fn receiving_allocates_nothing_in_steady_state() {
                 end -= 1;
             }
             let payload = &payload.as_bytes()[..end];
-            let frame = server_frame(opcode, payload);
+            let mut frame = Vec::new();
+            push_server_frame(opcode, payload, &mut frame);
             let (mut conn, now) = open_client(7);
             let receive_one = |conn: &mut Connection| {
                 conn.receive(now, &frame);

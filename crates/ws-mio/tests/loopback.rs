@@ -2,33 +2,31 @@
 //! and size, pings, closing from either side. Every test bounds itself in
 //! time: the loop runs on a thread and the test waits with a deadline.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use ws_mio::{ClientOptions, Conn, Event, EventLoop, Handle, ServerOptions};
+use common::{LoopThread, client_loop, serve};
+use ws_mio::{ClientOptions, Conn, Event, ServerOptions};
 use ws_proto::{ClientRequest, CloseCode, Message};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// An echo server on a loop thread; returns its address and loop handle.
-fn echo_server(options: ServerOptions) -> (SocketAddr, Handle, thread::JoinHandle<()>) {
-    let mut event_loop = EventLoop::new().unwrap();
-    let addr = event_loop
-        .listen("127.0.0.1:0".parse().unwrap(), options, || {
-            |conn: &Conn, event: Event| {
-                let _ = match event {
-                    Event::Message(Message::Text(t)) => conn.send_text_bytes(t),
-                    Event::Message(Message::Binary(b)) => conn.send_bytes(b),
-                    _ => Ok(()),
-                };
-            }
-        })
-        .unwrap();
-    let handle = event_loop.handle();
-    let thread = thread::spawn(move || event_loop.run().unwrap());
-    (addr, handle, thread)
+/// An echo server on a loop thread that answers with the received payloads
+/// themselves (no copy), unlike `common::echo_server`.
+fn echo_server(options: ServerOptions) -> (SocketAddr, LoopThread) {
+    serve(options, "echo-server", || {
+        |conn: &Conn, event: Event| {
+            let _ = match event {
+                Event::Message(Message::Text(t)) => conn.send_text_bytes(t),
+                Event::Message(Message::Binary(b)) => conn.send_bytes(b),
+                _ => Ok(()),
+            };
+        }
+    })
 }
 
 /// What a client handler saw, as text lines, sent to the test thread.
@@ -49,9 +47,8 @@ fn describe(event: &Event) -> String {
 fn client(
     addr: SocketAddr,
     on_open: impl Fn(&Conn) + Send + 'static,
-) -> (Conn, mpsc::Receiver<String>, Handle, thread::JoinHandle<()>) {
-    let mut event_loop = EventLoop::new().unwrap();
-    let handle = event_loop.handle();
+) -> (Conn, mpsc::Receiver<String>, LoopThread) {
+    let client = client_loop();
     let (tx, rx) = mpsc::channel();
     let request = ClientRequest::new(addr.ip().to_string(), addr.port(), "/");
     let options = ClientOptions {
@@ -61,7 +58,8 @@ fn client(
         },
         ..Default::default()
     };
-    let conn = handle
+    let conn = client
+        .handle
         .connect(&request, options, move |conn: &Conn, event: Event| {
             if let Event::Open(_) = event {
                 on_open(conn);
@@ -69,8 +67,7 @@ fn client(
             let _ = tx.send(describe(&event));
         })
         .unwrap();
-    let thread = thread::spawn(move || event_loop.run().unwrap());
-    (conn, rx, handle, thread)
+    (conn, rx, client)
 }
 
 fn next(rx: &mpsc::Receiver<String>) -> String {
@@ -80,9 +77,9 @@ fn next(rx: &mpsc::Receiver<String>) -> String {
 
 #[test]
 fn echo_of_every_kind_and_size_then_client_close() {
-    let (addr, server, server_thread) = echo_server(ServerOptions::default());
+    let (addr, server) = echo_server(ServerOptions::default());
     let big = "x".repeat(16 << 20);
-    let (conn, rx, client_loop, client_thread) = client(addr, move |conn| {
+    let (conn, rx, client_loop) = client(addr, move |conn| {
         conn.send_text("hello").unwrap();
         conn.send_binary(&[1, 2, 3]).unwrap();
         conn.send_text("").unwrap();
@@ -101,37 +98,24 @@ fn echo_of_every_kind_and_size_then_client_close() {
     assert_eq!(next(&rx), "pong p");
     conn.close(CloseCode(4000), "bye").unwrap();
     assert_eq!(next(&rx), "closed 4000 \"bye\" clean=true");
-    client_loop.stop();
-    server.stop();
-    client_thread.join().unwrap();
-    server_thread.join().unwrap();
+    client_loop.stop("client loop");
+    server.stop("server loop");
 }
 
 #[test]
 fn server_side_close_reaches_the_client() {
-    let mut event_loop = EventLoop::new().unwrap();
-    let addr = event_loop
-        .listen(
-            "127.0.0.1:0".parse().unwrap(),
-            ServerOptions::default(),
-            || {
-                |conn: &Conn, event: Event| {
-                    if let Event::Open(_) = event {
-                        conn.close(CloseCode::GOING_AWAY, "maintenance").unwrap();
-                    }
-                }
-            },
-        )
-        .unwrap();
-    let server = event_loop.handle();
-    let server_thread = thread::spawn(move || event_loop.run().unwrap());
-    let (_conn, rx, client_loop, client_thread) = client(addr, |_| {});
+    let (addr, server) = serve(ServerOptions::default(), "closing-server", || {
+        |conn: &Conn, event: Event| {
+            if let Event::Open(_) = event {
+                conn.close(CloseCode::GOING_AWAY, "maintenance").unwrap();
+            }
+        }
+    });
+    let (_conn, rx, client_loop) = client(addr, |_| {});
     assert_eq!(next(&rx), "open");
     assert_eq!(next(&rx), "closed 1001 \"maintenance\" clean=true");
-    client_loop.stop();
-    server.stop();
-    client_thread.join().unwrap();
-    server_thread.join().unwrap();
+    client_loop.stop("client loop");
+    server.stop("server loop");
 }
 
 #[test]
@@ -141,21 +125,20 @@ fn refused_connection_gives_an_error_then_closed() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let (_conn, rx, client_loop, client_thread) = client(addr, |_| {});
+    let (_conn, rx, client_loop) = client(addr, |_| {});
     let error = next(&rx);
     assert!(
         error.starts_with("error cannot connect to 127.0.0.1:"),
         "{error}"
     );
     assert_eq!(next(&rx), "closed 1006 \"\" clean=false");
-    client_loop.stop();
-    client_thread.join().unwrap();
+    client_loop.stop("client loop");
 }
 
 #[test]
 fn sends_from_several_threads_arrive_complete_and_in_per_thread_order() {
-    let (addr, server, server_thread) = echo_server(ServerOptions::default());
-    let (conn, rx, client_loop, client_thread) = client(addr, |_| {});
+    let (addr, server) = echo_server(ServerOptions::default());
+    let (conn, rx, client_loop) = client(addr, |_| {});
     assert_eq!(next(&rx), "open");
     let senders: Vec<_> = (0..4)
         .map(|t| {
@@ -181,8 +164,6 @@ fn sends_from_several_threads_arrive_complete_and_in_per_thread_order() {
     }
     conn.close(CloseCode::NORMAL, "").unwrap();
     assert!(next(&rx).starts_with("closed 1000"));
-    client_loop.stop();
-    server.stop();
-    client_thread.join().unwrap();
-    server_thread.join().unwrap();
+    client_loop.stop("client loop");
+    server.stop("server loop");
 }

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     DEADLINE, LoopThread, Seen, accept_by_hand, accept_within, client_loop, connect, expect,
-    read_http_head, recv, spawn_helper,
+    read_http_head, recv, serve, spawn_helper,
 };
 use ws_mio::{ClientOptions, Conn, Event, EventLoop, Handler, ServerOptions};
 use ws_proto::{ClientRequest, CloseCode, Message};
@@ -166,37 +166,29 @@ impl Counters {
 
 /// An echo server loop counting its connections' opens and closes.
 fn counting_echo_server(counters: Arc<Counters>) -> (SocketAddr, LoopThread) {
-    let mut event_loop = EventLoop::new().unwrap();
-    let addr = event_loop
-        .listen(
-            "127.0.0.1:0".parse().unwrap(),
-            ServerOptions::default(),
-            move || {
-                let counters = counters.clone();
-                move |conn: &Conn, event: Event| match event {
-                    Event::Open(_) => {
-                        counters.opened.fetch_add(1, Ordering::SeqCst);
-                    }
-                    Event::Message(Message::Text(t)) => {
-                        let _ = conn.send_text(&t);
-                    }
-                    Event::Message(Message::Binary(b)) => {
-                        let _ = conn.send_binary(&b);
-                    }
-                    Event::Closed(c) => {
-                        let counter = if c.was_clean {
-                            &counters.clean
-                        } else {
-                            &counters.unclean
-                        };
-                        counter.fetch_add(1, Ordering::SeqCst);
-                    }
-                    _ => {}
+    serve(ServerOptions::default(), "echo-server", move || {
+        let mut count = counting_handler(counters.clone());
+        move |conn: &Conn, event: Event| {
+            match &event {
+                Event::Message(Message::Text(t)) => {
+                    let _ = conn.send_text(t);
                 }
-            },
-        )
-        .unwrap();
-    (addr, LoopThread::spawn(event_loop, "echo-server"))
+                Event::Message(Message::Binary(b)) => {
+                    let _ = conn.send_binary(b);
+                }
+                _ => {}
+            }
+            count(conn, event);
+        }
+    })
+}
+
+/// A server loop (named `name`) whose connections only count.
+fn counting_server(name: &str, counters: &Arc<Counters>) -> (SocketAddr, LoopThread) {
+    let counters = counters.clone();
+    serve(ServerOptions::default(), name, move || {
+        counting_handler(counters.clone())
+    })
 }
 
 // ---- 1,000 concurrent connections ---------------------------------------------
@@ -368,6 +360,49 @@ fn counting_handler(counters: Arc<Counters>) -> impl FnMut(&Conn, Event) + Send 
     }
 }
 
+/// A client loop for idle connections to 127.0.0.1:`port` whose handlers
+/// only count. All of it is made before the heap is measured, so that only
+/// the connections themselves are.
+struct IdleClients {
+    client: LoopThread,
+    request: ClientRequest,
+    options: ClientOptions,
+    counters: Arc<Counters>,
+}
+
+impl IdleClients {
+    fn new(port: u16) -> Self {
+        let counters = Arc::new(Counters::default());
+        let client = client_loop();
+        let request = ClientRequest::new("127.0.0.1", port, "/");
+        // Generous handshake timer: all the handshakes start at once, on a
+        // busy machine.
+        let mut options = ClientOptions::default();
+        options.config.handshake_timeout = Some(Duration::from_secs(60));
+        Self {
+            client,
+            request,
+            options,
+            counters,
+        }
+    }
+
+    /// Starts `n` connections.
+    fn connect(&self, n: usize) {
+        for _ in 0..n {
+            // The returned `Conn` is dropped: the loop keeps what it needs.
+            self.client
+                .handle
+                .connect(
+                    &self.request,
+                    self.options.clone(),
+                    counting_handler(self.counters.clone()),
+                )
+                .expect("connect starts");
+        }
+    }
+}
+
 /// Lets the loops finish the turn they are in before the heap is read.
 fn settle() {
     thread::sleep(Duration::from_millis(200));
@@ -426,25 +461,12 @@ fn idle_clients(n: usize) -> Figure {
         drop(held); // the clients see the end of their streams
         Ok(())
     });
-    let counters = Arc::new(Counters::default());
-    let client = client_loop();
-    let request = ClientRequest::new("127.0.0.1", port, "/");
-    let mut options = ClientOptions::default();
-    options.config.handshake_timeout = Some(Duration::from_secs(60));
+    let clients = IdleClients::new(port);
+    let counters = &clients.counters;
     settle();
 
     let before = live();
-    for _ in 0..n {
-        // The returned `Conn` is dropped: the loop keeps what it needs.
-        client
-            .handle
-            .connect(
-                &request,
-                options.clone(),
-                counting_handler(counters.clone()),
-            )
-            .expect("connect starts");
-    }
+    clients.connect(n);
     wait_until(
         Duration::from_secs(60),
         || {
@@ -461,7 +483,7 @@ fn idle_clients(n: usize) -> Figure {
 
     let _ = release_tx.send(());
     wait_until(DEADLINE, || counters.describe(), || counters.closed() == n);
-    client.stop("client loop");
+    clients.client.stop("client loop");
     recv(&raw, DEADLINE, "raw server").expect("raw server");
     figure
 }
@@ -470,14 +492,7 @@ fn idle_clients(n: usize) -> Figure {
 /// hold the sockets: only the server side is on the ws-mio heap.
 fn idle_server_connections(n: usize) -> Figure {
     let counters = Arc::new(Counters::default());
-    let mut event_loop = EventLoop::new().unwrap();
-    let addr = event_loop
-        .listen("127.0.0.1:0".parse().unwrap(), ServerOptions::default(), {
-            let counters = counters.clone();
-            move || counting_handler(counters.clone())
-        })
-        .unwrap();
-    let server = LoopThread::spawn(event_loop, "idle-server");
+    let (addr, server) = counting_server("idle-server", &counters);
     let request = format!(
         "GET / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
@@ -517,32 +532,13 @@ fn idle_server_connections(n: usize) -> Figure {
 /// ws-mio clients against a ws-mio server, on two loops: both sides.
 fn idle_pairs(n: usize) -> Figure {
     let server_counters = Arc::new(Counters::default());
-    let mut event_loop = EventLoop::new().unwrap();
-    let addr = event_loop
-        .listen("127.0.0.1:0".parse().unwrap(), ServerOptions::default(), {
-            let counters = server_counters.clone();
-            move || counting_handler(counters.clone())
-        })
-        .unwrap();
-    let server = LoopThread::spawn(event_loop, "pair-server");
-    let client_counters = Arc::new(Counters::default());
-    let client = client_loop();
-    let request = ClientRequest::new("127.0.0.1", addr.port(), "/");
-    let mut options = ClientOptions::default();
-    options.config.handshake_timeout = Some(Duration::from_secs(60));
+    let (addr, server) = counting_server("pair-server", &server_counters);
+    let clients = IdleClients::new(addr.port());
+    let client_counters = &clients.counters;
     settle();
 
     let before = live();
-    for _ in 0..n {
-        client
-            .handle
-            .connect(
-                &request,
-                options.clone(),
-                counting_handler(client_counters.clone()),
-            )
-            .expect("connect starts");
-    }
+    clients.connect(n);
     wait_until(
         Duration::from_secs(60),
         || {
@@ -560,7 +556,7 @@ fn idle_pairs(n: usize) -> Figure {
     settle();
     let figure = Figure::between(before, live(), n);
 
-    client.stop("client loop"); // closes every connection with 1001
+    clients.client.stop("client loop"); // closes every connection with 1001
     wait_until(
         DEADLINE,
         || server_counters.describe(),

@@ -1,50 +1,34 @@
 //! Back-pressure against a peer that stops reading, and a handler that
 //! panics: both stay within one connection, never the loop.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::mpsc;
+mod common;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ws_mio::{ClientOptions, Conn, Event, EventLoop, ServerOptions};
+use common::{accept_by_hand, client_loop, raw_server, recv, serve};
+use ws_mio::{ClientOptions, Conn, Event, ServerOptions};
 use ws_proto::{ClientRequest, CloseCode, Message, SendError};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
 /// A server that completes the handshake by hand, then never reads again.
-fn deaf_server() -> (std::net::SocketAddr, thread::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let thread = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            stream.read_exact(&mut byte).unwrap();
-            head.push(byte[0]);
-        }
-        let text = String::from_utf8(head).unwrap();
-        let key = text
-            .lines()
-            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
-            .unwrap();
-        let answer = format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-            ws_proto::handshake::accept_key(key.as_bytes())
-        );
-        stream.write_all(answer.as_bytes()).unwrap();
+fn deaf_server() -> (SocketAddr, Receiver<io::Result<()>>) {
+    raw_server("deaf-server", |stream| {
+        accept_by_hand(stream)?;
         // Hold the socket without reading, long enough for the test.
         thread::sleep(Duration::from_secs(5));
-    });
-    (addr, thread)
+        Ok(())
+    })
 }
 
 #[test]
 fn a_peer_that_stops_reading_fills_the_write_buffer_to_its_limit_and_no_further() {
     let (addr, server) = deaf_server();
-    let mut event_loop = EventLoop::new().unwrap();
-    let handle = event_loop.handle();
+    let client = client_loop();
     let limit = 4 << 20;
     let options = ClientOptions {
         config: ws_proto::Config {
@@ -55,12 +39,12 @@ fn a_peer_that_stops_reading_fills_the_write_buffer_to_its_limit_and_no_further(
     };
     let (tx, rx) = mpsc::channel();
     let request = ClientRequest::new("127.0.0.1", addr.port(), "/");
-    let conn = handle
+    let conn = client
+        .handle
         .connect(&request, options, move |_: &Conn, event: Event| {
             let _ = tx.send(matches!(event, Event::Open(_)));
         })
         .unwrap();
-    let loop_thread = thread::spawn(move || event_loop.run().unwrap());
     assert!(rx.recv_timeout(DEADLINE).unwrap(), "open");
 
     // Send 64 KiB messages until refused: the socket buffers fill, then
@@ -93,40 +77,30 @@ fn a_peer_that_stops_reading_fills_the_write_buffer_to_its_limit_and_no_further(
     assert!(conn.buffered_amount() <= limit);
     // The refused message was not queued; the connection is still usable.
     assert_eq!(conn.state(), ws_proto::State::Open);
-    handle.stop();
-    loop_thread.join().unwrap();
-    server.join().unwrap();
+    client.stop("client loop");
+    recv(&server, DEADLINE, "deaf server").expect("deaf server");
 }
 
 #[test]
 fn a_panicking_handler_fails_its_connection_with_1011_and_the_loop_goes_on() {
-    let mut server_loop = EventLoop::new().unwrap();
-    let addr = server_loop
-        .listen(
-            "127.0.0.1:0".parse().unwrap(),
-            ServerOptions::default(),
-            || {
-                |conn: &Conn, event: Event| {
-                    if let Event::Message(Message::Text(t)) = event {
-                        if &*t == "panic" {
-                            panic!("a handler bug");
-                        }
-                        let _ = conn.send_text(&t);
-                    }
+    let (addr, server) = serve(ServerOptions::default(), "echo-server", || {
+        |conn: &Conn, event: Event| {
+            if let Event::Message(Message::Text(t)) = event {
+                if &*t == "panic" {
+                    panic!("a handler bug");
                 }
-            },
-        )
-        .unwrap();
-    let server = server_loop.handle();
-    let server_thread = thread::spawn(move || server_loop.run().unwrap());
+                let _ = conn.send_text(&t);
+            }
+        }
+    });
 
-    let mut client_loop = EventLoop::new().unwrap();
-    let client = client_loop.handle();
+    let client = client_loop();
     let (tx, rx) = mpsc::channel();
     let request = ClientRequest::new("127.0.0.1", addr.port(), "/");
     for name in ["first", "second"] {
         let tx = tx.clone();
         client
+            .handle
             .connect(
                 &request,
                 ClientOptions::default(),
@@ -146,7 +120,6 @@ fn a_panicking_handler_fails_its_connection_with_1011_and_the_loop_goes_on() {
             )
             .unwrap();
     }
-    let client_thread = thread::spawn(move || client_loop.run().unwrap());
     let mut seen: Vec<String> = (0..3).map(|_| rx.recv_timeout(DEADLINE).unwrap()).collect();
     seen.sort();
     assert_eq!(
@@ -157,8 +130,6 @@ fn a_panicking_handler_fails_its_connection_with_1011_and_the_loop_goes_on() {
             "second: echo hello"
         ]
     );
-    client.stop();
-    server.stop();
-    client_thread.join().unwrap();
-    server_thread.join().unwrap();
+    client.stop("client loop");
+    server.stop("server loop");
 }

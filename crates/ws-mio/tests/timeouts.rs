@@ -11,11 +11,12 @@ mod common;
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use common::{
-    DEADLINE, Seen, accept_by_hand, accept_within, client_loop, connect, drain_until_eof,
-    echo_server, expect, expect_no_more, next_within, recv, spawn_helper,
+    DEADLINE, LoopThread, Seen, accept_by_hand, client_loop, connect, drain_until_eof, echo_server,
+    expect, expect_no_more, next_within, raw_server, recv, spawn_helper,
 };
 use ws_mio::{ClientOptions, Error, EventLoop, ServerOptions};
 use ws_proto::{ClientRequest, CloseCode};
@@ -23,7 +24,7 @@ use ws_proto::{ClientRequest, CloseCode};
 /// How long a short timer (500 ms) may take to show, on a busy machine.
 const GENEROUS: Duration = Duration::from_secs(10);
 
-fn expect_error(rx: &std::sync::mpsc::Receiver<Seen>, component: &str, words: &str) {
+fn expect_error(rx: &Receiver<Seen>, component: &str, words: &str) {
     match next_within(rx, GENEROUS, words) {
         Seen::Error {
             component: got,
@@ -36,31 +37,87 @@ fn expect_error(rx: &std::sync::mpsc::Receiver<Seen>, component: &str, words: &s
     }
 }
 
-fn expect_closed_within(rx: &std::sync::mpsc::Receiver<Seen>, expected: Seen) {
+fn expect_closed_within(rx: &Receiver<Seen>, expected: Seen) {
     let got = next_within(rx, GENEROUS, "closed");
     assert_eq!(got, expected);
+}
+
+/// The end of a connection that failed: an error from `component` saying
+/// `words`, then `Closed` with 1006 (not clean), then nothing more.
+fn expect_failure_then_end(rx: &Receiver<Seen>, component: &str, words: &str) {
+    expect_error(rx, component, words);
+    expect_closed_within(rx, Seen::closed(1006, "", false));
+    expect_no_more(rx, Duration::from_millis(200));
+}
+
+/// The end of a connection whose loop was dropped: any number of errors,
+/// then `Closed` with 1006 (not clean).
+fn expect_abnormal_close_after_any_errors(rx: &Receiver<Seen>, what: &str) {
+    let mut last = next_within(rx, GENEROUS, what);
+    while let Seen::Error { .. } = last {
+        last = next_within(rx, GENEROUS, what);
+    }
+    assert!(
+        matches!(
+            last,
+            Seen::Closed {
+                code: 1006,
+                clean: false,
+                ..
+            }
+        ),
+        "{last:?}"
+    );
+}
+
+/// What a raw server saw from its one client until the end of the stream
+/// (or [`DEADLINE`]): the bytes, and whether the stream ended.
+type Received = io::Result<(Vec<u8>, bool)>;
+
+/// A raw server that accepts one connection and never answers: it reads
+/// everything until the client closes the socket.
+fn silent_server() -> (u16, Receiver<Received>) {
+    let (addr, received) = raw_server("silent-server", |stream| {
+        Ok(drain_until_eof(stream, Instant::now() + DEADLINE))
+    });
+    (addr.port(), received)
+}
+
+/// A raw server that completes the opening handshake by hand, then reads
+/// and ignores everything (no pong, no close) until the client closes the
+/// socket.
+fn deaf_server() -> (u16, Receiver<Received>) {
+    let (addr, received) = raw_server("deaf-server", |stream| {
+        accept_by_hand(stream)?;
+        Ok(drain_until_eof(stream, Instant::now() + DEADLINE))
+    });
+    (addr.port(), received)
+}
+
+/// A client loop with one connection to 127.0.0.1:`port`, made with
+/// `options`; `on_open` runs in its handler at `Open`.
+fn client_to(
+    port: u16,
+    options: ClientOptions,
+    on_open: impl FnMut(&ws_mio::Conn) + Send + 'static,
+) -> (LoopThread, ws_mio::Conn, Receiver<Seen>) {
+    let client = client_loop();
+    let request = ClientRequest::new("127.0.0.1", port, "/");
+    let (conn, rx) = connect(&client.handle, &request, options, on_open);
+    (client, conn, rx)
 }
 
 /// (a) The server accepts the TCP connection but never answers the
 /// opening handshake.
 #[test]
 fn opening_handshake_times_out_against_a_silent_server() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let silent = spawn_helper("silent-server", move || {
-        let mut stream = accept_within(&listener, Instant::now() + DEADLINE)?;
-        Ok::<_, io::Error>(drain_until_eof(&mut stream, Instant::now() + DEADLINE))
-    });
-    let client = client_loop();
+    let (port, silent) = silent_server();
     let mut options = ClientOptions::default();
     options.config.handshake_timeout = Some(Duration::from_millis(500));
-    let request = ClientRequest::new("127.0.0.1", port, "/");
-    let (_conn, rx) = connect(&client.handle, &request, options, |conn| {
+    let (client, _conn, rx) = client_to(port, options, |conn| {
         panic!("opened against a silent server: {conn:?}")
     });
-    expect_error(&rx, "ws-proto", "handshake timed out");
-    expect_closed_within(&rx, Seen::closed(1006, "", false));
-    expect_no_more(&rx, Duration::from_millis(200));
+    expect_failure_then_end(&rx, "ws-proto", "handshake timed out");
     // The client sent its request, then closed the socket when it gave up.
     let (bytes, eof) = recv(&silent, DEADLINE, "silent server").expect("silent server");
     assert!(
@@ -76,23 +133,13 @@ fn opening_handshake_times_out_against_a_silent_server() {
 /// ignores everything: the client's close is never answered.
 #[test]
 fn closing_handshake_times_out_when_the_close_is_never_answered() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let deaf = spawn_helper("deaf-server", move || {
-        let mut stream = accept_within(&listener, Instant::now() + DEADLINE)?;
-        accept_by_hand(&mut stream)?;
-        Ok::<_, io::Error>(drain_until_eof(&mut stream, Instant::now() + DEADLINE))
-    });
-    let client = client_loop();
+    let (port, deaf) = deaf_server();
     let mut options = ClientOptions::default();
     options.config.close_timeout = Some(Duration::from_millis(500));
-    let request = ClientRequest::new("127.0.0.1", port, "/");
-    let (conn, rx) = connect(&client.handle, &request, options, |_| {});
+    let (client, conn, rx) = client_to(port, options, |_| {});
     expect(&rx, Seen::Open);
     conn.close(CloseCode::NORMAL, "").unwrap();
-    expect_error(&rx, "ws-proto", "closing handshake timed out");
-    expect_closed_within(&rx, Seen::closed(1006, "", false));
-    expect_no_more(&rx, Duration::from_millis(200));
+    expect_failure_then_end(&rx, "ws-proto", "closing handshake timed out");
     // The peer got a masked close frame with code 1000, then the end of
     // the stream.
     let (bytes, eof) = recv(&deaf, DEADLINE, "deaf server").expect("deaf server");
@@ -114,26 +161,18 @@ fn closing_handshake_times_out_when_the_close_is_never_answered() {
 /// close timeout, and the close is still clean, with no error.
 #[test]
 fn client_stops_waiting_for_the_servers_end_of_stream_after_the_close_timeout() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let lingering = spawn_helper("lingering-server", move || {
-        let mut stream = accept_within(&listener, Instant::now() + DEADLINE)?;
-        accept_by_hand(&mut stream)?;
+    let (addr, lingering) = raw_server("lingering-server", |stream| {
+        accept_by_hand(stream)?;
         // The client's close frame: 2 header bytes, 4 mask bytes, 2 code bytes.
         let mut close = [0u8; 8];
         stream.set_read_timeout(Some(DEADLINE))?;
         stream.read_exact(&mut close)?;
         stream.write_all(&[0x88, 0x02, 0x03, 0xe8])?; // close 1000, unmasked
-        Ok::<_, io::Error>((
-            close,
-            drain_until_eof(&mut stream, Instant::now() + DEADLINE),
-        ))
+        Ok((close, drain_until_eof(stream, Instant::now() + DEADLINE)))
     });
-    let client = client_loop();
     let mut options = ClientOptions::default();
     options.config.close_timeout = Some(Duration::from_millis(500));
-    let request = ClientRequest::new("127.0.0.1", port, "/");
-    let (conn, rx) = connect(&client.handle, &request, options, |_| {});
+    let (client, conn, rx) = client_to(addr.port(), options, |_| {});
     expect(&rx, Seen::Open);
     conn.close(CloseCode::NORMAL, "").unwrap();
     expect_closed_within(&rx, Seen::closed(1000, "", true));
@@ -152,23 +191,13 @@ fn client_stops_waiting_for_the_servers_end_of_stream_after_the_close_timeout() 
 /// once `keepalive_timeout` has passed after it.
 #[test]
 fn keepalive_times_out_against_a_deaf_server() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let deaf = spawn_helper("deaf-server", move || {
-        let mut stream = accept_within(&listener, Instant::now() + DEADLINE)?;
-        accept_by_hand(&mut stream)?;
-        Ok::<_, io::Error>(drain_until_eof(&mut stream, Instant::now() + DEADLINE))
-    });
-    let client = client_loop();
+    let (port, deaf) = deaf_server();
     let mut options = ClientOptions::default();
     options.config.keepalive_interval = Some(Duration::from_millis(300));
     options.config.keepalive_timeout = Duration::from_millis(500);
-    let request = ClientRequest::new("127.0.0.1", port, "/");
-    let (_conn, rx) = connect(&client.handle, &request, options, |_| {});
+    let (client, _conn, rx) = client_to(port, options, |_| {});
     expect(&rx, Seen::Open);
-    expect_error(&rx, "ws-proto", "keepalive ping timed out");
-    expect_closed_within(&rx, Seen::closed(1006, "", false));
-    expect_no_more(&rx, Duration::from_millis(200));
+    expect_failure_then_end(&rx, "ws-proto", "keepalive ping timed out");
     // On the wire: the ping (masked, "keepalive"), then a close 1011.
     let (bytes, eof) = recv(&deaf, DEADLINE, "deaf server").expect("deaf server");
     assert_eq!(bytes.first(), Some(&0x89), "a ping first: {bytes:02x?}");
@@ -238,9 +267,7 @@ fn connect_timeout_is_honoured_when_the_backlog_is_full() {
     let (_conn, rx) = connect(&client.handle, &request, options, |conn| {
         panic!("connected through a full backlog: {conn:?}")
     });
-    expect_error(&rx, "ws-mio", "TCP connect timed out");
-    expect_closed_within(&rx, Seen::closed(1006, "", false));
-    expect_no_more(&rx, Duration::from_millis(200));
+    expect_failure_then_end(&rx, "ws-mio", "TCP connect timed out");
 
     // The same, with the opening handshake timer shorter than the connect
     // timeout: it fires while the TCP connect is still pending.
@@ -252,9 +279,7 @@ fn connect_timeout_is_honoured_when_the_backlog_is_full() {
     let (_conn, rx) = connect(&client.handle, &request, options, |conn| {
         panic!("connected through a full backlog: {conn:?}")
     });
-    expect_error(&rx, "ws-proto", "handshake timed out");
-    expect_closed_within(&rx, Seen::closed(1006, "", false));
-    expect_no_more(&rx, Duration::from_millis(200));
+    expect_failure_then_end(&rx, "ws-proto", "handshake timed out");
     client.stop("client loop");
     drop(fill);
 }
@@ -313,17 +338,12 @@ fn stopping_the_server_loop_closes_with_going_away() {
 /// abandons it: `Closed` 1006, and `run()` returns.
 #[test]
 fn stopping_during_the_opening_handshake_abandons_it() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     let (accepted_tx, accepted_rx) = std::sync::mpsc::channel();
-    let silent = spawn_helper("silent-server", move || {
-        let mut stream = accept_within(&listener, Instant::now() + DEADLINE)?;
+    let (addr, silent) = raw_server("silent-server", move |stream| {
         let _ = accepted_tx.send(());
-        Ok::<_, io::Error>(drain_until_eof(&mut stream, Instant::now() + DEADLINE))
+        Ok(drain_until_eof(stream, Instant::now() + DEADLINE))
     });
-    let client = client_loop();
-    let request = ClientRequest::new("127.0.0.1", port, "/");
-    let (_conn, rx) = connect(&client.handle, &request, ClientOptions::default(), |conn| {
+    let (client, _conn, rx) = client_to(addr.port(), ClientOptions::default(), |conn| {
         panic!("opened against a silent server: {conn:?}")
     });
     recv(&accepted_rx, DEADLINE, "the silent server to accept");
@@ -357,21 +377,7 @@ fn dropping_a_loop_with_an_open_connection_tells_its_handler() {
     quit_tx.send(()).unwrap();
     recv(&driver, DEADLINE, "the loop to be dropped");
     // Whatever came before (an error is allowed), `Closed` comes last.
-    let mut last = next_within(&rx, GENEROUS, "the dropped loop's Closed");
-    while let Seen::Error { .. } = last {
-        last = next_within(&rx, GENEROUS, "the dropped loop's Closed");
-    }
-    assert!(
-        matches!(
-            last,
-            Seen::Closed {
-                code: 1006,
-                clean: false,
-                ..
-            }
-        ),
-        "{last:?}"
-    );
+    expect_abnormal_close_after_any_errors(&rx, "the dropped loop's Closed");
     expect_no_more(&rx, Duration::from_millis(200));
     match next_within(&server_rx, GENEROUS, "the server side's close") {
         Seen::Closed { code, .. } => assert_eq!(code, 1001),
@@ -392,21 +398,7 @@ fn dropping_a_loop_before_it_ran_ends_a_pending_connect() {
         panic!("opened on a dropped loop: {conn:?}")
     });
     drop(event_loop);
-    let mut last = next_within(&rx, GENEROUS, "Closed from the dropped loop");
-    while let Seen::Error { .. } = last {
-        last = next_within(&rx, GENEROUS, "Closed from the dropped loop");
-    }
-    assert!(
-        matches!(
-            last,
-            Seen::Closed {
-                code: 1006,
-                clean: false,
-                ..
-            }
-        ),
-        "{last:?}"
-    );
+    expect_abnormal_close_after_any_errors(&rx, "Closed from the dropped loop");
 }
 
 /// A loop with only a listener stops at once, and closes its listener.
@@ -420,7 +412,7 @@ fn stopping_an_idle_loop_returns_and_releases_the_listener() {
             || |_: &ws_mio::Conn, _| {},
         )
         .unwrap();
-    let server = common::LoopThread::spawn(event_loop, "idle-server");
+    let server = LoopThread::spawn(event_loop, "idle-server");
     server.stop("idle server loop");
     let refused = TcpStream::connect_timeout(&addr, Duration::from_secs(5));
     assert!(

@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use common::*;
 use ws_proto::frame::OpCode;
-use ws_proto::{CloseCode, Config, Error, Event, Message, ProtocolError, SendError, State};
+use ws_proto::{
+    CloseCode, Config, Connection, Error, Event, Message, ProtocolError, SendError, State,
+};
 
 /// Feeds `bytes` to an open client and returns its events and what it sent.
 fn client_receives(bytes: &[u8], config: Config) -> (Vec<Event>, Vec<WireFrame>) {
@@ -16,6 +18,13 @@ fn client_receives(bytes: &[u8], config: Config) -> (Vec<Event>, Vec<WireFrame>)
     client.receive(now, bytes);
     let events = events(&mut client);
     (events, output_frames(&mut client))
+}
+
+/// Asserts that `conn` has failed with `violation`, judging by the events
+/// it reports and the frames it wants to send now.
+fn assert_connection_failed(conn: &mut Connection, violation: ProtocolError) {
+    let events = events(conn);
+    assert_failed(&events, &output_frames(conn), violation);
 }
 
 /// Asserts that the connection was failed with `violation` and its code.
@@ -46,12 +55,7 @@ fn s5_1_an_unmasked_frame_from_a_client_fails_with_1002() {
     let now = Instant::now();
     let mut server = open_server(now, Config::default());
     server.receive(now, &server_frame(true, OpCode::Text, b"hi"));
-    let events = events(&mut server);
-    assert_failed(
-        &events,
-        &output_frames(&mut server),
-        ProtocolError::UnmaskedFrameFromClient,
-    );
+    assert_connection_failed(&mut server, ProtocolError::UnmaskedFrameFromClient);
 }
 
 #[test]
@@ -345,12 +349,7 @@ fn s8_1_invalid_utf8_is_found_as_soon_as_it_arrives_mid_frame() {
     client.receive(now, &frame[..cut - 1]);
     assert_eq!(events(&mut client), []);
     client.receive(now, &frame[cut - 1..cut]);
-    let events = events(&mut client);
-    assert_failed(
-        &events,
-        &output_frames(&mut client),
-        ProtocolError::InvalidUtf8,
-    );
+    assert_connection_failed(&mut client, ProtocolError::InvalidUtf8);
 }
 
 #[test]
@@ -408,10 +407,8 @@ fn s10_4_a_frame_over_the_limit_fails_with_1009_before_its_payload_arrives() {
     let now = Instant::now();
     let mut client = open_client(now, config);
     client.receive(now, &header);
-    let events = events(&mut client);
-    assert_failed(
-        &events,
-        &output_frames(&mut client),
+    assert_connection_failed(
+        &mut client,
         ProtocolError::FrameTooLarge {
             size: 1 << 40,
             limit: 1000,
@@ -560,12 +557,7 @@ fn s8_1_invalid_utf8_in_a_continuation_spread_over_reads_is_found_as_it_arrives(
     client.receive(now, &cont[54..104]); // valid, straight into the message
     assert_eq!(events(&mut client), []);
     client.receive(now, &cont[104..106]); // the 0xFF
-    let events = events(&mut client);
-    assert_failed(
-        &events,
-        &output_frames(&mut client),
-        ProtocolError::InvalidUtf8,
-    );
+    assert_connection_failed(&mut client, ProtocolError::InvalidUtf8);
 }
 
 #[test]

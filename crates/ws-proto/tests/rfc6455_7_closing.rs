@@ -36,20 +36,14 @@ fn s7_client_starts_the_close_and_waits_for_the_server_to_end_tcp() {
     pair.client.close(now, CloseCode::NORMAL, "bye").unwrap();
     assert_eq!(pair.client.state(), State::Closing);
     pair.run();
-    let expected = Closed {
-        code: CloseCode::NORMAL,
-        reason: "bye".into(),
-        was_clean: true,
-        initiator: Initiator::Remote,
-    };
-    assert_eq!(pair.server_events, [Event::Closed(expected)]);
-    let expected = Closed {
-        code: CloseCode::NORMAL,
-        reason: "bye".into(),
-        was_clean: true,
-        initiator: Initiator::Local,
-    };
-    assert_eq!(pair.client_events, [Event::Closed(expected)]);
+    assert_eq!(
+        pair.server_events,
+        [closed_cleanly(CloseCode::NORMAL, "bye", Initiator::Remote)]
+    );
+    assert_eq!(
+        pair.client_events,
+        [closed_cleanly(CloseCode::NORMAL, "bye", Initiator::Local)]
+    );
 }
 
 #[test]
@@ -70,12 +64,7 @@ fn s7_client_closed_event_waits_for_the_end_of_the_transport() {
     let events = events(&mut client);
     assert_eq!(
         events,
-        [Event::Closed(Closed {
-            code: CloseCode(4000),
-            reason: "done".into(),
-            was_clean: true,
-            initiator: Initiator::Local
-        })]
+        [closed_cleanly(CloseCode(4000), "done", Initiator::Local)]
     );
     assert_eq!(client.state(), State::Closed);
 }
@@ -88,20 +77,22 @@ fn s7_server_starts_the_close_and_the_client_echoes_the_code() {
         .close(now, CloseCode::GOING_AWAY, "restart")
         .unwrap();
     pair.run();
-    let remote = Closed {
-        code: CloseCode::GOING_AWAY,
-        reason: "restart".into(),
-        was_clean: true,
-        initiator: Initiator::Remote,
-    };
-    assert_eq!(pair.client_events, [Event::Closed(remote)]);
-    let local = Closed {
-        code: CloseCode::GOING_AWAY,
-        reason: "restart".into(),
-        was_clean: true,
-        initiator: Initiator::Local,
-    };
-    assert_eq!(pair.server_events, [Event::Closed(local)]);
+    assert_eq!(
+        pair.client_events,
+        [closed_cleanly(
+            CloseCode::GOING_AWAY,
+            "restart",
+            Initiator::Remote
+        )]
+    );
+    assert_eq!(
+        pair.server_events,
+        [closed_cleanly(
+            CloseCode::GOING_AWAY,
+            "restart",
+            Initiator::Local
+        )]
+    );
 }
 
 #[test]
@@ -269,12 +260,7 @@ fn s7_1_4_transport_lost_without_a_close_frame_is_1006_not_clean() {
         [
             Event::Message(Message::Text("last words".into())),
             Event::Error(Error::ConnectionLost),
-            Event::Closed(Closed {
-                code: CloseCode::ABNORMAL,
-                reason: String::new(),
-                was_clean: false,
-                initiator: Initiator::Remote
-            }),
+            closed_uncleanly(CloseCode::ABNORMAL, "", Initiator::Remote),
         ]
     );
     // Nothing after Closed, whatever happens.
@@ -296,12 +282,11 @@ fn s7_close_frame_then_eof_in_one_read_is_a_clean_close() {
     let events = events(&mut client);
     assert_eq!(
         events,
-        [Event::Closed(Closed {
-            code: CloseCode::GOING_AWAY,
-            reason: "going".into(),
-            was_clean: true,
-            initiator: Initiator::Remote
-        })]
+        [closed_cleanly(
+            CloseCode::GOING_AWAY,
+            "going",
+            Initiator::Remote
+        )]
     );
 }
 
@@ -343,12 +328,7 @@ fn s7_closing_while_connecting_abandons_the_handshake() {
     client.close(now, CloseCode::NORMAL, "").unwrap();
     assert_eq!(
         events(&mut client),
-        [Event::Closed(Closed {
-            code: CloseCode::ABNORMAL,
-            reason: String::new(),
-            was_clean: false,
-            initiator: Initiator::Local
-        })]
+        [closed_uncleanly(CloseCode::ABNORMAL, "", Initiator::Local)]
     );
     assert_eq!(client.state(), State::Closed);
 }

@@ -8,11 +8,21 @@ use std::time::{Duration, Instant};
 use common::*;
 use ws_proto::frame::OpCode;
 use ws_proto::{
-    ClientRequest, CloseCode, Closed, Config, Connection, Error, Event, Initiator, ServerConfig,
-    State, TimeoutKind,
+    ClientRequest, CloseCode, Config, Connection, Error, Event, Initiator, ServerConfig, State,
+    TimeoutKind,
 };
 
 const SEC: Duration = Duration::from_secs(1);
+
+/// What a connection reports when one of its timers fails it: the timeout,
+/// then an abnormal (1006) close of its own, since no closing handshake
+/// completed.
+fn failed_by_timer(kind: TimeoutKind) -> [Event; 2] {
+    [
+        Event::Error(Error::Timeout(kind)),
+        closed_uncleanly(CloseCode::ABNORMAL, "", Initiator::Local),
+    ]
+}
 
 #[test]
 fn handshake_timeout_fires_at_its_deadline_and_not_before() {
@@ -27,18 +37,7 @@ fn handshake_timeout_fires_at_its_deadline_and_not_before() {
     client.handle_timeout(now + 9 * SEC);
     assert_eq!(client.poll_event(), None, "an early call does nothing");
     client.handle_timeout(now + 10 * SEC);
-    assert_eq!(
-        events(&mut client),
-        [
-            Event::Error(Error::Timeout(TimeoutKind::Handshake)),
-            Event::Closed(Closed {
-                code: CloseCode::ABNORMAL,
-                reason: String::new(),
-                was_clean: false,
-                initiator: Initiator::Local
-            }),
-        ]
-    );
+    assert_eq!(events(&mut client), failed_by_timer(TimeoutKind::Handshake));
     assert_eq!(client.poll_timeout(), None);
 }
 
@@ -71,18 +70,7 @@ fn close_timeout_when_the_peer_never_answers() {
     client.handle_timeout(later + 4 * SEC);
     assert_eq!(client.poll_event(), None);
     client.handle_timeout(later + 5 * SEC);
-    assert_eq!(
-        events(&mut client),
-        [
-            Event::Error(Error::Timeout(TimeoutKind::Close)),
-            Event::Closed(Closed {
-                code: CloseCode::ABNORMAL,
-                reason: String::new(),
-                was_clean: false,
-                initiator: Initiator::Local
-            }),
-        ]
-    );
+    assert_eq!(events(&mut client), failed_by_timer(TimeoutKind::Close));
 }
 
 #[test]
@@ -94,12 +82,7 @@ fn close_timeout_when_the_server_never_ends_tcp_after_the_handshake_is_still_cle
     client.handle_timeout(now + 5 * SEC);
     assert_eq!(
         events(&mut client),
-        [Event::Closed(Closed {
-            code: CloseCode::NORMAL,
-            reason: String::new(),
-            was_clean: true,
-            initiator: Initiator::Remote
-        })]
+        [closed_cleanly(CloseCode::NORMAL, "", Initiator::Remote)]
     );
 }
 
@@ -113,12 +96,11 @@ fn close_timeout_after_a_protocol_error() {
     // One error only: the violation, not also the timeout.
     assert_eq!(
         events(&mut client),
-        [Event::Closed(Closed {
-            code: CloseCode::INVALID_PAYLOAD,
-            reason: "text message is not valid UTF-8".into(),
-            was_clean: false,
-            initiator: Initiator::Local
-        })]
+        [closed_uncleanly(
+            CloseCode::INVALID_PAYLOAD,
+            "text message is not valid UTF-8",
+            Initiator::Local
+        )]
     );
 }
 
@@ -168,18 +150,7 @@ fn keepalive_pings_when_idle_and_fails_when_the_peer_is_silent() {
     client.handle_timeout(t2 + 2 * SEC);
     let sent = output_frames(&mut client);
     assert_eq!(sent[0].close_code(), Some(1011));
-    assert_eq!(
-        events(&mut client),
-        [
-            Event::Error(Error::Timeout(TimeoutKind::Keepalive)),
-            Event::Closed(Closed {
-                code: CloseCode::ABNORMAL,
-                reason: String::new(),
-                was_clean: false,
-                initiator: Initiator::Local
-            }),
-        ]
-    );
+    assert_eq!(events(&mut client), failed_by_timer(TimeoutKind::Keepalive));
     assert_eq!(client.state(), State::Closed);
 }
 

@@ -1,7 +1,8 @@
 //! Helpers shared by the ws-mio integration tests (`tls`, `timeouts`,
-//! `many`): a loop on a thread that is joined with a deadline, a client whose
-//! events arrive on a channel, an echo server that reports its own events,
-//! and a by-hand WebSocket handshake for raw `std::net` peers.
+//! `many`, `loopback`, `robustness`): a loop on a thread that is joined with
+//! a deadline, a server loop with the handlers a test gives it, a client
+//! whose events arrive on a channel, an echo server that reports its own
+//! events, and raw `std::net` peers with a by-hand WebSocket handshake.
 //!
 //! Every wait here is bounded: nothing joins a thread without a deadline.
 
@@ -13,7 +14,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ws_mio::{ClientOptions, Conn, Event, EventLoop, Handle, ServerOptions};
+use ws_mio::{ClientOptions, Conn, Event, EventLoop, Handle, Handler, ServerOptions};
 use ws_proto::{ClientRequest, CloseCode, Message};
 
 /// How long any single expected event may take. Generous: the machine is
@@ -178,33 +179,44 @@ pub(crate) fn echo_server(
     options: ServerOptions,
     report: bool,
 ) -> (SocketAddr, LoopThread, Receiver<Seen>) {
-    let mut event_loop = EventLoop::new().expect("event loop");
     let (tx, rx) = mpsc::channel::<Seen>();
-    let addr = event_loop
-        .listen("127.0.0.1:0".parse().unwrap(), options, move || {
-            let tx = tx.clone();
-            move |conn: &Conn, event: Event| {
-                // A send can fail only once the connection is closing; the
-                // client then sees its messages go unanswered, which the
-                // tests catch.
-                let _ = match &event {
-                    Event::Message(Message::Text(t)) if t.as_str() == "ping-me" => {
-                        conn.send_ping(b"srv")
-                    }
-                    Event::Message(Message::Text(t)) if t.as_str().starts_with("close-me ") => {
-                        conn.close(CloseCode(4002), &t.as_str()["close-me ".len()..])
-                    }
-                    Event::Message(Message::Text(t)) => conn.send_text(t),
-                    Event::Message(Message::Binary(b)) => conn.send_binary(b),
-                    _ => Ok(()),
-                };
-                if report {
-                    let _ = tx.send(Seen::from(event));
+    let (addr, server) = serve(options, "echo-server", move || {
+        let tx = tx.clone();
+        move |conn: &Conn, event: Event| {
+            // A send can fail only once the connection is closing; the
+            // client then sees its messages go unanswered, which the
+            // tests catch.
+            let _ = match &event {
+                Event::Message(Message::Text(t)) if t.as_str() == "ping-me" => {
+                    conn.send_ping(b"srv")
                 }
+                Event::Message(Message::Text(t)) if t.as_str().starts_with("close-me ") => {
+                    conn.close(CloseCode(4002), &t.as_str()["close-me ".len()..])
+                }
+                Event::Message(Message::Text(t)) => conn.send_text(t),
+                Event::Message(Message::Binary(b)) => conn.send_binary(b),
+                _ => Ok(()),
+            };
+            if report {
+                let _ = tx.send(Seen::from(event));
             }
-        })
+        }
+    });
+    (addr, server, rx)
+}
+
+/// A server on its own loop thread (named `name`), listening on a free port
+/// of 127.0.0.1; each connection gets a handler from `new_handler`.
+pub(crate) fn serve<H: Handler>(
+    options: ServerOptions,
+    name: &str,
+    new_handler: impl FnMut() -> H + Send + 'static,
+) -> (SocketAddr, LoopThread) {
+    let mut event_loop = EventLoop::new().expect("event loop");
+    let addr = event_loop
+        .listen("127.0.0.1:0".parse().unwrap(), options, new_handler)
         .expect("listen");
-    (addr, LoopThread::spawn(event_loop, "echo-server"), rx)
+    (addr, LoopThread::spawn(event_loop, name))
 }
 
 /// Starts a client connection on `handle`; its events arrive on the returned
@@ -275,6 +287,23 @@ pub(crate) fn accept_by_hand(stream: &mut TcpStream) -> io::Result<()> {
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
     );
     stream.write_all(response.as_bytes())
+}
+
+/// A raw `std::net` server for one connection, on a free port of
+/// 127.0.0.1: a helper thread (named `name`) accepts it, giving up after
+/// [`DEADLINE`], and runs `on_accept` on it. Returns the address and the channel
+/// on which the outcome arrives (wait for it with [`recv`]).
+pub(crate) fn raw_server<T: Send + 'static>(
+    name: &str,
+    on_accept: impl FnOnce(&mut TcpStream) -> io::Result<T> + Send + 'static,
+) -> (SocketAddr, Receiver<io::Result<T>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a raw server");
+    let addr = listener.local_addr().expect("the raw server's address");
+    let outcome = spawn_helper(name, move || {
+        let mut stream = accept_within(&listener, Instant::now() + DEADLINE)?;
+        on_accept(&mut stream)
+    });
+    (addr, outcome)
 }
 
 /// Reads and discards until EOF or `deadline`; returns the bytes read and

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng};
 use ws_proto::frame::{FrameHeader, OpCode, apply_mask};
-use ws_proto::{ClientRequest, Config, Connection, Event, ServerConfig, handshake};
+use ws_proto::{
+    ClientRequest, CloseCode, Closed, Config, Connection, Event, Initiator, ServerConfig, handshake,
+};
 
 pub fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
@@ -67,6 +69,28 @@ pub fn take_output(conn: &mut Connection) -> Vec<u8> {
 /// Every event available now.
 pub fn events(conn: &mut Connection) -> Vec<Event> {
     std::iter::from_fn(|| conn.poll_event()).collect()
+}
+
+/// The `Closed` event of a connection whose closing handshake completed
+/// (`was_clean`).
+pub fn closed_cleanly(code: CloseCode, reason: &str, initiator: Initiator) -> Event {
+    Event::Closed(Closed {
+        code,
+        reason: reason.into(),
+        was_clean: true,
+        initiator,
+    })
+}
+
+/// The `Closed` event of a connection that ended without a completed
+/// closing handshake (failed, timed out, or lost its transport).
+pub fn closed_uncleanly(code: CloseCode, reason: &str, initiator: Initiator) -> Event {
+    Event::Closed(Closed {
+        code,
+        reason: reason.into(),
+        was_clean: false,
+        initiator,
+    })
 }
 
 /// A frame as it was on the wire, unmasked.

@@ -1,0 +1,62 @@
+//! Helpers shared by the root package's test (`tests/send_allocations.rs`)
+//! and benchmark (`benches/proto.rs`, which includes this file with
+//! `#[path]`): both drive a `ws_proto::Connection` by hand, with no I/O.
+
+use std::time::Instant;
+
+use rand::SeedableRng as _;
+use rand::rngs::StdRng;
+use ws_proto::frame::{FrameHeader, OpCode};
+use ws_proto::{ClientRequest, Config, Connection, Event, State};
+
+/// A client connection whose opening handshake is complete: the 101 answer
+/// carries the accept key computed from the request's own key.
+pub(crate) fn open_client(seed: u64) -> (Connection, Instant) {
+    let now = Instant::now();
+    let request = ClientRequest::new("example.com", 80, "/");
+    let mut conn = Connection::client(
+        now,
+        Config::default(),
+        &request,
+        StdRng::seed_from_u64(seed),
+    )
+    .expect("valid request");
+    let head = conn.poll_transmit().expect("request queued").to_vec();
+    conn.advance_transmit(head.len());
+    let head = String::from_utf8(head).expect("ASCII request");
+    let key = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("sec-websocket-key")
+                .then(|| value.trim().to_owned())
+        })
+        .expect("Sec-WebSocket-Key");
+    let answer = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n\r\n",
+        ws_proto::handshake::accept_key(key.as_bytes())
+    );
+    conn.receive(now, answer.as_bytes());
+    assert!(matches!(conn.poll_event(), Some(Event::Open(_))));
+    assert!(conn.poll_event().is_none());
+    assert_eq!(conn.state(), State::Open);
+    (conn, now)
+}
+
+/// Appends one unmasked (server-to-client) frame, header and payload, to
+/// `out`.
+pub(crate) fn push_server_frame(opcode: OpCode, payload: &[u8], out: &mut Vec<u8>) {
+    let header = FrameHeader {
+        fin: true,
+        rsv: 0,
+        opcode,
+        mask: None,
+        payload_len: payload.len() as u64,
+    };
+    let mut head = [0u8; ws_proto::frame::header::MAX_HEADER_LEN];
+    let n = header.encode(&mut head);
+    out.extend_from_slice(&head[..n]);
+    out.extend_from_slice(payload);
+}
