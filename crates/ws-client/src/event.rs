@@ -130,7 +130,8 @@ pub struct ErrorEvent {
 }
 
 impl ErrorEvent {
-    pub(crate) fn new(error: Error) -> Self {
+    /// The event for `error`, with its stack.
+    pub fn new(error: Error) -> Self {
         Self {
             errors: error.stack(),
             error,

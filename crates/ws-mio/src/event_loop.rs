@@ -997,8 +997,9 @@ impl EventLoop {
 
 impl Drop for EventLoop {
     /// A loop dropped while connections are live ends them at once: each
-    /// gets a best-effort close frame (1001), its handler hears `Closed`,
-    /// and later sends on its `Conn` handles fail instead of vanishing.
+    /// gets a best-effort close frame (1001), its handler hears `Closed`
+    /// (with no `Error` before it), and later sends on its `Conn` handles
+    /// fail instead of vanishing.
     fn drop(&mut self) {
         self.shut();
         let _on_loop = OnLoopThread::enter(&self.shared);
@@ -1013,6 +1014,10 @@ impl Drop for EventLoop {
                 transport.shutdown();
             }
             lock(&entry.conn.shared.proto).receive_eof();
+            // The loop's owner ended the connection: that is not a failure
+            // to report, only the end (`Closed`, 1006: no time for the
+            // closing handshake).
+            entry.error_reported = true;
             dispatch(&mut entry);
         }
     }
