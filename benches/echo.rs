@@ -18,7 +18,10 @@
 //!    - tungstenite: `tungstenite::client` over a blocking `TcpStream`
 //!      (nodelay) against `tungstenite::accept` on a thread per connection;
 //!    - the two crossed pairs (ws-mio client / tungstenite server and the
-//!      other way round).
+//!      other way round);
+//!    - ws-client (the 4D-style `WebSocket` and a `Handler` that sends the
+//!      next message from `on_message`, on its shared background loop)
+//!      against the ws-mio server: what the user-facing API costs.
 //! 2. Throughput: for 16 B, 1 KiB, 64 KiB and 1 MiB payloads, the client
 //!    sends as fast as a window of messages in flight lets it (the same
 //!    window for every contestant: 64, 64, 16, 4) and counts echoes; one
@@ -142,6 +145,7 @@ fn latency(scale: usize) -> Vec<(&'static str, Percentiles)> {
         ("tungstenite", Kind::Tung, Kind::Tung),
         ("ws-mio client -> tungstenite server", Kind::Mio, Kind::Tung),
         ("tungstenite client -> ws-mio server", Kind::Tung, Kind::Mio),
+        (CLIENT_PAIR, Kind::Client, Kind::Mio),
     ];
     let mut samples: Vec<Vec<Duration>> = pairs.iter().map(|_| Vec::new()).collect();
     for _ in 0..LATENCY_ROUNDS {
@@ -151,6 +155,7 @@ fn latency(scale: usize) -> Vec<(&'static str, Percentiles)> {
                 Kind::Raw => raw_latency(server.addr, warm, n),
                 Kind::Mio => mio_latency(server.addr, warm, n),
                 Kind::Tung => tung_latency(server.addr, warm, n),
+                Kind::Client => client_latency(server.addr, warm, n),
             });
             server.finish();
         }
@@ -285,7 +290,12 @@ enum Kind {
     Raw,
     Mio,
     Tung,
+    /// ws-client (the 4D-style API over ws-mio); a client only.
+    Client,
 }
+
+/// The latency pair that measures what ws-client adds over ws-mio.
+const CLIENT_PAIR: &str = "ws-client -> ws-mio server";
 
 /// An echo server for one connection (the blocking ones) or any number
 /// (ws-mio), on threads of its own.
@@ -300,7 +310,7 @@ impl Server {
         match kind {
             Kind::Raw => Self::blocking(raw_echo),
             Kind::Tung => Self::blocking(tung_echo),
-            Kind::Mio => {
+            Kind::Mio | Kind::Client => {
                 let mut event_loop = EventLoop::new().expect("event loop");
                 let addr = event_loop
                     .listen(
@@ -440,6 +450,70 @@ fn tung_close(ws: &mut WebSocket<TcpStream>) {
 
 /// Starts a ws-mio client on a loop thread of its own; the handler reports
 /// its result on the returned channel, then closes the connection.
+/// The same ping-pong as `mio_latency`, through ws-client's `WebSocket`
+/// and `Handler` (on its shared background loop thread).
+fn client_latency(addr: SocketAddr, warm: usize, n: usize) -> Vec<Duration> {
+    struct Pinger {
+        message: Vec<u8>,
+        samples: Vec<Duration>,
+        done: usize,
+        warm: usize,
+        n: usize,
+        t0: Instant,
+        tx: mpsc::Sender<Result<Vec<Duration>, String>>,
+    }
+
+    impl ws_client::Handler for Pinger {
+        fn on_open(&mut self, ws: &ws_client::WebSocket<Self>, _: &ws_client::OpenEvent) {
+            self.t0 = Instant::now();
+            if let Err(e) = ws.send(&self.message[..]) {
+                let _ = self.tx.send(Err(e.to_string()));
+            }
+        }
+
+        fn on_message(&mut self, ws: &ws_client::WebSocket<Self>, event: ws_client::MessageEvent) {
+            let now = Instant::now();
+            if event.data.as_blob().map(<[u8]>::len) != Some(LATENCY_PAYLOAD) {
+                let _ = self
+                    .tx
+                    .send(Err(format!("unexpected echo {:?}", event.data)));
+                return;
+            }
+            if self.done >= self.warm {
+                self.samples.push(now - self.t0);
+            }
+            self.done += 1;
+            if self.done == self.warm + self.n {
+                let _ = self.tx.send(Ok(std::mem::take(&mut self.samples)));
+                let _ = ws.terminate(None, None);
+                return;
+            }
+            self.t0 = Instant::now();
+            if let Err(e) = ws.send(&self.message[..]) {
+                let _ = self.tx.send(Err(e.to_string()));
+            }
+        }
+
+        fn on_error(&mut self, _: &ws_client::WebSocket<Self>, event: &ws_client::ErrorEvent) {
+            let _ = self.tx.send(Err(event.error.to_string()));
+        }
+    }
+
+    let (tx, rx) = mpsc::channel();
+    let pinger = Pinger {
+        message: vec![0xA5u8; LATENCY_PAYLOAD],
+        samples: Vec::with_capacity(n),
+        done: 0,
+        warm,
+        n,
+        t0: Instant::now(),
+        tx,
+    };
+    let _ws = ws_client::WebSocket::new(&format!("ws://{addr}/"), pinger).expect("connect");
+    let result = rx.recv_timeout(DEADLINE).expect("ws-client result");
+    result.unwrap_or_else(|e| panic!("ws-client: {e}"))
+}
+
 fn mio_client<T: Send + 'static>(
     addr: SocketAddr,
     mut handler: impl FnMut(&Conn, Event) -> Option<Result<T, String>> + Send + 'static,
@@ -855,6 +929,19 @@ fn print_targets(latencies: &[(&str, Percentiles)], rows: &[ThroughputRow<'_>]) 
             mio.p50,
             raw.p50,
             ratio,
+            verdict(ratio <= 1.10)
+        );
+    }
+    let p50 = |name: &str| {
+        latencies
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, p)| p.p50)
+    };
+    if let (Some(client), Some(mio)) = (p50(CLIENT_PAIR), p50("ws-mio")) {
+        let ratio = client / mio;
+        println!(
+            "  ws-client p50 within 10% of ws-mio p50: {client:.1} vs {mio:.1} µs = {ratio:.2}x -> {}",
             verdict(ratio <= 1.10)
         );
     }
