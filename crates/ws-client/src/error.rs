@@ -45,6 +45,16 @@ use crate::socket::Status;
 
 /// One entry of an error stack, with the 4D field names when serialized
 /// (`errCode`, `message`, `componentSignature`).
+///
+/// ```
+/// let stack = ws_client::Error::NotConnected(ws_client::Status::Closed).stack();
+/// assert_eq!(stack[0].err_code, 4);
+/// assert_eq!(stack[0].component_signature, "ws-client");
+/// assert_eq!(
+///     serde_json::to_value(&stack[0]).unwrap()["componentSignature"],
+///     "ws-client"
+/// );
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorItem {
@@ -71,6 +81,18 @@ impl ErrorItem {
 /// What can go wrong: returned by [`WebSocket::new`](crate::WebSocket::new),
 /// `send` and `terminate`, or reported (inside an
 /// [`ErrorEvent`](crate::ErrorEvent)) once a connection has started.
+///
+/// ```
+/// use ws_client::{Callbacks, Error, WebSocket};
+///
+/// match WebSocket::new("http://example.com/", Callbacks::new()) {
+///     Err(e @ Error::InvalidUrl { .. }) => {
+///         assert_eq!(e.code(), 1);
+///         assert!(e.to_string().contains("scheme"));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

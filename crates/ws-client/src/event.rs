@@ -13,6 +13,16 @@ use ws_proto::Utf8Bytes;
 use crate::error::{Error, ErrorItem};
 
 /// Any of the four events, tagged with its `type` when serialized.
+///
+/// ```
+/// use ws_client::{Event, TerminateEvent};
+///
+/// let t = TerminateEvent { code: 1000, reason: String::new(), was_clean: true };
+/// assert_eq!(
+///     serde_json::to_string(&Event::Terminate(&t)).unwrap(),
+///     r#"{"type":"terminate","code":1000,"reason":"","wasClean":true}"#
+/// );
+/// ```
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Event<'a> {
@@ -27,6 +37,14 @@ pub enum Event<'a> {
 }
 
 /// The opening handshake succeeded: `on_open`, once.
+///
+/// ```
+/// use ws_client::{Callbacks, OpenEvent};
+///
+/// let handler = Callbacks::new().on_open(|ws, event: &OpenEvent| {
+///     println!("{} open, subprotocol {:?}", ws.url(), event.protocol);
+/// });
+/// ```
 #[derive(Clone, Debug, Serialize)]
 pub struct OpenEvent {
     /// The subprotocol the server chose, if any.
@@ -46,6 +64,19 @@ impl OpenEvent {
 
 /// A received message's content, as the connection's
 /// [`DataType`](crate::DataType) makes it.
+///
+/// ```
+/// use ws_client::Data;
+///
+/// fn show(data: &Data) -> String {
+///     match data {
+///         Data::Text(text) => text.to_string(),
+///         Data::Blob(bytes) => format!("{} bytes", bytes.len()),
+///         Data::Object(value) => value["price"].to_string(),
+///     }
+/// }
+/// assert_eq!(show(&Data::Object(serde_json::json!({"price": 1.5}))), "1.5");
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Data {
     /// A text message (data type "text"), UTF-8 checked; it derefs to
@@ -85,6 +116,17 @@ impl Data {
 }
 
 /// A message arrived: `on_message`, zero or more times.
+///
+/// ```
+/// use ws_client::{Data, MessageEvent};
+///
+/// let event = MessageEvent { data: Data::Blob(ws_client::Bytes::from_static(b"hi")) };
+/// assert_eq!(event.event_type(), "message");
+/// assert_eq!(
+///     serde_json::to_string(&ws_client::Event::Message(&event)).unwrap(),
+///     r#"{"type":"message","data":"aGk=","encoding":"base64"}"#
+/// );
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct MessageEvent {
     /// The message's content.
@@ -119,6 +161,16 @@ impl Serialize for MessageEvent {
 
 /// The connection failed: `on_error`, at most once, and nothing but
 /// `on_terminate` after it.
+///
+/// ```
+/// use ws_client::Callbacks;
+///
+/// let handler = Callbacks::new().on_error(|_ws, event| {
+///     for e in &event.errors {
+///         eprintln!("[{} {}] {}", e.component_signature, e.err_code, e.message);
+///     }
+/// });
+/// ```
 #[derive(Debug, Serialize)]
 pub struct ErrorEvent {
     /// The error stack: this crate's summary first, then the causes (see
@@ -145,6 +197,14 @@ impl ErrorEvent {
 }
 
 /// The connection is over: `on_terminate`, exactly once, always last.
+///
+/// ```
+/// use ws_client::Callbacks;
+///
+/// let handler = Callbacks::new().on_terminate(|_ws, event| {
+///     println!("closed {} {:?} clean: {}", event.code, event.reason, event.was_clean);
+/// });
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TerminateEvent {

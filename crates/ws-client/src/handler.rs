@@ -9,6 +9,15 @@ use crate::headers::Headers;
 use crate::socket::WebSocket;
 
 /// How received messages are handed to `on_message` (see [`Data`](crate::Data)).
+///
+/// ```
+/// use ws_client::DataType;
+///
+/// let data_type: DataType = "object".parse().unwrap();
+/// assert_eq!(data_type, DataType::Object);
+/// assert_eq!(DataType::default().to_string(), "text");
+/// assert!("json".parse::<DataType>().is_err());
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum DataType {
     /// Text messages as text, binary messages as bytes. The default.

@@ -11,6 +11,14 @@ use crate::error::Error;
 /// frame, a JSON value (or [`Json`] of anything `Serialize`) as its JSON
 /// text in a text frame. Owned and shared payloads (`String`, `Vec<u8>`,
 /// `Bytes`) are not copied when large.
+///
+/// ```no_run
+/// # let ws = ws_client::WebSocket::new("ws://127.0.0.1:9001/", ws_client::Callbacks::new())?;
+/// ws.send("text")?;                              // &str, String: text frame
+/// ws.send(vec![0u8; 1 << 20])?;                  // Vec<u8>, &[u8], Bytes: binary frame
+/// ws.send(serde_json::json!({"op": "ping"}))?;   // JSON text
+/// # Ok::<(), ws_client::Error>(())
+/// ```
 pub trait Outgoing {
     /// Queues `self` on `conn`.
     #[doc(hidden)]
@@ -87,8 +95,18 @@ impl Outgoing for serde_json::Value {
     }
 }
 
-/// Sends any `Serialize` value as JSON text:
-/// `ws.send(Json(&my_struct))`.
+/// Sends any `Serialize` value as JSON text.
+///
+/// ```no_run
+/// use ws_client::Json;
+///
+/// #[derive(serde::Serialize)]
+/// struct Subscribe<'a> { op: &'a str, channels: &'a [&'a str] }
+///
+/// # let ws = ws_client::WebSocket::new("ws://127.0.0.1:9001/", ws_client::Callbacks::new())?;
+/// ws.send(Json(&Subscribe { op: "subscribe", channels: &["trades"] }))?;
+/// # Ok::<(), ws_client::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Json<T>(pub T);
 

@@ -29,7 +29,12 @@ thread_local! {
     static IN_CALLBACK: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Where a connection is in its life.
+/// Where a connection is in its life; displayed as `Connecting`,
+/// `Connected`, `Closing` or `Closed`.
+///
+/// ```
+/// assert_eq!(ws_client::Status::Connected.to_string(), "Connected");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
     /// The connection or its opening handshake is under way.
@@ -294,6 +299,20 @@ impl<H: Handler> fmt::Debug for WebSocket<H> {
 /// Settings for a connection beyond the handler's; ends with
 /// [`connect`](Self::connect). Settings given here win over the handler's
 /// `data_type`; headers given here are sent after the handler's.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use ws_client::{Callbacks, Roots, WebSocket};
+///
+/// let ws = WebSocket::builder("wss://feed.example/v1")
+///     .tls_roots(Roots::System)
+///     .ca_file("/etc/my-ca.pem")
+///     .cookie("session=abc")
+///     .keepalive(Some(Duration::from_secs(15)))
+///     .max_write_buffer(8 << 20)
+///     .connect(Callbacks::new())?;
+/// # Ok::<(), ws_client::Error>(())
+/// ```
 pub struct Builder {
     url: String,
     data_type: Option<DataType>,

@@ -138,6 +138,17 @@ impl std::fmt::Debug for Worker {
 
 /// Stops a [`Worker`] from any thread: its connections close with 1001,
 /// then [`Worker::run`] returns.
+///
+/// ```no_run
+/// let mut worker = ws_client::Worker::new()?;
+/// let stopper = worker.stopper();
+/// std::thread::spawn(move || {
+///     std::thread::sleep(std::time::Duration::from_secs(60));
+///     stopper.stop();
+/// });
+/// worker.run()?; // returns once stopped and every connection is over
+/// # Ok::<(), ws_client::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Stopper(ws_mio::Handle);
 
