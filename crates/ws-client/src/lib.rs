@@ -52,7 +52,7 @@ pub use event::{Data, ErrorEvent, Event, MessageEvent, OpenEvent, TerminateEvent
 pub use handler::{Callbacks, DataType, Handler};
 pub use headers::Headers;
 pub use message::{Json, Outgoing};
-pub use socket::{Builder, Status, WebSocket};
+pub use socket::{Builder, Status, WebSocket, check_terminate};
 pub use target::Resolver;
 pub use worker::{Stopper, Worker};
 

@@ -248,19 +248,34 @@ impl<H: Handler> WebSocket<H> {
     /// # Ok::<(), ws_client::Error>(())
     /// ```
     pub fn terminate(&self, code: Option<u16>, reason: Option<&str>) -> Result<(), Error> {
-        let code = code.unwrap_or(1000);
-        if code != 1000 && !(3000..=4999).contains(&code) {
-            return Err(Error::InvalidCloseCode(code));
-        }
-        let reason = reason.unwrap_or("");
-        if reason.len() > ws_proto::MAX_CLOSE_REASON {
-            return Err(Error::ReasonTooLong(reason.len()));
-        }
+        let (code, reason) = (code.unwrap_or(1000), reason.unwrap_or(""));
+        check_terminate(code, reason)?;
         match self.inner.conn.get() {
             Some(conn) => conn.close(CloseCode(code), reason).map_err(Error::from),
             None => Ok(()),
         }
     }
+}
+
+/// What [`WebSocket::terminate`] accepts: a code of 1000 or in 3000-4999
+/// (the others are the protocol's or reserved) and a reason of at most 123
+/// bytes. For checking a close request before the connection exists.
+///
+/// ```
+/// use ws_client::check_terminate;
+///
+/// assert!(check_terminate(4000, "bye").is_ok());
+/// assert!(check_terminate(1001, "").is_err());
+/// assert!(check_terminate(1000, &"x".repeat(124)).is_err());
+/// ```
+pub fn check_terminate(code: u16, reason: &str) -> Result<(), Error> {
+    if code != 1000 && !(3000..=4999).contains(&code) {
+        return Err(Error::InvalidCloseCode(code));
+    }
+    if reason.len() > ws_proto::MAX_CLOSE_REASON {
+        return Err(Error::ReasonTooLong(reason.len()));
+    }
+    Ok(())
 }
 
 impl WebSocket<Callbacks> {

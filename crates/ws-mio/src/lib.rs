@@ -26,6 +26,7 @@
 //! once, and messages keep their order), and the loop is woken to write.
 
 mod conn;
+mod echo;
 mod error;
 mod event_loop;
 mod options;
@@ -33,6 +34,7 @@ mod tls;
 mod transport;
 
 pub use conn::{Conn, Event, Handler};
+pub use echo::{EchoServer, echo};
 pub use error::Error;
 pub use event_loop::{EventLoop, Handle};
 pub use options::{ClientOptions, Roots, ServerOptions, TlsOptions};

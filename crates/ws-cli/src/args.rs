@@ -1,0 +1,284 @@
+//! The command line, parsed into what `wsc` is asked to do.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lexopt::prelude::*;
+use ws_client::DataType;
+
+pub(crate) const USAGE: &str = "\
+wsc: a WebSocket client
+
+Usage:
+  wsc [OPTIONS] [URL]          connect (no URL: to an embedded echo server);
+                               send each stdin line, print each event as JSON
+  wsc bench [OPTIONS] [URL]    round-trip latency (no URL: embedded echo server)
+  wsc --serve ADDR [--cert FILE --key FILE]
+                               run only the echo server, until interrupted
+
+Client options:
+  --data-type text|blob|object  how received messages are shown (default text)
+  -H, --header 'Name: value'    extra request header (repeatable)
+  --cookie 'a=b; c=d'           cookies
+  --protocol NAME               offer a subprotocol (repeatable)
+  --ca FILE                     also trust the CA certificates in this PEM file
+  --send TEXT                   send after open, before stdin (repeatable)
+  --binary                      send stdin lines as binary messages
+  --count N                     exit after N messages received
+  --close CODE[:REASON]         close with this code (and reason) at end of input
+  --connect-timeout SECS        TCP connect timeout (default 10)
+  --handshake-timeout SECS      opening handshake timeout (default 10)
+  --close-timeout SECS          closing handshake timeout (default 5)
+  --max-message-size BYTES      largest message accepted (default 64 MiB)
+
+Bench options:
+  -n, --count N                 round trips measured (default 100000)
+  -s, --size BYTES              message size (default 32)
+  --warmup N                    round trips before measuring (default 1000)
+  --ca FILE, -H, --protocol     as for the client
+
+Output: one JSON object per line on stdout, with the 4D event fields:
+  {\"type\":\"open\"}  {\"type\":\"message\",\"data\":...}
+  {\"type\":\"error\",\"errors\":[{\"errCode\":...,\"message\":...,\"componentSignature\":...}]}
+  {\"type\":\"terminate\",\"code\":1000,\"reason\":\"\",\"wasClean\":true}
+Exit status: 0 after a clean close, 1 otherwise, 2 for a usage error.
+";
+
+/// What to run.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Client(Client),
+    Bench(Bench),
+    Serve(Serve),
+    Help,
+}
+
+/// Connection settings shared by the client and the bench.
+#[derive(Debug, Default)]
+pub(crate) struct Connect {
+    pub(crate) url: Option<String>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) cookie: Option<String>,
+    pub(crate) protocols: Vec<String>,
+    pub(crate) ca: Vec<PathBuf>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) handshake_timeout: Option<Duration>,
+    pub(crate) close_timeout: Option<Duration>,
+    pub(crate) max_message_size: Option<usize>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Client {
+    pub(crate) connect: Connect,
+    pub(crate) data_type: DataType,
+    pub(crate) send: Vec<String>,
+    pub(crate) binary: bool,
+    pub(crate) count: Option<u64>,
+    pub(crate) close: Option<(u16, String)>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Bench {
+    pub(crate) connect: Connect,
+    pub(crate) count: usize,
+    pub(crate) size: usize,
+    pub(crate) warmup: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct Serve {
+    pub(crate) addr: String,
+    pub(crate) cert: Option<PathBuf>,
+    pub(crate) key: Option<PathBuf>,
+}
+
+/// Parses `args` (without the program name).
+pub(crate) fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
+    parse_inner(args).map_err(|e| e.to_string())
+}
+
+fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Command, lexopt::Error> {
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut client = Client::default();
+    let mut bench: Option<Bench> = None;
+    let mut serve: Option<Serve> = None;
+    let (mut cert, mut key) = (None, None);
+    while let Some(arg) = parser.next()? {
+        let is_bench = bench.is_some();
+        if let Value(v) = &arg {
+            if v == "bench" && !is_bench && client.connect.url.is_none() {
+                bench = Some(Bench {
+                    connect: std::mem::take(&mut client.connect),
+                    count: 100_000,
+                    size: 32,
+                    warmup: 1_000,
+                });
+                continue;
+            }
+        }
+        let connect = match &mut bench {
+            Some(b) => &mut b.connect,
+            None => &mut client.connect,
+        };
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Value(v) if connect.url.is_none() => connect.url = Some(v.string()?),
+            Short('H') | Long("header") => {
+                let line = parser.value()?.string()?;
+                let (name, value) = line.split_once(':').ok_or_else(|| {
+                    lexopt::Error::from(format!("header {line:?}: expected 'Name: value'"))
+                })?;
+                connect
+                    .headers
+                    .push((name.trim().to_owned(), value.trim().to_owned()));
+            }
+            Long("cookie") => connect.cookie = Some(parser.value()?.string()?),
+            Long("protocol") => connect.protocols.push(parser.value()?.string()?),
+            Long("ca") => connect.ca.push(parser.value()?.into()),
+            Long("connect-timeout") => connect.connect_timeout = Some(seconds(&mut parser)?),
+            Long("handshake-timeout") => connect.handshake_timeout = Some(seconds(&mut parser)?),
+            Long("close-timeout") => connect.close_timeout = Some(seconds(&mut parser)?),
+            Long("max-message-size") => connect.max_message_size = Some(parser.value()?.parse()?),
+            Short('n') | Long("count") => match &mut bench {
+                Some(b) => b.count = positive(parser.value()?.parse()?, "--count")?,
+                None => client.count = Some(parser.value()?.parse()?),
+            },
+            Short('s') | Long("size") if is_bench => {
+                if let Some(b) = &mut bench {
+                    b.size = parser.value()?.parse()?;
+                }
+            }
+            Long("warmup") if is_bench => {
+                if let Some(b) = &mut bench {
+                    b.warmup = parser.value()?.parse()?;
+                }
+            }
+            Long("data-type") if !is_bench => {
+                client.data_type = parser
+                    .value()?
+                    .string()?
+                    .parse()
+                    .map_err(lexopt::Error::from)?;
+            }
+            Long("send") if !is_bench => client.send.push(parser.value()?.string()?),
+            Long("binary") if !is_bench => client.binary = true,
+            Long("close") if !is_bench => {
+                client.close = Some(close_argument(&parser.value()?.string()?)?);
+            }
+            Long("serve") => {
+                serve = Some(Serve {
+                    addr: parser.value()?.string()?,
+                    cert: None,
+                    key: None,
+                });
+            }
+            Long("cert") => cert = Some(PathBuf::from(parser.value()?)),
+            Long("key") => key = Some(PathBuf::from(parser.value()?)),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    if let Some(mut serve) = serve {
+        if cert.is_some() != key.is_some() {
+            return Err("--cert and --key go together".into());
+        }
+        serve.cert = cert;
+        serve.key = key;
+        return Ok(Command::Serve(serve));
+    }
+    if cert.is_some() || key.is_some() {
+        return Err("--cert and --key are for --serve".into());
+    }
+    Ok(match bench {
+        Some(bench) => Command::Bench(bench),
+        None => Command::Client(client),
+    })
+}
+
+fn seconds(parser: &mut lexopt::Parser) -> Result<Duration, lexopt::Error> {
+    let secs: f64 = parser.value()?.parse()?;
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{secs} seconds: {e}").into())
+}
+
+fn positive(n: usize, name: &str) -> Result<usize, lexopt::Error> {
+    if n == 0 {
+        return Err(format!("{name} must be at least 1").into());
+    }
+    Ok(n)
+}
+
+/// `CODE` or `CODE:REASON`.
+fn close_argument(arg: &str) -> Result<(u16, String), lexopt::Error> {
+    let (code, reason) = arg.split_once(':').unwrap_or((arg, ""));
+    let code = code
+        .parse()
+        .map_err(|e| format!("--close {arg:?}: the code is not a number: {e}"))?;
+    Ok((code, reason.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(line: &str) -> Result<Command, String> {
+        parse(line.split_whitespace().map(OsString::from))
+    }
+
+    #[test]
+    fn client_options() {
+        let Ok(Command::Client(c)) = parse_str(
+            "ws://h/ -H X-A:1 --header X-A:2 --cookie a=b --protocol p1 --protocol p2 \
+             --send one --send two --binary --count 3 --close 4000:bye --data-type object \
+             --connect-timeout 1.5",
+        ) else {
+            panic!()
+        };
+        assert_eq!(c.connect.url.as_deref(), Some("ws://h/"));
+        assert_eq!(
+            c.connect.headers,
+            [("X-A".into(), "1".into()), ("X-A".into(), "2".into())]
+        );
+        assert_eq!(c.connect.protocols, ["p1", "p2"]);
+        assert_eq!(c.send, ["one", "two"]);
+        assert!(c.binary);
+        assert_eq!(c.count, Some(3));
+        assert_eq!(c.close, Some((4000, "bye".into())));
+        assert_eq!(c.data_type, DataType::Object);
+        assert_eq!(c.connect.connect_timeout, Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn bench_and_serve() {
+        let Ok(Command::Bench(b)) = parse_str("bench ws://h/ -n 10 --size 100 --warmup 5") else {
+            panic!()
+        };
+        assert_eq!((b.count, b.size, b.warmup), (10, 100, 5));
+        assert_eq!(b.connect.url.as_deref(), Some("ws://h/"));
+        let Ok(Command::Bench(b)) = parse_str("bench") else {
+            panic!()
+        };
+        assert_eq!((b.count, b.size), (100_000, 32));
+        assert!(matches!(
+            parse_str("--serve 127.0.0.1:0"),
+            Ok(Command::Serve(_))
+        ));
+    }
+
+    #[test]
+    fn usage_errors_are_clear() {
+        for (line, expected) in [
+            ("--data-type xml", "unknown data type"),
+            ("-H NoColon", "expected 'Name: value'"),
+            ("--count x", "invalid digit"),
+            ("--close abc", "not a number"),
+            ("--bogus", "bogus"),
+            ("ws://a ws://b", "unexpected argument"),
+            ("--serve 127.0.0.1:0 --cert c", "go together"),
+            ("bench -n 0", "at least 1"),
+            ("--connect-timeout -1", "seconds"),
+        ] {
+            let error = parse_str(line).expect_err(line);
+            assert!(error.contains(expected), "{line}: {error}");
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! `wsc [URL]`: stdin lines out as messages, every event in as a JSON line.
+
+use std::io::{BufRead as _, Write as _};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use ws_client::{
+    Error, ErrorEvent, Event, Handler, MessageEvent, OpenEvent, TerminateEvent, WebSocket,
+};
+
+use crate::args::Client;
+use crate::connect::{builder, target};
+use crate::{Exit, fail};
+
+/// What the callbacks tell the main thread.
+enum Signal {
+    Open,
+    /// `on_terminate` has run: a clean close, or why not.
+    Done(Result<(), String>),
+}
+
+/// Prints each event as one JSON line and counts messages.
+struct Printer {
+    signals: mpsc::Sender<Signal>,
+    /// Terminate after this many messages.
+    count: Option<u64>,
+    received: u64,
+    close: Option<(u16, String)>,
+    error: Option<String>,
+}
+
+impl Printer {
+    fn print(&self, event: Event<'_>) {
+        let mut out = std::io::stdout().lock();
+        // A closed stdout (`wsc ... | head -1`) must not crash the
+        // connection's thread; the process ends with the connection.
+        let _ = serde_json::to_writer(&mut out, &event);
+        let _ = out.write_all(b"\n");
+        let _ = out.flush();
+    }
+
+    fn terminate(&self, ws: &WebSocket<Self>) {
+        let (code, reason) = match &self.close {
+            Some((code, reason)) => (Some(*code), Some(reason.as_str())),
+            None => (None, None),
+        };
+        // The code and reason were checked before connecting.
+        let _ = ws.terminate(code, reason);
+    }
+}
+
+impl Handler for Printer {
+    fn on_open(&mut self, _ws: &WebSocket<Self>, event: &OpenEvent) {
+        self.print(Event::Open(event));
+        let _ = self.signals.send(Signal::Open);
+    }
+
+    fn on_message(&mut self, ws: &WebSocket<Self>, event: MessageEvent) {
+        self.print(Event::Message(&event));
+        self.received += 1;
+        if self.count == Some(self.received) {
+            self.terminate(ws);
+        }
+    }
+
+    fn on_error(&mut self, _ws: &WebSocket<Self>, event: &ErrorEvent) {
+        self.print(Event::Error(event));
+        self.error = Some(event.error.to_string());
+    }
+
+    fn on_terminate(&mut self, _ws: &WebSocket<Self>, event: &TerminateEvent) {
+        self.print(Event::Terminate(event));
+        let outcome = match self.error.take() {
+            Some(error) => Err(error),
+            None if event.was_clean => Ok(()),
+            None => Err(format!("connection closed uncleanly (code {})", event.code)),
+        };
+        let _ = self.signals.send(Signal::Done(outcome));
+    }
+}
+
+pub(crate) fn run(client: Client) -> Exit {
+    if let Some((code, reason)) = &client.close {
+        if let Err(e) = ws_client::check_terminate(*code, reason) {
+            return fail(Exit::Usage, format!("--close: {e}"));
+        }
+    }
+    let (url, _server) = match target(&client.connect) {
+        Ok(target) => target,
+        Err(e) => return fail(Exit::Failed, e),
+    };
+    let (signals, events) = mpsc::channel();
+    let printer = Printer {
+        signals,
+        count: client.count,
+        received: 0,
+        close: client.close.clone(),
+        error: None,
+    };
+    let ws = match builder(&client.connect, &url)
+        .data_type(client.data_type)
+        .connect(printer)
+    {
+        Ok(ws) => ws,
+        Err(e) => {
+            let exit = match e {
+                Error::InvalidUrl { .. } | Error::InvalidRequest(_) => Exit::Usage,
+                _ => Exit::Failed,
+            };
+            return fail(exit, e.to_string());
+        }
+    };
+    match events.recv() {
+        Ok(Signal::Open) => {}
+        Ok(Signal::Done(outcome)) => return finish(outcome),
+        Err(_) => return fail(Exit::Failed, "the connection ended without a word".into()),
+    }
+    let binary = client.binary;
+    let close = client.close;
+    let sends = if client.count == Some(0) {
+        Vec::new()
+    } else {
+        client.send
+    };
+    let read_stdin = client.count != Some(0);
+    let talker = ws.clone();
+    // Stdin is read on a thread of its own: a connection that ends (the
+    // server closes, --count is reached) ends the process even while a
+    // read is blocked.
+    thread::spawn(move || {
+        for text in sends {
+            if !send(&talker, text.into_bytes(), false) {
+                return;
+            }
+        }
+        let lines = std::io::stdin().lock().split(b'\n');
+        for line in lines.take_while(|_| read_stdin) {
+            let Ok(mut line) = line else { break };
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            if !send(&talker, line, binary) {
+                return;
+            }
+        }
+        let (code, reason) = match &close {
+            Some((code, reason)) => (Some(*code), Some(reason.as_str())),
+            None => (None, None),
+        };
+        let _ = talker.terminate(code, reason);
+    });
+    loop {
+        match events.recv() {
+            Ok(Signal::Done(outcome)) => return finish(outcome),
+            Ok(Signal::Open) => {}
+            Err(_) => return fail(Exit::Failed, "the connection ended without a word".into()),
+        }
+    }
+}
+
+/// Sends one line, waiting while the write buffer is full (a line read is
+/// never dropped). `false` once the connection no longer takes messages.
+fn send(ws: &WebSocket<Printer>, line: Vec<u8>, binary: bool) -> bool {
+    let text = if binary {
+        None
+    } else {
+        match std::str::from_utf8(&line) {
+            Ok(text) => Some(text),
+            Err(_) => {
+                eprintln!("wsc: a line that is not UTF-8 is sent as binary");
+                None
+            }
+        }
+    };
+    loop {
+        let result = match text {
+            Some(text) => ws.send(text),
+            None => ws.send(&line[..]),
+        };
+        match result {
+            Ok(()) => return true,
+            Err(Error::WriteBufferFull { .. }) => thread::sleep(Duration::from_millis(1)),
+            Err(e) => {
+                eprintln!("wsc: not sent: {e}");
+                return false;
+            }
+        }
+    }
+}
+
+fn finish(outcome: Result<(), String>) -> Exit {
+    match outcome {
+        Ok(()) => Exit::Clean,
+        Err(e) => fail(Exit::Failed, e),
+    }
+}

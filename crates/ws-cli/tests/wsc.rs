@@ -1,0 +1,508 @@
+//! The built `wsc` binary against its embedded server, a ws-mio server and
+//! raw TCP servers on loopback: every option, the JSON lines, exit codes,
+//! error lines. Every run is killed after `LIMIT`.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use ws_mio::{Conn, EchoServer, Event, EventLoop, ServerOptions};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// What a run of wsc printed and how it ended.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// The stdout lines, each parsed as JSON.
+    fn events(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+            .collect()
+    }
+
+    fn types(&self) -> Vec<String> {
+        self.events()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn terminate(&self) -> Value {
+        self.events().pop().expect("a terminate line")
+    }
+}
+
+/// Runs wsc with `args` and `stdin`, within `LIMIT`.
+fn wsc(args: &[&str], stdin: &str) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsc"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run wsc");
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_owned();
+    thread::spawn(move || {
+        let _ = input.write_all(stdin.as_bytes());
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("wsc {args:?} did not end within {LIMIT:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let run = Run {
+        code: status.code(),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "wsc panicked: {}",
+        run.stderr
+    );
+    run
+}
+
+fn echo_server() -> EchoServer {
+    EchoServer::start("127.0.0.1:0".parse().unwrap(), ServerOptions::default()).unwrap()
+}
+
+#[test]
+fn no_url_talks_to_the_embedded_echo_server() {
+    let run = wsc(&["--send", "Hello world", "--count", "1"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("embedded echo server at ws://127.0.0.1:")
+    );
+    assert_eq!(run.types(), ["open", "message", "terminate"]);
+    assert_eq!(run.events()[0], serde_json::json!({"type": "open"}));
+    assert_eq!(run.events()[1]["data"], "Hello world");
+    assert_eq!(
+        run.terminate(),
+        serde_json::json!({"type": "terminate", "code": 1000, "reason": "", "wasClean": true})
+    );
+}
+
+#[test]
+fn stdin_lines_are_sent_and_echoed_then_end_of_input_closes() {
+    let server = echo_server();
+    let run = wsc(&[&server.url()], "one\ntwo\r\n\nthree");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let data: Vec<Value> = run.events()[1..5]
+        .iter()
+        .map(|e| e["data"].clone())
+        .collect();
+    assert_eq!(data, ["one", "two", "", "three"]);
+    assert_eq!(run.terminate()["wasClean"], true);
+}
+
+#[test]
+fn send_options_go_first_in_order_and_binary_is_base64() {
+    let server = echo_server();
+    let run = wsc(
+        &[&server.url(), "--send", "a", "--send", "b", "--binary"],
+        "c\n",
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let events = run.events();
+    assert_eq!(events[1]["data"], "a");
+    assert_eq!(events[2]["data"], "b");
+    assert_eq!(
+        events[3],
+        serde_json::json!({"type":"message","data":"Yw==","encoding":"base64"})
+    );
+}
+
+#[test]
+fn data_types_shape_the_data() {
+    let server = echo_server();
+    let object = wsc(&[&server.url(), "--data-type", "object"], "{\"x\":[1,2]}\n");
+    assert_eq!(object.events()[1]["data"], serde_json::json!({"x": [1, 2]}));
+    let blob = wsc(&[&server.url(), "--data-type", "blob"], "hi\n");
+    assert_eq!(blob.events()[1]["encoding"], "base64");
+    assert_eq!(blob.events()[1]["data"], "aGk=");
+    let text = wsc(&[&server.url(), "--data-type", "text"], "{\"x\":1}\n");
+    assert_eq!(text.events()[1]["data"], "{\"x\":1}");
+    // Not JSON with the object data type: an error, 1007, exit 1.
+    // (stdin stays open, so that wsc's own close at end of input cannot
+    // come first)
+    let bad = wsc_with_open_stdin(&[&server.url(), "--data-type", "object", "--send", "not json"]);
+    assert_eq!(bad.types(), ["open", "error", "terminate"]);
+    assert_eq!(bad.events()[1]["errors"][0]["errCode"], 26);
+    assert_eq!(bad.terminate()["code"], 1007);
+    assert_eq!(bad.code, Some(1));
+    assert!(bad.stderr.contains("not valid JSON"), "{}", bad.stderr);
+}
+
+/// A server that answers each connection with its request headers (a JSON
+/// list of pairs) and the subprotocol it chose.
+fn header_server() -> (SocketAddr, ws_mio::Handle) {
+    let mut event_loop = EventLoop::new().unwrap();
+    let mut options = ServerOptions::default();
+    options.server.subprotocols = vec!["p2".into()];
+    let addr = event_loop
+        .listen("127.0.0.1:0".parse().unwrap(), options, || {
+            |conn: &Conn, event: Event| {
+                if let Event::Open(open) = event {
+                    let pairs: Vec<(String, String)> = open
+                        .headers
+                        .iter()
+                        .map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned()))
+                        .collect();
+                    let _ = conn.send_text(&serde_json::to_string(&pairs).unwrap());
+                }
+            }
+        })
+        .unwrap();
+    let handle = event_loop.handle();
+    thread::spawn(move || event_loop.run());
+    (addr, handle)
+}
+
+#[test]
+fn headers_cookies_and_protocols_arrive_as_given() {
+    let (addr, handle) = header_server();
+    let url = format!("ws://{addr}/");
+    let run = wsc(
+        &[
+            &url,
+            "-H",
+            "X-Multi: one",
+            "--header",
+            "X-Multi: two",
+            "--cookie",
+            "a=b; c=d",
+            "--protocol",
+            "p1",
+            "--protocol",
+            "p2",
+            "--count",
+            "1",
+        ],
+        "",
+    );
+    handle.stop();
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.events()[0]["protocol"], "p2");
+    let pairs: Vec<(String, String)> =
+        serde_json::from_str(run.events()[1]["data"].as_str().unwrap()).unwrap();
+    let all = |name: &str| -> Vec<String> {
+        pairs
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    assert_eq!(all("x-multi"), ["one", "two"]);
+    assert_eq!(all("cookie"), ["a=b; c=d"]);
+    assert_eq!(all("sec-websocket-protocol"), ["p1, p2"]);
+}
+
+#[test]
+fn count_and_close_options() {
+    let server = echo_server();
+    let run = wsc(
+        &[
+            &server.url(),
+            "--send",
+            "x",
+            "--send",
+            "y",
+            "--count",
+            "2",
+            "--close",
+            "4001:enough",
+        ],
+        "",
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.types(), ["open", "message", "message", "terminate"]);
+    assert_eq!(run.terminate()["code"], 4001);
+    assert_eq!(run.terminate()["reason"], "enough");
+}
+
+#[test]
+fn a_server_close_ends_wsc_even_with_stdin_open() {
+    // A raw server that accepts, then closes with 1001 and goes.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head).into_owned();
+        let key = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+            .unwrap_or_default()
+            .to_owned();
+        let answer = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+            ws_proto::handshake::accept_key(key.as_bytes())
+        );
+        stream.write_all(answer.as_bytes()).unwrap();
+        stream.write_all(&[0x88, 0x02, 0x03, 0xE9]).unwrap(); // close 1001
+        let mut sink = [0u8; 256];
+        let _ = stream.read(&mut sink); // the client's answer
+    });
+    // stdin stays open (the writer thread holds it until the end).
+    let run = wsc_with_open_stdin(&[&url]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.terminate()["code"], 1001);
+}
+
+/// Like `wsc`, but stdin is never closed.
+fn wsc_with_open_stdin(args: &[&str]) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsc"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stdin = child.stdin.take();
+    let deadline = Instant::now() + LIMIT;
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "wsc did not end");
+        thread::sleep(Duration::from_millis(10));
+    }
+    let output = child.wait_with_output().unwrap();
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn errors_are_one_clear_line_and_a_nonzero_exit() {
+    let bad_url = wsc(&["ftp://127.0.0.1/"], "");
+    assert_eq!(bad_url.code, Some(2));
+    assert_eq!(bad_url.stderr.lines().count(), 1, "{}", bad_url.stderr);
+    assert!(bad_url.stderr.starts_with("wsc: invalid URL"));
+
+    let bad_header = wsc(&["ws://127.0.0.1:9/", "-H", "Bad Name: x"], "");
+    assert_eq!(bad_header.code, Some(2), "{}", bad_header.stderr);
+    assert!(
+        bad_header.stderr.contains("invalid request"),
+        "{}",
+        bad_header.stderr
+    );
+
+    let bad_option = wsc(&["--data-type", "xml"], "");
+    assert_eq!(bad_option.code, Some(2));
+    assert!(bad_option.stderr.contains("unknown data type"));
+
+    let bad_close = wsc(&["--close", "1006"], "");
+    assert_eq!(bad_close.code, Some(2));
+    assert!(
+        bad_close.stderr.contains("invalid close code"),
+        "{}",
+        bad_close.stderr
+    );
+
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let refused = wsc(&[&format!("ws://127.0.0.1:{port}/")], "");
+    assert_eq!(refused.code, Some(1));
+    assert_eq!(refused.types(), ["error", "terminate"]);
+    assert_eq!(refused.stderr.lines().count(), 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("Connection refused"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn handshake_timeout_option() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(LIMIT)).unwrap();
+        let mut sink = [0u8; 1024];
+        while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+    });
+    let run = wsc(&[&url, "--handshake-timeout", "0.2"], "");
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.to_lowercase().contains("timed out") || run.stderr.contains("timeout"),
+        "{}",
+        run.stderr
+    );
+}
+
+fn self_signed() -> (String, String) {
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    (cert.pem(), signing_key.serialize_pem())
+}
+
+fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("wsc-test-{}-{name}", std::process::id()));
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+#[test]
+fn wss_with_an_extra_ca_and_refused_without_it() {
+    let (cert, key) = self_signed();
+    let tls = ws_mio::server_config_from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+    let server = EchoServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        ServerOptions {
+            tls: Some(tls),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ca = temp_file("ca.pem", &cert);
+    let trusted = wsc(
+        &[
+            &server.url(),
+            "--ca",
+            ca.to_str().unwrap(),
+            "--send",
+            "s",
+            "--count",
+            "1",
+        ],
+        "",
+    );
+    assert_eq!(trusted.code, Some(0), "{}", trusted.stderr);
+    assert_eq!(trusted.events()[1]["data"], "s");
+
+    let untrusted = wsc(&[&server.url()], "");
+    assert_eq!(untrusted.code, Some(1));
+    assert!(
+        untrusted.stderr.contains("unknown issuer"),
+        "{}",
+        untrusted.stderr
+    );
+    assert_eq!(untrusted.events()[0]["errors"][0]["errCode"], 21);
+    let _ = std::fs::remove_file(ca);
+}
+
+#[test]
+fn serve_mode_with_and_without_tls() {
+    let (cert, key) = self_signed();
+    let cert_file = temp_file("cert.pem", &cert);
+    let key_file = temp_file("key.pem", &key);
+    for tls in [false, true] {
+        let mut args = vec!["--serve", "127.0.0.1:0"];
+        if tls {
+            args.extend([
+                "--cert",
+                cert_file.to_str().unwrap(),
+                "--key",
+                key_file.to_str().unwrap(),
+            ]);
+        }
+        let mut server = Command::new(env!("CARGO_BIN_EXE_wsc"))
+            .args(&args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // "wsc: echo server listening on ws://127.0.0.1:PORT/"
+        let mut stderr = server.stderr.take().unwrap();
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while !line.ends_with(b"\n") && stderr.read(&mut byte).unwrap_or(0) == 1 {
+            line.push(byte[0]);
+        }
+        let line = String::from_utf8(line).unwrap();
+        let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+        assert!(
+            url.starts_with(if tls { "wss://" } else { "ws://" }),
+            "{line}"
+        );
+        let mut client_args = vec![url.as_str(), "--send", "via serve", "--count", "1"];
+        if tls {
+            client_args.extend(["--ca", cert_file.to_str().unwrap()]);
+        }
+        let run = wsc(&client_args, "");
+        let _ = server.kill();
+        let _ = server.wait();
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert_eq!(run.events()[1]["data"], "via serve");
+    }
+    let _ = std::fs::remove_file(cert_file);
+    let _ = std::fs::remove_file(key_file);
+}
+
+#[test]
+fn bench_prints_percentiles_and_rate() {
+    let run = wsc(
+        &["bench", "-n", "500", "--size", "64", "--warmup", "50"],
+        "",
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("500 round trips of 64 bytes"),
+        "{}",
+        run.stdout
+    );
+    for label in ["p50", "p90", "p99", "p99.9", "max", "messages per second"] {
+        assert!(run.stdout.contains(label), "{label}: {}", run.stdout);
+    }
+    let server = echo_server();
+    let run = wsc(&["bench", &server.url(), "-n", "100"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains(&server.url()));
+}
+
+#[test]
+fn help_lists_the_options() {
+    let run = wsc(&["--help"], "");
+    assert_eq!(run.code, Some(0));
+    for option in [
+        "--data-type",
+        "--header",
+        "--cookie",
+        "--protocol",
+        "--ca",
+        "--send",
+        "--binary",
+        "--count",
+        "--close",
+        "--serve",
+        "bench",
+    ] {
+        assert!(run.stdout.contains(option), "{option}");
+    }
+}
