@@ -1,0 +1,58 @@
+//! The Autobahn TestSuite client, on ws-client's public API only: a
+//! `Worker` on the main thread runs one case at a time; each case's
+//! handler echoes every message from `on_message`. It uses the defaults a
+//! user gets: they already allow the suite's largest messages (9.* sends
+//! up to 16 MiB; the default frame limit is 16 MiB and the message limit
+//! 64 MiB), so no limit is raised.
+//!
+//! Run through `tests/autobahn/run.sh`, which sets `AUTOBAHN_URL` and
+//! `AUTOBAHN_AGENT` (see `../shared/tools/autobahn/run-client-suite.sh`).
+
+use std::sync::{Arc, Mutex};
+
+use ws_client::{Callbacks, Data, Worker};
+
+fn main() -> Result<(), ws_client::Error> {
+    let url = std::env::var("AUTOBAHN_URL").unwrap_or_else(|_| "ws://127.0.0.1:9001".into());
+    let url = url.trim_end_matches('/');
+    let agent = std::env::var("AUTOBAHN_AGENT").unwrap_or_else(|_| "ws-client".into());
+    let mut worker = Worker::new()?;
+
+    let count = Arc::new(Mutex::new(None::<u32>));
+    let seen = count.clone();
+    worker.connect(
+        &format!("{url}/getCaseCount"),
+        Callbacks::new().on_message(move |_, event| {
+            *seen.lock().unwrap() = event.data.as_text().and_then(|t| t.trim().parse().ok());
+        }),
+    )?;
+    worker.run_until_idle()?;
+    let count = count.lock().unwrap().ok_or_else(|| ws_client::Error::InvalidUrl {
+        url: url.to_owned(),
+        reason: "the server did not give a case count".into(),
+    })?;
+    eprintln!("autobahn: {count} cases");
+
+    for case in 1..=count {
+        let echo = Callbacks::new().on_message(|ws, event| {
+            // A send refused because the case already failed the
+            // connection is what the case tests: nothing to do.
+            let _ = match event.data {
+                Data::Text(text) => ws.send(text),
+                Data::Blob(bytes) => ws.send(bytes),
+                Data::Object(_) => unreachable!("the data type is text"),
+            };
+        });
+        let runner = format!("{url}/runCase?case={case}&agent={agent}");
+        if let Err(e) = worker.connect(&runner, echo) {
+            eprintln!("case {case}: {e}");
+        }
+        worker.run_until_idle()?;
+    }
+
+    worker.connect(
+        &format!("{url}/updateReports?agent={agent}"),
+        Callbacks::new(),
+    )?;
+    worker.run_until_idle()
+}
