@@ -3,7 +3,7 @@
 //! error lines. Every run is killed after `LIMIT`.
 
 use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -253,10 +253,7 @@ fn count_and_close_options() {
 #[test]
 fn a_server_close_ends_wsc_even_with_stdin_open() {
     // A raw server that accepts, then closes with 1001 and goes.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("ws://{}/", listener.local_addr().unwrap());
-    thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
+    let url = raw_server(|mut stream| {
         let mut head = Vec::new();
         let mut byte = [0u8; 1];
         while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
@@ -281,6 +278,20 @@ fn a_server_close_ends_wsc_even_with_stdin_open() {
     let run = wsc_with_open_stdin(&[&url]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(run.terminate()["code"], 1001);
+}
+
+/// Serves one TCP connection with `script` on a thread (reads time out
+/// after `LIMIT`); returns its `ws://` URL.
+fn raw_server(script: fn(TcpStream)) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    thread::spawn(move || {
+        if let Ok((stream, _)) = listener.accept() {
+            stream.set_read_timeout(Some(LIMIT)).unwrap();
+            script(stream);
+        }
+    });
+    url
 }
 
 /// Like `wsc`, but stdin is never closed.
@@ -350,11 +361,8 @@ fn errors_are_one_clear_line_and_a_nonzero_exit() {
 
 #[test]
 fn handshake_timeout_option() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("ws://{}/", listener.local_addr().unwrap());
-    thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        stream.set_read_timeout(Some(LIMIT)).unwrap();
+    // A server that accepts and never answers.
+    let url = raw_server(|mut stream| {
         let mut sink = [0u8; 1024];
         while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
     });

@@ -13,6 +13,15 @@ fn self_signed(names: &[&str]) -> (String, String, Vec<u8>) {
     (cert.pem(), signing_key.serialize_pem(), cert.der().to_vec())
 }
 
+/// Connects to `server` over TLS trusting only `der`.
+fn connect_trusting(server: &TestServer, der: Vec<u8>, handler: Recorder) {
+    WebSocket::builder(&format!("wss://{}/echo", server.addr))
+        .tls_roots(Roots::Empty)
+        .ca_der(der)
+        .connect(handler)
+        .unwrap();
+}
+
 #[test]
 fn a_trusted_certificate_carries_messages() {
     let (cert, key, der) = self_signed(&["127.0.0.1"]);
@@ -21,11 +30,7 @@ fn a_trusted_certificate_carries_messages() {
     let handler = handler
         .on_open(|ws| ws.send("over TLS").unwrap())
         .on_message(|ws, _| ws.terminate(None, None).unwrap());
-    WebSocket::builder(&format!("wss://{}/echo", server.addr))
-        .tls_roots(Roots::Empty)
-        .ca_der(der)
-        .connect(handler)
-        .unwrap();
+    connect_trusting(&server, der, handler);
     let seen = log.until_terminate();
     assert_eq!(kinds(&seen), ["open", "message", "terminate"]);
     assert!(matches!(&seen[1], Seen::Message(Data::Text(t)) if t.as_str() == "over TLS"));
@@ -54,11 +59,7 @@ fn a_certificate_for_another_host_is_refused() {
     let (cert, key, der) = self_signed(&["other.example"]);
     let server = TestServer::start_tls(&cert, &key);
     let (handler, log) = Recorder::new();
-    WebSocket::builder(&format!("wss://{}/echo", server.addr))
-        .tls_roots(Roots::Empty)
-        .ca_der(der)
-        .connect(handler)
-        .unwrap();
+    connect_trusting(&server, der, handler);
     let seen = log.until_terminate();
     let (code, stack) = error_of(&seen);
     assert_eq!(code, 21);
