@@ -41,8 +41,17 @@ impl Run {
     }
 }
 
-/// Runs wsc with `args` and `stdin`, within `LIMIT`.
+/// Runs wsc with `args` and `stdin` (closed once written), within `LIMIT`.
 fn wsc(args: &[&str], stdin: &str) -> Run {
+    run_wsc(args, Some(stdin))
+}
+
+/// Like `wsc`, but stdin stays open until wsc has ended.
+fn wsc_with_open_stdin(args: &[&str]) -> Run {
+    run_wsc(args, None)
+}
+
+fn run_wsc(args: &[&str], stdin: Option<&str>) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wsc"))
         .args(args)
         .stdin(Stdio::piped())
@@ -51,10 +60,16 @@ fn wsc(args: &[&str], stdin: &str) -> Run {
         .spawn()
         .expect("run wsc");
     let mut input = child.stdin.take().unwrap();
-    let stdin = stdin.to_owned();
-    thread::spawn(move || {
-        let _ = input.write_all(stdin.as_bytes());
-    });
+    let _kept_open = match stdin {
+        Some(text) => {
+            let text = text.to_owned();
+            thread::spawn(move || {
+                let _ = input.write_all(text.as_bytes());
+            });
+            None
+        }
+        None => Some(input),
+    };
     let mut stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let out = thread::spawn(move || {
@@ -292,29 +307,6 @@ fn raw_server(script: fn(TcpStream)) -> String {
         }
     });
     url
-}
-
-/// Like `wsc`, but stdin is never closed.
-fn wsc_with_open_stdin(args: &[&str]) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wsc"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _stdin = child.stdin.take();
-    let deadline = Instant::now() + LIMIT;
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "wsc did not end");
-        thread::sleep(Duration::from_millis(10));
-    }
-    let output = child.wait_with_output().unwrap();
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
 }
 
 #[test]
