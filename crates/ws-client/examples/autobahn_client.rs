@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use ws_client::{Callbacks, Data, Worker};
 
-fn main() -> Result<(), ws_client::Error> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("AUTOBAHN_URL").unwrap_or_else(|_| "ws://127.0.0.1:9001".into());
     let url = url.trim_end_matches('/');
     let agent = std::env::var("AUTOBAHN_AGENT").unwrap_or_else(|_| "ws-client".into());
@@ -27,10 +27,10 @@ fn main() -> Result<(), ws_client::Error> {
         }),
     )?;
     worker.run_until_idle()?;
-    let count = count.lock().unwrap().ok_or_else(|| ws_client::Error::InvalidUrl {
-        url: url.to_owned(),
-        reason: "the server did not give a case count".into(),
-    })?;
+    let count = count
+        .lock()
+        .unwrap()
+        .ok_or("the server did not give a case count")?;
     eprintln!("autobahn: {count} cases");
 
     for case in 1..=count {
@@ -54,5 +54,6 @@ fn main() -> Result<(), ws_client::Error> {
         &format!("{url}/updateReports?agent={agent}"),
         Callbacks::new(),
     )?;
-    worker.run_until_idle()
+    worker.run_until_idle()?;
+    Ok(())
 }
