@@ -39,7 +39,7 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 suite_rc=0
 bash "$suite" --exclude '12.*,13.*' --agent "$agent" --report "$report" "$@" \
-    -- "$root/target/release/examples/$example" | tee "$log" || suite_rc=$?
+    -- "${CARGO_TARGET_DIR:-$root/target}/release/examples/$example" | tee "$log" || suite_rc=$?
 
 compare_rc=0
 python3 - "$report/clients/index.json" "$agent" "$expected" "${AUTOBAHN_UPDATE:-0}" "$*" <<'PY' || compare_rc=$?
