@@ -72,11 +72,14 @@ fn build_client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error>
             .add(CertificateDer::from(der.clone()))
             .map_err(Error::Tls)?;
     }
-    let config = ClientConfig::builder_with_provider(provider())
+    let mut config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(Error::Tls)?
         .with_root_certificates(roots)
         .with_no_client_auth();
+    // The upgrade is an HTTP/1.1 request (RFC 6455 section 4.1); saying so
+    // keeps a server that negotiates ALPN from choosing h2.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 
