@@ -230,7 +230,12 @@ impl Connection {
         match inbound {
             Inbound::Message(message) => Step::Event(Event::Message(message)),
             Inbound::Ping(payload) => {
-                if self.config.auto_pong && self.phase == Phase::Open {
+                // A peer that pings without reading must not make the output
+                // grow without end: past the write buffer's limit, pings go
+                // unanswered (RFC 6455 section 5.5.3 lets an endpoint answer
+                // only the latest one).
+                let room = self.writer.buffered() <= self.config.max_write_buffer;
+                if self.config.auto_pong && self.phase == Phase::Open && room {
                     self.writer
                         .control(crate::frame::OpCode::Pong, &payload, rng(&mut self.rng));
                 }
