@@ -2,7 +2,7 @@
 //!
 //! [`client`] builds the request and checks the server's answer; [`server`]
 //! checks a request and answers it. Both read the HTTP head with httparse
-//! through [`HeadReader`], which is incremental, linear in the head's size
+//! through `HeadReader`, which is incremental, linear in the head's size
 //! and bounded.
 
 pub mod client;
