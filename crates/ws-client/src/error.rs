@@ -327,3 +327,109 @@ impl From<ws_mio::Error> for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ws_mio::Error as M;
+    use ws_proto::Error as P;
+
+    fn components(e: &Error) -> Vec<(&'static str, i64)> {
+        e.stack()
+            .iter()
+            .map(|i| (i.component_signature, i.err_code))
+            .collect()
+    }
+
+    fn refused() -> io::Error {
+        io::Error::from_raw_os_error(111)
+    }
+
+    #[test]
+    fn every_connection_failure_has_its_row_in_the_table() {
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let cases: Vec<(M, i64, Vec<(&str, i64)>)> = vec![
+            (
+                M::Connect {
+                    addr,
+                    error: refused(),
+                },
+                20,
+                vec![("ws-client", 20), ("ws-mio", 0), ("os", 111)],
+            ),
+            (
+                M::ConnectTimeout,
+                20,
+                vec![("ws-client", 20), ("ws-mio", 1)],
+            ),
+            (
+                M::Resolve {
+                    host: "h".into(),
+                    error: refused(),
+                },
+                20,
+                vec![("ws-client", 20), ("ws-mio", 0), ("os", 111)],
+            ),
+            (
+                M::Tls(ws_mio::rustls::Error::InvalidCertificate(
+                    ws_mio::rustls::CertificateError::UnknownIssuer,
+                )),
+                21,
+                vec![("ws-client", 21), ("rustls", 1)],
+            ),
+            (
+                M::Tls(ws_mio::rustls::Error::DecryptError),
+                21,
+                vec![("ws-client", 21), ("rustls", 2)],
+            ),
+            (
+                M::Protocol(P::Protocol(ws_proto::ProtocolError::ReservedBitsSet(4))),
+                23,
+                vec![("ws-client", 23), ("ws-proto", 1002)],
+            ),
+            (
+                M::Protocol(P::ConnectionLost),
+                24,
+                vec![("ws-client", 24), ("ws-proto", 0)],
+            ),
+            (
+                M::Protocol(P::Timeout(ws_proto::TimeoutKind::Close)),
+                25,
+                vec![("ws-client", 25), ("ws-proto", 0)],
+            ),
+            (
+                M::Io(refused()),
+                27,
+                vec![("ws-client", 27), ("ws-mio", 0), ("os", 111)],
+            ),
+            (M::LoopStopped, 9, vec![("ws-client", 9), ("ws-mio", 0)]),
+        ];
+        for (error, code, stack) in cases {
+            let shown = error.to_string();
+            let error = Error::Connection(error);
+            assert_eq!(error.code(), code, "{shown}");
+            assert_eq!(components(&error), stack, "{shown}");
+            assert!(!error.stack()[0].message.is_empty());
+        }
+    }
+
+    #[test]
+    fn refusals_before_connecting_have_their_codes() {
+        assert_eq!(Error::NotConnected(Status::Closing).code(), 4);
+        assert_eq!(Error::InvalidCloseCode(1001).code(), 5);
+        assert_eq!(Error::ReasonTooLong(124).code(), 6);
+        assert_eq!(Error::Stopped.code(), 9);
+        assert_eq!(Error::TlsConfig("x".into()).code(), 10);
+        let json = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        let e = Error::InvalidJson(json);
+        assert_eq!(components(&e)[0], ("ws-client", 26));
+        assert_eq!(components(&e)[1].0, "serde_json");
+        let full = Error::from(ws_proto::SendError::WriteBufferFull {
+            buffered: 1,
+            needed: 2,
+            limit: 3,
+        });
+        assert_eq!(full.code(), 8);
+        assert!(full.to_string().contains("limit 3"));
+    }
+}
