@@ -334,7 +334,10 @@ mod tests {
     use ws_mio::Error as M;
     use ws_proto::Error as P;
 
-    fn components(e: &Error) -> Vec<(&'static str, i64)> {
+    /// Each stack entry's component and code.
+    type Stack = Vec<(&'static str, i64)>;
+
+    fn components(e: &Error) -> Stack {
         e.stack()
             .iter()
             .map(|i| (i.component_signature, i.err_code))
@@ -348,7 +351,7 @@ mod tests {
     #[test]
     fn every_connection_failure_has_its_row_in_the_table() {
         let addr = "127.0.0.1:1".parse().unwrap();
-        let cases: Vec<(M, i64, Vec<(&str, i64)>)> = vec![
+        let cases: Vec<(M, i64, Stack)> = vec![
             (
                 M::Connect {
                     addr,
