@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::extension::DeflateConfig;
+
 /// Settings shared by both roles. `Config::default()` is safe against a
 /// hostile peer; raise a limit only where the application needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +47,12 @@ pub struct Config {
     /// all arrives within this time. Default: 20 s (used only with
     /// `keepalive_interval`).
     pub keepalive_timeout: Duration,
+    /// permessage-deflate (RFC 7692): a client offers it, a server accepts
+    /// an offer, with these settings; `None` neither offers nor accepts it.
+    /// With it on, [`max_frame_size`](Self::max_frame_size) bounds the
+    /// compressed frames and [`max_message_size`](Self::max_message_size)
+    /// the inflated message. Default: `None`.
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for Config {
@@ -62,6 +70,7 @@ impl Default for Config {
             close_timeout: Some(Duration::from_secs(5)),
             keepalive_interval: None,
             keepalive_timeout: Duration::from_secs(20),
+            deflate: None,
         }
     }
 }

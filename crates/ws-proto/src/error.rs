@@ -125,6 +125,15 @@ pub enum ProtocolError {
         /// The configured limit.
         limit: usize,
     },
+    /// RSV1 (compressed) on a control frame, with permessage-deflate in
+    /// force (RFC 7692 section 6.1).
+    CompressedControlFrame,
+    /// RSV1 (compressed) on a continuation frame: only a message's first
+    /// frame carries it (RFC 7692 section 6.1).
+    CompressedContinuation,
+    /// A compressed message whose payload is not valid deflate data (RFC
+    /// 7692 section 6.2); close 1007, as the framing is intact.
+    InvalidCompressedData,
     /// A control frame payload over
     /// [`Config::max_control_payload`](crate::Config::max_control_payload); close 1009.
     ControlPayloadTooLarge {
@@ -139,7 +148,9 @@ impl ProtocolError {
     /// The close code this violation fails the connection with.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            Self::InvalidUtf8 | Self::InvalidCloseReason => CloseCode::INVALID_PAYLOAD,
+            Self::InvalidUtf8 | Self::InvalidCloseReason | Self::InvalidCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
             Self::FrameTooLarge { .. }
             | Self::MessageTooLarge { .. }
             | Self::ControlPayloadTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
@@ -153,6 +164,7 @@ impl ProtocolError {
         matches!(
             self,
             Self::InvalidUtf8
+                | Self::InvalidCompressedData
                 | Self::InvalidCloseReason
                 | Self::InvalidCloseCode(_)
                 | Self::CloseFrameTooShort
@@ -192,6 +204,11 @@ impl fmt::Display for ProtocolError {
                 write!(f, "close code {code} is not allowed on the wire")
             }
             Self::InvalidCloseReason => f.write_str("close reason is not valid UTF-8"),
+            Self::CompressedControlFrame => f.write_str("compressed (RSV1) control frame"),
+            Self::CompressedContinuation => f.write_str("compressed (RSV1) continuation frame"),
+            Self::InvalidCompressedData => {
+                f.write_str("compressed message is not valid deflate data")
+            }
             Self::FrameTooLarge { size, limit } => {
                 write!(
                     f,
@@ -248,6 +265,11 @@ pub enum HandshakeError {
     UnexpectedSubprotocol(String),
     /// The server accepted an extension the client did not offer.
     UnexpectedExtension(String),
+    /// The server's `Sec-WebSocket-Extensions` answer does not parse, or
+    /// accepts permessage-deflate with parameters RFC 7692 does not allow
+    /// in answer to the offer (unknown, repeated, out of range, not
+    /// offered, or missing where the offer required them).
+    InvalidExtension(String),
     /// (server) The request was not a WebSocket GET over HTTP/1.1.
     BadRequest(String),
     /// (server) The client asked for a WebSocket version other than 13.
@@ -290,6 +312,9 @@ impl fmt::Display for HandshakeError {
             }
             Self::UnexpectedExtension(e) => {
                 write!(f, "server accepted extension {e:?}, which was not offered")
+            }
+            Self::InvalidExtension(why) => {
+                write!(f, "invalid Sec-WebSocket-Extensions answer: {why}")
             }
             Self::BadRequest(why) => write!(f, "bad request: {why}"),
             Self::UnsupportedVersion(v) => write!(

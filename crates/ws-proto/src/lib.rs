@@ -11,7 +11,8 @@
 //! [`ServerConfig`]), framing, masking, incremental UTF-8 validation,
 //! fragmentation, ping/pong, the closing handshake with its close codes
 //! ([`CloseCode`]), size limits and the handshake, close and keepalive
-//! timers ([`Config`]).
+//! timers ([`Config`]), and permessage-deflate compression (RFC 7692,
+//! [`DeflateConfig`]), off by default.
 //!
 //! # The driving loop
 //!
@@ -96,6 +97,7 @@ pub use error::{
     Error, HandshakeError, ProtocolError, Rejection, RequestError, SendError, TimeoutKind,
 };
 pub use event::{Closed, Event, Initiator, Message, Open};
+pub use extension::{DeflateConfig, DeflateParams};
 pub use frame::Utf8Bytes;
 pub use handshake::{ClientRequest, Headers, ServerConfig};
 

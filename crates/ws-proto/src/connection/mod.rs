@@ -16,6 +16,7 @@ use crate::close::{CloseCode, MAX_CLOSE_REASON};
 use crate::config::Config;
 use crate::error::{RequestError, SendError};
 use crate::event::Event;
+use crate::extension::DeflateParams;
 use crate::frame::{OpCode, Utf8Bytes};
 use crate::handshake::client::ClientHandshake;
 use crate::handshake::server::ServerHandshake;
@@ -73,6 +74,7 @@ pub struct Connection {
     phase: Phase,
     handshake: Handshake,
     subprotocol: Option<String>,
+    deflate: Option<DeflateParams>,
     reader: Reader,
     writer: Writer,
     timers: Timers,
@@ -101,7 +103,8 @@ impl Connection {
     ) -> Result<Self, RequestError> {
         let mut rng: Box<dyn Rng + Send> = Box::new(rng);
         let mut conn = Self::new(now, Role::Client, config, Handshake::Done);
-        let handshake = ClientHandshake::start(request, &mut *rng, conn.writer.raw())?;
+        let handshake =
+            ClientHandshake::start(request, &conn.config, &mut *rng, conn.writer.raw())?;
         conn.handshake = Handshake::Client(Box::new(handshake));
         conn.rng = Some(rng);
         Ok(conn)
@@ -130,6 +133,7 @@ impl Connection {
             phase: Phase::Connecting,
             handshake,
             subprotocol: None,
+            deflate: None,
             timers,
             events: VecDeque::new(),
             eof: false,
@@ -344,12 +348,20 @@ impl Connection {
         self.subprotocol.as_deref()
     }
 
+    /// The permessage-deflate parameters agreed in the opening handshake;
+    /// `None` when it is not in force (not configured, declined, or not
+    /// open yet).
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate
+    }
+
     /// The settings this connection runs with.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
-    /// Heap bytes held by the connection's read, write and event buffers.
+    /// Heap bytes held by the connection's read, write and event buffers
+    /// (not counting permessage-deflate's compressor and decompressor).
     pub fn buffer_capacity(&self) -> usize {
         self.reader.capacity()
             + self.writer.capacity()

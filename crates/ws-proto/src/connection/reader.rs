@@ -9,6 +9,11 @@
 //! The fragments of a fragmented message are moved into an assembly buffer
 //! as they arrive.
 //!
+//! A compressed message (permessage-deflate, RSV1 on its first frame) is
+//! inflated frame by frame into the assembly buffer, in bounded steps, so
+//! its limit applies to the inflated size as it grows and its text is
+//! checked as it is inflated.
+//!
 //! Decoding is lazy: it happens when the connection asks for the next item,
 //! so a message is delivered (and can be answered) before a violation that
 //! follows it in the same read fails the connection.
@@ -20,6 +25,8 @@ use crate::config::Config;
 use crate::connection::Role;
 use crate::error::ProtocolError;
 use crate::event::Message;
+use crate::extension::RSV1;
+use crate::extension::deflate::codec::{InflateError, Inflater};
 use crate::frame::{FrameHeader, OpCode, Utf8Bytes, Utf8Validator, apply_mask};
 
 /// Room kept past a frame being assembled in place, so that the read that
@@ -70,8 +77,13 @@ pub(crate) struct Reader {
     frame: Option<InFrame>,
     /// The opcode of the fragmented message in progress.
     fragmented: Option<OpCode>,
+    /// The opcode of the compressed message in progress.
+    inflating: Option<OpCode>,
+    /// Fragments, or the inflated payload of a compressed message.
     assembly: BytesMut,
     utf8: Utf8Validator,
+    /// permessage-deflate's decompressor, when it is in force.
+    inflater: Option<Inflater>,
 }
 
 impl Reader {
@@ -86,14 +98,21 @@ impl Reader {
             buf: BytesMut::new(),
             frame: None,
             fragmented: None,
+            inflating: None,
             assembly: BytesMut::new(),
             utf8: Utf8Validator::new(),
+            inflater: None,
         }
     }
 
     /// Lets frames carry the RSV bits negotiated extensions define.
     pub(crate) fn allow_rsv(&mut self, bits: u8) {
         self.rsv_allowed = bits;
+    }
+
+    /// Inflates compressed messages with `inflater` from now on.
+    pub(crate) fn set_inflater(&mut self, inflater: Inflater) {
+        self.inflater = Some(inflater);
     }
 
     /// Buffers received bytes; they are decoded by [`Reader::next`].
@@ -117,6 +136,7 @@ impl Reader {
             || !self.buf.is_empty()
             || frame.in_place
             || frame.header.opcode.is_control()
+            || self.inflating.is_some()
         {
             return data;
         }
@@ -149,6 +169,7 @@ impl Reader {
     /// the frame boundaries are still known, and read nothing otherwise.
     pub(crate) fn drain(&mut self, keeps_framing: bool) {
         self.fragmented = None;
+        self.inflating = None;
         self.assembly.clear();
         if keeps_framing {
             self.mode = Mode::Draining;
@@ -168,6 +189,8 @@ impl Reader {
     pub(crate) fn stop(&mut self) {
         self.mode = Mode::Stopped;
         self.frame = None;
+        self.inflating = None;
+        self.inflater = None;
         self.buf = BytesMut::new();
         self.assembly = BytesMut::new();
     }
@@ -179,6 +202,11 @@ impl Reader {
         }
         if self.assembly.is_empty() {
             self.assembly = BytesMut::new();
+        }
+        if let Some(inflater) = &mut self.inflater {
+            if self.inflating.is_none() {
+                inflater.release();
+            }
         }
     }
 
@@ -233,7 +261,12 @@ impl Reader {
                 }
                 continue;
             }
-            if let Some(message) = self.fragment_payload(frame, available)? {
+            let message = if self.inflating.is_some() {
+                self.compressed_payload(frame, available)?
+            } else {
+                self.fragment_payload(frame, available)?
+            };
+            if let Some(message) = message {
                 return Ok(Some(Inbound::Message(message)));
             }
             if self.frame.is_some() {
@@ -274,13 +307,20 @@ impl Reader {
         self.buf.advance(header_len);
         let len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
         // While draining, data is skipped, never delivered.
+        let compressed = header.rsv & RSV1 != 0;
         let in_place = self.mode == Mode::Normal
             && header.fin
+            && !compressed
             && matches!(header.opcode, OpCode::Text | OpCode::Binary);
         if matches!(header.opcode, OpCode::Text | OpCode::Binary) {
             self.utf8.reset();
-            if !header.fin && self.mode == Mode::Normal {
-                self.fragmented = Some(header.opcode);
+            if self.mode == Mode::Normal {
+                if !header.fin {
+                    self.fragmented = Some(header.opcode);
+                }
+                if compressed {
+                    self.inflating = Some(header.opcode);
+                }
             }
         }
         let frame = InFrame {
@@ -304,6 +344,16 @@ impl Reader {
         let stray_rsv = h.rsv & !self.rsv_allowed;
         if stray_rsv != 0 {
             return Err(ProtocolError::ReservedBitsSet(h.rsv));
+        }
+        // RFC 7692 section 6.1: RSV1 marks a compressed message on its first
+        // frame, and nowhere else.
+        if h.rsv & RSV1 != 0 {
+            if h.opcode.is_control() {
+                return Err(ProtocolError::CompressedControlFrame);
+            }
+            if h.opcode == OpCode::Continuation {
+                return Err(ProtocolError::CompressedContinuation);
+            }
         }
         match (self.role, h.mask.is_some()) {
             (Role::Client, true) => return Err(ProtocolError::MaskedFrameFromServer),
@@ -338,8 +388,12 @@ impl Reader {
                 limit: self.max_frame,
             });
         }
+        // A compressed message's limit is on its inflated size, checked as it
+        // inflates; its compressed frames are bounded by the frame limit.
+        let compressed =
+            h.rsv & RSV1 != 0 || (h.opcode == OpCode::Continuation && self.inflating.is_some());
         let total = self.assembly.len() as u64 + h.payload_len;
-        if total > self.max_message as u64 {
+        if !compressed && total > self.max_message as u64 {
             return Err(ProtocolError::MessageTooLarge {
                 size: total,
                 limit: self.max_message,
@@ -413,6 +467,48 @@ impl Reader {
         }))
     }
 
+    /// A frame of a compressed message: unmask its new bytes and inflate
+    /// them into the assembly buffer; returns the message when its final
+    /// frame is complete.
+    fn compressed_payload(
+        &mut self,
+        frame: InFrame,
+        available: usize,
+    ) -> Result<Option<Message>, ProtocolError> {
+        let is_text = self.inflating == Some(OpCode::Text);
+        let inflater = self
+            .inflater
+            .as_mut()
+            .expect("RSV1 is only allowed with permessage-deflate in force");
+        let chunk = &mut self.buf[..available];
+        if let Some(key) = frame.header.mask {
+            apply_mask(chunk, key, frame.done);
+        }
+        let limit = self.max_message;
+        let utf8 = is_text.then_some(&mut self.utf8);
+        inflater
+            .inflate(chunk, &mut self.assembly, limit, utf8)
+            .map_err(|e| inflate_error(e, limit))?;
+        self.buf.advance(available);
+        if !self.finish_chunk(frame, available) || !frame.header.fin {
+            return Ok(None);
+        }
+        let inflater = self.inflater.as_mut().expect("checked above");
+        let utf8 = is_text.then_some(&mut self.utf8);
+        inflater
+            .finish(&mut self.assembly, limit, utf8)
+            .map_err(|e| inflate_error(e, limit))?;
+        self.inflating = None;
+        self.fragmented = None;
+        let payload = self.assembly.split().freeze();
+        Ok(Some(if is_text {
+            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            Message::Text(Utf8Bytes::from_validated(payload))
+        } else {
+            Message::Binary(payload)
+        }))
+    }
+
     /// Records `n` more payload bytes of `frame` as consumed; returns whether
     /// the frame is complete.
     fn finish_chunk(&mut self, mut frame: InFrame, n: usize) -> bool {
@@ -420,5 +516,17 @@ impl Reader {
         let complete = frame.done == frame.len;
         self.frame = if complete { None } else { Some(frame) };
         complete
+    }
+}
+
+/// The protocol error an inflating failure fails the connection with.
+fn inflate_error(e: InflateError, limit: usize) -> ProtocolError {
+    match e {
+        InflateError::TooLarge(size) => ProtocolError::MessageTooLarge {
+            size: size as u64,
+            limit,
+        },
+        InflateError::Corrupt => ProtocolError::InvalidCompressedData,
+        InflateError::InvalidUtf8 => ProtocolError::InvalidUtf8,
     }
 }

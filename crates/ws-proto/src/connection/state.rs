@@ -173,6 +173,11 @@ impl Connection {
         self.note_activity(now);
         self.subprotocol.clone_from(&open.subprotocol);
         self.reader.allow_rsv(extensions.rsv_bits());
+        if let Some((deflater, inflater)) = extensions.codecs(self.role, &self.config) {
+            self.writer.set_deflater(deflater);
+            self.reader.set_inflater(inflater);
+        }
+        self.deflate = extensions.deflate;
         self.reader.push(&rest);
         self.events.push_back(Event::Open(open));
     }

@@ -8,6 +8,10 @@
 //! header, which a driver can write with one vectored call. The buffer keeps
 //! its capacity between messages, so sending allocates nothing in steady
 //! state.
+//!
+//! With permessage-deflate in force, a message at or over the threshold is
+//! compressed first (into the compressor's reusable buffer) and its frames
+//! carry the compressed bytes, RSV1 on the first.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -17,6 +21,8 @@ use rand::Rng;
 
 use crate::close::CloseCode;
 use crate::error::SendError;
+use crate::extension::RSV1;
+use crate::extension::deflate::codec::Deflater;
 use crate::frame::header::MAX_HEADER_LEN;
 use crate::frame::{FrameHeader, OpCode, apply_mask, extend_masked};
 
@@ -42,6 +48,8 @@ pub(crate) struct Writer {
     segment_bytes: usize,
     fragment_size: usize,
     max_buffer: usize,
+    /// permessage-deflate's compressor, when it is in force.
+    deflater: Option<Deflater>,
 }
 
 impl Writer {
@@ -53,6 +61,7 @@ impl Writer {
             segment_bytes: 0,
             fragment_size: fragment_size.unwrap_or(usize::MAX).max(1),
             max_buffer,
+            deflater: None,
         }
     }
 
@@ -129,8 +138,16 @@ impl Writer {
         &mut self.out
     }
 
+    /// Compresses messages with `deflater` from now on.
+    pub(crate) fn set_deflater(&mut self, deflater: Deflater) {
+        self.deflater = Some(deflater);
+    }
+
     /// Frees buffer capacity that holds no data.
     pub(crate) fn release_buffers(&mut self) {
+        if let Some(deflater) = &mut self.deflater {
+            deflater.release();
+        }
         if self.buffered() == 0 {
             self.out = Vec::new();
             self.segments = VecDeque::new();
@@ -150,17 +167,44 @@ impl Writer {
         &mut self,
         opcode: OpCode,
         payload: &[u8],
+        rng: Option<&mut dyn Rng>,
+    ) -> Result<(), SendError> {
+        match &mut self.deflater {
+            Some(deflater) if deflater.compresses(payload.len()) => {
+                // Room first: a message compressed and then refused would
+                // leave the peer's context behind ours.
+                self.make_room(Deflater::bound(payload.len()))?;
+                let deflater = self.deflater.as_mut().expect("matched above");
+                let compressed = deflater.compress(payload);
+                let sent = self.frames(opcode, RSV1, &compressed, rng);
+                debug_assert!(sent.is_ok(), "room was made for the bound");
+                if let Some(deflater) = &mut self.deflater {
+                    deflater.recycle(compressed);
+                }
+                sent
+            }
+            _ => self.frames(opcode, 0, payload, rng),
+        }
+    }
+
+    /// Encodes `payload` as one message's frames, fragmented at the
+    /// configured size, with `rsv` on the first frame.
+    fn frames(
+        &mut self,
+        opcode: OpCode,
+        rsv: u8,
+        payload: &[u8],
         mut rng: Option<&mut dyn Rng>,
     ) -> Result<(), SendError> {
         let frames = self.make_room(payload.len())?;
         self.out.reserve(payload.len() + frames * MAX_HEADER_LEN);
-        let mut opcode = opcode;
+        let (mut opcode, mut rsv) = (opcode, rsv);
         let mut chunks = payload.chunks(self.fragment_size);
         for i in 0..frames {
             let chunk = chunks.next().unwrap_or_default();
             let mask = rng.as_deref_mut().map(|r| r.next_u32().to_ne_bytes());
-            self.frame(i + 1 == frames, opcode, chunk, mask);
-            opcode = OpCode::Continuation;
+            self.frame(i + 1 == frames, rsv, opcode, chunk, mask);
+            (opcode, rsv) = (OpCode::Continuation, 0);
         }
         Ok(())
     }
@@ -176,7 +220,8 @@ impl Writer {
         payload: Bytes,
         rng: Option<&mut dyn Rng>,
     ) -> Result<(), SendError> {
-        if payload.len() < OWNED_SEGMENT_MIN {
+        let compressed = matches!(&self.deflater, Some(d) if d.compresses(payload.len()));
+        if payload.len() < OWNED_SEGMENT_MIN || compressed {
             return self.message(opcode, &payload, rng);
         }
         if rng.is_some() {
@@ -191,7 +236,7 @@ impl Writer {
         let mut opcode = opcode;
         for i in 0..frames {
             let len = self.fragment_size.min(data.len());
-            self.header(i + 1 == frames, opcode, len, None);
+            self.header(i + 1 == frames, 0, opcode, len, None);
             self.push_segment(data.split_to(len));
             opcode = OpCode::Continuation;
         }
@@ -212,7 +257,7 @@ impl Writer {
         for i in 0..frames {
             let len = self.fragment_size.min(data.len());
             let mask = rng.as_deref_mut().map(|r| r.next_u32().to_ne_bytes());
-            self.header(i + 1 == frames, opcode, len, mask);
+            self.header(i + 1 == frames, 0, opcode, len, mask);
             let mut part = data.split_to(len); // same allocation, no copy
             if let Some(key) = mask {
                 apply_mask(&mut part, key, 0);
@@ -262,7 +307,7 @@ impl Writer {
     pub(crate) fn control(&mut self, opcode: OpCode, payload: &[u8], rng: Option<&mut dyn Rng>) {
         debug_assert!(opcode.is_control() && payload.len() <= 125);
         let mask = rng.map(|r| r.next_u32().to_ne_bytes());
-        self.frame(true, opcode, payload, mask);
+        self.frame(true, 0, opcode, payload, mask);
     }
 
     /// Encodes a close frame with `code` and `reason` (already checked to fit).
@@ -279,18 +324,18 @@ impl Writer {
     }
 
     /// Encodes one frame with its payload copied (and masked) into the buffer.
-    fn frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) {
-        self.header(fin, opcode, payload.len(), mask);
+    fn frame(&mut self, fin: bool, rsv: u8, opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) {
+        self.header(fin, rsv, opcode, payload.len(), mask);
         match mask {
             Some(key) => extend_masked(&mut self.out, payload, key),
             None => self.out.extend_from_slice(payload),
         }
     }
 
-    fn header(&mut self, fin: bool, opcode: OpCode, len: usize, mask: Option<[u8; 4]>) {
+    fn header(&mut self, fin: bool, rsv: u8, opcode: OpCode, len: usize, mask: Option<[u8; 4]>) {
         let header = FrameHeader {
             fin,
-            rsv: 0,
+            rsv,
             opcode,
             mask,
             payload_len: len as u64,

@@ -196,8 +196,9 @@ impl ClientRequest {
         host
     }
 
-    /// Writes the request head with `key` as `Sec-WebSocket-Key`.
-    fn encode(&self, key: &str, out: &mut Vec<u8>) {
+    /// Writes the request head with `key` as `Sec-WebSocket-Key` and
+    /// `extensions` as `Sec-WebSocket-Extensions`.
+    fn encode(&self, key: &str, extensions: Option<&str>, out: &mut Vec<u8>) {
         let mut head = String::with_capacity(256);
         let _ = write!(head, "GET {} HTTP/1.1\r\n", self.resource);
         if !self
@@ -222,7 +223,7 @@ impl ClientRequest {
                 self.protocols.join(", ")
             );
         }
-        if let Some(offer) = extension::client_offer() {
+        if let Some(offer) = extensions {
             let _ = write!(head, "Sec-WebSocket-Extensions: {offer}\r\n");
         }
         let is_cookie = |name: &str| name.eq_ignore_ascii_case("cookie");
@@ -273,9 +274,11 @@ pub(crate) struct ClientHandshake {
 }
 
 impl ClientHandshake {
-    /// Checks `request`, draws the key from `rng` and writes the request to `out`.
+    /// Checks `request`, draws the key from `rng` and writes the request,
+    /// with the extensions `config` offers, to `out`.
     pub(crate) fn start(
         request: &ClientRequest,
+        config: &Config,
         rng: &mut dyn Rng,
         out: &mut Vec<u8>,
     ) -> Result<Self, RequestError> {
@@ -283,7 +286,8 @@ impl ClientHandshake {
         let mut nonce = [0u8; 16];
         rng.fill_bytes(&mut nonce);
         let key = base64::engine::general_purpose::STANDARD.encode(nonce);
-        request.encode(&key, out);
+        let offer = extension::client_offer(config);
+        request.encode(&key, offer.as_deref(), out);
         Ok(Self {
             expected_accept: accept_key(key.as_bytes()),
             protocols: request.protocols.clone(),
@@ -331,7 +335,7 @@ impl ClientHandshake {
         }
         self.check_accepted(&headers)?;
         let subprotocol = self.check_subprotocol(&headers)?;
-        let extensions = extension::negotiate_client(&headers)?;
+        let extensions = extension::negotiate_client(config, &headers)?;
         Ok(Some(Accepted {
             subprotocol,
             resource: self.resource.clone(),
@@ -426,7 +430,7 @@ mod tests {
     fn start(request: &ClientRequest) -> (ClientHandshake, String) {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let mut out = Vec::new();
-        let hs = ClientHandshake::start(request, &mut rng, &mut out).unwrap();
+        let hs = ClientHandshake::start(request, &Config::default(), &mut rng, &mut out).unwrap();
         (hs, String::from_utf8(out).unwrap())
     }
 
@@ -582,7 +586,7 @@ mod tests {
             let mut out = Vec::new();
             let mut rng = rand::rngs::StdRng::seed_from_u64(1);
             assert_eq!(
-                ClientHandshake::start(&req, &mut rng, &mut out).unwrap_err(),
+                ClientHandshake::start(&req, &Config::default(), &mut rng, &mut out).unwrap_err(),
                 expected
             );
             assert!(out.is_empty());

@@ -131,7 +131,7 @@ impl ServerHandshake {
             .filter(|p| is_token(p))
             .find(|p| server.subprotocols.iter().any(|s| s == p))
             .map(str::to_owned);
-        let (extensions, extension_answer) = extension::negotiate_server(&headers);
+        let (extensions, extension_answer) = extension::negotiate_server(config, &headers);
 
         let mut head = String::with_capacity(160);
         head.push_str(

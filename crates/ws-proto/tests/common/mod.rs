@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod deflate;
+
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;

@@ -1,0 +1,98 @@
+//! permessage-deflate (RFC 7692): its settings, the parameters two ends
+//! agree on ([`negotiate`]), and the per-message transform ([`codec`]).
+//!
+//! # Window bits 8
+//!
+//! RFC 7692 allows LZ77 windows of 2^8 to 2^15 bytes. zlib (and zlib-rs, the
+//! backend used here) cannot *compress* raw deflate with a 256-byte window:
+//! it refuses 8, and old zlib silently used 9, whose matches can reach 512
+//! bytes back, further than a peer holding 256 bytes can read. Inflating
+//! with a larger window than the peer compressed with is always safe. So:
+//! - the window this side inflates with is the agreed one, raised to 9;
+//! - this side never compresses with 8. A server declines an offer that
+//!   would make it compress with 8 (`server_max_window_bits=8`) and takes
+//!   the next offer; a client told by the server to compress with 8
+//!   (`client_max_window_bits=8`) accepts, since it cannot decline, and sends
+//!   every message uncompressed, which RFC 7692 always allows (RSV1 clear).
+//! - in [`DeflateConfig`], 8 for the window this side compresses with is
+//!   read as 9.
+
+pub(crate) mod codec;
+pub(crate) mod negotiate;
+
+/// The extension's token in `Sec-WebSocket-Extensions`.
+pub(crate) const NAME: &str = "permessage-deflate";
+
+/// The smallest window RFC 7692 allows (256 bytes).
+pub(crate) const MIN_WINDOW_BITS: u8 = 8;
+/// The largest window, and deflate's own (32 KiB).
+pub(crate) const MAX_WINDOW_BITS: u8 = 15;
+/// The smallest window zlib compresses raw deflate with (see the module doc).
+pub(crate) const MIN_COMPRESS_WINDOW_BITS: u8 = 9;
+
+/// permessage-deflate (RFC 7692) settings for [`Config::deflate`](crate::Config::deflate).
+///
+/// The same settings serve both roles. Window sizes are base-2 logarithms,
+/// 8 to 15 (other values are clamped); smaller windows and no context
+/// takeover cost less memory per connection and compress less.
+///
+/// A client offers `permessage-deflate` with these parameters; a server
+/// accepts the first offer it can honour within them, and declines the
+/// others (the connection then opens without compression).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeflateConfig {
+    /// The largest window the client compresses with. A client offers
+    /// `client_max_window_bits` (with this value when below 15); a server
+    /// answers with it when below 15, and declines an offer that does not let
+    /// it limit the client's window. Default: 15.
+    pub client_max_window_bits: u8,
+    /// The largest window the server compresses with. A client asks for it
+    /// with `server_max_window_bits` when below 15; a server answers with it
+    /// when below 15 (or when the client asked for a limit). Default: 15.
+    pub server_max_window_bits: u8,
+    /// The client starts every message with an empty window (less memory
+    /// between messages, worse compression of similar messages). A client
+    /// offers it; a server asks for it. Default: `false`.
+    pub client_no_context_takeover: bool,
+    /// The server starts every message with an empty window. A client asks
+    /// for it; a server answers with it. Default: `false`.
+    pub server_no_context_takeover: bool,
+    /// Messages shorter than this many bytes are sent uncompressed: deflate
+    /// gains little on them and costs its fixed overhead. Default: 32.
+    pub compression_threshold: usize,
+    /// Compression level, 0 (store only) to 9 (smallest, slowest). Default: 6
+    /// (zlib's).
+    pub compression_level: u32,
+}
+
+impl Default for DeflateConfig {
+    fn default() -> Self {
+        Self {
+            client_max_window_bits: MAX_WINDOW_BITS,
+            server_max_window_bits: MAX_WINDOW_BITS,
+            client_no_context_takeover: false,
+            server_no_context_takeover: false,
+            compression_threshold: 32,
+            compression_level: 6,
+        }
+    }
+}
+
+/// The permessage-deflate parameters in force on a connection, as agreed in
+/// the opening handshake ([`Connection::deflate`](crate::Connection::deflate)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeflateParams {
+    /// The largest window the client compresses with (8 to 15).
+    pub client_max_window_bits: u8,
+    /// The largest window the server compresses with (8 to 15).
+    pub server_max_window_bits: u8,
+    /// The client resets its compression context after every message.
+    pub client_no_context_takeover: bool,
+    /// The server resets its compression context after every message.
+    pub server_no_context_takeover: bool,
+}
+
+/// The window bits a setting asks for, within what RFC 7692 allows.
+pub(crate) fn clamp_window_bits(bits: u8) -> u8 {
+    bits.clamp(MIN_WINDOW_BITS, MAX_WINDOW_BITS)
+}
