@@ -717,6 +717,36 @@ fn s7_2_fragmented_compressed_messages_both_ways() {
 }
 
 #[test]
+fn s7_2_a_send_refused_for_room_leaves_both_contexts_in_step() {
+    // Room is checked against the most the message could compress to, before
+    // compressing: a message compressed and then dropped would leave the
+    // receiver's context behind the sender's.
+    // "b" x 1900 needs 2203 bytes of room (its bound plus a header).
+    let config = Config {
+        max_write_buffer: 2210,
+        ..deflate_all()
+    };
+    let mut pair = Pair::open(4, config, 1 << 20);
+    pair.client.send_text(&"a".repeat(1500)).unwrap();
+    let queued = pair.client.buffered_amount();
+    assert!(queued < 100, "{queued}");
+    assert!(matches!(
+        pair.client.send_text(&"b".repeat(1900)),
+        Err(ws_proto::SendError::WriteBufferFull { .. })
+    ));
+    assert_eq!(pair.client.buffered_amount(), queued);
+    pair.client.send_text(&"a".repeat(1000)).unwrap();
+    pair.run();
+    pair.client.send_text(&"b".repeat(1900)).unwrap();
+    pair.run();
+    let expected: Vec<Event> = ["a".repeat(1500), "a".repeat(1000), "b".repeat(1900)]
+        .into_iter()
+        .map(|t| Event::Message(Message::Text(t.into())))
+        .collect();
+    assert_eq!(pair.server_events, expected);
+}
+
+#[test]
 fn s7_2_uncompressed_messages_still_flow_with_deflate_on() {
     let mut client = deflate_client(deflate_all(), "permessage-deflate");
     let mut wire = server_frame(true, OpCode::Text, b"plain");

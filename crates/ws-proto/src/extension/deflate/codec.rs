@@ -62,12 +62,14 @@ impl Deflater {
         self.window_bits >= MIN_COMPRESS_WINDOW_BITS && len >= self.threshold
     }
 
-    /// The most bytes `len` bytes can compress to (stored blocks of at most
-    /// 64 KiB cost 5 bytes each, plus the flush), so that room can be
-    /// checked before compressing: a message compressed and then not sent
-    /// would leave the peer's context behind ours.
+    /// The most bytes a message of `len` bytes can compress to, so that
+    /// room can be checked before compressing: a message compressed and then
+    /// not sent would leave the peer's context behind ours. zlib's
+    /// conservative `deflateBound` (up to 9 bits a byte: zlib-rs's fastest
+    /// level uses fixed codes only, and a small window cannot hold a whole
+    /// stored block), plus block headers and the flush.
     pub(crate) fn bound(len: usize) -> usize {
-        len + 5 * (len / (16 << 10) + 2) + 16
+        len + len.div_ceil(8) + len.div_ceil(64) + 5 + 16
     }
 
     /// Compresses one message; returns its payload as sent (without the
@@ -107,6 +109,14 @@ impl Deflater {
         if self.no_context_takeover {
             state.reset();
         }
+        debug_assert!(
+            out.len() <= Self::bound(payload.len()),
+            "{} bytes over the bound of {} for {} (window {})",
+            out.len(),
+            Self::bound(payload.len()),
+            payload.len(),
+            self.window_bits
+        );
         out
     }
 
@@ -331,6 +341,32 @@ mod tests {
         for bits in 9..=15 {
             for nct in [false, true] {
                 roundtrip(bits, nct, &messages);
+            }
+        }
+    }
+
+    #[test]
+    fn incompressible_data_stays_within_the_bound() {
+        let mut x = 0x1234_5678_u32;
+        let data: Vec<u8> = (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        for bits in 9..=15 {
+            for level in [0, 1, 6, 9] {
+                let config = DeflateConfig {
+                    compression_level: level,
+                    ..DeflateConfig::default()
+                };
+                let mut deflater = Deflater::new(bits, false, &config);
+                for len in [1, 100, 5000, 70_000, 200_000] {
+                    let out = deflater.compress(&data[..len]);
+                    assert!(out.len() <= Deflater::bound(len), "{bits} {level} {len}");
+                }
             }
         }
     }
