@@ -81,13 +81,27 @@ fn drain(conn: &mut Connection) -> Vec<Event> {
     std::iter::from_fn(|| conn.poll_event()).collect()
 }
 
-/// Heap held by a client and a server after `scenario`, each measured as
-/// what dropping it frees.
+/// Heap held by a client and a server after `messages` messages each way
+/// (and `release_buffers` if asked), each measured as what dropping it
+/// frees. The server uses `server_deflate` when given, else `deflate`.
 fn held(deflate: Option<DeflateConfig>, messages: usize, release: bool) -> (isize, isize) {
+    held_with(deflate.clone(), deflate, messages, release)
+}
+
+fn held_with(
+    deflate: Option<DeflateConfig>,
+    server_deflate: Option<DeflateConfig>,
+    messages: usize,
+    release: bool,
+) -> (isize, isize) {
     let _guard = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
     let now = Instant::now();
     let config = Config {
         deflate,
+        ..Config::default()
+    };
+    let server_config = Config {
+        deflate: server_deflate,
         ..Config::default()
     };
     let message = r#"{"type":"ticker","product_id":"BTC-USD","price":"43125.10","best_bid":"43120.00","best_ask":"43121.50"}"#;
@@ -95,7 +109,7 @@ fn held(deflate: Option<DeflateConfig>, messages: usize, release: bool) -> (isiz
     let request = ClientRequest::new("example.com", 80, "/");
     let rng = rand::rngs::StdRng::seed_from_u64(1);
     let mut client = Connection::client(now, config.clone(), &request, rng).unwrap();
-    let mut server = Connection::server(now, config, ServerConfig::default());
+    let mut server = Connection::server(now, server_config, ServerConfig::default());
     pump(&mut client, &mut server, now);
     drop(drain(&mut server));
     pump(&mut server, &mut client, now);
@@ -134,6 +148,10 @@ fn heap_per_connection_with_deflate_on() {
         server_max_window_bits: 9,
         ..DeflateConfig::default()
     };
+    let never_compresses = || DeflateConfig {
+        compression_threshold: usize::MAX,
+        ..DeflateConfig::default()
+    };
     let rows = [
         ("deflate off, idle", held(None, 0, true)),
         ("deflate off, after messages", held(None, 3, true)),
@@ -147,6 +165,10 @@ fn heap_per_connection_with_deflate_on() {
             held(Some(small_windows()), 3, true),
         ),
         (
+            "only the client compresses: compressor | decompressor",
+            held_with(Some(on()), Some(never_compresses()), 3, true),
+        ),
+        (
             "no context takeover, before release",
             held(Some(no_takeover()), 3, false),
         ),
@@ -156,11 +178,11 @@ fn heap_per_connection_with_deflate_on() {
         ),
     ];
     println!(
-        "{:<45} {:>10} {:>10}",
+        "{:<55} {:>10} {:>10}",
         "heap per connection (bytes)", "client", "server"
     );
     for (name, (client, server)) in &rows {
-        println!("{name:<45} {client:>10} {server:>10}");
+        println!("{name:<55} {client:>10} {server:>10}");
     }
     let base = rows[1].1;
     // Lazy: an open connection that compressed nothing holds no deflate state.
@@ -172,5 +194,8 @@ fn heap_per_connection_with_deflate_on() {
     // ...less with small windows...
     assert!(rows[4].1.0 < client && rows[4].1.1 < server);
     // ...and nothing once released without context takeover.
-    assert_eq!(rows[6].1, base);
+    // The compressor is most of it.
+    let (compressor, decompressor) = rows[5].1;
+    assert!(compressor > 4 * decompressor, "{compressor} {decompressor}");
+    assert_eq!(rows[7].1, base);
 }
