@@ -549,6 +549,29 @@ fn s7_2_3_1_the_rfc_example_hello_on_the_wire() {
 }
 
 #[test]
+fn s7_2_3_6_empty_messages_compressed_either_way() {
+    let mut client = deflate_client(deflate_all(), "permessage-deflate");
+    let mut peer = PeerDeflater::new(15);
+    // The RFC's form (an empty stored block), then no payload at all (read
+    // as an empty message too), then a message that must still inflate.
+    let mut wire = raw_frame(0xc1, &[0x00], None);
+    wire.extend(raw_frame(0xc1, &[], None));
+    wire.extend(raw_frame(0xc1, &peer.message(b"after"), None));
+    client.receive(Instant::now(), &wire);
+    assert_eq!(
+        events(&mut client),
+        [
+            Event::Message(Message::Text("".into())),
+            Event::Message(Message::Text("".into())),
+            Event::Message(Message::Text("after".into())),
+        ]
+    );
+    client.send_text("").unwrap();
+    let frames = output_frames(&mut client);
+    assert_eq!((frames[0].rsv, &frames[0].payload[..]), (RSV1, &[0x00][..]));
+}
+
+#[test]
 fn s7_2_messages_under_the_threshold_go_uncompressed() {
     let config = deflate_config(DeflateConfig {
         compression_threshold: 100,

@@ -369,7 +369,9 @@ impl Connection {
     }
 
     /// Frees read and write buffer capacity that holds no data, for a
-    /// connection expected to stay idle. The next message allocates again.
+    /// connection expected to stay idle, and permessage-deflate's
+    /// compressor and decompressor when they keep no context between
+    /// messages (no context takeover). The next message allocates again.
     pub fn release_buffers(&mut self) {
         self.reader.release_buffers();
         self.writer.release_buffers();

@@ -158,6 +158,8 @@ pub(crate) struct Inflater {
     /// message: what follows in the message is ignored, and the next one
     /// starts with a fresh context.
     ended: bool,
+    /// Compressed bytes have arrived for this message.
+    fed: bool,
 }
 
 impl Inflater {
@@ -167,6 +169,7 @@ impl Inflater {
             no_context_takeover,
             state: None,
             ended: false,
+            fed: false,
         }
     }
 
@@ -180,6 +183,7 @@ impl Inflater {
         limit: usize,
         mut utf8: Option<&mut Utf8Validator>,
     ) -> Result<(), InflateError> {
+        self.fed |= !input.is_empty();
         if self.ended {
             return Ok(());
         }
@@ -228,13 +232,18 @@ impl Inflater {
         limit: usize,
         utf8: Option<&mut Utf8Validator>,
     ) -> Result<(), InflateError> {
-        self.inflate(&TAIL, out, limit, utf8)?;
+        // An empty payload is an empty message: the tail alone would start a
+        // stored block and leave the next message to finish it.
+        if self.fed {
+            self.inflate(&TAIL, out, limit, utf8)?;
+        }
         if self.no_context_takeover || self.ended {
             if let Some(state) = &mut self.state {
                 state.reset(false);
             }
         }
         self.ended = false;
+        self.fed = false;
         Ok(())
     }
 
