@@ -394,11 +394,14 @@ mod tests {
             let mut slices = [IoSlice::new(&[]); 256];
             let n = given.pending_vectored(&mut slices);
             let vectored: Vec<u8> = slices[..n].iter().flat_map(|s| s.iter().copied()).collect();
-            prop_assert!(vectored.len() >= expected_vectored);
+            // Filling every slice may leave the rest for the next write.
+            let all_slices_used = n == slices.len();
+            prop_assert!(all_slices_used || vectored.len() >= expected_vectored);
             let a = drain(&mut lent, usize::MAX);
             let b = drain(&mut given, step);
             prop_assert_eq!(&a, &b);
-            prop_assert_eq!(&vectored, &b);
+            prop_assert!(b.starts_with(&vectored));
+            prop_assert!(all_slices_used || vectored == b);
             prop_assert_eq!(given.buffered(), 0);
         }
     }
