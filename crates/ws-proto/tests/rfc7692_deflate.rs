@@ -1081,3 +1081,35 @@ proptest! {
         prop_assert_eq!(&pair.client_events, &to_client);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_compressed_frames_never_panic_and_fail_at_most_once(
+        frames in proptest::collection::vec(
+            (0u8..16, any::<bool>(), proptest::collection::vec(any::<u8>(), 0..200), any::<bool>()),
+            1..12,
+        ),
+        max_piece in 1usize..64,
+        seed in any::<u64>(),
+    ) {
+        // First-byte flags and opcode chosen at random, RSV1 mostly set; the
+        // payload is either random bytes or a valid compressed message.
+        let config = Config { max_message_size: 5000, ..deflate_all() };
+        let mut client = deflate_client(config, "permessage-deflate; server_no_context_takeover");
+        let mut peer = PeerDeflater::new(15);
+        let mut wire = Vec::new();
+        for (opcode, fin, data, compress) in &frames {
+            let payload = if *compress { peer.message(data) } else { data.clone() };
+            let b0 = (u8::from(*fin) << 7) | 0x40 | opcode;
+            wire.extend(raw_frame(b0, &payload, None));
+        }
+        let events = feed_split(&mut client, Instant::now(), &wire, &mut rng(seed), max_piece);
+        let errors = events.iter().filter(|e| matches!(e, Event::Error(_))).count();
+        prop_assert!(errors <= 1);
+        if let Some(at) = events.iter().position(|e| matches!(e, Event::Error(_))) {
+            prop_assert!(!events[at..].iter().any(|e| matches!(e, Event::Message(_))));
+        }
+    }
+}
