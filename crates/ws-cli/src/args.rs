@@ -31,6 +31,7 @@ Client options:
   --handshake-timeout SECS      opening handshake timeout (default 10)
   --close-timeout SECS          closing handshake timeout (default 5)
   --max-message-size BYTES      largest message accepted (default 64 MiB)
+  --deflate                     offer permessage-deflate (compression)
 
 Bench options:
   -n, --count N                 round trips measured (default 100000)
@@ -66,6 +67,7 @@ pub(crate) struct Connect {
     pub(crate) handshake_timeout: Option<Duration>,
     pub(crate) close_timeout: Option<Duration>,
     pub(crate) max_message_size: Option<usize>,
+    pub(crate) deflate: bool,
 }
 
 #[derive(Debug, Default)]
@@ -139,6 +141,7 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Command, lexo
             Long("connect-timeout") => connect.connect_timeout = Some(seconds(&mut parser)?),
             Long("handshake-timeout") => connect.handshake_timeout = Some(seconds(&mut parser)?),
             Long("close-timeout") => connect.close_timeout = Some(seconds(&mut parser)?),
+            Long("deflate") => connect.deflate = true,
             Long("max-message-size") => connect.max_message_size = Some(parser.value()?.parse()?),
             Short('n') | Long("count") => match &mut bench {
                 Some(b) => b.count = positive(parser.value()?.parse()?, "--count")?,

@@ -15,7 +15,10 @@ pub(crate) fn target(connect: &Connect) -> Result<(String, Option<EchoServer>), 
         Some(url) => Ok((url.clone(), None)),
         None => {
             let loopback: SocketAddr = "127.0.0.1:0".parse().expect("a socket address");
-            let server = EchoServer::start(loopback, ServerOptions::default())
+            // It accepts permessage-deflate, for `--deflate`.
+            let mut options = ServerOptions::default();
+            options.config.deflate = Some(ws_client::ws_proto::DeflateConfig::default());
+            let server = EchoServer::start(loopback, options)
                 .map_err(|e| format!("cannot start the embedded echo server: {e}"))?;
             eprintln!("wsc: embedded echo server at {}", server.url());
             Ok((server.url(), Some(server)))
@@ -49,6 +52,9 @@ pub(crate) fn builder(connect: &Connect, url: &str) -> Builder {
     }
     if let Some(n) = connect.max_message_size {
         builder = builder.max_message_size(n).max_frame_size(n);
+    }
+    if connect.deflate {
+        builder = builder.deflate(Some(ws_client::ws_proto::DeflateConfig::default()));
     }
     builder
 }

@@ -506,3 +506,11 @@ fn help_lists_the_options() {
         assert!(run.stdout.contains(option), "{option}");
     }
 }
+
+#[test]
+fn deflate_option_round_trips_through_the_embedded_server() {
+    let text = "{\"price\":101.5,\"size\":3}".repeat(50);
+    let run = wsc(&["--deflate", "--send", &text, "--count", "1"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.events()[1]["data"], text.as_str());
+}
