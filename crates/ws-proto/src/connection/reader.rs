@@ -458,13 +458,18 @@ impl Reader {
             return Ok(None);
         }
         self.fragmented = None;
+        self.take_assembled(is_text).map(Some)
+    }
+
+    /// The assembled message, its UTF-8 check finished for text.
+    fn take_assembled(&mut self, is_text: bool) -> Result<Message, ProtocolError> {
         let payload = self.assembly.split().freeze();
-        Ok(Some(if is_text {
+        Ok(if is_text {
             self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
             Message::Text(Utf8Bytes::from_validated(payload))
         } else {
             Message::Binary(payload)
-        }))
+        })
     }
 
     /// A frame of a compressed message: unmask its new bytes and inflate
@@ -500,13 +505,7 @@ impl Reader {
             .map_err(|e| inflate_error(e, limit))?;
         self.inflating = None;
         self.fragmented = None;
-        let payload = self.assembly.split().freeze();
-        Ok(Some(if is_text {
-            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-            Message::Text(Utf8Bytes::from_validated(payload))
-        } else {
-            Message::Binary(payload)
-        }))
+        self.take_assembled(is_text).map(Some)
     }
 
     /// Records `n` more payload bytes of `frame` as consumed; returns whether
