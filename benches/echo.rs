@@ -316,15 +316,7 @@ impl Server {
                     .listen(
                         "127.0.0.1:0".parse().unwrap(),
                         ServerOptions::default(),
-                        || {
-                            |conn: &Conn, event: Event| {
-                                let _ = match event {
-                                    Event::Message(Message::Binary(b)) => conn.send_bytes(b),
-                                    Event::Message(Message::Text(t)) => conn.send_text_bytes(t),
-                                    _ => Ok(()),
-                                };
-                            }
-                        },
+                        || ws_mio::echo,
                     )
                     .expect("listen");
                 let stop = Some(event_loop.handle());

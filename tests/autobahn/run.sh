@@ -10,7 +10,7 @@
 #     proto             ws-proto over blocking std::net
 #                       (crates/ws-proto/examples/blocking_client.rs)
 #     mio               the ws-mio event loop
-#                       (crates/ws-mio/examples/autobahn_client.rs)
+#                       (crates/ws-mio/examples/autobahn_mio.rs)
 #
 # ARGS go to the shared script, e.g. --cases '6.*' (then only those cases
 # are compared). AUTOBAHN_UPDATE=1 rewrites expected.txt from the run
@@ -29,7 +29,7 @@ esac
 case "$driver" in
     client) package=ws-client example=autobahn_client ;;
     proto) package=ws-proto example=blocking_client ;;
-    mio) package=ws-mio example=autobahn_client ;;
+    mio) package=ws-mio example=autobahn_mio ;;
 esac
 report="${TMPDIR:-/tmp}/autobahn-report-$driver"
 agent="ws-$driver"

@@ -18,15 +18,7 @@ const DEADLINE: Duration = Duration::from_secs(20);
 /// An echo server on a loop thread that answers with the received payloads
 /// themselves (no copy), unlike `common::echo_server`.
 fn echo_server(options: ServerOptions) -> (SocketAddr, LoopThread) {
-    serve(options, "echo-server", || {
-        |conn: &Conn, event: Event| {
-            let _ = match event {
-                Event::Message(Message::Text(t)) => conn.send_text_bytes(t),
-                Event::Message(Message::Binary(b)) => conn.send_bytes(b),
-                _ => Ok(()),
-            };
-        }
-    })
+    serve(options, "echo-server", || ws_mio::echo)
 }
 
 /// What a client handler saw, as text lines, sent to the test thread.

@@ -14,7 +14,7 @@ use ws_client::{
     TerminateEvent, WebSocket,
 };
 use ws_mio::{Conn, Event, EventLoop, ServerOptions};
-use ws_proto::{CloseCode, Message};
+use ws_proto::CloseCode;
 
 /// The longest any test waits for one thing.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -80,12 +80,12 @@ impl Drop for TestServer {
 }
 
 fn serve(conn: &Conn, event: Event) {
-    let _ = match event {
-        Event::Open(open) => on_server_open(conn, &open),
-        Event::Message(Message::Text(t)) => conn.send_text_bytes(t),
-        Event::Message(Message::Binary(b)) => conn.send_bytes(b),
-        _ => Ok(()),
-    };
+    match event {
+        Event::Open(open) => {
+            let _ = on_server_open(conn, &open);
+        }
+        event => ws_mio::echo(conn, event),
+    }
 }
 
 fn on_server_open(conn: &Conn, open: &ws_proto::Open) -> Result<(), ws_proto::SendError> {

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! ../shared/tools/autobahn/run-client-suite.sh -- \
-//!     cargo run --release -p ws-mio --example autobahn_client
+//!     cargo run --release -p ws-mio --example autobahn_mio
 //! ```
 
 use std::sync::{Arc, Mutex};
