@@ -41,12 +41,7 @@ impl Printer {
     }
 
     fn terminate(&self, ws: &WebSocket<Self>) {
-        let (code, reason) = match &self.close {
-            Some((code, reason)) => (Some(*code), Some(reason.as_str())),
-            None => (None, None),
-        };
-        // The code and reason were checked before connecting.
-        let _ = ws.terminate(code, reason);
+        terminate(ws, self.close.as_ref());
     }
 }
 
@@ -144,11 +139,7 @@ pub(crate) fn run(client: Client) -> Exit {
                 return;
             }
         }
-        let (code, reason) = match &close {
-            Some((code, reason)) => (Some(*code), Some(reason.as_str())),
-            None => (None, None),
-        };
-        let _ = talker.terminate(code, reason);
+        terminate(&talker, close.as_ref());
     });
     loop {
         match events.recv() {
@@ -187,6 +178,15 @@ fn send(ws: &WebSocket<Printer>, line: Vec<u8>, binary: bool) -> bool {
             }
         }
     }
+}
+
+/// Closes with `--close CODE[:REASON]`, or 1000 without it. The code and
+/// reason were checked before connecting.
+fn terminate(ws: &WebSocket<Printer>, close: Option<&(u16, String)>) {
+    let _ = match close {
+        Some((code, reason)) => ws.terminate(Some(*code), Some(reason)),
+        None => ws.terminate(None, None),
+    };
 }
 
 fn finish(outcome: Result<(), String>) -> Exit {
