@@ -21,8 +21,8 @@
 //! | `ws-client`   | 11     | other send error (see the message) |
 //! | `ws-client`   | 20     | the connection could not be made (resolve, TCP, timeout) |
 //! | `ws-client`   | 21     | TLS failed (certificate not trusted, expired, wrong host...) |
-//! | `ws-client`   | 22     | the opening handshake failed (rejected, malformed answer) |
-//! | `ws-client`   | 23     | the server violated the protocol |
+//! | `ws-client`   | 22     | the opening handshake failed (rejected, malformed answer, an extension answer that was not offered or is invalid: `HandshakeError::InvalidExtension`) |
+//! | `ws-client`   | 23     | the server violated the protocol (including permessage-deflate's rules: `CompressedControlFrame` and `CompressedContinuation` close 1002, `InvalidCompressedData` 1007, a message inflating past the limit 1009) |
 //! | `ws-client`   | 24     | the connection was lost without a closing handshake |
 //! | `ws-client`   | 25     | a timeout fired (handshake, close, keepalive) |
 //! | `ws-client`   | 26     | a received text message is not valid JSON (data type "object") |
@@ -389,6 +389,28 @@ mod tests {
                 M::Protocol(P::Protocol(ws_proto::ProtocolError::ReservedBitsSet(4))),
                 23,
                 vec![("ws-client", 23), ("ws-proto", 1002)],
+            ),
+            (
+                M::Protocol(P::Handshake(ws_proto::HandshakeError::InvalidExtension(
+                    "server_max_window_bits=7".into(),
+                ))),
+                22,
+                vec![("ws-client", 22), ("ws-proto", 0)],
+            ),
+            (
+                M::Protocol(P::Protocol(ws_proto::ProtocolError::CompressedControlFrame)),
+                23,
+                vec![("ws-client", 23), ("ws-proto", 1002)],
+            ),
+            (
+                M::Protocol(P::Protocol(ws_proto::ProtocolError::CompressedContinuation)),
+                23,
+                vec![("ws-client", 23), ("ws-proto", 1002)],
+            ),
+            (
+                M::Protocol(P::Protocol(ws_proto::ProtocolError::InvalidCompressedData)),
+                23,
+                vec![("ws-client", 23), ("ws-proto", 1007)],
             ),
             (
                 M::Protocol(P::ConnectionLost),

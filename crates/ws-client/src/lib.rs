@@ -59,5 +59,5 @@ pub use worker::{Stopper, Worker};
 pub use bytes::Bytes;
 pub use serde_json;
 pub use ws_mio::Roots;
-pub use ws_proto::Utf8Bytes;
+pub use ws_proto::{DeflateConfig, Utf8Bytes};
 pub use {ws_mio, ws_proto};

@@ -28,7 +28,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// - `/send-kinds`: sends text `hello`, binary `[1,2,3]`, text `{"a":1}`;
 /// - `/send-invalid-json`: sends `{"a":1}`, `not json`, `"after"`.
 ///
-/// It offers the subprotocol `chat.v1`.
+/// It offers the subprotocol `chat.v1` and accepts permessage-deflate with
+/// the default parameters (a client that does not offer it gets none).
 pub struct TestServer {
     pub addr: SocketAddr,
     handle: ws_mio::Handle,
@@ -51,6 +52,7 @@ impl TestServer {
         let mut event_loop = EventLoop::new().expect("event loop");
         let mut options = ServerOptions::default();
         options.server.subprotocols = vec!["chat.v1".into()];
+        options.config.deflate = Some(ws_client::DeflateConfig::default());
         options.tls = tls;
         let addr = event_loop
             .listen("127.0.0.1:0".parse().unwrap(), options, || serve)
@@ -186,6 +188,8 @@ pub fn refused_url() -> String {
 pub enum Seen {
     Open {
         protocol: Option<String>,
+        /// The answer's `Sec-WebSocket-Extensions`, if any.
+        extensions: Option<String>,
         status: Status,
         thread: Option<String>,
     },
@@ -274,6 +278,10 @@ impl Handler for Recorder {
     fn on_open(&mut self, ws: &WebSocket<Self>, event: &OpenEvent) {
         let _ = self.tx.send(Seen::Open {
             protocol: event.protocol.clone(),
+            extensions: event
+                .headers
+                .get_str("sec-websocket-extensions")
+                .map(str::to_owned),
             status: ws.status(),
             thread: thread_name(),
         });
