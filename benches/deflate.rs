@@ -22,7 +22,7 @@
 //!   stream only decodes from its start (setup not timed).
 //!
 //! Memory per connection with deflate on is measured by
-//! `cargo test -p ws-proto --test deflate_memory -- --nocapture` (it prints
+//! `cargo test --test deflate_memory -- --nocapture` (it prints
 //! a table); the ratio each case compresses to is printed when this runs.
 //!
 //! `cargo bench --bench deflate -- --warm-up-time 1 --measurement-time 2`

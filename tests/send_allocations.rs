@@ -3,100 +3,20 @@
 //! none on the receive path either (feed a frame, take the message, drop it
 //! before the next frame).
 //!
-//! Only allocations made by the measuring thread while its flag is set are
-//! counted, and measurements are serialized, so tests running in parallel
-//! do not disturb each other.
+//! The counting allocator is `common/counting_alloc.rs`.
 
 mod common;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 use common::{open_client, push_server_frame};
+use counting_alloc::Counted;
 use ws_proto::frame::OpCode;
 use ws_proto::{Connection, Event, Message};
 
-/// `System`, counting `alloc`, `alloc_zeroed` and `realloc` calls made by a
-/// thread while its `COUNTING` flag is set.
-struct CountingAllocator;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-static REALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// One measurement at a time, since the counters are global.
-static MEASURE: Mutex<()> = Mutex::new(());
-
-fn counting() -> bool {
-    COUNTING.try_with(Cell::get).unwrap_or(false)
-}
-
-// SAFETY: every call is forwarded unchanged to `System`; the only addition is
-// bumping an atomic counter, which does not allocate.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if counting() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if counting() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if counting() {
-            REALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
-
-/// Allocations counted while `f` ran on this thread.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Counted {
-    allocs: usize,
-    reallocs: usize,
-}
-
-impl Counted {
-    fn total(self) -> usize {
-        self.allocs + self.reallocs
-    }
-}
-
+/// The allocations `f` made on this thread.
 fn count_allocations(f: impl FnOnce()) -> Counted {
-    let _guard = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
-    ALLOCS.store(0, Ordering::SeqCst);
-    REALLOCS.store(0, Ordering::SeqCst);
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    Counted {
-        allocs: ALLOCS.load(Ordering::SeqCst),
-        reallocs: REALLOCS.load(Ordering::SeqCst),
-    }
+    counting_alloc::measure(f).1
 }
 
 #[derive(Clone, Copy, Debug)]

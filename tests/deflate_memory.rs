@@ -1,73 +1,19 @@
-//! Heap held per connection with permessage-deflate on, measured by a
-//! global allocator that tracks live bytes (run with `--nocapture` to see
-//! the table): nothing until the first compressed message (the compressor
-//! and decompressor are created on first use), the deflate states after it,
-//! and nothing again after `release_buffers` without context takeover.
+//! Heap held per connection with permessage-deflate on, measured by the
+//! counting allocator of `common/counting_alloc.rs` (`cargo test --test
+//! deflate_memory -- --nocapture` prints the table): nothing until the
+//! first compressed message (the compressor and decompressor are created
+//! on first use), the deflate states after it, and nothing again after
+//! `release_buffers` without context takeover.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicIsize, Ordering};
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+
 use std::time::Instant;
+
+use counting_alloc::{live_bytes, measure};
 
 use rand::SeedableRng;
 use ws_proto::{ClientRequest, Config, Connection, DeflateConfig, Event, ServerConfig};
-
-/// `System`, keeping count of the bytes live that the measuring thread
-/// allocated while its `COUNTING` flag is set.
-struct LiveBytes;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// One measurement at a time, since the counter is global.
-static MEASURE: Mutex<()> = Mutex::new(());
-
-fn counting() -> bool {
-    COUNTING.try_with(Cell::get).unwrap_or(false)
-}
-
-fn add(n: usize, sign: isize) {
-    if counting() {
-        LIVE.fetch_add(sign * n as isize, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every call is forwarded unchanged to `System`; the only addition is
-// updating an atomic counter, which does not allocate.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for LiveBytes {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        add(layout.size(), 1);
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        add(layout.size(), 1);
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        add(layout.size(), -1);
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        add(layout.size(), -1);
-        add(new_size, 1);
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: LiveBytes = LiveBytes;
 
 fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
     while let Some(bytes) = from.poll_transmit() {
@@ -94,7 +40,6 @@ fn held_with(
     messages: usize,
     release: bool,
 ) -> (isize, isize) {
-    let _guard = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
     let now = Instant::now();
     let config = Config {
         deflate,
@@ -105,34 +50,35 @@ fn held_with(
         ..Config::default()
     };
     let message = r#"{"type":"ticker","product_id":"BTC-USD","price":"43125.10","best_bid":"43120.00","best_ask":"43121.50"}"#;
-    COUNTING.with(|c| c.set(true));
-    let request = ClientRequest::new("example.com", 80, "/");
-    let rng = rand::rngs::StdRng::seed_from_u64(1);
-    let mut client = Connection::client(now, config.clone(), &request, rng).unwrap();
-    let mut server = Connection::server(now, server_config, ServerConfig::default());
-    pump(&mut client, &mut server, now);
-    drop(drain(&mut server));
-    pump(&mut server, &mut client, now);
-    drop(drain(&mut client));
-    for _ in 0..messages {
-        client.send_text(message).unwrap();
-        server.send_text(message).unwrap();
+    measure(|| {
+        let request = ClientRequest::new("example.com", 80, "/");
+        let rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut client = Connection::client(now, config.clone(), &request, rng).unwrap();
+        let mut server = Connection::server(now, server_config, ServerConfig::default());
         pump(&mut client, &mut server, now);
+        drop(drain(&mut server));
         pump(&mut server, &mut client, now);
-        assert_eq!(drain(&mut server).len(), 1);
-        assert_eq!(drain(&mut client).len(), 1);
-    }
-    if release {
-        client.release_buffers();
-        server.release_buffers();
-    }
-    let before = LIVE.load(Ordering::Relaxed);
-    drop(client);
-    let after_client = LIVE.load(Ordering::Relaxed);
-    drop(server);
-    let after_server = LIVE.load(Ordering::Relaxed);
-    COUNTING.with(|c| c.set(false));
-    (before - after_client, after_client - after_server)
+        drop(drain(&mut client));
+        for _ in 0..messages {
+            client.send_text(message).unwrap();
+            server.send_text(message).unwrap();
+            pump(&mut client, &mut server, now);
+            pump(&mut server, &mut client, now);
+            assert_eq!(drain(&mut server).len(), 1);
+            assert_eq!(drain(&mut client).len(), 1);
+        }
+        if release {
+            client.release_buffers();
+            server.release_buffers();
+        }
+        let before = live_bytes();
+        drop(client);
+        let after_client = live_bytes();
+        drop(server);
+        let after_server = live_bytes();
+        (before - after_client, after_client - after_server)
+    })
+    .0
 }
 
 #[test]
@@ -198,4 +144,50 @@ fn heap_per_connection_with_deflate_on() {
     let (compressor, decompressor) = rows[5].1;
     assert!(compressor > 4 * decompressor, "{compressor} {decompressor}");
     assert_eq!(rows[7].1, base);
+}
+
+#[test]
+fn compressed_messages_allocate_nothing_in_steady_state() {
+    let now = Instant::now();
+    let config = Config {
+        deflate: Some(DeflateConfig::default()),
+        ..Config::default()
+    };
+    let request = ClientRequest::new("example.com", 80, "/");
+    let rng = rand::rngs::StdRng::seed_from_u64(1);
+    let mut client = Connection::client(now, config.clone(), &request, rng).unwrap();
+    let mut server = Connection::server(now, config, ServerConfig::default());
+    pump(&mut client, &mut server, now);
+    drop(drain(&mut server));
+    pump(&mut server, &mut client, now);
+    drop(drain(&mut client));
+    assert!(client.deflate().is_some());
+    let messages: Vec<String> = (0..1_016)
+        .map(|n| {
+            format!(
+                r#"{{"type":"ticker","sequence":{n},"product_id":"BTC-USD","price":"{}.10"}}"#,
+                43_000 + n % 300
+            )
+        })
+        .collect();
+    // One message each way: compress, hand out, inflate, take, drop.
+    let mut exchange = |m: &str| {
+        client.send_text(m).unwrap();
+        server.send_text(m).unwrap();
+        pump(&mut client, &mut server, now);
+        pump(&mut server, &mut client, now);
+        assert!(matches!(server.poll_event(), Some(Event::Message(_))));
+        assert!(matches!(client.poll_event(), Some(Event::Message(_))));
+    };
+    // Warm-up: the deflate states and buffers are created here.
+    for m in &messages[..16] {
+        exchange(m);
+    }
+    let ((), counted) = measure(|| {
+        for m in &messages[16..] {
+            exchange(m);
+        }
+    });
+    println!("compressed, both ways: {counted:?} over 1000 messages");
+    assert_eq!(counted.total(), 0, "{counted:?}");
 }
