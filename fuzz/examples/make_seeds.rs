@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use arbitrary::{Arbitrary, Unstructured};
 use ws_fuzz::VALID_REQUEST;
-use ws_fuzz::pair::{Input, Op, Side};
+use ws_fuzz::pair::{DeflateSetup, Input, Op, Side};
 use ws_proto::frame::header::MAX_HEADER_LEN;
 use ws_proto::frame::{FrameHeader, OpCode};
 
@@ -452,7 +452,28 @@ fn pair(dir: &Path) {
         write_limit: None,
         auto_pong: true,
         keepalive: false,
+        client_deflate: None,
+        server_deflate: None,
         ops,
+    };
+    // permessage-deflate settings: windows (8..=15 as they are), no context
+    // takeover (client, server), threshold, level.
+    let deflate = |cw: u8, sw: u8, cnct: bool, snct: bool, threshold: u8, level: u8| {
+        Some(DeflateSetup {
+            client_max_window_bits: cw,
+            server_max_window_bits: sw,
+            client_no_context_takeover: cnct,
+            server_no_context_takeover: snct,
+            threshold,
+            level,
+        })
+    };
+    let plain = deflate(15, 15, false, false, 0, 6);
+    // Both sides compress everything, with default windows and takeover.
+    let both = |ops: Vec<Op>| Input {
+        client_deflate: plain,
+        server_deflate: plain,
+        ..base(ops)
     };
     let handshake = || vec![Deliver(Client, all), Deliver(Server, all)];
     let with = |mut head: Vec<Op>, tail: Vec<Op>| {
@@ -620,12 +641,241 @@ fn pair(dir: &Path) {
                 ))
             },
         ),
+        (
+            "deflate_context_takeover",
+            both(with(
+                handshake(),
+                vec![
+                    SendText(Client, "hello hello hello hello".into()),
+                    SendText(Client, "hello hello hello hello".into()),
+                    Deliver(Client, all),
+                    SendText(Server, "HELLO HELLO HELLO".into()),
+                    SendBinary(Server, vec![1, 2, 3, 1, 2, 3, 1, 2, 3]),
+                    SendText(Server, "HELLO HELLO HELLO".into()),
+                    Deliver(Server, all),
+                ],
+            )),
+        ),
+        (
+            "deflate_no_context_takeover",
+            Input {
+                client_deflate: deflate(15, 15, true, true, 0, 6),
+                ..both(with(
+                    handshake(),
+                    vec![
+                        SendText(Client, "again and again".into()),
+                        SendText(Client, "again and again".into()),
+                        SendText(Server, "again and again".into()),
+                        SendText(Server, "again and again".into()),
+                        Deliver(Client, all),
+                        Deliver(Server, all),
+                    ],
+                ))
+            },
+        ),
+        (
+            "deflate_window_9",
+            Input {
+                client_deflate: deflate(9, 9, false, false, 0, 9),
+                server_deflate: deflate(9, 9, false, false, 0, 1),
+                ..base(with(
+                    handshake(),
+                    vec![
+                        SendRepeated(Client, false, "abcdefghij0123456789".into(), 100),
+                        SendRepeated(Server, true, "xyz".into(), 1000),
+                        SendRepeated(Client, false, "abcdefghij0123456789".into(), 30),
+                        Deliver(Client, all),
+                        Deliver(Server, all),
+                    ],
+                ))
+            },
+        ),
+        (
+            "deflate_client_told_window_8",
+            Input {
+                client_deflate: deflate(15, 12, false, false, 0, 6),
+                server_deflate: deflate(8, 15, false, false, 0, 6),
+                ..base(with(
+                    handshake(),
+                    vec![
+                        SendRepeated(Client, false, "uncompressed ".into(), 10),
+                        SendRepeated(Server, false, "compressed ".into(), 10),
+                        Deliver(Client, all),
+                        Deliver(Server, all),
+                    ],
+                ))
+            },
+        ),
+        (
+            "deflate_server_window_8_declined",
+            Input {
+                client_deflate: deflate(15, 8, false, false, 0, 6),
+                ..both(with(
+                    handshake(),
+                    vec![
+                        SendText(Client, "plain plain plain".into()),
+                        SendText(Server, "plain plain plain".into()),
+                        Deliver(Client, all),
+                        Deliver(Server, all),
+                    ],
+                ))
+            },
+        ),
+        (
+            "deflate_fragmented",
+            Input {
+                client_fragment: Some(3),
+                server_fragment: Some(1),
+                ..both(with(
+                    handshake(),
+                    vec![
+                        SendText(Client, "fragments fragments fragments \u{e9}".into()),
+                        SendRepeated(Server, true, "ab".into(), 20),
+                        Ping(Server, b"between".to_vec()),
+                        SendText(Server, "fragments fragments".into()),
+                        Deliver(Client, 5),
+                        Deliver(Server, 7),
+                        Deliver(Client, all),
+                    ],
+                ))
+            },
+        ),
+        (
+            "deflate_threshold",
+            Input {
+                client_deflate: deflate(15, 15, false, false, 32, 6),
+                server_deflate: deflate(15, 15, false, false, 10, 6),
+                ..base(with(
+                    handshake(),
+                    vec![
+                        SendText(Client, "small".into()),
+                        SendRepeated(Client, false, "long enough ".into(), 3),
+                        SendText(Server, "0123456789".into()),
+                        SendText(Server, "012345678".into()),
+                        Deliver(Client, all),
+                        Deliver(Server, all),
+                    ],
+                ))
+            },
+        ),
+        (
+            "deflate_client_only",
+            Input {
+                client_deflate: plain,
+                ..base(with(
+                    handshake(),
+                    vec![
+                        SendText(Client, "no no no no".into()),
+                        SendText(Server, "no no no no".into()),
+                        Deliver(Client, all),
+                        Deliver(Server, all),
+                    ],
+                ))
+            },
+        ),
+        (
+            "deflate_server_only",
+            Input {
+                server_deflate: plain,
+                ..base(with(
+                    handshake(),
+                    vec![
+                        SendText(Client, "no no no no".into()),
+                        SendText(Server, "no no no no".into()),
+                        Deliver(Client, all),
+                        Deliver(Server, all),
+                    ],
+                ))
+            },
+        ),
+        (
+            "deflate_large_messages",
+            Input {
+                client_deflate: deflate(15, 15, false, false, 0, 1),
+                server_deflate: deflate(15, 15, false, false, 0, 9),
+                ..base(with(
+                    handshake(),
+                    vec![
+                        SendRepeated(
+                            Client,
+                            true,
+                            "0123456789abcdefghijklmnopqrstuv".into(),
+                            2048,
+                        ),
+                        SendRepeated(Server, false, "the quick brown fox ".into(), 3000),
+                        Deliver(Client, 1000),
+                        Deliver(Server, all),
+                        Deliver(Client, all),
+                    ],
+                ))
+            },
+        ),
+        (
+            "deflate_empty_messages_and_level_0",
+            Input {
+                client_deflate: deflate(15, 15, false, false, 0, 0),
+                ..both(with(
+                    handshake(),
+                    vec![
+                        SendText(Client, String::new()),
+                        SendBinary(Server, vec![]),
+                        SendText(Client, "a".into()),
+                        SendText(Client, "stored stored".into()),
+                        Deliver(Client, all),
+                        Deliver(Server, all),
+                    ],
+                ))
+            },
+        ),
+        (
+            "deflate_release_buffers",
+            Input {
+                // A client window of 8 is offered (and agreed) as 9.
+                client_deflate: deflate(8, 11, true, false, 0, 6),
+                server_deflate: deflate(15, 15, false, true, 0, 6),
+                ..base(with(
+                    handshake(),
+                    vec![
+                        SendText(Client, "first first".into()),
+                        SendText(Server, "first first".into()),
+                        ReleaseBuffers(Client),
+                        ReleaseBuffers(Server),
+                        SendText(Client, "first first".into()),
+                        SendText(Server, "first first".into()),
+                        Deliver(Client, all),
+                        Deliver(Server, all),
+                    ],
+                ))
+            },
+        ),
+        (
+            "deflate_small_write_buffer",
+            Input {
+                // A compressed message of 20 bytes needs room for 45 bytes
+                // and a frame header: the second does not fit.
+                write_limit: Some(60),
+                ..both(with(
+                    handshake(),
+                    vec![
+                        SendBinary(Client, vec![7; 20]),
+                        SendBinary(Client, vec![8; 20]),
+                        Deliver(Client, all),
+                        SendBinary(Client, vec![9; 20]),
+                    ],
+                ))
+            },
+        ),
     ];
     let mut listing = String::from(
         "# The pair seeds, decoded\n\nGenerated by fuzz/examples/make_seeds.rs: what each file in seeds/pair/ decodes to.\n",
     );
     for (name, input) in stories {
         let bytes = Enc::input(&input);
+        assert!(
+            bytes.len() <= 256,
+            "pair seed {name}: {} bytes, over 256",
+            bytes.len()
+        );
         let decoded = Input::arbitrary_take_rest(Unstructured::new(&bytes)).expect("decodes");
         assert_eq!(
             format!("{decoded:?}"),
@@ -661,6 +911,19 @@ impl Enc {
         }
         e.front.push(u8::from(input.auto_pong));
         e.front.push(u8::from(input.keepalive));
+        for d in [&input.client_deflate, &input.server_deflate] {
+            e.front.push(u8::from(d.is_some()));
+            if let Some(d) = d {
+                e.front.extend([
+                    d.client_max_window_bits,
+                    d.server_max_window_bits,
+                    u8::from(d.client_no_context_takeover),
+                    u8::from(d.server_no_context_takeover),
+                    d.threshold,
+                    d.level,
+                ]);
+            }
+        }
         for op in &input.ops {
             e.front.push(1);
             e.op(op);
@@ -668,7 +931,6 @@ impl Enc {
         e.front.push(0);
         let mut out = e.front;
         out.extend(e.lengths.iter().rev());
-        assert!(out.len() <= 256, "a pair seed over 256 bytes");
         out
     }
 
@@ -706,7 +968,7 @@ impl Enc {
     }
 
     fn op(&mut self, op: &Op) {
-        const N: u64 = 9;
+        const N: u64 = 10;
         match op {
             Op::SendText(s, t) => {
                 self.variant(0, N);
@@ -750,6 +1012,13 @@ impl Enc {
             Op::ReleaseBuffers(s) => {
                 self.variant(8, N);
                 self.side(*s);
+            }
+            Op::SendRepeated(s, binary, unit, times) => {
+                self.variant(9, N);
+                self.side(*s);
+                self.front.push(u8::from(*binary));
+                self.string(unit);
+                self.u16(*times);
             }
         }
     }
@@ -918,6 +1187,9 @@ fn write_dicts(dir: &Path, accept: &str) {
         vec![0xff, 0xff, 0xff, 0xff],
         b("hello"),
         "\u{e9}\u{20ac}\u{1f600}".as_bytes().to_vec(),
+        // Compressible text, and window bits 8, 9 and 15 (permessage-deflate).
+        b("abcabcabcabcabcabcabcabc"),
+        vec![0x08, 0x09, 0x0f],
     ];
     dict(
         &dir.join("pair.dict"),

@@ -1,6 +1,8 @@
 //! A client and a server talking through two in-memory pipes, driven by a
-//! structured sequence of operations: sends, pings, closes, time passing,
-//! partial deliveries each way, and transport ends.
+//! structured sequence of operations: sends (up to 64 KiB, by repeating a
+//! string), pings, closes, time passing, partial deliveries each way, and
+//! transport ends. Each side may have permessage-deflate (RFC 7692)
+//! configured, with its own windows, context takeover, threshold and level.
 //!
 //! A side whose connection is closed and whose output is all delivered ends
 //! its transport: the other side gets `receive_eof`, as with TCP. At the end
@@ -11,24 +13,33 @@
 //! Checks: each side's event order and `state()`; no `Event::Error` ever,
 //! but a timeout, and a lost transport or an unexpected EOF during the
 //! handshake after a disruption; command results that agree with the state
-//! (and a refused command queues nothing); every message a side accepted to
-//! send reaches the other side intact and in order (a prefix of them when
-//! the pair was disrupted), and so do pings (without keepalive); each side's
-//! output is a valid HTTP head then valid frames, masked from the client
-//! only, carrying exactly the messages accepted; without disruption both
-//! sides end Closed, cleanly, with the codes and reasons of the close frames
-//! the other side sent.
+//! (and a refused command queues nothing); once open, both sides report the
+//! same permessage-deflate parameters (`Connection::deflate`), the ones the
+//! two configurations call for (none unless both have it, none when the
+//! client asks for a server window of 8), the client offers it exactly when
+//! configured and the server's 101 accepts it exactly when agreed; every
+//! message a side accepted to send reaches the other side intact and in
+//! order (a prefix of them when the pair was disrupted), and so do pings
+//! (without keepalive); each side's output is a valid HTTP head then valid
+//! frames, masked from the client only, carrying exactly the messages
+//! accepted: with deflate in force, RSV1 only on the first frame of a data
+//! message, a compressed message inflates (by the checker's own flate2,
+//! context kept or reset as agreed) to the message accepted, no match in it
+//! reaches further back than the agreed window, and a message is compressed
+//! exactly when it is at least the sender's threshold long and the sender's
+//! window is not 8; without disruption both sides end Closed, cleanly, with
+//! the codes and reasons of the close frames the other side sent.
 
 #![no_main]
 
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use ws_fuzz::pair::{Input, Op, Side};
-use ws_fuzz::{EventLog, Item, OutputChecker};
+use ws_fuzz::pair::{DeflateSetup, Input, Op, Side, agreed};
+use ws_fuzz::{Deflate, EventLog, Item, OutputChecker};
 use ws_proto::{
-    ClientRequest, CloseCode, Config, Connection, Error, HandshakeError, Initiator, SendError,
-    ServerConfig, State,
+    ClientRequest, CloseCode, Config, Connection, DeflateParams, Error, HandshakeError, Initiator,
+    SendError, ServerConfig, State,
 };
 
 const VALID_CODES: [u16; 12] = [
@@ -46,18 +57,31 @@ struct Peer {
     initiated: Option<(u16, String)>,
     /// This side was told its transport ended.
     eof: bool,
+    /// With permessage-deflate in force: the window this side compresses
+    /// with, and its threshold.
+    compresses: Option<(u8, usize)>,
 }
 
 impl Peer {
-    fn new(conn: Connection, name: &'static str, masked: bool) -> Self {
+    /// `deflate`: the agreed window and context takeover of what this side
+    /// sends, and its own settings.
+    fn new(
+        conn: Connection,
+        name: &'static str,
+        masked: bool,
+        deflate: Option<(Deflate, &DeflateSetup)>,
+    ) -> Self {
+        let mut out = OutputChecker::with_head(name, masked);
+        out.set_deflate(deflate.map(|(d, _)| d));
         Self {
             conn,
             log: EventLog::new(name),
-            out: OutputChecker::with_head(name, masked),
+            out,
             sent: Vec::new(),
             pings: Vec::new(),
             initiated: None,
             eof: false,
+            compresses: deflate.map(|(d, setup)| (d.window_bits, setup.threshold_bytes())),
         }
     }
 
@@ -116,6 +140,8 @@ struct Pair {
     disrupted: bool,
     /// Errors seen so far, per side, checked once.
     checked_errors: [bool; 2],
+    /// The permessage-deflate parameters the two configurations call for.
+    agreed: Option<DeflateParams>,
 }
 
 impl Pair {
@@ -185,6 +211,22 @@ impl Pair {
         }
     }
 
+    /// A side reports the agreed permessage-deflate parameters once open,
+    /// none before.
+    fn check_deflate(&mut self) {
+        let agreed = self.agreed;
+        for peer in [&self.client, &self.server] {
+            let expected = if peer.log.opened() { agreed } else { None };
+            assert_eq!(
+                peer.conn.deflate(),
+                expected,
+                "{}: deflate() (opened: {})",
+                peer.log.name,
+                peer.log.opened()
+            );
+        }
+    }
+
     fn op(&mut self, op: Op) {
         let now = self.now;
         match op {
@@ -198,6 +240,17 @@ impl Pair {
                 let peer = self.side(side);
                 if peer.command("send_binary", |c| c.send_binary(&data)) {
                     peer.sent.push(Item::Binary(data));
+                }
+            }
+            Op::SendRepeated(side, binary, unit, times) => {
+                let message = Op::repeated(&unit, times);
+                let peer = self.side(side);
+                if binary {
+                    if peer.command("send_binary", |c| c.send_binary(message.as_bytes())) {
+                        peer.sent.push(Item::Binary(message.into_bytes()));
+                    }
+                } else if peer.command("send_text", |c| c.send_text(&message)) {
+                    peer.sent.push(Item::Text(message.into_bytes()));
                 }
             }
             Op::Ping(side, mut data) => {
@@ -295,6 +348,7 @@ impl Pair {
         self.check_errors();
         self.hang_ups();
         self.check_errors();
+        self.check_deflate();
     }
 
     /// Delivers everything, both ways, until nothing moves.
@@ -316,7 +370,7 @@ impl Pair {
 
 fuzz_target!(|input: Input| {
     let now = ws_fuzz::start();
-    let config = |fragment: Option<u16>| Config {
+    let config = |fragment: Option<u16>, deflate: Option<DeflateSetup>| Config {
         send_fragment_size: fragment.map(usize::from),
         max_write_buffer: input
             .write_limit
@@ -324,32 +378,87 @@ fuzz_target!(|input: Input| {
         auto_pong: input.auto_pong,
         keepalive_interval: input.keepalive.then_some(Duration::from_secs(1)),
         keepalive_timeout: Duration::from_secs(3),
+        deflate: deflate.map(|d| d.config()),
         ..Config::default()
     };
+    let agreed = agreed(input.client_deflate.as_ref(), input.server_deflate.as_ref());
+    let client_deflate = agreed.zip(input.client_deflate.as_ref()).map(|(a, setup)| {
+        let d = Deflate {
+            window_bits: a.client_max_window_bits,
+            no_context_takeover: a.client_no_context_takeover,
+        };
+        (d, setup)
+    });
+    let server_deflate = agreed.zip(input.server_deflate.as_ref()).map(|(a, setup)| {
+        let d = Deflate {
+            window_bits: a.server_max_window_bits,
+            no_context_takeover: a.server_no_context_takeover,
+        };
+        (d, setup)
+    });
     let client = {
         use rand::SeedableRng as _;
         let rng = rand::rngs::StdRng::seed_from_u64(ws_fuzz::CLIENT_RNG_SEED);
         Connection::client(
             now,
-            config(input.client_fragment),
+            config(input.client_fragment, input.client_deflate),
             &ClientRequest::new("h", 80, "/"),
             rng,
         )
         .expect("a valid request")
     };
-    let server = Connection::server(now, config(input.server_fragment), ServerConfig::default());
+    let server = Connection::server(
+        now,
+        config(input.server_fragment, input.server_deflate),
+        ServerConfig::default(),
+    );
     let mut pair = Pair {
-        client: Peer::new(client, "client", true),
-        server: Peer::new(server, "server", false),
+        client: Peer::new(client, "client", true, client_deflate),
+        server: Peer::new(server, "server", false, server_deflate),
         now,
         disrupted: false,
         checked_errors: [false; 2],
+        agreed,
     };
 
+    pair.check_deflate();
     for op in input.ops {
         pair.op(op);
     }
     pair.settle();
+    pair.check_deflate();
+
+    // The client offers permessage-deflate when configured; the server's 101
+    // accepts it when the two agree.
+    let extensions =
+        |head: &[u8]| ws_fuzz::header_value(head, "sec-websocket-extensions").map(<[u8]>::to_vec);
+    if let Some(head) = pair.client.out.head() {
+        let offer = extensions(head);
+        assert_eq!(
+            offer.is_some(),
+            input.client_deflate.is_some(),
+            "client offer {offer:?}"
+        );
+        if let Some(offer) = offer {
+            assert!(offer.starts_with(b"permessage-deflate"), "offer {offer:?}");
+        }
+    }
+    if let Some(head) = pair.server.out.head() {
+        let answer = extensions(head);
+        if head.starts_with(b"HTTP/1.1 101 ") {
+            assert_eq!(
+                answer.is_some(),
+                agreed.is_some(),
+                "server answer {answer:?}"
+            );
+            if let Some(answer) = answer {
+                assert!(
+                    answer.starts_with(b"permessage-deflate"),
+                    "answer {answer:?}"
+                );
+            }
+        }
+    }
 
     // Messages and pings arrive intact and in order.
     for from in [Side::Client, Side::Server] {
@@ -449,5 +558,22 @@ fuzz_target!(|input: Input| {
             "{}: output",
             peer.log.name
         );
+        // A message is compressed when at least the threshold long, unless
+        // this side may not compress (a window of 8).
+        let compressed = &peer.out.frames.compressed_messages;
+        for (message, &compressed) in peer.sent.iter().zip(compressed) {
+            let len = match message {
+                Item::Text(b) | Item::Binary(b) => b.len(),
+                _ => unreachable!("messages only"),
+            };
+            let expected = peer
+                .compresses
+                .is_some_and(|(window, threshold)| window >= 9 && len >= threshold);
+            assert_eq!(
+                compressed, expected,
+                "{}: a message of {len} bytes compressed: {compressed}, deflate: {:?}",
+                peer.log.name, peer.compresses
+            );
+        }
     }
 });

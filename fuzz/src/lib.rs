@@ -4,10 +4,11 @@
 //!   (at most one `Open`; then messages, pings, pongs; at most one `Error`,
 //!   immediately followed by `Closed`; exactly one `Closed`, last) and that
 //!   `state()` agrees with it;
-//! - [`Decoder`]: an independent, deliberately simple RFC 6455 frame decoder.
-//!   On a connection's *output* it checks that every byte is a valid frame
-//!   (masked for a client, unmasked for a server); on a connection's *input*
-//!   it is the reference the connection's events are compared with;
+//! - [`Decoder`]: an independent, deliberately simple RFC 6455 frame decoder,
+//!   optionally with permessage-deflate (RFC 7692, [`Deflate`]). On a
+//!   connection's *output* it checks that every byte is a valid frame (masked
+//!   for a client, unmasked for a server); on a connection's *input* it is
+//!   the reference the connection's events are compared with;
 //! - [`Prng`]: a tiny deterministic generator that turns a few input bytes
 //!   into chunk sizes, time steps and commands;
 //! - [`start`]: the one `Instant` every simulated clock counts from.
@@ -15,6 +16,7 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use flate2::{Decompress, FlushDecompress, Status};
 use ws_proto::frame::{FrameHeader, OpCode};
 use ws_proto::{CloseCode, Connection, Error, Event, Message, State};
 
@@ -329,9 +331,283 @@ impl Limits {
     }
 }
 
-/// An incremental frame decoder written from RFC 6455 alone, simple rather
-/// than fast: it keeps everything in `Vec`s and re-checks UTF-8 from the last
-/// valid position.
+/// RSV1: a compressed message's first frame (RFC 7692 section 6).
+const RSV1: u8 = 0b100;
+
+/// What every sync flush ends with; a sender strips it from each compressed
+/// message, the receiver appends it back (RFC 7692 section 7.2.2).
+const DEFLATE_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// How many bytes the decoder inflates per call.
+const INFLATE_STEP: usize = 16 << 10;
+
+/// The largest message the decoder inflates (a bound on memory, whatever
+/// its limits say).
+const MAX_INFLATED: u64 = 64 << 20;
+
+/// permessage-deflate (RFC 7692) as agreed for the direction a [`Decoder`]
+/// reads: RSV1 marks a compressed message, whose matches reach back at most
+/// the window, and whose context is kept from message to message or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deflate {
+    /// The sender's `*_max_window_bits`, 8 to 15.
+    pub window_bits: u8,
+    /// The sender's `*_no_context_takeover`: every message starts with an
+    /// empty window.
+    pub no_context_takeover: bool,
+}
+
+/// The inflate side of a [`Deflate`] direction: the context kept between
+/// messages.
+struct Inflate {
+    params: Deflate,
+    state: Option<Decompress>,
+}
+
+impl std::fmt::Debug for Inflate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflate")
+            .field("params", &self.params)
+            .field("total_in", &self.state.as_ref().map(Decompress::total_in))
+            .finish()
+    }
+}
+
+impl Inflate {
+    /// Inflates one compressed message (its frames' payloads, joined).
+    ///
+    /// zlib-rs keeps a 32 KiB window whatever it is told (and zlib reads
+    /// matches within one call's output whatever the window), so the window
+    /// is checked by [`deflate_scan`]: no match reaches further back than the
+    /// agreed window, and the data ends where a sync flush ends.
+    fn message(&mut self, data: &[u8], limit: u64) -> Result<Vec<u8>, String> {
+        let window = 1usize << self.params.window_bits;
+        // An empty payload is an empty message: the tail alone would open a
+        // stored block that the next message would have to finish.
+        let mut input = data.to_vec();
+        if !input.is_empty() {
+            input.extend_from_slice(&DEFLATE_TAIL);
+            let far = deflate_scan(&input)?;
+            if far > window {
+                return Err(format!(
+                    "a match {far} bytes back, over the window of {window}"
+                ));
+            }
+        }
+        // zlib takes 9 at least; a larger window reads what a smaller wrote.
+        let bits = self.params.window_bits.clamp(9, 15);
+        let state = self
+            .state
+            .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits));
+        let mut out = Vec::new();
+        let mut step = vec![0u8; INFLATE_STEP];
+        let mut pos = 0;
+        let mut ended = false;
+        loop {
+            let (in_before, out_before) = (state.total_in(), state.total_out());
+            let status = state
+                .decompress(&input[pos..], &mut step, FlushDecompress::Sync)
+                .map_err(|e| format!("corrupt deflate data: {e}"))?;
+            let consumed = (state.total_in() - in_before) as usize;
+            let produced = (state.total_out() - out_before) as usize;
+            pos += consumed;
+            out.extend_from_slice(&step[..produced]);
+            if out.len() as u64 > limit.min(MAX_INFLATED) {
+                return Err(format!("inflates to over {} bytes", out.len()));
+            }
+            if status == Status::StreamEnd {
+                // A final block: the rest of the message is not deflate data,
+                // and the next message starts a new stream.
+                ended = true;
+                break;
+            }
+            // Room left: all the output there is for the input given.
+            if produced < INFLATE_STEP {
+                if pos == input.len() {
+                    break;
+                }
+                if consumed == 0 && produced == 0 {
+                    return Err(format!(
+                        "deflate data stuck at byte {pos} of {} (with the tail)",
+                        input.len()
+                    ));
+                }
+            }
+        }
+        if ended || self.params.no_context_takeover {
+            state.reset(false);
+        }
+        Ok(out)
+    }
+}
+
+/// Reads a raw deflate stream (RFC 1951) without inflating it: returns the
+/// longest match distance. The stream must end exactly at the end of a
+/// block (as one that ends with a sync flush does), or with a final block.
+pub fn deflate_scan(data: &[u8]) -> Result<usize, String> {
+    /// Canonical Huffman code (RFC 1951 3.2.2), decoded bit by bit.
+    struct Huffman {
+        count: [u16; 16],
+        symbol: Vec<u16>,
+    }
+    impl Huffman {
+        fn new(lengths: &[u8]) -> Self {
+            let mut count = [0u16; 16];
+            for &l in lengths {
+                count[usize::from(l)] += 1;
+            }
+            count[0] = 0;
+            let mut offs = [0u16; 16];
+            for len in 1..16 {
+                offs[len] = offs[len - 1] + count[len - 1];
+            }
+            let mut symbol = vec![0; lengths.len()];
+            for (sym, &l) in lengths.iter().enumerate() {
+                if l != 0 {
+                    symbol[usize::from(offs[usize::from(l)])] = sym as u16;
+                    offs[usize::from(l)] += 1;
+                }
+            }
+            Self { count, symbol }
+        }
+    }
+    struct Bits<'a> {
+        data: &'a [u8],
+        pos: usize,
+    }
+    impl Bits<'_> {
+        fn get(&mut self, n: u32) -> Result<u32, String> {
+            let mut v = 0;
+            for i in 0..n {
+                let byte = self
+                    .data
+                    .get(self.pos / 8)
+                    .ok_or("deflate data ends inside a block")?;
+                v |= u32::from(byte >> (self.pos % 8) & 1) << i;
+                self.pos += 1;
+            }
+            Ok(v)
+        }
+        fn decode(&mut self, h: &Huffman) -> Result<u16, String> {
+            let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
+            for len in 1..16 {
+                code |= self.get(1)? as i32;
+                let count = i32::from(h.count[len]);
+                if code - count < first {
+                    return Ok(h.symbol[(index + code - first) as usize]);
+                }
+                index += count;
+                first = (first + count) << 1;
+                code <<= 1;
+            }
+            Err("invalid Huffman code".into())
+        }
+    }
+    const LEN_EXTRA: [u8; 29] = [
+        0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+    ];
+    const DIST_BASE: [u16; 30] = [
+        1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
+        2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
+    ];
+    const DIST_EXTRA: [u8; 30] = [
+        0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12,
+        13, 13,
+    ];
+    const ORDER: [usize; 19] = [
+        16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+    ];
+    let mut bits = Bits { data, pos: 0 };
+    let mut far = 0;
+    loop {
+        if bits.pos.div_ceil(8) >= data.len() && bits.pos > 0 {
+            // Past the last block, only padding bits are left.
+            return Ok(far);
+        }
+        let last = bits.get(1)? == 1;
+        let (lit, dist) = match bits.get(2)? {
+            0 => {
+                bits.pos = bits.pos.div_ceil(8) * 8;
+                let len = bits.get(16)?;
+                if bits.get(16)? != !len & 0xffff {
+                    return Err("stored block length check fails".into());
+                }
+                bits.pos += 8 * len as usize;
+                if bits.pos > 8 * data.len() {
+                    return Err("deflate data ends inside a stored block".into());
+                }
+                if last {
+                    return Ok(far);
+                }
+                continue;
+            }
+            1 => {
+                let mut l = [8u8; 288];
+                l[144..256].fill(9);
+                l[256..280].fill(7);
+                (Huffman::new(&l), Huffman::new(&[5; 30]))
+            }
+            2 => {
+                let nlen = bits.get(5)? as usize + 257;
+                let ndist = bits.get(5)? as usize + 1;
+                let ncode = bits.get(4)? as usize + 4;
+                let mut cl = [0u8; 19];
+                for &i in &ORDER[..ncode] {
+                    cl[i] = bits.get(3)? as u8;
+                }
+                let cl = Huffman::new(&cl);
+                let mut lengths = Vec::with_capacity(nlen + ndist);
+                while lengths.len() < nlen + ndist {
+                    let (value, repeat) = match bits.decode(&cl)? {
+                        sym @ 0..=15 => (sym as u8, 1),
+                        16 => {
+                            let prev = *lengths.last().ok_or("repeat with no length")?;
+                            (prev, 3 + bits.get(2)?)
+                        }
+                        17 => (0, 3 + bits.get(3)?),
+                        _ => (0, 11 + bits.get(7)?),
+                    };
+                    lengths.extend(std::iter::repeat_n(value, repeat as usize));
+                }
+                if lengths.len() > nlen + ndist {
+                    return Err("code lengths overflow".into());
+                }
+                (
+                    Huffman::new(&lengths[..nlen]),
+                    Huffman::new(&lengths[nlen..]),
+                )
+            }
+            _ => return Err("block type 3".into()),
+        };
+        loop {
+            match bits.decode(&lit)? {
+                0..=255 => {}
+                256 => break,
+                sym => {
+                    let i = usize::from(sym - 257);
+                    if i >= 29 {
+                        return Err(format!("length symbol {sym}"));
+                    }
+                    bits.get(u32::from(LEN_EXTRA[i]))?;
+                    let d = usize::from(bits.decode(&dist)?);
+                    if d >= 30 {
+                        return Err(format!("distance symbol {d}"));
+                    }
+                    let extra = bits.get(u32::from(DIST_EXTRA[d]))?;
+                    far = far.max(usize::from(DIST_BASE[d]) + extra as usize);
+                }
+            }
+        }
+        if last {
+            return Ok(far);
+        }
+    }
+}
+
+/// An incremental frame decoder written from RFC 6455 (and RFC 7692 when
+/// given a [`Deflate`]) alone, simple rather than fast: it keeps everything
+/// in `Vec`s, re-checks UTF-8 from the last valid position, and inflates a
+/// compressed message once all its frames are in.
 #[derive(Debug)]
 pub struct Decoder {
     /// Frames must carry a mask (client to server) or must not.
@@ -345,8 +621,14 @@ pub struct Decoder {
     fragmented: Option<OpCode>,
     assembly: Vec<u8>,
     utf8_valid: usize,
+    /// permessage-deflate, when in force.
+    inflate: Option<Inflate>,
+    /// The message being read is compressed (RSV1 on its first frame).
+    compressed: bool,
     /// Everything decoded so far.
     pub items: Vec<Item>,
+    /// For each message in `items`, in order: whether it was compressed.
+    pub compressed_messages: Vec<bool>,
     /// Set once a close frame or a violation ends the stream.
     pub end: Option<End>,
     /// Bytes that arrived after the end.
@@ -368,11 +650,23 @@ impl Decoder {
             fragmented: None,
             assembly: Vec::new(),
             utf8_valid: 0,
+            inflate: None,
+            compressed: false,
             items: Vec::new(),
+            compressed_messages: Vec::new(),
             end: None,
             after_end: 0,
             frames: 0,
         }
+    }
+
+    /// Reads compressed messages (RFC 7692) as `deflate` says from now on;
+    /// `None`: RSV1 is a violation, as without extensions.
+    pub fn set_deflate(&mut self, deflate: Option<Deflate>) {
+        self.inflate = deflate.map(|params| Inflate {
+            params,
+            state: None,
+        });
     }
 
     /// Decodes all of `data` at once.
@@ -445,7 +739,8 @@ impl Decoder {
         }
         let text = self.fragmented.unwrap_or(header.opcode) == OpCode::Text;
         self.assembly.extend_from_slice(&chunk);
-        if text {
+        // Compressed text is checked once inflated.
+        if text && !self.compressed {
             match std::str::from_utf8(&self.assembly[self.utf8_valid..]) {
                 Ok(_) => self.utf8_valid = self.assembly.len(),
                 Err(e) if e.error_len().is_some() => {
@@ -460,12 +755,24 @@ impl Decoder {
         if !header.fin {
             return true;
         }
-        if text && self.utf8_valid != self.assembly.len() {
+        let mut payload = std::mem::take(&mut self.assembly);
+        let compressed = std::mem::take(&mut self.compressed);
+        if compressed {
+            let limit = self.limits.max_message;
+            let inflate = self.inflate.as_mut().expect("RSV1 only with deflate");
+            payload = match inflate.message(&payload, limit) {
+                Ok(p) => p,
+                Err(why) => return self.violate(why),
+            };
+            if text && std::str::from_utf8(&payload).is_err() {
+                return self.violate("invalid UTF-8 in a compressed text message".into());
+            }
+        } else if text && self.utf8_valid != payload.len() {
             return self.violate("text message ends inside a code point".into());
         }
-        let payload = std::mem::take(&mut self.assembly);
         self.utf8_valid = 0;
         self.fragmented = None;
+        self.compressed_messages.push(compressed);
         self.items.push(if text {
             Item::Text(payload)
         } else {
@@ -483,8 +790,12 @@ impl Decoder {
         self.pos += len;
         self.frames += 1;
         let l = &self.limits;
-        if header.rsv != 0 {
+        let allowed = if self.inflate.is_some() { RSV1 } else { 0 };
+        if header.rsv & !allowed != 0 {
             return self.violate(format!("rsv {:#b}", header.rsv));
+        }
+        if header.rsv & RSV1 != 0 && !matches!(header.opcode, OpCode::Text | OpCode::Binary) {
+            return self.violate(format!("RSV1 on a {:?} frame", header.opcode));
         }
         if header.mask.is_some() != self.masked {
             return self.violate(format!(
@@ -507,15 +818,19 @@ impl Decoder {
                 (OpCode::Text | OpCode::Binary, Some(_)) => {
                     return self.violate("new message inside a fragmented one".into());
                 }
-                (OpCode::Text | OpCode::Binary, None) if !header.fin => {
-                    self.fragmented = Some(header.opcode);
+                (OpCode::Text | OpCode::Binary, None) => {
+                    self.compressed = header.rsv & RSV1 != 0;
+                    if !header.fin {
+                        self.fragmented = Some(header.opcode);
+                    }
                 }
                 _ => {}
             }
             if header.payload_len > l.max_frame {
                 return self.violate(format!("frame of {}", header.payload_len));
             }
-            if self.assembly.len() as u64 + header.payload_len > l.max_message {
+            // A compressed message's limit is on its inflated size.
+            if !self.compressed && self.assembly.len() as u64 + header.payload_len > l.max_message {
                 return self.violate("message too large".into());
             }
         }
@@ -585,6 +900,12 @@ impl OutputChecker {
             head_done: false,
             ..Self::frames(name, masked)
         }
+    }
+
+    /// The frames are read with permessage-deflate as `deflate` says
+    /// (see [`Decoder::set_deflate`]).
+    pub fn set_deflate(&mut self, deflate: Option<Deflate>) {
+        self.frames.set_deflate(deflate);
     }
 
     /// The HTTP head, once complete.
@@ -1075,6 +1396,10 @@ pub mod pair {
     #![allow(missing_docs)]
 
     use arbitrary::Arbitrary;
+    use ws_proto::{DeflateConfig, DeflateParams};
+
+    /// The most bytes a [`Op::SendRepeated`] message holds.
+    pub const MAX_REPEATED: usize = 64 << 10;
 
     #[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq)]
     pub enum Side {
@@ -1097,6 +1422,86 @@ pub mod pair {
         /// This side's transport ends (the peer vanished).
         Eof(Side),
         ReleaseBuffers(Side),
+        /// A message of the string repeated this many times (at most
+        /// [`MAX_REPEATED`] bytes): binary when the flag is set, else text.
+        /// Large, compressible messages from a short input.
+        SendRepeated(Side, bool, String, u16),
+    }
+
+    impl Op {
+        /// The message of a [`Op::SendRepeated`].
+        pub fn repeated(unit: &str, times: u16) -> String {
+            let times = usize::from(times).min(MAX_REPEATED / unit.len().max(1));
+            unit.repeat(times)
+        }
+    }
+
+    /// One side's permessage-deflate settings, any bytes mapped into range.
+    #[derive(Arbitrary, Clone, Copy, Debug)]
+    pub struct DeflateSetup {
+        /// Window bits `8 + n % 8`.
+        pub client_max_window_bits: u8,
+        /// Window bits `8 + n % 8`.
+        pub server_max_window_bits: u8,
+        pub client_no_context_takeover: bool,
+        pub server_no_context_takeover: bool,
+        /// `compression_threshold`: `n % 65`.
+        pub threshold: u8,
+        /// `compression_level`: `n % 10`.
+        pub level: u8,
+    }
+
+    /// A window size in 8..=15 from any byte.
+    pub fn window_bits(n: u8) -> u8 {
+        8 + n % 8
+    }
+
+    impl DeflateSetup {
+        /// The `Config::deflate` of this side.
+        pub fn config(&self) -> DeflateConfig {
+            DeflateConfig {
+                client_max_window_bits: window_bits(self.client_max_window_bits),
+                server_max_window_bits: window_bits(self.server_max_window_bits),
+                client_no_context_takeover: self.client_no_context_takeover,
+                server_no_context_takeover: self.server_no_context_takeover,
+                compression_threshold: self.threshold_bytes(),
+                compression_level: u32::from(self.level % 10),
+            }
+        }
+
+        /// Messages this long or longer are compressed.
+        pub fn threshold_bytes(&self) -> usize {
+            usize::from(self.threshold % 65)
+        }
+    }
+
+    /// What a client and a server with these settings must agree on, as
+    /// `ws_proto::DeflateConfig` documents it: nothing unless both have it;
+    /// the server declines to compress with a window of 8 (a client's
+    /// `server_max_window_bits` of 8); a window of 8 for the client's own
+    /// compression is offered as 9; each window is the smaller of what the
+    /// two ask for; no context takeover when either asks for it.
+    pub fn agreed(
+        client: Option<&DeflateSetup>,
+        server: Option<&DeflateSetup>,
+    ) -> Option<DeflateParams> {
+        let (c, s) = (client?.config(), server?.config());
+        if c.server_max_window_bits == 8 {
+            return None;
+        }
+        Some(DeflateParams {
+            client_max_window_bits: s
+                .client_max_window_bits
+                .min(c.client_max_window_bits.max(9)),
+            server_max_window_bits: s
+                .server_max_window_bits
+                .max(9)
+                .min(c.server_max_window_bits),
+            client_no_context_takeover: c.client_no_context_takeover
+                || s.client_no_context_takeover,
+            server_no_context_takeover: c.server_no_context_takeover
+                || s.server_no_context_takeover,
+        })
     }
 
     #[derive(Arbitrary, Debug)]
@@ -1107,6 +1512,10 @@ pub mod pair {
         pub write_limit: Option<u16>,
         pub auto_pong: bool,
         pub keepalive: bool,
+        /// permessage-deflate (RFC 7692) offered by the client.
+        pub client_deflate: Option<DeflateSetup>,
+        /// permessage-deflate accepted by the server.
+        pub server_deflate: Option<DeflateSetup>,
         pub ops: Vec<Op>,
     }
 }
