@@ -27,6 +27,28 @@ fn drain(conn: &mut Connection) -> Vec<Event> {
     std::iter::from_fn(|| conn.poll_event()).collect()
 }
 
+/// A client and a server past the opening handshake, with these deflate
+/// settings.
+fn open_pair(
+    now: Instant,
+    client_deflate: Option<DeflateConfig>,
+    server_deflate: Option<DeflateConfig>,
+) -> (Connection, Connection) {
+    let config = |deflate| Config {
+        deflate,
+        ..Config::default()
+    };
+    let request = ClientRequest::new("example.com", 80, "/");
+    let rng = rand::rngs::StdRng::seed_from_u64(1);
+    let mut client = Connection::client(now, config(client_deflate), &request, rng).unwrap();
+    let mut server = Connection::server(now, config(server_deflate), ServerConfig::default());
+    pump(&mut client, &mut server, now);
+    drop(drain(&mut server));
+    pump(&mut server, &mut client, now);
+    drop(drain(&mut client));
+    (client, server)
+}
+
 /// Heap held by a client and a server after `messages` messages each way
 /// (and `release_buffers` if asked), each measured as what dropping it
 /// frees. The server uses `server_deflate` when given, else `deflate`.
@@ -41,24 +63,9 @@ fn held_with(
     release: bool,
 ) -> (isize, isize) {
     let now = Instant::now();
-    let config = Config {
-        deflate,
-        ..Config::default()
-    };
-    let server_config = Config {
-        deflate: server_deflate,
-        ..Config::default()
-    };
     let message = r#"{"type":"ticker","product_id":"BTC-USD","price":"43125.10","best_bid":"43120.00","best_ask":"43121.50"}"#;
     measure(|| {
-        let request = ClientRequest::new("example.com", 80, "/");
-        let rng = rand::rngs::StdRng::seed_from_u64(1);
-        let mut client = Connection::client(now, config.clone(), &request, rng).unwrap();
-        let mut server = Connection::server(now, server_config, ServerConfig::default());
-        pump(&mut client, &mut server, now);
-        drop(drain(&mut server));
-        pump(&mut server, &mut client, now);
-        drop(drain(&mut client));
+        let (mut client, mut server) = open_pair(now, deflate, server_deflate);
         for _ in 0..messages {
             client.send_text(message).unwrap();
             server.send_text(message).unwrap();
@@ -149,18 +156,8 @@ fn heap_per_connection_with_deflate_on() {
 #[test]
 fn compressed_messages_allocate_nothing_in_steady_state() {
     let now = Instant::now();
-    let config = Config {
-        deflate: Some(DeflateConfig::default()),
-        ..Config::default()
-    };
-    let request = ClientRequest::new("example.com", 80, "/");
-    let rng = rand::rngs::StdRng::seed_from_u64(1);
-    let mut client = Connection::client(now, config.clone(), &request, rng).unwrap();
-    let mut server = Connection::server(now, config, ServerConfig::default());
-    pump(&mut client, &mut server, now);
-    drop(drain(&mut server));
-    pump(&mut server, &mut client, now);
-    drop(drain(&mut client));
+    let on = Some(DeflateConfig::default());
+    let (mut client, mut server) = open_pair(now, on.clone(), on);
     assert!(client.deflate().is_some());
     let messages: Vec<String> = (0..1_016)
         .map(|n| {

@@ -51,7 +51,7 @@ fn success_open_messages_terminate_with_status_at_each_stage() {
 fn the_status_starts_as_connecting() {
     // A server that accepts and stays silent keeps the client connecting.
     let url = raw_server(|mut stream| {
-        let _ = read_request(&mut stream);
+        let _ = read_head(&mut stream);
         wait_for_client_to_go(&mut stream);
     });
     let (handler, log) = Recorder::new();
@@ -90,7 +90,7 @@ fn refused_connection_gives_error_then_terminate_and_no_open() {
 #[test]
 fn rejected_handshake_names_the_http_status() {
     let url = raw_server(|mut stream| {
-        let _ = read_request(&mut stream);
+        let _ = read_head(&mut stream);
         let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nno socket");
     });
     let (handler, log) = Recorder::new();
@@ -223,7 +223,7 @@ fn dropped_connection_is_an_error_then_1006() {
 #[test]
 fn handshake_timeout_is_an_error_then_1006() {
     let url = raw_server(|mut stream| {
-        let _ = read_request(&mut stream);
+        let _ = read_head(&mut stream);
         wait_for_client_to_go(&mut stream);
     });
     let (handler, log) = Recorder::new();

@@ -100,34 +100,13 @@ fn without_the_option_nothing_is_offered() {
 
 // ---- a hand-written server that does its own deflate ------------------------
 
-/// Reads the request head.
-fn read_head(stream: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => break,
-        }
-    }
-    String::from_utf8_lossy(&head).into_owned()
-}
-
 /// Answers 101 with this `Sec-WebSocket-Extensions` value.
 fn answer(stream: &mut TcpStream, head: &str, extensions: &str) {
-    let key = head
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("sec-websocket-key")
-                .then(|| value.trim().to_owned())
-        })
-        .unwrap_or_default();
-    let answer = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: {extensions}\r\n\r\n",
-        ws_proto::handshake::accept_key(key.as_bytes())
+    accept_with(
+        stream,
+        head,
+        &format!("Sec-WebSocket-Extensions: {extensions}\r\n"),
     );
-    stream.write_all(answer.as_bytes()).unwrap();
 }
 
 /// Reads one client frame: (first byte, unmasked payload).

@@ -137,8 +137,9 @@ pub fn raw_server(script: fn(TcpStream)) -> String {
     format!("ws://{addr}/")
 }
 
-/// Reads the request head; returns the `Sec-WebSocket-Key`.
-pub fn read_request(stream: &mut TcpStream) -> String {
+/// Reads the request head, up to its blank line (bounded by the read
+/// timeout).
+pub fn read_head(stream: &mut TcpStream) -> String {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -147,7 +148,11 @@ pub fn read_request(stream: &mut TcpStream) -> String {
             _ => break,
         }
     }
-    let head = String::from_utf8_lossy(&head).into_owned();
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+/// The `Sec-WebSocket-Key` of a request head (empty when missing).
+pub fn key_of(head: &str) -> String {
     head.lines()
         .find_map(|l| {
             let (name, value) = l.split_once(':')?;
@@ -159,10 +164,16 @@ pub fn read_request(stream: &mut TcpStream) -> String {
 
 /// Reads the request and answers 101 as RFC 6455 section 4.2.2 says.
 pub fn accept(stream: &mut TcpStream) {
-    let key = read_request(stream);
+    let head = read_head(stream);
+    accept_with(stream, &head, "");
+}
+
+/// Answers the request `head` with a 101 carrying `extra` header lines
+/// (each ending with CRLF).
+pub fn accept_with(stream: &mut TcpStream, head: &str, extra: &str) {
     let answer = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-        ws_proto::handshake::accept_key(key.as_bytes())
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{extra}\r\n",
+        ws_proto::handshake::accept_key(key_of(head).as_bytes())
     );
     stream.write_all(answer.as_bytes()).unwrap();
 }
