@@ -29,6 +29,10 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// checks).
 const INFLATE_CHUNK: usize = 32 << 10;
 
+/// The largest first step a message gets from the size of the one before
+/// (see [`Inflater::size_hint`]).
+const MAX_HINT: usize = 1 << 20;
+
 /// Compressed output buffers larger than this are not kept between
 /// messages.
 const KEPT_SCRATCH: usize = 64 << 10;
@@ -160,6 +164,8 @@ pub(crate) struct Inflater {
     ended: bool,
     /// Compressed bytes have arrived for this message.
     fed: bool,
+    /// The inflated size of the last message.
+    last_len: usize,
 }
 
 impl Inflater {
@@ -170,7 +176,18 @@ impl Inflater {
             state: None,
             ended: false,
             fed: false,
+            last_len: 0,
         }
+    }
+
+    /// The first step's size for a new message: a little more than the last
+    /// one inflated to, as a feed's messages tend to be alike. One step that
+    /// takes the whole message saves a reallocation (and copy) of the
+    /// message, and a second `decompress` call, which ends by copying its
+    /// output into zlib's window again. Bounded, so that a large message
+    /// does not make every small one after it allocate (and zero) as much.
+    fn size_hint(&self) -> usize {
+        (self.last_len + self.last_len / 8 + 64).min(MAX_HINT)
     }
 
     /// Inflates the next compressed bytes of a message, appending to `out`,
@@ -187,14 +204,17 @@ impl Inflater {
         if self.ended {
             return Ok(());
         }
+        let mut hint = if out.is_empty() { self.size_hint() } else { 0 };
         let window_bits = self.window_bits;
         let state = self
             .state
             .get_or_insert_with(|| Decompress::new_with_window_bits(false, window_bits));
         loop {
-            // A small first step for small messages, then whole chunks.
+            // A first step the size of the last message (or small, for small
+            // input), then whole chunks.
             let want = (input.len() * 4)
                 .clamp(256, INFLATE_CHUNK)
+                .max(std::mem::take(&mut hint))
                 .min(limit.saturating_add(1) - out.len());
             make_room(out, want, limit.saturating_add(1));
             let start = out.len();
@@ -242,6 +262,7 @@ impl Inflater {
                 state.reset(false);
             }
         }
+        self.last_len = out.len();
         self.ended = false;
         self.fed = false;
         Ok(())
@@ -355,6 +376,35 @@ mod tests {
             deflater.recycle(compressed);
         }
         wire
+    }
+
+    #[test]
+    fn the_last_message_sizes_the_next_first_step_within_a_bound() {
+        let config = DeflateConfig::default();
+        let mut deflater = Deflater::new(15, false, &config);
+        let mut inflater = Inflater::new(15, false);
+        let mut inflate = |message: &[u8]| {
+            let compressed = deflater.compress(message);
+            let mut out = BytesMut::new();
+            inflater
+                .inflate(&compressed, &mut out, usize::MAX, None)
+                .unwrap();
+            inflater.finish(&mut out, usize::MAX, None).unwrap();
+            assert_eq!(&out[..], message);
+            out.capacity()
+        };
+        let ticker = br#"{"type":"ticker","product_id":"BTC-USD","price":"43125.10"}"#;
+        // Alike messages: one step, sized by the one before.
+        let snapshot = ticker.repeat(1000);
+        inflate(&snapshot);
+        let capacity = inflate(&snapshot);
+        assert!(capacity <= snapshot.len() * 9 / 8 + 64, "{capacity}");
+        // After a huge message, a small one gets at most MAX_HINT...
+        inflate(&vec![b'x'; 8 << 20]);
+        let capacity = inflate(ticker);
+        assert!((ticker.len()..=MAX_HINT).contains(&capacity), "{capacity}");
+        // ...and the one after it is small again.
+        assert!(inflate(ticker) < 1024);
     }
 
     #[test]
