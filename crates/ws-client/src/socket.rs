@@ -461,11 +461,11 @@ impl Builder {
 
     /// Offers permessage-deflate (RFC 7692) with these parameters
     /// (`DeflateConfig::default()`: 15-bit windows, context takeover,
-    /// level 1, messages under 32 bytes sent as they are). Off by default: it costs
-    /// CPU time on every message (latency) and about 430 KB per connection
-    /// once used, and compressing secrets beside data an attacker chooses
-    /// can leak them (CRIME/BREACH); turn it on for bulky, repetitive
-    /// payloads such as JSON feeds.
+    /// level 1, messages under 32 bytes sent as they are). Off by default:
+    /// it costs CPU time on every message (latency) and about 430 KB per
+    /// connection once used, and compressing secrets beside data an
+    /// attacker chooses can leak them (CRIME/BREACH); turn it on for bulky,
+    /// repetitive payloads such as JSON feeds.
     pub fn deflate(mut self, deflate: Option<ws_proto::DeflateConfig>) -> Self {
         self.options.config.deflate = deflate;
         self
