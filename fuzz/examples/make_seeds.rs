@@ -266,6 +266,15 @@ fn handshake_response(dir: &Path, response: &[u8], accept: &str) {
             ),
         ),
         (
+            // Found by fuzzing: httparse skips an empty line before the
+            // status line, and so the connection opens.
+            "leading_lf_before_status_line",
+            3,
+            r(
+                "\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n",
+            ),
+        ),
+        (
             "wrong_accept",
             0,
             r(
