@@ -250,23 +250,29 @@ fn s4_1_the_client_open_event_names_the_requested_resource() {
     assert_eq!(open.resource, "/feed?x=1");
 }
 
+/// The events of a client given a valid 101 answer preceded by `before`,
+/// in two reads split at `split`.
+fn answered_after(before: &str, split: usize) -> Vec<Event> {
+    let now = Instant::now();
+    let (mut client, accept) = client(now, &ClientRequest::new("h", 80, "/"));
+    let answer = format!(
+        "{before}HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    let bytes = answer.as_bytes();
+    client.receive(now, &bytes[..split]);
+    client.receive(now, &bytes[split..]);
+    events(&mut client)
+}
+
 #[test]
 fn s4_one_empty_line_before_the_status_line_is_skipped_in_any_split() {
     // httparse skips empty lines before the status line (RFC 9112 section
     // 2.2's robustness rule), as tungstenite does; found by fuzzing that the
     // checker did not expect it. Two in a row are a blank line: the head
     // ends there, empty (the test below).
-    let now = Instant::now();
     for empty_line in ["\n", "\r\n"] {
         for split in [0usize, 1, 2, 10] {
-            let (mut client, accept) = client(now, &ClientRequest::new("h", 80, "/"));
-            let answer = format!(
-                "{empty_line}HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-            );
-            let bytes = answer.as_bytes();
-            client.receive(now, &bytes[..split]);
-            client.receive(now, &bytes[split..]);
-            let events = events(&mut client);
+            let events = answered_after(empty_line, split);
             assert!(
                 matches!(events[..], [Event::Open(_)]),
                 "{empty_line:?} split at {split}: {events:?}"
@@ -279,21 +285,11 @@ fn s4_one_empty_line_before_the_status_line_is_skipped_in_any_split() {
 fn s4_a_head_starting_with_an_empty_line_fails_the_same_way_in_any_split() {
     // Found by fuzzing: in one read the parser skipped the leading empty
     // line and opened the connection; split, it failed.
-    let now = Instant::now();
-    let mut outcomes = Vec::new();
     for split in [0usize, 1, 2, 10] {
-        let (mut client, accept) = client(now, &ClientRequest::new("h", 80, "/"));
-        let answer = format!(
-            "\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        let events = answered_after("\r\n\r\n", split);
+        assert!(
+            matches!(failed_handshake(&events), HandshakeError::Malformed(_)),
+            "split at {split}: {events:?}"
         );
-        let bytes = answer.as_bytes();
-        client.receive(now, &bytes[..split]);
-        client.receive(now, &bytes[split..]);
-        let events = events(&mut client);
-        outcomes.push(matches!(
-            failed_handshake(&events),
-            HandshakeError::Malformed(_)
-        ));
     }
-    assert_eq!(outcomes, [true; 4]);
 }
