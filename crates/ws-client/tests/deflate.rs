@@ -241,7 +241,7 @@ fn on_the_wire_the_offer_is_made_and_messages_are_compressed_both_ways() {
 
 /// Connects with deflate offered to a raw server running `script`; returns
 /// the callbacks seen.
-fn against(script: fn(TcpStream)) -> Vec<Seen> {
+fn against(script: impl FnOnce(TcpStream) + Send + 'static) -> Vec<Seen> {
     let url = raw_server(script);
     let (handler, log) = Recorder::new();
     WebSocket::builder(&url)
@@ -293,16 +293,24 @@ fn an_extension_answer_that_was_not_offered_fails_the_handshake() {
     assert_eq!(proto_entry(&seen).0, 22);
 }
 
-#[test]
-fn data_that_is_not_deflate_closes_with_1007() {
-    let seen = against(|mut stream| {
+/// A server that agrees to deflate, sends `first` (a frame breaking its
+/// rules), then answers the client's close with the same code; returns the
+/// client's callbacks.
+fn after_violation(first: Vec<u8>) -> Vec<Seen> {
+    against(move |mut stream| {
         let head = read_head(&mut stream);
         answer(&mut stream, &head, "permessage-deflate");
-        // RSV1 text whose payload is an invalid deflate block type (0b11).
-        let _ = stream.write_all(&frame(0xC1, &[0xff, 0xff, 0xff, 0xff]));
-        let _ = read_frame(&mut stream);
-        let _ = stream.write_all(&frame(0x88, &1007u16.to_be_bytes()));
-    });
+        let _ = stream.write_all(&first);
+        if let Some((_, close)) = read_frame(&mut stream) {
+            let _ = stream.write_all(&frame(0x88, &close[..close.len().min(2)]));
+        }
+    })
+}
+
+#[test]
+fn data_that_is_not_deflate_closes_with_1007() {
+    // RSV1 text whose payload is an invalid deflate block type (0b11).
+    let seen = after_violation(frame(0xC1, &[0xff, 0xff, 0xff, 0xff]));
     assert_eq!(kinds(&seen), ["open", "error", "terminate"]);
     let (code, proto, _) = proto_entry(&seen);
     assert_eq!((code, proto), (23, 1007));
@@ -311,14 +319,8 @@ fn data_that_is_not_deflate_closes_with_1007() {
 
 #[test]
 fn a_compressed_control_frame_closes_with_1002() {
-    let seen = against(|mut stream| {
-        let head = read_head(&mut stream);
-        answer(&mut stream, &head, "permessage-deflate");
-        // A ping with RSV1: control frames are never compressed.
-        let _ = stream.write_all(&frame(0xC9, b"hi"));
-        let _ = read_frame(&mut stream);
-        let _ = stream.write_all(&frame(0x88, &1002u16.to_be_bytes()));
-    });
+    // A ping with RSV1: control frames are never compressed.
+    let seen = after_violation(frame(0xC9, b"hi"));
     assert_eq!(kinds(&seen), ["open", "error", "terminate"]);
     let (code, proto, _) = proto_entry(&seen);
     assert_eq!((code, proto), (23, 1002));

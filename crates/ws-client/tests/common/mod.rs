@@ -125,7 +125,7 @@ fn on_server_open(conn: &Conn, open: &ws_proto::Open) -> Result<(), ws_proto::Se
 // ---- raw TCP servers for what a correct server would not do ----------------
 
 /// Serves one connection with `script` on a thread; returns the URL.
-pub fn raw_server(script: fn(TcpStream)) -> String {
+pub fn raw_server(script: impl FnOnce(TcpStream) + Send + 'static) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     thread::spawn(move || {
