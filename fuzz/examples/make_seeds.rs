@@ -489,6 +489,13 @@ fn pair(dir: &Path) {
         head.extend(tail);
         head
     };
+    // The handshake, `ops`, then everything delivered both ways.
+    let exchange = |ops: Vec<Op>| {
+        with(
+            with(handshake(), ops),
+            vec![Deliver(Client, all), Deliver(Server, all)],
+        )
+    };
     let stories: Vec<(&str, Input)> = vec![
         ("nothing", base(vec![])),
         (
@@ -543,26 +550,14 @@ fn pair(dir: &Path) {
         ),
         (
             "ping_pong",
-            base(with(
-                handshake(),
-                vec![
-                    Ping(Client, b"ping".to_vec()),
-                    Pong(Server, b"unsolicited".to_vec()),
-                    Deliver(Client, all),
-                    Deliver(Server, all),
-                ],
-            )),
+            base(exchange(vec![
+                Ping(Client, b"ping".to_vec()),
+                Pong(Server, b"unsolicited".to_vec()),
+            ])),
         ),
         (
             "client_closes",
-            base(with(
-                handshake(),
-                vec![
-                    Close(Client, 0, "bye".into()),
-                    Deliver(Client, all),
-                    Deliver(Server, all),
-                ],
-            )),
+            base(exchange(vec![Close(Client, 0, "bye".into())])),
         ),
         (
             "server_closes_after_a_message",
@@ -578,15 +573,10 @@ fn pair(dir: &Path) {
         ),
         (
             "simultaneous_close",
-            base(with(
-                handshake(),
-                vec![
-                    Close(Client, 0, "c".into()),
-                    Close(Server, 10, "s".into()),
-                    Deliver(Client, all),
-                    Deliver(Server, all),
-                ],
-            )),
+            base(exchange(vec![
+                Close(Client, 0, "c".into()),
+                Close(Server, 10, "s".into()),
+            ])),
         ),
         (
             "invalid_close_code_refused",
@@ -669,17 +659,12 @@ fn pair(dir: &Path) {
             "deflate_no_context_takeover",
             Input {
                 client_deflate: deflate(15, 15, true, true, 0, 6),
-                ..both(with(
-                    handshake(),
-                    vec![
-                        SendText(Client, "again and again".into()),
-                        SendText(Client, "again and again".into()),
-                        SendText(Server, "again and again".into()),
-                        SendText(Server, "again and again".into()),
-                        Deliver(Client, all),
-                        Deliver(Server, all),
-                    ],
-                ))
+                ..both(exchange(vec![
+                    SendText(Client, "again and again".into()),
+                    SendText(Client, "again and again".into()),
+                    SendText(Server, "again and again".into()),
+                    SendText(Server, "again and again".into()),
+                ]))
             },
         ),
         (
@@ -687,16 +672,11 @@ fn pair(dir: &Path) {
             Input {
                 client_deflate: deflate(9, 9, false, false, 0, 9),
                 server_deflate: deflate(9, 9, false, false, 0, 1),
-                ..base(with(
-                    handshake(),
-                    vec![
-                        SendRepeated(Client, false, "abcdefghij0123456789".into(), 100),
-                        SendRepeated(Server, true, "xyz".into(), 1000),
-                        SendRepeated(Client, false, "abcdefghij0123456789".into(), 30),
-                        Deliver(Client, all),
-                        Deliver(Server, all),
-                    ],
-                ))
+                ..base(exchange(vec![
+                    SendRepeated(Client, false, "abcdefghij0123456789".into(), 100),
+                    SendRepeated(Server, true, "xyz".into(), 1000),
+                    SendRepeated(Client, false, "abcdefghij0123456789".into(), 30),
+                ]))
             },
         ),
         (
@@ -704,30 +684,20 @@ fn pair(dir: &Path) {
             Input {
                 client_deflate: deflate(15, 12, false, false, 0, 6),
                 server_deflate: deflate(8, 15, false, false, 0, 6),
-                ..base(with(
-                    handshake(),
-                    vec![
-                        SendRepeated(Client, false, "uncompressed ".into(), 10),
-                        SendRepeated(Server, false, "compressed ".into(), 10),
-                        Deliver(Client, all),
-                        Deliver(Server, all),
-                    ],
-                ))
+                ..base(exchange(vec![
+                    SendRepeated(Client, false, "uncompressed ".into(), 10),
+                    SendRepeated(Server, false, "compressed ".into(), 10),
+                ]))
             },
         ),
         (
             "deflate_server_window_8_declined",
             Input {
                 client_deflate: deflate(15, 8, false, false, 0, 6),
-                ..both(with(
-                    handshake(),
-                    vec![
-                        SendText(Client, "plain plain plain".into()),
-                        SendText(Server, "plain plain plain".into()),
-                        Deliver(Client, all),
-                        Deliver(Server, all),
-                    ],
-                ))
+                ..both(exchange(vec![
+                    SendText(Client, "plain plain plain".into()),
+                    SendText(Server, "plain plain plain".into()),
+                ]))
             },
         ),
         (
@@ -754,47 +724,32 @@ fn pair(dir: &Path) {
             Input {
                 client_deflate: deflate(15, 15, false, false, 32, 6),
                 server_deflate: deflate(15, 15, false, false, 10, 6),
-                ..base(with(
-                    handshake(),
-                    vec![
-                        SendText(Client, "small".into()),
-                        SendRepeated(Client, false, "long enough ".into(), 3),
-                        SendText(Server, "0123456789".into()),
-                        SendText(Server, "012345678".into()),
-                        Deliver(Client, all),
-                        Deliver(Server, all),
-                    ],
-                ))
+                ..base(exchange(vec![
+                    SendText(Client, "small".into()),
+                    SendRepeated(Client, false, "long enough ".into(), 3),
+                    SendText(Server, "0123456789".into()),
+                    SendText(Server, "012345678".into()),
+                ]))
             },
         ),
         (
             "deflate_client_only",
             Input {
                 client_deflate: plain,
-                ..base(with(
-                    handshake(),
-                    vec![
-                        SendText(Client, "no no no no".into()),
-                        SendText(Server, "no no no no".into()),
-                        Deliver(Client, all),
-                        Deliver(Server, all),
-                    ],
-                ))
+                ..base(exchange(vec![
+                    SendText(Client, "no no no no".into()),
+                    SendText(Server, "no no no no".into()),
+                ]))
             },
         ),
         (
             "deflate_server_only",
             Input {
                 server_deflate: plain,
-                ..base(with(
-                    handshake(),
-                    vec![
-                        SendText(Client, "no no no no".into()),
-                        SendText(Server, "no no no no".into()),
-                        Deliver(Client, all),
-                        Deliver(Server, all),
-                    ],
-                ))
+                ..base(exchange(vec![
+                    SendText(Client, "no no no no".into()),
+                    SendText(Server, "no no no no".into()),
+                ]))
             },
         ),
         (
@@ -823,17 +778,12 @@ fn pair(dir: &Path) {
             "deflate_empty_messages_and_level_0",
             Input {
                 client_deflate: deflate(15, 15, false, false, 0, 0),
-                ..both(with(
-                    handshake(),
-                    vec![
-                        SendText(Client, String::new()),
-                        SendBinary(Server, vec![]),
-                        SendText(Client, "a".into()),
-                        SendText(Client, "stored stored".into()),
-                        Deliver(Client, all),
-                        Deliver(Server, all),
-                    ],
-                ))
+                ..both(exchange(vec![
+                    SendText(Client, String::new()),
+                    SendBinary(Server, vec![]),
+                    SendText(Client, "a".into()),
+                    SendText(Client, "stored stored".into()),
+                ]))
             },
         ),
         (
@@ -842,19 +792,14 @@ fn pair(dir: &Path) {
                 // A client window of 8 is offered (and agreed) as 9.
                 client_deflate: deflate(8, 11, true, false, 0, 6),
                 server_deflate: deflate(15, 15, false, true, 0, 6),
-                ..base(with(
-                    handshake(),
-                    vec![
-                        SendText(Client, "first first".into()),
-                        SendText(Server, "first first".into()),
-                        ReleaseBuffers(Client),
-                        ReleaseBuffers(Server),
-                        SendText(Client, "first first".into()),
-                        SendText(Server, "first first".into()),
-                        Deliver(Client, all),
-                        Deliver(Server, all),
-                    ],
-                ))
+                ..base(exchange(vec![
+                    SendText(Client, "first first".into()),
+                    SendText(Server, "first first".into()),
+                    ReleaseBuffers(Client),
+                    ReleaseBuffers(Server),
+                    SendText(Client, "first first".into()),
+                    SendText(Server, "first first".into()),
+                ]))
             },
         ),
         (
