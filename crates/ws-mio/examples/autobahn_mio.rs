@@ -12,10 +12,11 @@ use std::sync::{Arc, Mutex};
 use ws_mio::{ClientOptions, Conn, Event, EventLoop, Handle};
 use ws_proto::{ClientRequest, Message};
 
+#[path = "../../ws-proto/examples/support/autobahn.rs"]
+mod autobahn;
+
 struct Suite {
-    host: String,
-    port: u16,
-    agent: String,
+    target: autobahn::Target,
     count: u32,
 }
 
@@ -36,9 +37,9 @@ fn options() -> ClientOptions {
 fn run_case(handle: Handle, suite: Arc<Suite>, case: u32) {
     if case > suite.count {
         let request = ClientRequest::new(
-            &suite.host,
-            suite.port,
-            format!("/updateReports?agent={}", suite.agent),
+            &suite.target.host,
+            suite.target.port,
+            format!("/updateReports?agent={}", suite.target.agent),
         );
         let stop = handle.clone();
         handle
@@ -51,9 +52,9 @@ fn run_case(handle: Handle, suite: Arc<Suite>, case: u32) {
         return;
     }
     let request = ClientRequest::new(
-        &suite.host,
-        suite.port,
-        format!("/runCase?case={case}&agent={}", suite.agent),
+        &suite.target.host,
+        suite.target.port,
+        format!("/runCase?case={case}&agent={}", suite.target.agent),
     );
     let next = handle.clone();
     let result = handle.connect(
@@ -76,23 +77,14 @@ fn run_case(handle: Handle, suite: Arc<Suite>, case: u32) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::var("AUTOBAHN_URL").unwrap_or_else(|_| "ws://127.0.0.1:9001".into());
-    let agent = std::env::var("AUTOBAHN_AGENT").unwrap_or_else(|_| "ws-mio".into());
-    let authority = url
-        .strip_prefix("ws://")
-        .ok_or("AUTOBAHN_URL must be ws://host:port")?;
-    let (host, port) = authority
-        .trim_end_matches('/')
-        .rsplit_once(':')
-        .ok_or("AUTOBAHN_URL needs a port")?;
-    let port: u16 = port.parse()?;
+    let target = autobahn::Target::from_env("ws-mio")?;
 
     let mut event_loop = EventLoop::new()?;
     let handle = event_loop.handle();
     let count = Arc::new(Mutex::new(0u32));
     let (seen, stop) = (count.clone(), handle.clone());
     handle.connect(
-        &ClientRequest::new(host, port, "/getCaseCount"),
+        &ClientRequest::new(&target.host, target.port, "/getCaseCount"),
         options(),
         move |_: &Conn, event: Event| match event {
             Event::Message(Message::Text(t)) => {
@@ -107,12 +99,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("autobahn: {count} cases");
 
     let mut event_loop = EventLoop::new()?;
-    let suite = Arc::new(Suite {
-        host: host.to_owned(),
-        port,
-        agent,
-        count,
-    });
+    let suite = Arc::new(Suite { target, count });
     run_case(event_loop.handle(), suite, 1);
     event_loop.run()?;
     Ok(())

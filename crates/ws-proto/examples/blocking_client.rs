@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use ws_proto::{ClientRequest, Config, Connection, Event, Message};
 
+#[path = "support/autobahn.rs"]
+mod autobahn;
 #[path = "support/blocking.rs"]
 mod blocking;
 
@@ -56,16 +58,8 @@ fn echo(conn: &mut Connection, message: Message) {
 }
 
 fn main() -> Result<()> {
-    let url = std::env::var("AUTOBAHN_URL").unwrap_or_else(|_| "ws://127.0.0.1:9001".into());
-    let agent = std::env::var("AUTOBAHN_AGENT").unwrap_or_else(|_| "ws-proto".into());
-    let authority = url
-        .strip_prefix("ws://")
-        .ok_or("AUTOBAHN_URL must be ws://host:port")?;
-    let (host, port) = authority
-        .trim_end_matches('/')
-        .rsplit_once(':')
-        .ok_or("AUTOBAHN_URL needs a port")?;
-    let port: u16 = port.parse()?;
+    let target = autobahn::Target::from_env("ws-proto")?;
+    let (host, port, agent) = (target.host.as_str(), target.port, &target.agent);
 
     let mut count = 0u32;
     run(host, port, "/getCaseCount", |_, m| {
