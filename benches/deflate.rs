@@ -27,14 +27,16 @@
 //!
 //! `cargo bench --bench deflate -- --warm-up-time 1 --measurement-time 2`
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use common::open_pair;
 use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, measurement::WallTime};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
-use rand::SeedableRng as _;
-use rand::rngs::StdRng;
-use ws_proto::{ClientRequest, Config, Connection, DeflateConfig, Event, ServerConfig};
+use ws_proto::{Connection, DeflateConfig, Event};
 
 /// A ticker message like a market-data feed sends, `n` making each unique
 /// (about 200 bytes).
@@ -110,32 +112,10 @@ fn variants() -> [(&'static str, Option<DeflateConfig>); 4] {
     ]
 }
 
-fn config(deflate: Option<DeflateConfig>) -> Config {
-    Config {
-        deflate,
-        ..Config::default()
-    }
-}
-
-fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
-    while let Some(bytes) = from.poll_transmit() {
-        let n = bytes.len();
-        to.receive(now, bytes);
-        from.advance_transmit(n);
-    }
-}
-
 /// A client and a server, both with `deflate`, past the opening handshake.
-fn open_pair(deflate: Option<DeflateConfig>) -> (Connection, Connection, Instant) {
+fn open(deflate: Option<DeflateConfig>) -> (Connection, Connection, Instant) {
     let now = Instant::now();
-    let request = ClientRequest::new("example.com", 80, "/");
-    let rng = StdRng::seed_from_u64(7);
-    let mut client = Connection::client(now, config(deflate.clone()), &request, rng).unwrap();
-    let mut server = Connection::server(now, config(deflate.clone()), ServerConfig::default());
-    pump(&mut client, &mut server, now);
-    assert!(matches!(server.poll_event(), Some(Event::Open(_))));
-    pump(&mut server, &mut client, now);
-    assert!(matches!(client.poll_event(), Some(Event::Open(_))));
+    let (client, server) = open_pair(now, deflate.clone(), deflate.clone());
     assert_eq!(client.deflate().is_some(), deflate.is_some());
     (client, server, now)
 }
@@ -153,7 +133,7 @@ fn discard_output(conn: &mut Connection) -> usize {
 
 /// What a deflate server sends for `messages`.
 fn server_wire(deflate: Option<DeflateConfig>, messages: &[String]) -> Vec<u8> {
-    let (_, mut server, _) = open_pair(deflate);
+    let (_, mut server, _) = open(deflate);
     let mut wire = Vec::new();
     for m in messages {
         server.send_text(m).unwrap();
@@ -205,7 +185,7 @@ fn send(c: &mut Criterion) {
         let bytes: usize = case.messages.iter().map(String::len).sum();
         group.throughput(Throughput::Bytes(bytes as u64));
         for (name, deflate) in variants() {
-            let (mut client, _server, _) = open_pair(deflate);
+            let (mut client, _server, _) = open(deflate);
             let mut wire = 0;
             group.bench_function(format!("{}/{name}", case.label), |b| {
                 b.iter(|| {
@@ -248,7 +228,7 @@ fn receive(c: &mut Criterion) {
             let wire = server_wire(deflate.clone(), &case.messages);
             group.bench_function(format!("{}/{name}", case.label), |b| {
                 b.iter_batched(
-                    || open_pair(deflate.clone()),
+                    || open(deflate.clone()),
                     |(mut client, server, now)| {
                         client.receive(now, black_box(&wire));
                         for _ in 0..count {

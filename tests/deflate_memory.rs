@@ -5,48 +5,19 @@
 //! on first use), the deflate states after it, and nothing again after
 //! `release_buffers` without context takeover.
 
+mod common;
 #[path = "common/counting_alloc.rs"]
 mod counting_alloc;
 
 use std::time::Instant;
 
+use common::{open_pair, pump};
 use counting_alloc::{live_bytes, measure};
 
-use rand::SeedableRng;
-use ws_proto::{ClientRequest, Config, Connection, DeflateConfig, Event, ServerConfig};
-
-fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
-    while let Some(bytes) = from.poll_transmit() {
-        let n = bytes.len();
-        to.receive(now, bytes);
-        from.advance_transmit(n);
-    }
-}
+use ws_proto::{Connection, DeflateConfig, Event};
 
 fn drain(conn: &mut Connection) -> Vec<Event> {
     std::iter::from_fn(|| conn.poll_event()).collect()
-}
-
-/// A client and a server past the opening handshake, with these deflate
-/// settings.
-fn open_pair(
-    now: Instant,
-    client_deflate: Option<DeflateConfig>,
-    server_deflate: Option<DeflateConfig>,
-) -> (Connection, Connection) {
-    let config = |deflate| Config {
-        deflate,
-        ..Config::default()
-    };
-    let request = ClientRequest::new("example.com", 80, "/");
-    let rng = rand::rngs::StdRng::seed_from_u64(1);
-    let mut client = Connection::client(now, config(client_deflate), &request, rng).unwrap();
-    let mut server = Connection::server(now, config(server_deflate), ServerConfig::default());
-    pump(&mut client, &mut server, now);
-    drop(drain(&mut server));
-    pump(&mut server, &mut client, now);
-    drop(drain(&mut client));
-    (client, server)
 }
 
 /// Heap held by a client and a server after `messages` messages each way

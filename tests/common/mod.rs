@@ -1,13 +1,47 @@
-//! Helpers shared by the root package's test (`tests/send_allocations.rs`)
-//! and benchmark (`benches/proto.rs`, which includes this file with
-//! `#[path]`): both drive a `ws_proto::Connection` by hand, with no I/O.
+//! Helpers shared by the root package's tests (`tests/send_allocations.rs`,
+//! `tests/deflate_memory.rs`) and benchmarks (`benches/proto.rs`,
+//! `benches/deflate.rs`, which include this file with `#[path]`): all drive
+//! `ws_proto::Connection`s by hand, with no I/O. Each uses some of them.
+
+#![allow(dead_code)]
 
 use std::time::Instant;
 
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 use ws_proto::frame::{FrameHeader, OpCode};
-use ws_proto::{ClientRequest, Config, Connection, Event, State};
+use ws_proto::{ClientRequest, Config, Connection, DeflateConfig, Event, ServerConfig, State};
+
+/// Moves everything `from` has to send into `to`.
+pub(crate) fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
+    while let Some(bytes) = from.poll_transmit() {
+        let n = bytes.len();
+        to.receive(now, bytes);
+        from.advance_transmit(n);
+    }
+}
+
+/// A client and a server, each with its deflate settings, past the opening
+/// handshake (each has taken its `Open` event).
+pub(crate) fn open_pair(
+    now: Instant,
+    client_deflate: Option<DeflateConfig>,
+    server_deflate: Option<DeflateConfig>,
+) -> (Connection, Connection) {
+    let config = |deflate| Config {
+        deflate,
+        ..Config::default()
+    };
+    let request = ClientRequest::new("example.com", 80, "/");
+    let rng = StdRng::seed_from_u64(1);
+    let mut client = Connection::client(now, config(client_deflate), &request, rng).unwrap();
+    let mut server = Connection::server(now, config(server_deflate), ServerConfig::default());
+    pump(&mut client, &mut server, now);
+    assert!(matches!(server.poll_event(), Some(Event::Open(_))));
+    pump(&mut server, &mut client, now);
+    assert!(matches!(client.poll_event(), Some(Event::Open(_))));
+    (client, server)
+}
 
 /// A client connection whose opening handshake is complete: the 101 answer
 /// carries the accept key computed from the request's own key.
