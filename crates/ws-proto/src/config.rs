@@ -27,10 +27,14 @@ pub struct Config {
     /// this many payload bytes. `None` sends every message as one frame.
     /// Default: `None`.
     pub send_fragment_size: Option<usize>,
-    /// The most bytes that may wait in the output buffer. A send that would
-    /// go over it fails with [`SendError::WriteBufferFull`](crate::SendError)
-    /// and queues nothing; control frames the protocol sends by itself (pong,
-    /// close) are always queued. Default: 64 MiB.
+    /// The most bytes that may wait in the output buffer. A message, ping or
+    /// pong the application sends that would go over it fails with
+    /// [`SendError::WriteBufferFull`](crate::SendError) and queues nothing;
+    /// an automatic pong or keepalive ping that would is skipped. Only the
+    /// close frame (one per connection) is queued whatever the limit. The
+    /// buffer's allocation stays within this limit plus a fixed slack of
+    /// about 400 KiB, whatever the pattern of partial writes. Default:
+    /// 64 MiB.
     pub max_write_buffer: usize,
     /// Answer every ping with a pong automatically. Default: `true`.
     pub auto_pong: bool,
@@ -41,6 +45,13 @@ pub struct Config {
     /// (client) for the server to end the transport after the closing
     /// handshake. Default: 5 s.
     pub close_timeout: Option<Duration>,
+    /// After this side fails the connection (a protocol violation by the
+    /// peer, or [`Connection::fail`](crate::Connection::fail)), how long its
+    /// close frame may take to be written; the connection ends as soon as
+    /// it is written, and at this deadline otherwise (a peer that does not
+    /// read). `None` waits up to [`close_timeout`](Self::close_timeout).
+    /// Default: 1 s.
+    pub drain_timeout: Option<Duration>,
     /// Send a ping after this long without receiving anything. Default: `None`.
     pub keepalive_interval: Option<Duration>,
     /// After a keepalive ping, fail the connection (close 1011) if nothing at
@@ -68,6 +79,7 @@ impl Default for Config {
             auto_pong: true,
             handshake_timeout: Some(Duration::from_secs(10)),
             close_timeout: Some(Duration::from_secs(5)),
+            drain_timeout: Some(Duration::from_secs(1)),
             keepalive_interval: None,
             keepalive_timeout: Duration::from_secs(20),
             deflate: None,

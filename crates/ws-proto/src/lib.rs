@@ -81,6 +81,7 @@
 //! [`Event::Closed`]. Calls that return `Err` are local mistakes
 //! ([`RequestError`], [`SendError`]) and change nothing.
 
+mod bounded;
 mod close;
 mod config;
 mod connection;

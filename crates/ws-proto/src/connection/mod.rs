@@ -1,5 +1,6 @@
 //! [`Connection`]: one WebSocket connection as a state machine.
 
+mod output;
 mod reader;
 mod state;
 mod timer;
@@ -55,7 +56,8 @@ enum Handshake {
 ///   [`poll_timeout`](Self::poll_timeout));
 /// - commands: [`send_text`](Self::send_text), [`send_binary`](Self::send_binary),
 ///   [`send_text_owned`](Self::send_text_owned), [`send_binary_owned`](Self::send_binary_owned),
-///   [`send_ping`](Self::send_ping), [`send_pong`](Self::send_pong), [`close`](Self::close);
+///   [`send_ping`](Self::send_ping), [`send_pong`](Self::send_pong), [`close`](Self::close),
+///   [`fail`](Self::fail);
 /// - outputs: [`poll_event`](Self::poll_event), [`poll_transmit`](Self::poll_transmit)
 ///   (or [`poll_transmit_vectored`](Self::poll_transmit_vectored)) with
 ///   [`advance_transmit`](Self::advance_transmit), [`poll_timeout`](Self::poll_timeout);
@@ -103,8 +105,10 @@ impl Connection {
     ) -> Result<Self, RequestError> {
         let mut rng: Box<dyn Rng + Send> = Box::new(rng);
         let mut conn = Self::new(now, Role::Client, config, Handshake::Done);
-        let handshake =
-            ClientHandshake::start(request, &conn.config, &mut *rng, conn.writer.raw())?;
+        let config = &conn.config;
+        let handshake = conn
+            .writer
+            .with_raw(|out| ClientHandshake::start(request, config, &mut *rng, out))?;
         conn.handshake = Handshake::Client(Box::new(handshake));
         conn.rng = Some(rng);
         Ok(conn)
@@ -151,6 +155,7 @@ impl Connection {
             return;
         }
         self.note_activity(now);
+        self.writer.note_input();
         match self.phase {
             Phase::Connecting => self.receive_handshake(now, data),
             Phase::Open | Phase::Closing(_) => self.reader.push(data),
@@ -252,6 +257,29 @@ impl Connection {
         Ok(())
     }
 
+    /// Fails the connection for a reason of the caller's own, such as a
+    /// memory budget or an application-level violation by the peer: the
+    /// close frame with `code` and `reason` goes out (if none has yet),
+    /// nothing more is decoded, and the connection ends as a failed one
+    /// does: once the close frame is written or at
+    /// [`Config::drain_timeout`], with [`Event::Closed`] reporting `code`.
+    /// No [`Event::Error`] comes: the caller knows why, and reports it.
+    ///
+    /// Closing while connecting abandons the handshake (as
+    /// [`close`](Self::close) does); failing a closed connection does
+    /// nothing. The code and reason are checked as for `close`.
+    pub fn fail(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        if !code.is_valid_on_wire() {
+            return Err(SendError::InvalidCloseCode(code.0));
+        }
+        if reason.len() > MAX_CLOSE_REASON {
+            return Err(SendError::CloseReasonTooLong(reason.len()));
+        }
+        self.last_input = self.last_input.max(now);
+        self.fail_local(code, reason);
+        Ok(())
+    }
+
     fn send_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
         if self.phase != Phase::Open {
             return Err(SendError::NotOpen(self.state()));
@@ -274,8 +302,7 @@ impl Connection {
         if self.phase != Phase::Open {
             return Err(SendError::NotOpen(self.state()));
         }
-        self.writer.control(opcode, payload, rng(&mut self.rng));
-        Ok(())
+        self.writer.control(opcode, payload, rng(&mut self.rng))
     }
 
     // ---- outputs ---------------------------------------------------------
@@ -315,8 +342,14 @@ impl Connection {
     }
 
     /// Marks the first `n` bytes of [`poll_transmit`](Self::poll_transmit) as written.
+    ///
+    /// Once the close frame of a connection this side failed is written,
+    /// there is nothing more to wait for: [`poll_timeout`](Self::poll_timeout)
+    /// then returns a deadline already passed, and
+    /// [`handle_timeout`](Self::handle_timeout) ends the connection.
     pub fn advance_transmit(&mut self, n: usize) {
         self.writer.advance(n);
+        self.after_transmit();
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must next be called.

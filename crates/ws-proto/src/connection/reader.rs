@@ -20,6 +20,7 @@
 
 use bytes::{Buf as _, Bytes, BytesMut};
 
+use crate::bounded::reserve_within;
 use crate::close::{CloseFrame, parse_close_payload};
 use crate::config::Config;
 use crate::connection::Role;
@@ -119,7 +120,19 @@ impl Reader {
     pub(crate) fn push(&mut self, data: &[u8]) {
         if self.mode != Mode::Stopped {
             let rest = self.push_fragment_payload(data);
+            let ceiling = self.buf_ceiling();
+            reserve_within(&mut self.buf, rest.len(), ceiling);
             self.buf.extend_from_slice(rest);
+        }
+    }
+
+    /// How far the read buffer may grow before doubling: a frame received
+    /// in place, and the slack past it. Otherwise it only holds what the
+    /// latest reads brought, decoded before the next.
+    fn buf_ceiling(&self) -> usize {
+        match self.frame {
+            Some(frame) if frame.in_place => frame.len.saturating_add(READ_SLACK),
+            _ => 0,
         }
     }
 
@@ -142,6 +155,7 @@ impl Reader {
         }
         let n = data.len().min(frame.len - frame.done);
         let start = self.assembly.len();
+        reserve_within(&mut self.assembly, n, self.max_message);
         self.assembly.extend_from_slice(&data[..n]);
         let chunk = &mut self.assembly[start..];
         if let Some(key) = frame.header.mask {
@@ -333,8 +347,9 @@ impl Reader {
         if in_place {
             // Grow once towards the announced size (already within the
             // limits), in steps, so a lying length cannot reserve it all.
-            self.buf
-                .reserve((len.min(1 << 20) + READ_SLACK).saturating_sub(self.buf.len()));
+            let step = (len.min(1 << 20) + READ_SLACK).saturating_sub(self.buf.len());
+            let ceiling = self.buf_ceiling();
+            reserve_within(&mut self.buf, step, ceiling);
         }
         Ok(Some(frame))
     }
@@ -452,7 +467,8 @@ impl Reader {
                 .feed(chunk)
                 .map_err(|_| ProtocolError::InvalidUtf8)?;
         }
-        self.assembly.extend_from_slice(chunk);
+        reserve_within(&mut self.assembly, available, self.max_message);
+        self.assembly.extend_from_slice(&self.buf[..available]);
         self.buf.advance(available);
         if !self.finish_chunk(frame, available) || !frame.header.fin {
             return Ok(None);

@@ -7,7 +7,8 @@
 //!     |                     |                                          |
 //!     | handshake failed,   | transport lost, keepalive timeout        | both close frames exchanged
 //!     | timeout, eof, close |                                          | (+ server's eof, for a client),
-//!     v                     v                                          v close timeout, eof
+//!     |                     |                                          | close timeout, eof; failed:
+//!     v                     v                                          v close frame written, drain timeout
 //!   Closed <--------------- Closed <--------------------------------- Closed
 //! ```
 //!
@@ -20,6 +21,10 @@
 //! - A server ends the transport as soon as both close frames are exchanged.
 //!   A client waits for the server to do it (RFC 6455 section 7.1.1), up to
 //!   the close timeout.
+//! - A connection this side failed (a violation, or the driver's
+//!   [`Connection::fail`]) waits for nothing but the write of its close
+//!   frame: it ends once the frame is written, or at the drain timeout, and
+//!   the driver closes the transport (section 7.1.7).
 //! - [`Event::Error`] comes at most once, [`Event::Closed`] exactly once and
 //!   last; after it the connection ignores every input.
 
@@ -122,7 +127,9 @@ impl Connection {
                 .map(|a| a.map(Opened::Client)),
             Handshake::Server(server) => {
                 let (hs, server) = &mut **server;
-                hs.receive(data, &self.config, server, self.writer.raw())
+                let config = &self.config;
+                self.writer
+                    .with_raw(|out| hs.receive(data, config, server, out))
                     .map(|u| u.map(Opened::Server))
             }
             Handshake::Done => return,
@@ -219,7 +226,7 @@ impl Connection {
                 Ok(Some(inbound)) => return self.on_inbound(inbound),
                 Ok(None) => {}
                 Err(violation) => {
-                    self.fail(violation);
+                    self.fail_protocol(violation);
                     return Step::Progressed;
                 }
             }
@@ -236,13 +243,11 @@ impl Connection {
             Inbound::Message(message) => Step::Event(Event::Message(message)),
             Inbound::Ping(payload) => {
                 // A peer that pings without reading must not make the output
-                // grow without end: past the write buffer's limit, pings go
-                // unanswered (RFC 6455 section 5.5.3 lets an endpoint answer
-                // only the latest one).
-                let room = self.writer.buffered() <= self.config.max_write_buffer;
-                if self.config.auto_pong && self.phase == Phase::Open && room {
-                    self.writer
-                        .control(crate::frame::OpCode::Pong, &payload, rng(&mut self.rng));
+                // grow: the writer answers within the write buffer's limit,
+                // and only the latest of the pings it cannot keep up with
+                // (RFC 6455 section 5.5.3).
+                if self.config.auto_pong && self.phase == Phase::Open {
+                    self.writer.auto_pong(&payload, rng(&mut self.rng));
                 }
                 Step::Event(Event::Ping(payload))
             }
@@ -328,7 +333,7 @@ impl Connection {
 
     /// The peer broke the protocol: fail the connection (section 7.1.7) with
     /// the violation's code, and keep reading only for the peer's close.
-    fn fail(&mut self, violation: ProtocolError) {
+    fn fail_protocol(&mut self, violation: ProtocolError) {
         let code = violation.close_code();
         self.reader.drain(violation.keeps_framing());
         if matches!(&self.phase, Phase::Closing(closing) if closing.failed) {
@@ -337,6 +342,26 @@ impl Connection {
         let reason = truncate(&violation.to_string(), MAX_CLOSE_REASON).to_owned();
         self.events
             .push_back(Event::Error(Error::Protocol(violation)));
+        self.fail_with(code, reason);
+    }
+
+    /// The driver failed the connection for a reason of its own (a memory
+    /// budget, say), which it reports itself: the same as a violation, with
+    /// no `Error` event, and nothing more read.
+    pub(super) fn fail_local(&mut self, code: CloseCode, reason: &str) {
+        match self.phase {
+            Phase::Connecting => self.close_local(code, reason),
+            Phase::Open | Phase::Closing(_) => {
+                self.reader.stop();
+                self.fail_with(code, reason.to_owned());
+            }
+            Phase::Closed => {}
+        }
+    }
+
+    /// Sends the close frame of a failure (or marks the one already sent as
+    /// such), and gives it the drain time to be written.
+    fn fail_with(&mut self, code: CloseCode, reason: String) {
         match &mut self.phase {
             Phase::Open => {
                 self.writer.close(code, &reason, rng(&mut self.rng));
@@ -351,7 +376,34 @@ impl Connection {
             // Our close frame is already out and cannot be sent again; the
             // closed event still reports the code that was sent.
             Phase::Closing(closing) => closing.failed = true,
-            Phase::Connecting | Phase::Closed => {}
+            Phase::Connecting | Phase::Closed => return,
+        }
+        self.arm_drain_timer();
+    }
+
+    /// A failed connection waits for nothing but its close frame's write
+    /// (section 7.1.7: the failing side closes the transport): it ends as
+    /// soon as the frame is written, or at the drain time, whichever is
+    /// first (and never later than the close timeout).
+    fn arm_drain_timer(&mut self) {
+        let at = if self.writer.close_written() {
+            self.last_input
+        } else {
+            match self.config.drain_timeout {
+                Some(drain) => self.last_input + drain,
+                None => return,
+            }
+        };
+        let at = self.timers.get(Timer::Close).map_or(at, |t| t.min(at));
+        self.timers.set(Timer::Close, at);
+    }
+
+    /// Bytes were written: a failed connection may now be done.
+    pub(super) fn after_transmit(&mut self) {
+        if matches!(&self.phase, Phase::Closing(closing) if closing.failed)
+            && self.writer.close_written()
+        {
+            self.arm_drain_timer();
         }
     }
 
@@ -423,8 +475,7 @@ impl Connection {
         }
         if self.timers.take_expired(Timer::Keepalive, now) && self.phase == Phase::Open {
             // The payload only has to be recognisable in a capture.
-            self.writer
-                .control(crate::frame::OpCode::Ping, b"keepalive", rng(&mut self.rng));
+            self.writer.keepalive_ping(b"keepalive", rng(&mut self.rng));
             self.timers.set(
                 Timer::KeepaliveDeadline,
                 now + self.config.keepalive_timeout,

@@ -10,7 +10,8 @@ pub(crate) enum Timer {
     /// The opening handshake must finish by then.
     Handshake = 0,
     /// The closing handshake (and, for a client, the server's end of the
-    /// transport after it) must finish by then.
+    /// transport after it) must finish by then; after a failure, the close
+    /// frame must be written by then (the drain time).
     Close = 1,
     /// Send a keepalive ping then.
     Keepalive = 2,
@@ -25,6 +26,10 @@ pub(crate) struct Timers([Option<Instant>; 4]);
 impl Timers {
     pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
         self.0[timer as usize] = Some(at);
+    }
+
+    pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
+        self.0[timer as usize]
     }
 
     pub(crate) fn stop(&mut self, timer: Timer) {

@@ -1,141 +1,113 @@
 //! The send path: frames encoded (and, for a client, masked with a fresh
-//! key each) into the output the driver drains.
+//! key each) into the output queue the driver drains, under the write
+//! buffer's limit.
 //!
-//! A payload the caller lends (`&[u8]`) is copied once into the output
-//! buffer, masked on the way: the caller's buffer is never modified. A large
-//! payload the caller gives away (`Vec<u8>`) is not copied at all: it is
-//! masked where it is and queued as its own output segment after its
-//! header, which a driver can write with one vectored call. The buffer keeps
-//! its capacity between messages, so sending allocates nothing in steady
-//! state.
+//! A payload the caller lends (`&[u8]`) is copied once into the queue,
+//! masked on the way: the caller's buffer is never modified. A large
+//! payload the caller gives away (`Vec<u8>`, `Bytes`) is not copied at all:
+//! it is masked where it is (when the caller held the only reference) and
+//! queued as its own segment after its header, which a driver writes with
+//! one vectored call. The queue reuses its blocks, so sending allocates
+//! nothing in steady state.
+//!
+//! The limit (`Config::max_write_buffer`) bounds what waits: a message or
+//! an application's ping or pong that would pass it is refused whole. The
+//! protocol's own frames obey it too, except the close frame (one per
+//! connection): a pong or keepalive ping that does not fit is skipped.
+//! Pongs are also kept from piling up when the peer pings faster than it
+//! reads: once output is left over from before an input, a new pong
+//! replaces the previous one while that is still unwritten and last in the
+//! queue (RFC 6455 section 5.5.3 lets an endpoint answer only the most
+//! recent ping), so a flood costs one pong, not one per ping.
 //!
 //! With permessage-deflate in force, a message at or over the threshold is
 //! compressed first (into the compressor's reusable buffer) and its frames
 //! carry the compressed bytes, RSV1 on the first.
 
-use std::collections::VecDeque;
 use std::io::IoSlice;
 
-use bytes::{Buf as _, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use rand::Rng;
 
 use crate::close::CloseCode;
+use crate::connection::output::Output;
 use crate::error::SendError;
 use crate::extension::RSV1;
 use crate::extension::deflate::codec::Deflater;
 use crate::frame::header::MAX_HEADER_LEN;
-use crate::frame::{FrameHeader, OpCode, apply_mask, extend_masked};
+use crate::frame::{FrameHeader, OpCode, apply_mask};
 
-/// Below this size, copying a given-away payload into the output buffer is
-/// cheaper than keeping it as a separate segment.
+/// Below this size, copying a given-away payload into the queue is cheaper
+/// than keeping it as a separate segment.
 const OWNED_SEGMENT_MIN: usize = 16 << 10;
-
-/// A payload kept out of the output buffer, to be sent right after the
-/// buffer's byte at offset `at`.
-#[derive(Debug)]
-struct Segment {
-    at: usize,
-    data: Bytes,
-}
 
 #[derive(Debug)]
 pub(crate) struct Writer {
-    /// Encoded bytes; those before `start` are already handed to the transport.
-    out: Vec<u8>,
-    start: usize,
-    /// Given-away payloads, in order.
-    segments: VecDeque<Segment>,
-    segment_bytes: usize,
+    out: Output,
     fragment_size: usize,
     max_buffer: usize,
     /// permessage-deflate's compressor, when it is in force.
     deflater: Option<Deflater>,
+    /// The latest automatic pong: the queue's push count just after it, and
+    /// its length, for as long as it may be replaced.
+    last_pong: Option<(u64, usize)>,
+    /// Output was left over when the latest input arrived: the peer is not
+    /// reading as fast as it sends.
+    stalled: bool,
+    /// The position just past the close frame, once queued.
+    close_end: Option<u64>,
 }
 
 impl Writer {
     pub(crate) fn new(fragment_size: Option<usize>, max_buffer: usize) -> Self {
         Self {
-            out: Vec::new(),
-            start: 0,
-            segments: VecDeque::new(),
-            segment_bytes: 0,
+            out: Output::default(),
             fragment_size: fragment_size.unwrap_or(usize::MAX).max(1),
             max_buffer,
             deflater: None,
+            last_pong: None,
+            stalled: false,
+            close_end: None,
         }
     }
 
     /// Bytes waiting for the transport.
     pub(crate) fn buffered(&self) -> usize {
-        self.out.len() - self.start + self.segment_bytes
+        self.out.buffered()
     }
 
     /// The next contiguous bytes waiting for the transport.
     pub(crate) fn pending(&self) -> &[u8] {
-        match self.segments.front() {
-            Some(segment) if segment.at == self.start => &segment.data,
-            Some(segment) => &self.out[self.start..segment.at],
-            None => &self.out[self.start..],
-        }
+        self.out.pending()
     }
 
     /// Fills `slices` with the waiting bytes, in order; returns how many it filled.
     pub(crate) fn pending_vectored<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
-        let mut filled = 0;
-        let mut from = self.start;
-        let mut push = |bytes: &'a [u8], filled: &mut usize| {
-            if !bytes.is_empty() && *filled < slices.len() {
-                slices[*filled] = IoSlice::new(bytes);
-                *filled += 1;
-            }
-        };
-        for segment in &self.segments {
-            push(&self.out[from..segment.at], &mut filled);
-            push(&segment.data, &mut filled);
-            from = segment.at;
-        }
-        push(&self.out[from..], &mut filled);
-        filled
+        self.out.pending_vectored(slices)
     }
 
     /// Marks `n` waiting bytes as handed to the transport.
-    pub(crate) fn advance(&mut self, mut n: usize) {
-        while n > 0 {
-            let step = match self.segments.front_mut() {
-                Some(segment) if segment.at == self.start => {
-                    let step = n.min(segment.data.len());
-                    segment.data.advance(step);
-                    self.segment_bytes -= step;
-                    if segment.data.is_empty() {
-                        self.segments.pop_front();
-                    }
-                    step
-                }
-                Some(segment) => {
-                    let step = n.min(segment.at - self.start);
-                    self.start += step;
-                    step
-                }
-                None => {
-                    let step = n.min(self.out.len() - self.start);
-                    self.start += step;
-                    step
-                }
-            };
-            if step == 0 {
-                break;
-            }
-            n -= step;
-        }
-        if self.start == self.out.len() && self.segments.is_empty() {
-            self.out.clear();
-            self.start = 0;
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.out.advance(n);
+        if self.out.buffered() == 0 {
+            self.stalled = false;
         }
     }
 
+    /// Input arrived: output still waiting from before means the transport
+    /// is not keeping up with the peer.
+    pub(crate) fn note_input(&mut self) {
+        self.stalled = self.out.buffered() > 0;
+    }
+
+    /// Whether the close frame has been handed to the transport.
+    pub(crate) fn close_written(&self) -> bool {
+        self.close_end.is_some_and(|end| self.out.written() >= end)
+    }
+
     /// Raw access for the handshake, which writes HTTP rather than frames.
-    pub(crate) fn raw(&mut self) -> &mut Vec<u8> {
-        &mut self.out
+    pub(crate) fn with_raw<T>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+        self.out.with_raw(write)
     }
 
     /// Compresses messages with `deflater` from now on.
@@ -148,14 +120,10 @@ impl Writer {
         if let Some(deflater) = &mut self.deflater {
             deflater.release();
         }
-        if self.buffered() == 0 {
-            self.out = Vec::new();
-            self.segments = VecDeque::new();
-            self.start = 0;
-        }
+        self.out.release();
     }
 
-    /// Heap bytes held by the buffer (given-away payloads not counted).
+    /// Heap bytes held by the queue, given-away payloads included.
     pub(crate) fn capacity(&self) -> usize {
         self.out.capacity()
     }
@@ -221,7 +189,9 @@ impl Writer {
         rng: Option<&mut dyn Rng>,
     ) -> Result<(), SendError> {
         let compressed = matches!(&self.deflater, Some(d) if d.compresses(payload.len()));
-        if payload.len() < OWNED_SEGMENT_MIN || compressed {
+        // Small frames would each be a segment: copying them costs less.
+        let small = payload.len().min(self.fragment_size) < OWNED_SEGMENT_MIN;
+        if small || compressed {
             return self.message(opcode, &payload, rng);
         }
         if rng.is_some() {
@@ -232,12 +202,11 @@ impl Writer {
         }
         let mut data = payload;
         let frames = self.make_room(data.len())?;
-        self.out.reserve(frames * MAX_HEADER_LEN);
         let mut opcode = opcode;
         for i in 0..frames {
             let len = self.fragment_size.min(data.len());
             self.header(i + 1 == frames, 0, opcode, len, None);
-            self.push_segment(data.split_to(len));
+            self.out.push_segment(data.split_to(len));
             opcode = OpCode::Continuation;
         }
         Ok(())
@@ -252,7 +221,6 @@ impl Writer {
         mut rng: Option<&mut dyn Rng>,
     ) -> Result<(), SendError> {
         let frames = self.make_room(data.len())?;
-        self.out.reserve(frames * MAX_HEADER_LEN);
         let mut opcode = opcode;
         for i in 0..frames {
             let len = self.fragment_size.min(data.len());
@@ -262,26 +230,22 @@ impl Writer {
             if let Some(key) = mask {
                 apply_mask(&mut part, key, 0);
             }
-            self.push_segment(part.freeze());
+            self.out.push_segment(part.freeze());
             opcode = OpCode::Continuation;
         }
         Ok(())
     }
 
-    /// Queues `data` to go out right after what the buffer holds now.
-    fn push_segment(&mut self, data: Bytes) {
-        self.segment_bytes += data.len();
-        self.segments.push_back(Segment {
-            at: self.out.len(),
-            data,
-        });
+    /// Checks the buffer limit for a payload of `len` bytes; returns how
+    /// many frames the payload takes.
+    fn make_room(&self, len: usize) -> Result<usize, SendError> {
+        let frames = len.div_ceil(self.fragment_size).max(1);
+        self.check_room(len.saturating_add(frames.saturating_mul(MAX_HEADER_LEN)))?;
+        Ok(frames)
     }
 
-    /// Checks the buffer limit for a payload of `len` bytes, compacts the
-    /// buffer, and returns how many frames the payload takes.
-    fn make_room(&mut self, len: usize) -> Result<usize, SendError> {
-        let frames = len.div_ceil(self.fragment_size).max(1);
-        let needed = len + frames * MAX_HEADER_LEN;
+    /// Fails when `needed` more bytes would take the buffer over its limit.
+    fn check_room(&self, needed: usize) -> Result<(), SendError> {
         let buffered = self.buffered();
         if buffered.saturating_add(needed) > self.max_buffer {
             return Err(SendError::WriteBufferFull {
@@ -290,45 +254,86 @@ impl Writer {
                 limit: self.max_buffer,
             });
         }
-        // A transport that never quite catches up must not make the buffer
-        // grow without end: drop the written part once it is half of it.
-        if self.start > 0 && self.start >= self.out.len() / 2 {
-            self.out.drain(..self.start);
-            for segment in &mut self.segments {
-                segment.at -= self.start;
-            }
-            self.start = 0;
-        }
-        Ok(frames)
+        Ok(())
     }
 
-    /// Encodes a control frame; these bypass the buffer limit (they are small,
-    /// and the protocol needs them to go out).
-    pub(crate) fn control(&mut self, opcode: OpCode, payload: &[u8], rng: Option<&mut dyn Rng>) {
+    /// A ping or pong the application asked for: refused, like a message,
+    /// when it does not fit.
+    pub(crate) fn control(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        rng: Option<&mut dyn Rng>,
+    ) -> Result<(), SendError> {
+        self.check_room(control_len(payload.len(), rng.is_some()))?;
+        self.control_frame(opcode, payload, rng);
+        Ok(())
+    }
+
+    /// The keepalive ping, skipped when it does not fit: a peer that reads
+    /// nothing is caught by the keepalive deadline all the same.
+    pub(crate) fn keepalive_ping(&mut self, payload: &[u8], rng: Option<&mut dyn Rng>) {
+        let _ = self.control(OpCode::Ping, payload, rng);
+    }
+
+    /// Answers a ping. While the peer is not reading ([`Writer::note_input`]),
+    /// the pong replaces the previous automatic one if that is still
+    /// unwritten and nothing was queued after it; a pong that does not fit
+    /// is skipped. Returns whether a pong is queued for this ping.
+    pub(crate) fn auto_pong(&mut self, payload: &[u8], rng: Option<&mut dyn Rng>) -> bool {
+        let len = control_len(payload.len(), rng.is_some());
+        let replaceable = match self.last_pong {
+            Some((after, old_len)) if self.stalled && after == self.out.pushes() => old_len,
+            _ => 0,
+        };
+        if self.buffered().saturating_sub(replaceable) + len > self.max_buffer {
+            return false;
+        }
+        if replaceable > 0 && !self.out.retract(replaceable) {
+            // Partly written, or split between blocks: it stays, and the
+            // new one must fit beside it.
+            if self.check_room(len).is_err() {
+                return false;
+            }
+        }
+        self.control_frame(OpCode::Pong, payload, rng);
+        self.last_pong = Some((self.out.pushes(), len));
+        true
+    }
+
+    /// Encodes a control frame (at most 125 bytes of payload) as one piece.
+    fn control_frame(&mut self, opcode: OpCode, payload: &[u8], rng: Option<&mut dyn Rng>) {
         debug_assert!(opcode.is_control() && payload.len() <= 125);
         let mask = rng.map(|r| r.next_u32().to_ne_bytes());
+        self.out.reserve(control_len(payload.len(), mask.is_some()));
         self.frame(true, 0, opcode, payload, mask);
     }
 
-    /// Encodes a close frame with `code` and `reason` (already checked to fit).
+    /// Encodes a close frame with `code` and `reason` (already checked to
+    /// fit); queued whatever the limit, as the protocol's last word.
     pub(crate) fn close(&mut self, code: CloseCode, reason: &str, rng: Option<&mut dyn Rng>) {
         let mut payload = [0u8; 125];
         payload[..2].copy_from_slice(&code.0.to_be_bytes());
         payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
-        self.control(OpCode::Close, &payload[..2 + reason.len()], rng);
+        self.close_frame(&payload[..2 + reason.len()], rng);
     }
 
     /// Encodes a close frame without a status code (the answer to one).
     pub(crate) fn close_empty(&mut self, rng: Option<&mut dyn Rng>) {
-        self.control(OpCode::Close, &[], rng);
+        self.close_frame(&[], rng);
     }
 
-    /// Encodes one frame with its payload copied (and masked) into the buffer.
+    fn close_frame(&mut self, payload: &[u8], rng: Option<&mut dyn Rng>) {
+        self.control_frame(OpCode::Close, payload, rng);
+        self.close_end = Some(self.out.end());
+    }
+
+    /// Encodes one frame with its payload copied (and masked) into the queue.
     fn frame(&mut self, fin: bool, rsv: u8, opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) {
         self.header(fin, rsv, opcode, payload.len(), mask);
         match mask {
-            Some(key) => extend_masked(&mut self.out, payload, key),
-            None => self.out.extend_from_slice(payload),
+            Some(key) => self.out.push_masked(payload, key, 0),
+            None => self.out.push(payload),
         }
     }
 
@@ -342,15 +347,27 @@ impl Writer {
         };
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = header.encode(&mut head);
-        self.out.extend_from_slice(&head[..n]);
+        self.out.push(&head[..n]);
     }
+}
+
+/// The encoded size of a control frame with `payload` bytes (at most 125).
+fn control_len(payload: usize, masked: bool) -> usize {
+    2 + if masked { 4 } else { 0 } + payload
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use rand::SeedableRng;
+    use rand::{Rng, SeedableRng};
+
+    /// The most the writer holds beyond `Config::max_write_buffer`: the
+    /// queue's slack, the one close frame queued whatever the limit, and
+    /// the descriptors of blocks and given-away payloads.
+    fn held_bound(max_buffer: usize) -> usize {
+        max_buffer + crate::connection::output::SLACK + 131 + 4096
+    }
 
     /// Drains the writer through `pending`/`advance` in steps of at most `step`.
     fn drain(w: &mut Writer, step: usize) -> Vec<u8> {
@@ -436,7 +453,7 @@ mod tests {
             payload.as_ptr(),
             "the payload was copied"
         );
-        assert!(w.capacity() < 1024);
+        assert!(w.out.block_capacity() < 1024);
     }
 
     #[test]
@@ -450,5 +467,159 @@ mod tests {
             w.advance(n);
         }
         assert!(w.capacity() < 64 << 10, "capacity {}", w.capacity());
+    }
+
+    /// Writes all but `keep` of what is waiting.
+    fn write_all_but(w: &mut Writer, keep: usize) {
+        let n = w.buffered().saturating_sub(keep);
+        let mut done = 0;
+        while done < n {
+            let step = w.pending().len().min(n - done);
+            w.advance(step);
+            done += step;
+        }
+    }
+
+    #[test]
+    fn a_ping_burst_from_a_reading_peer_gets_a_pong_each() {
+        let mut w = Writer::new(None, 1 << 20);
+        w.note_input(); // nothing left over: the peer reads
+        for i in 0..10u8 {
+            assert!(w.auto_pong(&[i], None));
+        }
+        assert_eq!(w.buffered(), 10 * 3);
+    }
+
+    #[test]
+    fn pongs_to_a_peer_that_does_not_read_replace_each_other() {
+        let mut w = Writer::new(None, 1 << 20);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        for i in 0..100_000u32 {
+            w.note_input();
+            assert!(w.auto_pong(&i.to_be_bytes(), Some(&mut rng)));
+            // The transport takes all but a little, as a slow reader does.
+            write_all_but(&mut w, 7);
+        }
+        assert!(w.buffered() <= 2 * 10, "{} bytes waiting", w.buffered());
+        assert!(w.capacity() < 4 << 10, "capacity {}", w.capacity());
+        // Now the peer reads nothing at all: one whole pong waits behind
+        // the rest of the partly written one.
+        for i in 0..100_000u32 {
+            w.note_input();
+            assert!(w.auto_pong(&i.to_be_bytes(), Some(&mut rng)));
+        }
+        assert_eq!(w.buffered(), 7 + 10);
+        assert!(w.capacity() < 4 << 10, "capacity {}", w.capacity());
+        let rest = drain(&mut w, usize::MAX);
+        assert_eq!(rest[7], 0x8A, "a pong follows the partly written one");
+        assert_eq!(rest.len(), 17);
+    }
+
+    #[test]
+    fn a_pong_queued_behind_other_output_stays_when_a_message_follows_it() {
+        let mut w = Writer::new(None, 1 << 20);
+        w.message(OpCode::Text, b"first", None).unwrap();
+        w.note_input(); // stalled: "first" is still waiting
+        assert!(w.auto_pong(b"a", None));
+        w.message(OpCode::Text, b"second", None).unwrap();
+        assert!(w.auto_pong(b"b", None)); // cannot replace "a": a message follows it
+        assert!(w.auto_pong(b"c", None)); // replaces "b"
+        let mut expected = Vec::new();
+        for (opcode, payload) in [
+            (0x81, &b"first"[..]),
+            (0x8A, b"a"),
+            (0x81, b"second"),
+            (0x8A, b"c"),
+        ] {
+            expected.extend_from_slice(&[opcode, payload.len() as u8]);
+            expected.extend_from_slice(payload);
+        }
+        assert_eq!(drain(&mut w, usize::MAX), expected);
+    }
+
+    #[test]
+    fn control_frames_obey_the_limit_but_the_close_frame() {
+        let mut w = Writer::new(None, 100);
+        w.message(OpCode::Binary, &[0; 84], None).unwrap();
+        assert_eq!(w.buffered(), 86);
+        assert!(matches!(
+            w.control(OpCode::Ping, &[0; 20], None),
+            Err(SendError::WriteBufferFull { .. })
+        ));
+        assert!(!w.auto_pong(&[0; 20], None));
+        w.keepalive_ping(&[0; 20], None);
+        assert_eq!(w.buffered(), 86);
+        w.close(CloseCode::NORMAL, "bye", None);
+        assert_eq!(w.buffered(), 86 + 7);
+        assert!(!w.close_written());
+        write_all_but(&mut w, 1);
+        assert!(!w.close_written());
+        write_all_but(&mut w, 0);
+        assert!(w.close_written());
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Send(usize),
+        Give(usize),
+        Ping,
+        Pong(u8),
+        Input,
+        /// Writes this share (in 1/256ths) of what waits.
+        Write(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            2 => (0usize..300_000).prop_map(Op::Send),
+            1 => (0usize..300_000).prop_map(Op::Give),
+            1 => Just(Op::Ping),
+            4 => (0u8..126).prop_map(Op::Pong),
+            2 => Just(Op::Input),
+            3 => any::<u8>().prop_map(Op::Write),
+        ]
+    }
+
+    proptest! {
+        /// Whatever is sent and however the transport writes, what the
+        /// writer holds stays within the limit plus a fixed slack, and a
+        /// refused send changes nothing.
+        #[test]
+        fn the_writer_holds_at_most_its_limit_and_a_slack(
+            ops in proptest::collection::vec(op(), 1..80),
+            masked in any::<bool>(),
+        ) {
+            let limit = 1 << 20;
+            let mut w = Writer::new(None, limit);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+            for op in ops {
+                let rng: Option<&mut dyn Rng> = if masked { Some(&mut rng) } else { None };
+                let before = w.buffered();
+                let refused = match op {
+                    Op::Send(n) => w.message(OpCode::Binary, &vec![1; n], rng).is_err(),
+                    Op::Give(n) => w.message_shared(OpCode::Binary, vec![2; n].into(), rng).is_err(),
+                    Op::Ping => w.control(OpCode::Ping, b"p", rng).is_err(),
+                    Op::Pong(n) => !w.auto_pong(&vec![3; n as usize], rng),
+                    Op::Input => { w.note_input(); false }
+                    Op::Write(share) => {
+                        let n = w.buffered() * share as usize / 256;
+                        let mut done = 0;
+                        while done < n {
+                            let step = w.pending().len().min(n - done);
+                            w.advance(step);
+                            done += step;
+                        }
+                        false
+                    }
+                };
+                if refused {
+                    prop_assert_eq!(w.buffered(), before);
+                }
+                prop_assert!(w.buffered() <= limit);
+                prop_assert!(w.capacity() <= held_bound(limit), "{} held", w.capacity());
+            }
+            w.close(CloseCode::NORMAL, "", None);
+            prop_assert!(w.capacity() <= held_bound(limit));
+        }
     }
 }

@@ -33,6 +33,14 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 /// cross the output twice, which shows on large payloads.
 #[inline]
 pub fn extend_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
+    extend_masked_at(out, src, key, 0);
+}
+
+/// [`extend_masked`] for a piece of a payload that starts `offset` bytes
+/// into it, so a payload can be masked into several buffers in turn.
+#[inline]
+pub fn extend_masked_at(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
+    let key = rotate_key(key, offset);
     out.reserve(src.len());
     let word = u64::from_ne_bytes([
         key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
@@ -97,6 +105,18 @@ mod tests {
             apply_mask_scalar(&mut expected, key, 0);
             prop_assert_eq!(&out[..prefix], &vec![0xEE; prefix][..]);
             prop_assert_eq!(&out[prefix..], &expected[..]);
+        }
+
+        #[test]
+        fn fused_copy_in_pieces_matches_masking_at_once(data in proptest::collection::vec(any::<u8>(), 0..300),
+                                                        key in any::<[u8; 4]>(), split in 0usize..300) {
+            let split = split.min(data.len());
+            let mut out = Vec::new();
+            extend_masked_at(&mut out, &data[..split], key, 0);
+            extend_masked_at(&mut out, &data[split..], key, split);
+            let mut expected = data.clone();
+            apply_mask_scalar(&mut expected, key, 0);
+            prop_assert_eq!(out, expected);
         }
 
         #[test]

@@ -202,6 +202,15 @@ pub fn feed_split(
     events
 }
 
+/// Calls `handle_timeout` if `conn`'s deadline has passed; returns whether it did.
+pub fn fire_due(conn: &mut Connection, now: Instant) -> bool {
+    let due = conn.poll_timeout().is_some_and(|at| at <= now);
+    if due {
+        conn.handle_timeout(now);
+    }
+    due
+}
+
 /// A client and a server joined by two in-memory pipes, with a simulated
 /// clock. Bytes move in random pieces; a side that reports `Closed` ends
 /// its transport once its output is flushed, which the other side sees as
@@ -253,12 +262,15 @@ impl Pair {
         // test messages needs.
         for _ in 0..100_000_000 {
             let moved = self.deliver(true) | self.deliver(false);
+            // A deadline already passed (a failed side whose close frame is
+            // out) fires at once, as a driver's timer would.
+            let fired = fire_due(&mut self.client, self.now) | fire_due(&mut self.server, self.now);
             self.client_events
                 .extend(std::iter::from_fn(|| self.client.poll_event()));
             self.server_events
                 .extend(std::iter::from_fn(|| self.server.poll_event()));
             let ended = self.end_transports();
-            if !moved && !ended {
+            if !moved && !ended && !fired {
                 return;
             }
         }

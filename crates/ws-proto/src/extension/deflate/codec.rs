@@ -19,6 +19,7 @@ use bytes::BytesMut;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use super::{DeflateConfig, MIN_COMPRESS_WINDOW_BITS};
+use crate::bounded::reserve_within;
 use crate::frame::Utf8Validator;
 
 /// What a sync flush ends with, stripped from every sent message and put
@@ -216,7 +217,7 @@ impl Inflater {
                 .clamp(256, INFLATE_CHUNK)
                 .max(std::mem::take(&mut hint))
                 .min(limit.saturating_add(1) - out.len());
-            make_room(out, want, limit.saturating_add(1));
+            reserve_within(out, want, limit.saturating_add(1));
             let start = out.len();
             out.resize(start + want, 0);
             let (in_before, out_before) = (state.total_in(), state.total_out());
@@ -312,22 +313,6 @@ impl Inflater {
         if self.no_context_takeover {
             self.state = None;
         }
-    }
-}
-
-/// Makes room for `want` more bytes in `out` without its capacity passing
-/// `cap` (the usual doubling would go up to twice the limit).
-fn make_room(out: &mut BytesMut, want: usize, cap: usize) {
-    if out.capacity() - out.len() >= want {
-        return;
-    }
-    let doubled = out.capacity().saturating_mul(2).max(out.len() + want);
-    if doubled <= cap {
-        out.reserve(want);
-    } else {
-        let mut exact = BytesMut::with_capacity(cap.max(out.len() + want));
-        exact.extend_from_slice(out);
-        *out = exact;
     }
 }
 
