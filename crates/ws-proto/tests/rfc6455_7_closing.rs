@@ -347,3 +347,131 @@ fn s7_both_sides_closing_at_once_is_clean_for_both() {
     // Each reports the code the other sent.
     assert_eq!((c[0].code, s[0].code), (CloseCode(3002), CloseCode(3001)));
 }
+
+// ---- the failing side closes the transport (7.1.7) ---------------------------------
+
+/// A client that has just failed with invalid UTF-8 (1007).
+fn failed_client(now: Instant, config: Config) -> ws_proto::Connection {
+    let mut client = open_client(now, config);
+    client.receive(now, &server_frame(true, OpCode::Text, b"\xff"));
+    assert!(matches!(
+        events(&mut client)[..],
+        [Event::Error(Error::Protocol(ProtocolError::InvalidUtf8))]
+    ));
+    assert_eq!(client.state(), State::Closing);
+    client
+}
+
+#[test]
+fn s7_1_7_a_failed_connection_ends_once_its_close_frame_is_written() {
+    let now = Instant::now();
+    let mut client = failed_client(now, Config::default());
+    // Until the close frame is out, it waits (at most the drain time).
+    let deadline = client.poll_timeout().expect("a deadline");
+    assert!(deadline > now && deadline <= now + Duration::from_secs(1));
+    let sent = output_frames(&mut client);
+    assert_eq!(sent[0].close_code(), Some(1007));
+    // Written: nothing is left to wait for, not even the peer's answer.
+    assert!(client.poll_timeout().is_some_and(|at| at <= now));
+    client.handle_timeout(now);
+    assert_eq!(
+        events(&mut client),
+        [closed_uncleanly(
+            CloseCode::INVALID_PAYLOAD,
+            "text message is not valid UTF-8",
+            Initiator::Local
+        )]
+    );
+}
+
+#[test]
+fn s7_1_7_a_close_frame_that_cannot_be_written_ends_at_the_drain_timeout() {
+    let now = Instant::now();
+    let mut client = failed_client(now, Config::default());
+    // The peer reads nothing: the close frame stays in the buffer.
+    client.handle_timeout(now + Duration::from_millis(999));
+    assert_eq!(events(&mut client), []);
+    client.handle_timeout(now + Duration::from_secs(1));
+    let events = events(&mut client);
+    assert!(matches!(
+        events[..],
+        [Event::Closed(Closed {
+            code: CloseCode::INVALID_PAYLOAD,
+            was_clean: false,
+            ..
+        })]
+    ));
+}
+
+#[test]
+fn s7_1_7_without_a_drain_timeout_a_failed_connection_waits_for_the_close_timeout() {
+    let now = Instant::now();
+    let config = Config {
+        drain_timeout: None,
+        ..Config::default()
+    };
+    let mut client = failed_client(now, config);
+    client.handle_timeout(now + Duration::from_secs(4));
+    assert_eq!(events(&mut client), []);
+    client.handle_timeout(now + Duration::from_secs(5));
+    assert_eq!(client.state(), State::Closed);
+}
+
+#[test]
+fn s7_1_7_a_driver_fails_a_connection_with_its_own_code_and_reports_the_error_itself() {
+    let now = Instant::now();
+    let mut server = open_server(now, Config::default());
+    server.send_text("before").unwrap();
+    server
+        .fail(now, CloseCode::TRY_AGAIN_LATER, "memory budget")
+        .unwrap();
+    assert_eq!(
+        events(&mut server),
+        [],
+        "no Error event: the driver reports it"
+    );
+    // Nothing is decoded once failed.
+    server.receive(now, &client_frame(true, OpCode::Text, b"after"));
+    assert_eq!(events(&mut server), []);
+    assert_eq!(
+        server.send_text("late"),
+        Err(SendError::NotOpen(State::Closing))
+    );
+    let sent = output_frames(&mut server);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].close_code(), Some(1013));
+    server.handle_timeout(now);
+    assert_eq!(
+        events(&mut server),
+        [closed_uncleanly(
+            CloseCode::TRY_AGAIN_LATER,
+            "memory budget",
+            Initiator::Local
+        )]
+    );
+    // Once closed, failing again does nothing.
+    server.fail(now, CloseCode::NORMAL, "").unwrap();
+    assert_eq!(events(&mut server), []);
+}
+
+#[test]
+fn s7_1_7_failing_checks_its_arguments_and_abandons_a_handshake() {
+    let now = Instant::now();
+    let mut server = open_server(now, Config::default());
+    assert_eq!(
+        server.fail(now, CloseCode::ABNORMAL, ""),
+        Err(SendError::InvalidCloseCode(1006))
+    );
+    assert_eq!(server.state(), State::Open);
+    let request = ws_proto::ClientRequest::new("example.com", 80, "/");
+    let mut client =
+        ws_proto::Connection::client(now, Config::default(), &request, rng(3)).unwrap();
+    client.fail(now, CloseCode::TRY_AGAIN_LATER, "").unwrap();
+    assert!(matches!(
+        events(&mut client)[..],
+        [Event::Closed(Closed {
+            code: CloseCode::ABNORMAL,
+            ..
+        })]
+    ));
+}
