@@ -27,6 +27,7 @@
 //! | `ws-client`   | 25     | a timeout fired (handshake, close, keepalive) |
 //! | `ws-client`   | 26     | a received text message is not valid JSON (data type "object") |
 //! | `ws-client`   | 27     | the socket failed while streaming |
+//! | `ws-client`   | 28     | the event loop's memory budget was exhausted by this connection's input |
 //! | `os`          | errno  | the operating system's error number (111: connection refused...) |
 //! | `rustls`      | 1      | invalid certificate |
 //! | `rustls`      | 2      | other TLS error |
@@ -34,6 +35,7 @@
 //! | `ws-proto`    | 100-599 | the handshake was answered with this HTTP status |
 //! | `ws-proto`    | 0      | other handshake, timeout or connection-lost detail |
 //! | `ws-mio`      | 1      | TCP connect timed out |
+//! | `ws-mio`      | 2      | the loop's memory budget (the bytes held and the budget are in the message) |
 //! | `serde_json`  | line   | the JSON error, at this line of the input |
 
 use std::fmt;
@@ -167,6 +169,7 @@ impl Error {
                 M::Protocol(P::ConnectionLost) => 24,
                 M::Protocol(P::Timeout(_)) => 25,
                 M::Io(_) => 27,
+                M::MemoryBudget { .. } => 28,
                 _ => 11,
             },
             Self::InvalidJson(_) => 26,
@@ -199,6 +202,7 @@ impl Error {
                 24 => "the connection was lost".to_owned(),
                 25 => "a timeout fired".to_owned(),
                 27 => "the socket failed".to_owned(),
+                28 => "the event loop's memory budget was exhausted".to_owned(),
                 _ => e.to_string(),
             },
             other => other.to_string(),
@@ -224,6 +228,7 @@ fn push_connection_causes(error: &ws_mio::Error, stack: &mut Vec<ErrorItem>) {
             stack.push(os_item(io));
         }
         M::ConnectTimeout => stack.push(ErrorItem::new("ws-mio", 1, error.to_string())),
+        M::MemoryBudget { .. } => stack.push(ErrorItem::new("ws-mio", 2, error.to_string())),
         M::Tls(tls) => {
             let code = if matches!(tls, ws_mio::rustls::Error::InvalidCertificate(_)) {
                 1
@@ -428,6 +433,14 @@ mod tests {
                 vec![("ws-client", 27), ("ws-mio", 0), ("os", 111)],
             ),
             (M::LoopStopped, 9, vec![("ws-client", 9), ("ws-mio", 0)]),
+            (
+                M::MemoryBudget {
+                    held: 2 << 20,
+                    budget: 1 << 20,
+                },
+                28,
+                vec![("ws-client", 28), ("ws-mio", 2)],
+            ),
         ];
         for (error, code, stack) in cases {
             let shown = error.to_string();

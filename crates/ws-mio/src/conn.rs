@@ -50,6 +50,9 @@ pub(crate) struct Shared {
     pub(crate) token: AtomicUsize,
     /// Already in the loop's list of connections with output to write.
     pub(crate) queued: AtomicBool,
+    /// The heap its state machine's buffers held when last measured, as
+    /// counted in the loop's memory total (updated under `proto`'s lock).
+    pub(crate) held: AtomicUsize,
     /// Weak: a connection must not keep its loop's shared part (waker,
     /// queues) alive once the loop is gone, nor form a cycle with it.
     pub(crate) event_loop: Weak<LoopShared>,
@@ -90,36 +93,41 @@ impl Conn {
     }
 
     /// Sends a text message.
+    ///
+    /// Every `send_*` fails with [`SendError::WriteBufferFull`] when the
+    /// connection's write buffer is full, or when its loop has a memory
+    /// budget ([`EventLoop::set_memory_budget`](crate::EventLoop::set_memory_budget))
+    /// that the message would take it over.
     pub fn send_text(&self, text: &str) -> Result<(), SendError> {
-        self.command(|c| c.send_text(text))
+        self.message(text.len(), |c| c.send_text(text))
     }
 
     /// Sends a binary message.
     pub fn send_binary(&self, data: &[u8]) -> Result<(), SendError> {
-        self.command(|c| c.send_binary(data))
+        self.message(data.len(), |c| c.send_binary(data))
     }
 
     /// Sends a text message without copying a large payload.
     pub fn send_text_owned(&self, text: String) -> Result<(), SendError> {
-        self.command(|c| c.send_text_owned(text))
+        self.message(text.len(), |c| c.send_text_owned(text))
     }
 
     /// Sends a binary message without copying a large payload.
     pub fn send_binary_owned(&self, data: Vec<u8>) -> Result<(), SendError> {
-        self.command(|c| c.send_binary_owned(data))
+        self.message(data.len(), |c| c.send_binary_owned(data))
     }
 
     /// Sends a binary message held in `Bytes`, without copying a large one
     /// where it can (see [`ws_proto::Connection::send_binary_bytes`]): a
     /// server echoing a received message this way copies nothing.
     pub fn send_bytes(&self, data: Bytes) -> Result<(), SendError> {
-        self.command(|c| c.send_binary_bytes(data))
+        self.message(data.len(), |c| c.send_binary_bytes(data))
     }
 
     /// Sends a text message held in [`ws_proto::Utf8Bytes`] (a received
     /// one, for example), without copying a large one where it can.
     pub fn send_text_bytes(&self, text: ws_proto::Utf8Bytes) -> Result<(), SendError> {
-        self.command(|c| c.send_text_bytes(text))
+        self.message(text.len(), |c| c.send_text_bytes(text))
     }
 
     /// Sends a ping (at most 125 bytes of payload).
@@ -133,26 +141,46 @@ impl Conn {
         self.command(|c| c.close(Instant::now(), code, reason))
     }
 
+    /// Sends a message of `len` bytes, unless the loop's memory budget
+    /// would not hold it.
+    fn message(
+        &self,
+        len: usize,
+        send: impl FnOnce(&mut ws_proto::Connection) -> Result<(), SendError>,
+    ) -> Result<(), SendError> {
+        if let Some(event_loop) = self.shared.event_loop.upgrade() {
+            event_loop.memory.admit(len)?;
+        }
+        self.command(send)
+    }
+
     /// Runs a command on the state machine, then has the loop write.
     fn command<T>(&self, f: impl FnOnce(&mut ws_proto::Connection) -> T) -> T {
-        let result = f(&mut lock(&self.shared.proto));
-        self.kick();
+        let event_loop = self.shared.event_loop.upgrade();
+        let result = {
+            let mut proto = lock(&self.shared.proto);
+            let result = f(&mut proto);
+            if let Some(event_loop) = &event_loop {
+                event_loop.memory.account(&self.shared, &proto);
+            }
+            result
+        };
+        if let Some(event_loop) = event_loop {
+            self.kick(&event_loop);
+        }
         result
     }
 
     /// Tells the loop that this connection has something to write (or a new
     /// state to act on).
-    pub(crate) fn kick(&self) {
-        let Some(event_loop) = self.shared.event_loop.upgrade() else {
-            return;
-        };
+    fn kick(&self, event_loop: &Arc<LoopShared>) {
         if self.shared.queued.swap(true, Ordering::AcqRel) {
             return; // already on the list
         }
         if !event_loop.push_dirty(self.shared.clone()) {
             return; // the loop has stopped; nothing will write
         }
-        let on_loop = CURRENT_LOOP.with(|c| c.get()) == Arc::as_ptr(&event_loop) as usize;
+        let on_loop = CURRENT_LOOP.with(|c| c.get()) == Arc::as_ptr(event_loop) as usize;
         if !on_loop {
             event_loop.wake();
         }

@@ -40,6 +40,15 @@ pub enum Error {
     Protocol(ws_proto::Error),
     /// The event loop is gone: the connection cannot be started or used.
     LoopStopped,
+    /// This connection's input took the loop over its memory budget
+    /// ([`EventLoop::set_memory_budget`](crate::EventLoop::set_memory_budget)):
+    /// it was failed (close 1013 from a server, 1009 from a client).
+    MemoryBudget {
+        /// Bytes the loop's connections held together.
+        held: usize,
+        /// The budget.
+        budget: usize,
+    },
 }
 
 impl Error {
@@ -50,7 +59,7 @@ impl Error {
             Self::Resolve { .. } | Self::Connect { .. } | Self::Io(_) => "os",
             Self::Tls(_) | Self::TlsConfig(_) => "rustls",
             Self::Request(_) | Self::Protocol(_) => "ws-proto",
-            Self::ConnectTimeout | Self::LoopStopped => "ws-mio",
+            Self::ConnectTimeout | Self::LoopStopped | Self::MemoryBudget { .. } => "ws-mio",
         }
     }
 }
@@ -67,6 +76,10 @@ impl fmt::Display for Error {
             Self::Io(e) => write!(f, "transport: {e}"),
             Self::Protocol(e) => write!(f, "{e}"),
             Self::LoopStopped => f.write_str("the event loop has stopped"),
+            Self::MemoryBudget { held, budget } => write!(
+                f,
+                "the event loop's memory budget is exhausted: {held} bytes held, budget {budget}"
+            ),
         }
     }
 }
@@ -101,7 +114,10 @@ impl std::error::Error for Error {
             }
             Self::Tls(e) => Some(e),
             Self::Protocol(e) => Some(e),
-            Self::ConnectTimeout | Self::TlsConfig(_) | Self::LoopStopped => None,
+            Self::ConnectTimeout
+            | Self::TlsConfig(_)
+            | Self::LoopStopped
+            | Self::MemoryBudget { .. } => None,
         }
     }
 }

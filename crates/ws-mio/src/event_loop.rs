@@ -30,6 +30,7 @@ use ws_proto::{ClientRequest, CloseCode, State};
 
 use crate::conn::{Conn, Event, Handler, OnLoopThread, Shared, lock};
 use crate::error::Error;
+use crate::memory::Memory;
 use crate::options::{ClientOptions, ServerOptions};
 use crate::transport::{Read, Transport};
 
@@ -71,6 +72,8 @@ pub(crate) struct LoopShared {
     dirty: Mutex<Vec<Arc<Shared>>>,
     stopped: AtomicBool,
     next_id: AtomicU64,
+    /// What the connections' buffers hold, and the budget.
+    pub(crate) memory: Memory,
 }
 
 impl LoopShared {
@@ -173,6 +176,7 @@ impl Handle {
             proto: Mutex::new(proto),
             token: AtomicUsize::new(usize::MAX),
             queued: AtomicBool::new(false),
+            held: AtomicUsize::new(0),
             event_loop: Arc::downgrade(&self.shared),
         });
         let conn = Conn {
@@ -194,6 +198,12 @@ impl Handle {
             Ok(()) => Ok(conn),
             Err(_) => Err(Error::LoopStopped),
         }
+    }
+
+    /// The heap the loop's connections hold in their buffers now (see
+    /// [`EventLoop::memory_held`]), readable from any thread.
+    pub fn memory_held(&self) -> usize {
+        self.shared.memory.held()
     }
 
     /// Asks the loop to stop: every connection is closed with 1001 (going
@@ -285,6 +295,7 @@ impl EventLoop {
                 dirty: Mutex::new(Vec::new()),
                 stopped: AtomicBool::new(false),
                 next_id: AtomicU64::new(1),
+                memory: Memory::default(),
             }),
             slots: Vec::new(),
             free: Vec::new(),
@@ -332,6 +343,36 @@ impl EventLoop {
     /// The number of live connections.
     pub fn connections(&self) -> usize {
         self.connections
+    }
+
+    /// Bounds the heap the loop's connections hold in their buffers
+    /// together (read buffers, messages being assembled or inflated, output
+    /// waiting to be written), or lifts the bound with `None` (the
+    /// default).
+    ///
+    /// A send that would take the total over the budget fails with
+    /// [`SendError::WriteBufferFull`](ws_proto::SendError::WriteBufferFull);
+    /// a connection whose input takes it over is failed, with close code
+    /// 1013 (try again later) for a server connection and 1009 for a
+    /// client, and [`Error::MemoryBudget`] reported; the other connections
+    /// keep working. The check follows each read, so a connection can pass
+    /// the budget by one read (256 KiB) and one read-buffer step (up to
+    /// 1 MiB) before it is stopped.
+    ///
+    /// Each connection's own limits (`ws_proto::Config`: message, frame and
+    /// write-buffer sizes) bound it alone; the budget bounds them all
+    /// together, which a server facing many peers needs: at the default
+    /// limits one hostile connection can hold about 80 MB. Not counted:
+    /// the fixed part of each connection (about 1 KiB idle), TLS state, and
+    /// messages the handlers keep.
+    pub fn set_memory_budget(&mut self, bytes: Option<usize>) {
+        self.shared.memory.set_budget(bytes);
+    }
+
+    /// The heap the loop's connections hold in their buffers now (what the
+    /// memory budget counts).
+    pub fn memory_held(&self) -> usize {
+        self.shared.memory.held()
     }
 
     /// Whether there is nothing left to do: no live connection and no
@@ -692,6 +733,9 @@ impl EventLoop {
                 Ok(Read::Data(n)) => {
                     lock(&entry.conn.shared.proto).receive(Instant::now(), &self.scratch[..n]);
                     dispatch(entry);
+                    if self.over_budget(entry) {
+                        return;
+                    }
                     // Large answers go out while the input is still being
                     // read, so the two directions overlap (an echo of big
                     // messages would otherwise wait for the whole input);
@@ -733,6 +777,30 @@ impl EventLoop {
         }
     }
 
+    /// Measures what `entry` holds now; when that grew and took the loop
+    /// over its memory budget, fails it (see [`EventLoop::set_memory_budget`])
+    /// and returns `true`.
+    fn over_budget(&mut self, entry: &mut Entry) -> bool {
+        let memory = &self.shared.memory;
+        let grew = memory.account(&entry.conn.shared, &lock(&entry.conn.shared.proto));
+        if !grew || !memory.exceeded() {
+            return false;
+        }
+        let (held, budget) = (memory.held(), memory.budget().unwrap_or(usize::MAX));
+        report_error(entry, Error::MemoryBudget { held, budget });
+        {
+            let mut proto = lock(&entry.conn.shared.proto);
+            let code = match proto.role() {
+                ws_proto::Role::Server => CloseCode::TRY_AGAIN_LATER,
+                ws_proto::Role::Client => CloseCode::MESSAGE_TOO_BIG,
+            };
+            let _ = proto.fail(Instant::now(), code, "memory budget exceeded");
+            memory.account(&entry.conn.shared, &proto);
+        }
+        dispatch(entry);
+        true
+    }
+
     /// The transport failed: report why, then let the state machine end.
     fn fail(&mut self, entry: &mut Entry, error: Error) {
         report_error(entry, error);
@@ -745,6 +813,7 @@ impl EventLoop {
     /// Puts `entry` back: interest, timer, or release once closed.
     fn settle(&mut self, index: usize, mut entry: Box<Entry>) {
         if entry.closed {
+            self.shared.memory.forget(&entry.conn.shared);
             if let Stage::Streaming { transport, .. } = &mut entry.stage {
                 let _ = transport.flush(&entry.conn.shared.proto);
                 transport.shutdown();
@@ -791,10 +860,13 @@ impl EventLoop {
             Stage::Connecting { deadline, .. } => Some(*deadline),
             _ => None,
         };
-        let next = match (lock(&entry.conn.shared.proto).poll_timeout(), deadline) {
+        let proto = lock(&entry.conn.shared.proto);
+        self.shared.memory.account(&entry.conn.shared, &proto);
+        let next = match (proto.poll_timeout(), deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        drop(proto);
         // One heap entry per connection at a time, at or before its real
         // deadline: a later deadline (a keepalive pushed back by traffic)
         // keeps the earlier entry, which re-arms when it fires, so a busy
@@ -902,6 +974,7 @@ impl EventLoop {
             proto: Mutex::new(proto),
             token: AtomicUsize::new(index),
             queued: AtomicBool::new(false),
+            held: AtomicUsize::new(0),
             event_loop: Arc::downgrade(&self.shared),
         });
         let entry = Box::new(Entry {

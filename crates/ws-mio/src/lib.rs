@@ -29,6 +29,7 @@ mod conn;
 mod echo;
 mod error;
 mod event_loop;
+mod memory;
 mod options;
 mod tls;
 mod transport;

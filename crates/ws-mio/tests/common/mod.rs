@@ -380,3 +380,58 @@ pub(crate) fn accept_within(
         }
     }
 }
+
+/// Plays the client's part of the opening handshake by hand: connects to
+/// `addr`, sends the request, reads the 101 answer.
+pub(crate) fn connect_by_hand(addr: SocketAddr) -> io::Result<TcpStream> {
+    let mut stream = TcpStream::connect_timeout(&addr, DEADLINE)?;
+    stream.set_read_timeout(Some(DEADLINE))?;
+    stream.write_all(
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )?;
+    let mut buf = [0u8; 4096];
+    let len = read_http_head(&mut stream, &mut buf)?
+        .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "no answer"))?;
+    if !buf[..len].starts_with(b"HTTP/1.1 101") {
+        return Err(io::Error::other("the handshake was refused"));
+    }
+    Ok(stream)
+}
+
+/// One frame as a peer writes it by hand: `first` is the first byte (FIN,
+/// RSV, opcode), masked with a fixed key when `masked` (a client's).
+pub(crate) fn frame(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    let header = ws_proto::frame::FrameHeader {
+        fin: first & 0x80 != 0,
+        rsv: (first >> 4) & 0x07,
+        opcode: ws_proto::frame::OpCode::from_bits(first & 0x0F).expect("an opcode"),
+        mask: masked.then_some([0x37, 0xfa, 0x21, 0x3d]),
+        payload_len: payload.len() as u64,
+    };
+    let mut head = [0u8; ws_proto::frame::header::MAX_HEADER_LEN];
+    let n = header.encode(&mut head);
+    let mut out = head[..n].to_vec();
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = header.mask {
+        ws_proto::frame::apply_mask(&mut out[start..], key, 0);
+    }
+    out
+}
+
+/// The close code of the first close frame in `bytes`, if any.
+pub(crate) fn close_code_in(mut bytes: &[u8]) -> Option<u16> {
+    while let Ok(Some((header, n))) = ws_proto::frame::FrameHeader::parse(bytes) {
+        let len = header.payload_len as usize;
+        let mut payload = bytes.get(n..n + len)?.to_vec();
+        if let Some(key) = header.mask {
+            ws_proto::frame::apply_mask(&mut payload, key, 0);
+        }
+        if header.opcode == ws_proto::frame::OpCode::Close {
+            return (len >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+        }
+        bytes = &bytes[n + len..];
+    }
+    None
+}
