@@ -14,8 +14,11 @@ Usage:
   wsc [OPTIONS] [URL]          connect (no URL: to an embedded echo server);
                                send each stdin line, print each event as JSON
   wsc bench [OPTIONS] [URL]    round-trip latency (no URL: embedded echo server)
-  wsc --serve ADDR [--cert FILE --key FILE]
-                               run only the echo server, until interrupted
+  wsc --serve ADDR [--cert FILE --key FILE] [--memory-budget BYTES]
+                               run only the echo server, until interrupted;
+                               --memory-budget bounds what its connections
+                               hold together (one that passes it is closed
+                               with 1013)
 
 Client options:
   --data-type text|blob|object  how received messages are shown (default text)
@@ -93,6 +96,7 @@ pub(crate) struct Serve {
     pub(crate) addr: String,
     pub(crate) cert: Option<PathBuf>,
     pub(crate) key: Option<PathBuf>,
+    pub(crate) memory_budget: Option<usize>,
 }
 
 /// Parses `args` (without the program name).
@@ -106,6 +110,7 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Command, lexo
     let mut bench: Option<Bench> = None;
     let mut serve: Option<Serve> = None;
     let (mut cert, mut key) = (None, None);
+    let mut memory_budget = None;
     while let Some(arg) = parser.next()? {
         let is_bench = bench.is_some();
         if let Value(v) = &arg {
@@ -174,7 +179,11 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Command, lexo
                     addr: parser.value()?.string()?,
                     cert: None,
                     key: None,
+                    memory_budget: None,
                 });
+            }
+            Long("memory-budget") => {
+                memory_budget = Some(positive(parser.value()?.parse()?, "--memory-budget")?);
             }
             Long("cert") => cert = Some(PathBuf::from(parser.value()?)),
             Long("key") => key = Some(PathBuf::from(parser.value()?)),
@@ -187,10 +196,14 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Command, lexo
         }
         serve.cert = cert;
         serve.key = key;
+        serve.memory_budget = memory_budget;
         return Ok(Command::Serve(serve));
     }
     if cert.is_some() || key.is_some() {
         return Err("--cert and --key are for --serve".into());
+    }
+    if memory_budget.is_some() {
+        return Err("--memory-budget is for --serve".into());
     }
     Ok(match bench {
         Some(bench) => Command::Bench(bench),
@@ -263,7 +276,17 @@ mod tests {
         assert_eq!((b.count, b.size), (100_000, 32));
         assert!(matches!(
             parse_str("--serve 127.0.0.1:0"),
-            Ok(Command::Serve(_))
+            Ok(Command::Serve(Serve {
+                memory_budget: None,
+                ..
+            }))
+        ));
+        assert!(matches!(
+            parse_str("--serve 127.0.0.1:0 --memory-budget 1000000"),
+            Ok(Command::Serve(Serve {
+                memory_budget: Some(1_000_000),
+                ..
+            }))
         ));
     }
 
@@ -277,6 +300,8 @@ mod tests {
             ("--bogus", "bogus"),
             ("ws://a ws://b", "unexpected argument"),
             ("--serve 127.0.0.1:0 --cert c", "go together"),
+            ("--memory-budget 10", "for --serve"),
+            ("--serve 127.0.0.1:0 --memory-budget 0", "at least 1"),
             ("bench -n 0", "at least 1"),
             ("--connect-timeout -1", "seconds"),
         ] {

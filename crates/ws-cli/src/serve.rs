@@ -31,7 +31,11 @@ pub(crate) fn run(serve: Serve) -> Exit {
             Err(e) => return fail(Exit::Usage, e),
         }
     }
-    let server = match EchoServer::start(addr, options) {
+    let started = ws_mio::EventLoop::new().and_then(|mut event_loop| {
+        event_loop.set_memory_budget(serve.memory_budget);
+        EchoServer::start_in(event_loop, addr, options)
+    });
+    let server = match started {
         Ok(server) => server,
         Err(e) => return fail(Exit::Failed, format!("cannot listen on {addr}: {e}")),
     };

@@ -44,7 +44,16 @@ impl EchoServer {
     /// Listens on `addr` (port 0 picks a free one), over TLS when
     /// `options.tls` is set, and serves on a new thread.
     pub fn start(addr: SocketAddr, options: ServerOptions) -> io::Result<Self> {
-        let mut event_loop = EventLoop::new()?;
+        Self::start_in(EventLoop::new()?, addr, options)
+    }
+
+    /// [`start`](Self::start) on a loop the caller made and set up (with
+    /// a memory budget, say); the loop moves to the server's thread.
+    pub fn start_in(
+        mut event_loop: EventLoop,
+        addr: SocketAddr,
+        options: ServerOptions,
+    ) -> io::Result<Self> {
         let secure = options.tls.is_some();
         let addr = event_loop.listen(addr, options, || echo)?;
         let handle = event_loop.handle();
