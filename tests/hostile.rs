@@ -144,12 +144,13 @@ fn peer_is_server(dir: Dir) -> bool {
     dir == Dir::ToClient
 }
 
-/// Sends a close frame with 1000 and reads everything until the end.
-fn close_and_drain(stream: &mut TcpStream, dir: Dir) -> Result<Scan, String> {
-    peer::write_all(stream, &peer::close_frame(dir, 1000), deadline(5))
+/// Sends a close frame with 1000 and reads everything until the end, or
+/// `until`.
+fn close_and_drain(stream: &mut TcpStream, dir: Dir, until: Instant) -> Result<Scan, String> {
+    peer::write_all(stream, &peer::close_frame(dir, 1000), until)
         .map_err(|e| format!("close frame: {e}"))?;
     let stream = stream.try_clone().map_err(|e| e.to_string())?;
-    Ok(peer::read_all(stream, peer_is_server(dir), deadline(10)))
+    Ok(peer::read_all(stream, peer_is_server(dir), until))
 }
 
 // ---- 1-4: floods -----------------------------------------------------------------
@@ -354,9 +355,10 @@ fn pong_flood(role: Role) {
 // ---- 5: unfinished messages ------------------------------------------------------
 
 /// Each peer connection sends a fragmented binary message that stays just
-/// under `max_message_size` (frames of `max_frame_size`), then a ping: its
-/// pong-less arrival at the handler marks that everything before it was
-/// taken in. At the cue, it closes with 1000.
+/// under `max_message_size` (frames of `max_frame_size`, no FIN), then a
+/// ping: its arrival at the handler marks that everything before it was
+/// taken in (a control frame may come between fragments). At the cue, each
+/// closes with 1000.
 fn unfinished(mut peer: Peer, config: &Config) -> Result<Vec<Scan>, String> {
     let dir = peer.dir;
     let total = config.max_message_size - KIB;
@@ -387,9 +389,10 @@ fn unfinished(mut peer: Peer, config: &Config) -> Result<Vec<Scan>, String> {
     if !peer.cue.wait(PEER_TIME) {
         return Err("no cue".into());
     }
+    let until = deadline(10);
     peer.streams
         .iter_mut()
-        .map(|stream| close_and_drain(stream, dir))
+        .map(|stream| close_and_drain(stream, dir, until))
         .collect()
 }
 
@@ -448,8 +451,8 @@ fn unfinished_message_default_limits(role: Role) {
 
 // ---- 6: lying lengths --------------------------------------------------------------
 
-/// A frame announcing `len` bytes, then `then` bytes of it. At the cue, the
-/// peer ends the stream (FIN) mid-frame.
+/// A frame announcing `max_frame_size` bytes, then 10 of them and a stall.
+/// At the cue, the peer ends the stream (FIN) mid-frame.
 fn lying_length_within_limit(role: Role) {
     let mut run = Run::start("lying length within the limit", role);
     let config = config();
@@ -478,9 +481,8 @@ fn lying_length_within_limit(role: Role) {
     duel.cue();
     let scan = duel.peer_outcome(&mut run, PEER_TIME);
     duel.wait_closed(&mut run, 1, PEER_TIME);
-    run.event(format!(
-        "announced {len} bytes, sent 10; peer then saw {scan:?}"
-    ));
+    let scan = scan.map_or("-".into(), |s| s.to_string());
+    run.event(format!("announced {len} bytes, sent 10; peer: {scan}"));
     run.check(
         duel.tally.closed_with(1006) == 1,
         "the connection did not close with 1006 at the end of the stream",
@@ -562,7 +564,7 @@ fn run_fragments(name: &'static str, role: Role, empty: bool) {
                 peer::push_frame(&mut bytes, dir, last, opcode, chunk);
             }
             peer::write_all(peer.stream(), &bytes, deadline(10)).map_err(|e| e.to_string())?;
-            close_and_drain(peer.stream(), dir)
+            close_and_drain(peer.stream(), dir, deadline(10))
         },
     );
     let scan = duel.peer_outcome(&mut run, PEER_TIME);
@@ -570,8 +572,9 @@ fn run_fragments(name: &'static str, role: Role, empty: bool) {
     let tally = duel.tally.clone();
     let largest = tally.largest_message.load(Ordering::SeqCst);
     run.event(format!(
-        "{FRAGMENTS} frames; {} message(s), largest {largest} bytes; peer saw {scan:?}",
-        tally.messages()
+        "{FRAGMENTS} frames; {} message(s), largest {largest} bytes; peer: {}",
+        tally.messages(),
+        scan.map_or("-".into(), |s| s.to_string())
     ));
     run.check(
         tally.messages() == 1 && largest == message,
@@ -960,12 +963,13 @@ fn storm(mut peer: Peer) -> Result<usize, String> {
         return Err("no cue".into());
     }
     // All at once: close frames first, then every other ending.
+    let until = deadline(10);
     let mut closing = Vec::new();
     for (i, stream) in peer.streams.drain(..).enumerate() {
         match ending(i) {
             Ending::CloseFrame => {
                 let mut stream = stream;
-                let _ = peer::write_all(&mut stream, &peer::close_frame(dir, 1000), deadline(5));
+                let _ = peer::write_all(&mut stream, &peer::close_frame(dir, 1000), until);
                 closing.push(stream);
             }
             Ending::Fin => {
@@ -977,7 +981,7 @@ fn storm(mut peer: Peer) -> Result<usize, String> {
     }
     let answered = closing
         .into_iter()
-        .map(|stream| peer::read_all(stream, peer_is_server(dir), deadline(10)))
+        .map(|stream| peer::read_all(stream, peer_is_server(dir), until))
         .filter(|scan| scan.close == Some(1000))
         .count();
     let _ = n;

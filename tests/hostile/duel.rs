@@ -115,14 +115,15 @@ impl<T: Send + 'static> Duel<T> {
                     config: config.clone(),
                     ..Default::default()
                 };
+                // Errors come back as text: nothing may panic on the loop.
                 let addr = lib.exec(move |event_loop| {
                     event_loop
                         .listen("127.0.0.1:0".parse().unwrap(), options, move || {
                             handler(t.clone(), b.clone())
                         })
-                        .expect("listen on 127.0.0.1")
+                        .map_err(|e| e.to_string())
                 });
-                (addr, None)
+                (addr.expect("listen on 127.0.0.1"), None)
             }
             Role::Client => {
                 let listener = TcpListener::bind("127.0.0.1:0").expect("bind the hostile server");
@@ -175,13 +176,16 @@ impl<T: Send + 'static> Duel<T> {
                 let port = addr.port();
                 lib.exec(move |event_loop| {
                     let handle = event_loop.handle();
-                    for _ in 0..conns {
+                    (0..conns).try_for_each(|_| {
                         let request = ClientRequest::new("127.0.0.1", port, "/");
-                        let _ = handle
-                            .connect(&request, options.clone(), handler(t.clone(), b.clone()))
-                            .expect("connect starts");
-                    }
-                });
+                        let handler = handler(t.clone(), b.clone());
+                        match handle.connect(&request, options.clone(), handler) {
+                            Ok(_conn) => Ok(()),
+                            Err(e) => Err(e.to_string()),
+                        }
+                    })
+                })
+                .expect("the connections start");
             }
         };
         if handshake {

@@ -396,6 +396,29 @@ pub(crate) struct Scan {
     pub(crate) garbage: bool,
 }
 
+impl std::fmt::Display for Scan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "read {} bytes", self.bytes)?;
+        for (n, what) in [
+            (self.pings, "pings"),
+            (self.pongs, "pongs"),
+            (self.messages, "messages"),
+        ] {
+            if n > 0 {
+                write!(f, ", {n} {what}")?;
+            }
+        }
+        match self.close {
+            Some(code) => write!(f, ", close {code}")?,
+            None => write!(f, ", no close frame")?,
+        }
+        if self.garbage {
+            write!(f, ", then bytes that are not frames")?;
+        }
+        write!(f, "{}", if self.eof { ", then EOF" } else { ", no EOF" })
+    }
+}
+
 /// A frame being skipped.
 #[derive(Clone, Copy)]
 struct Skipping {
