@@ -711,20 +711,33 @@ fn send_head(
     })
 }
 
-fn run_handshake(
-    name: &'static str,
-    role: Role,
-    config: Config,
+/// A hostile opening handshake: how the peer sends its head, and how the
+/// library must refuse it.
+struct HeadAttack {
+    /// Headers added to a valid head.
     padding: Vec<u8>,
+    /// The head goes out in pieces of this many bytes, `pause` apart.
     piece: usize,
     pause: Duration,
-    expect_error: &'static str,
-) {
+    /// Words of the library's error.
+    error: &'static str,
+    /// A server must answer with a 4xx status before it closes.
+    answer_4xx: bool,
+}
+
+fn run_handshake(name: &'static str, role: Role, config: Config, attack: HeadAttack) {
     let mut run = Run::start(name, role);
     let plan = Plan {
         handshake: false,
         ..Plan::new(role, config.clone())
     };
+    let HeadAttack {
+        padding,
+        piece,
+        pause,
+        error,
+        answer_4xx,
+    } = attack;
     let mut duel = Duel::start(&mut run, plan, move |mut peer| {
         let head = hostile_head(&mut peer, &padding)?;
         send_head(peer, &head, piece, pause, Duration::from_secs(8))
@@ -741,7 +754,7 @@ fn run_handshake(
             end.ended_after.is_some(),
             "the library never ended the stream while the peer was at it",
         );
-        if role == Role::Server && expect_error.contains("large") {
+        if role == Role::Server && answer_4xx {
             run.check(
                 end.status.is_some_and(|s| (400..500).contains(&s)),
                 format_args!("the server's answer: {:?}, not a 4xx", end.status),
@@ -750,9 +763,9 @@ fn run_handshake(
     }
     run.check(tally.opened() == 0, "the handshake succeeded");
     run.check(
-        tally.errors() == 1 && tally.first_error().contains(expect_error),
+        tally.errors() == 1 && tally.first_error().contains(error),
         format_args!(
-            "expected one error with {expect_error:?}, got {} ({})",
+            "expected one error with {error:?}, got {} ({})",
             tally.errors(),
             tally.first_error()
         ),
@@ -765,68 +778,55 @@ fn run_handshake(
     run.finish(bound(Kind::Handshake, &config, 1));
 }
 
-/// Padding headers that make the head long enough that, at one byte every
-/// 10 ms, it would take about 10 s: only the library's timeout can end it.
-fn slowloris_padding() -> Vec<u8> {
-    (0..10)
-        .flat_map(|i| format!("X-Slow-{i}: {}\r\n", "z".repeat(90)).into_bytes())
-        .collect::<Vec<u8>>()
-        .strip_suffix(b"\r\n")
-        .unwrap()
-        .to_vec()
-}
-
+/// A slowloris: the head one byte every 10 ms, padded so that it would
+/// take about 10 s (the peer gives up at 8 s), so only the library's 1 s
+/// handshake timeout can end it.
 fn slow_handshake(role: Role) {
     let config = Config {
         handshake_timeout: Some(Duration::from_secs(1)),
         ..config()
     };
-    run_handshake(
-        "slow handshake (1 byte / 10 ms)",
-        role,
-        config,
-        slowloris_padding(),
-        1,
-        Duration::from_millis(10),
-        "timed out",
-    );
+    let padding = (0..10)
+        .map(|i| format!("X-Slow-{i}: {}", "z".repeat(90)))
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    let attack = HeadAttack {
+        padding: padding.into_bytes(),
+        piece: 1,
+        pause: Duration::from_millis(10),
+        error: "timed out",
+        answer_4xx: false,
+    };
+    run_handshake("slow handshake (1 byte / 10 ms)", role, config, attack);
 }
 
-/// 1 MiB of headers: 100-byte ones, or a single long one.
-fn huge_padding(many: bool) -> Vec<u8> {
-    if many {
+/// A 1 MiB head in one write: many 100-byte headers, or a single long one.
+/// Refused as too large (431 from a server).
+fn huge_head(name: &'static str, role: Role, many: bool) {
+    let padding = if many {
         (0..MIB / 100)
             .map(|i| format!("X-Pad-{i:05}: {}", "p".repeat(85)))
             .collect::<Vec<_>>()
             .join("\r\n")
-            .into_bytes()
     } else {
-        format!("X-Long: {}", "l".repeat(MIB)).into_bytes()
-    }
+        format!("X-Long: {}", "l".repeat(MIB))
+    };
+    let attack = HeadAttack {
+        padding: padding.into_bytes(),
+        piece: MIB,
+        pause: Duration::ZERO,
+        error: "larger than",
+        answer_4xx: true,
+    };
+    run_handshake(name, role, config(), attack);
 }
 
 fn huge_head_many_headers(role: Role) {
-    run_handshake(
-        "huge head (1 MiB, many headers)",
-        role,
-        config(),
-        huge_padding(true),
-        64 * KIB,
-        Duration::ZERO,
-        "large",
-    );
+    huge_head("huge head (1 MiB, many headers)", role, true);
 }
 
 fn huge_head_one_long_header(role: Role) {
-    run_handshake(
-        "huge head (1 MiB, one header)",
-        role,
-        config(),
-        huge_padding(false),
-        64 * KIB,
-        Duration::ZERO,
-        "large",
-    );
+    huge_head("huge head (1 MiB, one header)", role, false);
 }
 
 // ---- 10: compression bomb ----------------------------------------------------------------
