@@ -229,6 +229,9 @@ enum Stage {
     Streaming {
         transport: Transport,
         want_write: bool,
+        /// Closed, with output still to write: kept until it is out or
+        /// until then.
+        linger: Option<Instant>,
     },
     /// No socket (between stages, or after a failure to connect).
     Done,
@@ -662,6 +665,7 @@ impl EventLoop {
         entry.stage = Stage::Streaming {
             transport,
             want_write: true,
+            linger: None,
         };
         self.flush(entry);
     }
@@ -767,6 +771,7 @@ impl EventLoop {
         let Stage::Streaming {
             transport,
             want_write,
+            ..
         } = &mut entry.stage
         else {
             return;
@@ -812,13 +817,8 @@ impl EventLoop {
 
     /// Puts `entry` back: interest, timer, or release once closed.
     fn settle(&mut self, index: usize, mut entry: Box<Entry>) {
-        if entry.closed {
+        if entry.closed && !self.linger(&mut entry) {
             self.shared.memory.forget(&entry.conn.shared);
-            if let Stage::Streaming { transport, .. } = &mut entry.stage {
-                let _ = transport.flush(&entry.conn.shared.proto);
-                transport.shutdown();
-                let _ = self.poll.registry().deregister(transport.stream());
-            }
             if let Stage::Connecting { stream, .. } = &mut entry.stage {
                 let _ = self.poll.registry().deregister(stream);
             }
@@ -833,6 +833,7 @@ impl EventLoop {
             Stage::Streaming {
                 transport,
                 want_write,
+                ..
             } => {
                 let tls_wants = matches!(transport, Transport::Tls(_, tls) if tls.wants_write());
                 Some(if *want_write || tls_wants {
@@ -858,6 +859,7 @@ impl EventLoop {
         }
         let deadline = match &entry.stage {
             Stage::Connecting { deadline, .. } => Some(*deadline),
+            Stage::Streaming { linger, .. } => *linger,
             _ => None,
         };
         let proto = lock(&entry.conn.shared.proto);
@@ -880,6 +882,39 @@ impl EventLoop {
             (None, _) => entry.scheduled = None,
         }
         self.slots[index] = Slot::Conn(entry);
+    }
+
+    /// A closed connection's last bytes (its close frame, or the answer to
+    /// the peer's) still go out: it stays, writing as the socket allows,
+    /// until they are written or its drain time has passed; then its
+    /// transport is closed. Returns whether it stays.
+    fn linger(&mut self, entry: &mut Entry) -> bool {
+        let Stage::Streaming {
+            transport,
+            want_write,
+            linger,
+        } = &mut entry.stage
+        else {
+            return false;
+        };
+        let now = Instant::now();
+        let until = *linger.get_or_insert_with(|| {
+            let proto = lock(&entry.conn.shared.proto);
+            let drain = proto
+                .config()
+                .drain_timeout
+                .or(proto.config().close_timeout);
+            now + drain.unwrap_or(Duration::from_secs(1))
+        });
+        // A write error means nothing more can go out.
+        let written = transport.flush(&entry.conn.shared.proto).unwrap_or(true);
+        if written || until <= now {
+            transport.shutdown();
+            let _ = self.poll.registry().deregister(transport.stream());
+            return false;
+        }
+        *want_write = true;
+        true
     }
 
     fn run_dirty(&mut self) {
@@ -983,6 +1018,7 @@ impl EventLoop {
             stage: Stage::Streaming {
                 transport,
                 want_write: false,
+                linger: None,
             },
             interest: None,
             scheduled: None,

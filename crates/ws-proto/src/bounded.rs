@@ -20,9 +20,13 @@ pub(crate) fn reserve_within(buf: &mut BytesMut, want: usize, cap: usize) {
     if doubled <= cap || needed > cap {
         buf.reserve(want);
     } else {
-        let mut exact = BytesMut::with_capacity(cap);
-        exact.extend_from_slice(buf);
-        *buf = exact;
+        // To the ceiling exactly, through the vector's own reallocation:
+        // a large block is then grown in place or remapped, where a new
+        // buffer and a copy would hold both at once (twice the limit, for
+        // a moment). Unshared, the conversions move no byte.
+        let mut vec = Vec::from(std::mem::take(buf));
+        vec.reserve_exact(cap - vec.len());
+        *buf = BytesMut::from(bytes::Bytes::from(vec));
     }
 }
 
@@ -41,6 +45,8 @@ mod tests {
             assert!(buf.capacity() <= cap, "{}", buf.capacity());
         }
         assert_eq!(buf.capacity(), cap);
+        assert_eq!(buf.len(), cap);
+        assert!(buf.iter().all(|&b| b == 1));
     }
 
     #[test]
