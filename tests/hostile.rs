@@ -56,6 +56,7 @@ enum Kind {
     CompressionBomb,
     CloseStorm,
     NeverReads,
+    OverBudget { budget: usize },
 }
 
 /// THE table: the most heap a scenario may make the library hold, per
@@ -63,6 +64,13 @@ enum Kind {
 /// give back all but 64 KiB of what it took once its connections are
 /// closed (nothing leaks).
 fn bound(kind: Kind, config: &Config, conns: usize) -> Bound {
+    if let Kind::OverBudget { budget } = kind {
+        return Bound {
+            peak: budget + config.max_message_size / 2 + 2 * MIB,
+            end: 64 * KIB,
+            why: "the loop's budget, passed by at most one buffer's growth step before the connection is failed",
+        };
+    }
     let (per_conn, why) = match kind {
         Kind::PingFlood => (
             2 * MIB,
@@ -97,6 +105,7 @@ fn bound(kind: Kind, config: &Config, conns: usize) -> Bound {
             config.max_write_buffer + 2 * MIB,
             "the write buffer holds at most its limit, not a doubled allocation",
         ),
+        Kind::OverBudget { .. } => unreachable!("bounded by the budget, above"),
     };
     Bound {
         peak: per_conn * conns,
@@ -447,6 +456,114 @@ fn unfinished_messages(role: Role) {
 
 fn unfinished_message_default_limits(role: Role) {
     run_unfinished("unfinished message (default limits)", role, config(), 1);
+}
+
+/// Like [`unfinished`], against a loop with a memory budget that cannot
+/// hold every message: a connection the library fails (and closes) mid-way
+/// is expected, so writes to it may fail; each stream is then closed and
+/// read to its end.
+fn unfinished_over_budget(mut peer: Peer, config: &Config) -> Result<Vec<Scan>, String> {
+    let dir = peer.dir;
+    let total = config.max_message_size - KIB;
+    let payload = vec![0u8; config.max_frame_size];
+    for stream in &mut peer.streams {
+        let mut sent = 0;
+        while sent < total {
+            let len = payload.len().min(total - sent);
+            let opcode = if sent == 0 {
+                OpCode::Binary
+            } else {
+                OpCode::Continuation
+            };
+            let mut frame = Vec::new();
+            peer::push_bulk_header(&mut frame, dir, false, opcode, len as u64);
+            frame.extend_from_slice(&payload[..len]);
+            if peer::write_all(stream, &frame, deadline(10)).is_err() {
+                break; // failed by the library
+            }
+            sent += len;
+        }
+        let ping = peer::frame(dir, true, OpCode::Ping, b"marker");
+        let _ = peer::write_all(stream, &ping, deadline(10));
+    }
+    if !peer.cue.wait(PEER_TIME) {
+        return Err("no cue".into());
+    }
+    let until = deadline(10);
+    Ok(peer
+        .streams
+        .iter_mut()
+        .map(|stream| {
+            let _ = peer::write_all(stream, &peer::close_frame(dir, 1000), until);
+            let stream = stream.try_clone().expect("clone a socket");
+            peer::read_all(stream, peer_is_server(dir), until)
+        })
+        .collect())
+}
+
+/// Four connections, each with an unfinished 8 MiB message, against a loop
+/// whose budget holds about one and a half: the ones that pass it are
+/// failed (1013 from a server, 1009 from a client), the first goes on and
+/// closes cleanly, and the loop never holds much more than its budget.
+fn unfinished_messages_over_budget(role: Role) {
+    let mut run = Run::start(
+        "unfinished messages over the loop's budget (4 x 8 MiB, 12 MiB)",
+        role,
+    );
+    let conns = 4;
+    let budget = 12 * MIB;
+    let config = Config {
+        max_message_size: 8 * MIB,
+        max_frame_size: MIB,
+        ..config()
+    };
+    let plan = Plan {
+        conns,
+        memory_budget: Some(budget),
+        ..Plan::new(role, config.clone())
+    };
+    let failure = match role {
+        Role::Server => 1013,
+        Role::Client => 1009,
+    };
+    let limits = config.clone();
+    let mut duel = Duel::start(&mut run, plan, move |peer| {
+        unfinished_over_budget(peer, &limits)
+    });
+    let tally = duel.tally.clone();
+    let settled = wait_until(PEER_TIME, || {
+        tally.pings() as usize + tally.closed_with(failure) >= conns
+    });
+    run.check(
+        settled,
+        "every connection took its message in or was failed",
+    );
+    run.record_peak();
+    duel.cue();
+    let scans = duel.peer_outcome(&mut run, PEER_TIME);
+    duel.wait_closed(&mut run, conns, PEER_TIME);
+    if let Some(scans) = scans {
+        let codes: Vec<_> = scans.iter().map(|s| s.close).collect();
+        run.event(format!("the peer read close codes {codes:?}"));
+        run.check(
+            codes.iter().all(|&c| c == Some(1000) || c == Some(failure)),
+            "a connection closed with another code",
+        );
+    }
+    let failed = tally.closed_with(failure);
+    run.check(failed >= 1, "no connection was failed by the budget");
+    run.check(
+        tally.closed_with(1000) >= 1,
+        "no connection survived the budget",
+    );
+    run.check(
+        tally.errors() == failed && tally.first_error().contains("memory budget"),
+        format_args!("errors: {} ({})", tally.errors(), tally.first_error()),
+    );
+    run.check(tally.messages() == 0, "an unfinished message was delivered");
+    let bound = bound(Kind::OverBudget { budget }, &config, conns);
+    duel.end(&mut run, bound.end);
+    run.finish(bound);
 }
 
 // ---- 6: lying lengths --------------------------------------------------------------
@@ -1222,6 +1339,7 @@ both_roles!(
     pong_flood,
     unfinished_messages,
     unfinished_message_default_limits,
+    unfinished_messages_over_budget,
     lying_length_within_limit,
     lying_length_2_63,
     one_byte_fragments,

@@ -33,6 +33,8 @@ pub(crate) struct Plan {
     pub(crate) deflate: bool,
     /// The peer completes the opening handshake before the baseline.
     pub(crate) handshake: bool,
+    /// The library's loop has this memory budget.
+    pub(crate) memory_budget: Option<usize>,
 }
 
 impl Plan {
@@ -47,6 +49,7 @@ impl Plan {
             },
             deflate: false,
             handshake: true,
+            memory_budget: None,
         }
     }
 }
@@ -104,7 +107,9 @@ impl<T: Send + 'static> Duel<T> {
             behaviour,
             deflate,
             handshake,
+            memory_budget,
         } = plan;
+        lib.exec(move |event_loop| event_loop.set_memory_budget(memory_budget));
 
         // The peer's end: a raw server for the library's clients, or raw
         // clients of the library's server.

@@ -359,8 +359,10 @@ impl EventLoop {
     /// 1013 (try again later) for a server connection and 1009 for a
     /// client, and [`Error::MemoryBudget`] reported; the other connections
     /// keep working. The check follows each read, so a connection can pass
-    /// the budget by one read (256 KiB) and one read-buffer step (up to
-    /// 1 MiB) before it is stopped.
+    /// the budget by what one read makes it allocate before it is stopped:
+    /// the read (256 KiB), a step of a large frame's buffer (1 MiB), or
+    /// the doubling of a message being assembled (at most half
+    /// `max_message_size`).
     ///
     /// Each connection's own limits (`ws_proto::Config`: message, frame and
     /// write-buffer sizes) bound it alone; the budget bounds them all

@@ -13,9 +13,10 @@
 //!   1013, "try again later", from a server; 1009 from a client), which
 //!   frees its buffers at once; the others keep working.
 //!
-//! A read is 256 KiB at most, so a connection can pass the budget by about
-//! that much (and a frame's read-buffer step, at most 1 MiB) before it is
-//! stopped.
+//! The check follows each read, so a connection can pass the budget by
+//! what one read makes it allocate before it is stopped: the read (256
+//! KiB), a step of a large frame's buffer (1 MiB), or the doubling of a
+//! message being assembled (at most half its limit).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
