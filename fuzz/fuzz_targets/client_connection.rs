@@ -20,7 +20,9 @@
 //! when only the split differs; the client's output is only valid masked
 //! frames, carrying exactly the messages and pings it accepted to send and
 //! nothing after its close frame, which has the code and reason asked for;
-//! an early `handle_timeout` does nothing; nothing happens after Closed.
+//! an early `handle_timeout` does nothing; nothing happens after Closed;
+//! after every read and every (partial) write, what it holds is within its
+//! limits (`ws_fuzz::check_held`).
 
 #![no_main]
 

@@ -28,7 +28,11 @@
 //! reaches further back than the agreed window, and a message is compressed
 //! exactly when it is at least the sender's threshold long and the sender's
 //! window is not 8; without disruption both sides end Closed, cleanly, with
-//! the codes and reasons of the close frames the other side sent.
+//! the codes and reasons of the close frames the other side sent; after
+//! every delivery (partial ones included), what each side holds is within
+//! its limits (`ws_fuzz::check_held`: bytes waiting within the write
+//! buffer's limit, buffers within `ws_fuzz::held_bound`), so memory that
+//! grows with the traffic is a finding, not only a crash.
 
 #![no_main]
 
@@ -60,6 +64,8 @@ struct Peer {
     /// With permessage-deflate in force: the window this side compresses
     /// with, and its threshold.
     compresses: Option<(u8, usize)>,
+    /// The largest piece of input delivered to it.
+    max_piece: usize,
 }
 
 impl Peer {
@@ -82,6 +88,7 @@ impl Peer {
             initiated: None,
             eof: false,
             compresses: deflate.map(|(d, setup)| (d.window_bits, setup.threshold_bytes())),
+            max_piece: 0,
         }
     }
 
@@ -172,6 +179,10 @@ impl Pair {
         a.out.push(&bytes);
         b.conn.receive(now, &bytes);
         b.drain();
+        // Memory grows with the limits, never with the traffic.
+        b.max_piece = b.max_piece.max(n);
+        ws_fuzz::check_held(&a.conn, a.max_piece, a.log.name);
+        ws_fuzz::check_held(&b.conn, b.max_piece, b.log.name);
         true
     }
 

@@ -15,7 +15,9 @@
 //! reading of the frames after the request head (exactly, unless a timer
 //! fired); the same events and output as one read of the whole stream when
 //! only the split differs; the server's frames are valid and unmasked, carry
-//! exactly what it accepted to send, nothing after its close frame.
+//! exactly what it accepted to send, nothing after its close frame; after
+//! every read and every (partial) write, what it holds is within its limits
+//! (`ws_fuzz::check_held`).
 
 #![no_main]
 

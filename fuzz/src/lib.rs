@@ -916,6 +916,17 @@ impl OutputChecker {
     /// Takes everything `conn` wants to write (in pieces of at most `max`
     /// bytes when given), checks it and marks it written.
     pub fn flush(&mut self, conn: &mut Connection, max: Option<usize>) {
+        let mut slices = [std::io::IoSlice::new(&[]); 64];
+        let filled = conn.poll_transmit_vectored(&mut slices);
+        let waiting: usize = slices[..filled].iter().map(|s| s.len()).sum();
+        if filled < slices.len() {
+            assert_eq!(
+                conn.buffered_amount(),
+                waiting,
+                "{}: buffered_amount differs from poll_transmit_vectored",
+                self.name
+            );
+        }
         if let Some(out) = conn.poll_transmit() {
             assert!(
                 !out.is_empty(),
@@ -923,9 +934,9 @@ impl OutputChecker {
                 self.name
             );
             assert_eq!(
-                conn.buffered_amount(),
+                slices[0].len(),
                 out.len(),
-                "{}: buffered_amount differs from poll_transmit",
+                "{}: poll_transmit is not the first vectored slice",
                 self.name
             );
             let n = max.map_or(out.len(), |m| m.clamp(1, out.len()));
@@ -981,6 +992,53 @@ impl OutputChecker {
             _ => None,
         }
     }
+}
+
+// ---- what a connection holds ----------------------------------------------------------
+
+/// What ws-proto's output queue may hold beyond the bytes waiting in it
+/// (its `output::SLACK`: the written part of the first 64 KiB block, the
+/// room left in the last, four spare blocks), with room for the queue's
+/// descriptors.
+pub const WRITE_SLACK: usize = 6 * ((64 << 10) + 14) + 8192;
+/// The room the read buffer keeps past a frame received in place.
+pub const READ_SLACK: usize = 64 << 10;
+
+/// The most a connection may hold in its buffers
+/// (`Connection::buffer_capacity`) under `config`, whatever its peer
+/// sends, when it is given input in pieces of at most `piece` bytes and
+/// decoded between them: the write buffer's limit (or a handshake answer,
+/// if larger), its slack and the one close frame that ignores the limit;
+/// a frame received in place and a message being assembled, each within
+/// its limit; the pieces.
+pub fn held_bound(config: &ws_proto::Config, piece: usize) -> usize {
+    let write = config.max_write_buffer.max(4096) + 131 + WRITE_SLACK;
+    let read = config.max_frame_size
+        + config.max_message_size
+        + config.max_handshake_size
+        + 2 * (piece + READ_SLACK);
+    write + read
+}
+
+/// Asserts that `conn` holds no more than it may: the bytes waiting within
+/// the write buffer's limit (the handshake's answer and the close frame
+/// aside), the buffers within [`held_bound`]. A connection whose memory
+/// grows with its input, not its limits, fails here.
+pub fn check_held(conn: &Connection, piece: usize, name: &str) {
+    let config = conn.config();
+    let waiting = conn.buffered_amount();
+    let limit = config.max_write_buffer.max(4096) + 131;
+    assert!(
+        waiting <= limit,
+        "{name}: {waiting} bytes waiting, over the write buffer's limit of {}",
+        config.max_write_buffer
+    );
+    let held = conn.buffer_capacity();
+    let bound = held_bound(config, piece);
+    assert!(
+        held <= bound,
+        "{name}: {held} bytes held in buffers, over the bound of {bound} (pieces of {piece})"
+    );
 }
 
 /// The end of an HTTP head as `ws-proto` finds it: just past the first blank
@@ -1203,6 +1261,8 @@ pub struct Driven {
     pub timer_fired: bool,
     /// The simulated time.
     pub now: Instant,
+    /// The largest piece of input given so far.
+    pub max_piece: usize,
 }
 
 impl Driven {
@@ -1216,13 +1276,16 @@ impl Driven {
             sent: Sent::default(),
             timer_fired: false,
             now: start(),
+            max_piece: 0,
         }
     }
 
-    /// Feeds `chunk` and drains the events.
+    /// Feeds `chunk` and drains the events; checks what the connection holds.
     pub fn receive(&mut self, chunk: &[u8]) {
+        self.max_piece = self.max_piece.max(chunk.len());
         self.conn.receive(self.now, chunk);
         self.log.drain(&mut self.conn, chunk.len() + 8);
+        check_held(&self.conn, self.max_piece, self.log.name);
     }
 
     /// Writes up to `max` bytes of output (all of it with `None`).
@@ -1232,6 +1295,7 @@ impl Driven {
             self.written.extend_from_slice(&bytes[..n]);
         }
         self.out.flush(&mut self.conn, max);
+        check_held(&self.conn, self.max_piece, self.log.name);
     }
 
     /// Feeds `chunks`, with timers, commands and partial writes in between
