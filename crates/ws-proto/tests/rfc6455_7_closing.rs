@@ -385,25 +385,6 @@ fn s7_1_7_a_failed_connection_ends_once_its_close_frame_is_written() {
 }
 
 #[test]
-fn s7_1_7_a_close_frame_that_cannot_be_written_ends_at_the_drain_timeout() {
-    let now = Instant::now();
-    let mut client = failed_client(now, Config::default());
-    // The peer reads nothing: the close frame stays in the buffer.
-    client.handle_timeout(now + Duration::from_millis(999));
-    assert_eq!(events(&mut client), []);
-    client.handle_timeout(now + Duration::from_secs(1));
-    let events = events(&mut client);
-    assert!(matches!(
-        events[..],
-        [Event::Closed(Closed {
-            code: CloseCode::INVALID_PAYLOAD,
-            was_clean: false,
-            ..
-        })]
-    ));
-}
-
-#[test]
 fn s7_1_7_without_a_drain_timeout_a_failed_connection_waits_for_the_close_timeout() {
     let now = Instant::now();
     let config = Config {

@@ -246,12 +246,7 @@ impl Connection {
     /// handshake ([`Event::Closed`] with 1006). Closing a connection that is
     /// already closing or closed does nothing.
     pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        if !code.is_valid_on_wire() {
-            return Err(SendError::InvalidCloseCode(code.0));
-        }
-        if reason.len() > MAX_CLOSE_REASON {
-            return Err(SendError::CloseReasonTooLong(reason.len()));
-        }
+        check_close_frame(code, reason)?;
         self.last_input = self.last_input.max(now);
         self.close_local(code, reason);
         Ok(())
@@ -269,12 +264,7 @@ impl Connection {
     /// [`close`](Self::close) does); failing a closed connection does
     /// nothing. The code and reason are checked as for `close`.
     pub fn fail(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        if !code.is_valid_on_wire() {
-            return Err(SendError::InvalidCloseCode(code.0));
-        }
-        if reason.len() > MAX_CLOSE_REASON {
-            return Err(SendError::CloseReasonTooLong(reason.len()));
-        }
+        check_close_frame(code, reason)?;
         self.last_input = self.last_input.max(now);
         self.fail_local(code, reason);
         Ok(())
@@ -412,6 +402,18 @@ impl Connection {
             self.events = VecDeque::new();
         }
     }
+}
+
+/// A close frame this side may send: a code allowed on the wire and a
+/// reason that fits.
+fn check_close_frame(code: CloseCode, reason: &str) -> Result<(), SendError> {
+    if !code.is_valid_on_wire() {
+        return Err(SendError::InvalidCloseCode(code.0));
+    }
+    if reason.len() > MAX_CLOSE_REASON {
+        return Err(SendError::CloseReasonTooLong(reason.len()));
+    }
+    Ok(())
 }
 
 /// The masking RNG as the writer takes it.
