@@ -22,8 +22,8 @@ use std::io::IoSlice;
 
 use bytes::{Buf as _, Bytes};
 
-use crate::frame::extend_masked_at;
 use crate::frame::header::MAX_HEADER_LEN;
+use crate::frame::{FrameHeader, extend_masked_at};
 
 /// The most bytes a block grows to. A 64 KiB payload and its header fit in
 /// one; a larger frame continues in the next block.
@@ -39,8 +39,8 @@ const SPARE_BLOCKS: usize = 4;
 /// come on top: one descriptor per block or given-away payload.)
 pub(crate) const SLACK: usize = (2 + SPARE_BLOCKS) * BLOCK;
 
-/// Encoded bytes; those before `start` are written (only the first block
-/// has any).
+/// A full block waiting to be written; bytes before `start` are written
+/// (only the first block has any).
 #[derive(Debug)]
 struct Block {
     buf: Vec<u8>,
@@ -56,7 +56,14 @@ struct Segment {
 
 #[derive(Debug, Default)]
 pub(crate) struct Output {
-    blocks: VecDeque<Block>,
+    /// Full blocks, oldest first, waiting before `tail`.
+    sealed: VecDeque<Block>,
+    /// The block being filled. With no sealed block it is also the first,
+    /// and its bytes before `tail_start` are written. A field of its own,
+    /// not the queue's last entry: the path of every small message touches
+    /// only it.
+    tail: Vec<u8>,
+    tail_start: usize,
     segments: VecDeque<Segment>,
     segment_bytes: usize,
     spare: Vec<Vec<u8>>,
@@ -89,18 +96,24 @@ impl Output {
         self.pushes
     }
 
+    /// The unwritten encoded bytes of the first block.
+    fn front(&self) -> &[u8] {
+        match self.sealed.front() {
+            Some(block) => &block.buf[block.start..],
+            None => &self.tail[self.tail_start..],
+        }
+    }
+
     /// The next contiguous bytes waiting to be written.
     pub(crate) fn pending(&self) -> &[u8] {
-        let next_segment = self.segments.front();
-        if let Some(segment) = next_segment.filter(|s| s.at == self.written) {
+        let Some(segment) = self.segments.front() else {
+            return self.front(); // the common case: encoded bytes only
+        };
+        if segment.at == self.written {
             return &segment.data;
         }
-        let Some(front) = self.blocks.front() else {
-            return &[];
-        };
-        let unwritten = &front.buf[front.start..];
-        let before_segment = next_segment.map_or(usize::MAX, |s| (s.at - self.written) as usize);
-        &unwritten[..unwritten.len().min(before_segment)]
+        let front = self.front();
+        &front[..front.len().min((segment.at - self.written) as usize)]
     }
 
     /// Fills `slices` with the waiting bytes, in order; returns how many it
@@ -113,10 +126,18 @@ impl Output {
                 filled += 1;
             }
         };
+        let tail_start = if self.sealed.is_empty() {
+            self.tail_start
+        } else {
+            0
+        };
+        let blocks = self.sealed.iter().enumerate();
+        let encoded = blocks
+            .map(|(i, b)| &b.buf[if i == 0 { b.start } else { 0 }..])
+            .chain(std::iter::once(&self.tail[tail_start..]));
         let mut segments = self.segments.iter().peekable();
         let mut at = self.written;
-        for (i, block) in self.blocks.iter().enumerate() {
-            let mut bytes = &block.buf[if i == 0 { block.start } else { 0 }..];
+        for mut bytes in encoded {
             loop {
                 while let Some(segment) = segments.next_if(|s| s.at == at) {
                     push(&segment.data);
@@ -145,58 +166,101 @@ impl Output {
     /// Marks `n` waiting bytes as written.
     pub(crate) fn advance(&mut self, mut n: usize) {
         debug_assert!(n <= self.buffered(), "advanced past the queued bytes");
+        if self.sealed.is_empty() && self.segments.is_empty() {
+            // The common case: one block, reused once written.
+            let n = n.min(self.tail.len() - self.tail_start);
+            self.tail_start += n;
+            self.written += n as u64;
+            if self.tail_start == self.tail.len() {
+                self.tail.clear();
+                self.tail_start = 0;
+            }
+            return;
+        }
         while n > 0 {
-            let next_segment = self.segments.front_mut();
-            if let Some(segment) = next_segment.filter(|s| s.at == self.written) {
-                let step = n.min(segment.data.len());
-                segment.data.advance(step);
-                self.segment_bytes -= step;
-                if segment.data.is_empty() {
-                    self.segments.pop_front();
+            if let Some(segment) = self.segments.front_mut() {
+                if segment.at == self.written {
+                    let step = n.min(segment.data.len());
+                    segment.data.advance(step);
+                    self.segment_bytes -= step;
+                    if segment.data.is_empty() {
+                        self.segments.pop_front();
+                    }
+                    n -= step;
+                    continue;
                 }
-                n -= step;
-                continue;
             }
             let before_segment = self
                 .segments
                 .front()
-                .map_or(u64::MAX, |s| s.at - self.written);
-            let Some(front) = self.blocks.front_mut() else {
-                return;
+                .map_or(usize::MAX, |s| (s.at - self.written) as usize);
+            let step = match self.sealed.front_mut() {
+                Some(block) => {
+                    let step = n.min(block.buf.len() - block.start).min(before_segment);
+                    block.start += step;
+                    if block.start == block.buf.len() {
+                        self.retire_front();
+                    }
+                    step
+                }
+                None => {
+                    let step = n.min(self.tail.len() - self.tail_start).min(before_segment);
+                    self.tail_start += step;
+                    if self.tail_start == self.tail.len() {
+                        // Everything encoded is out: the block is reused.
+                        self.tail.clear();
+                        self.tail_start = 0;
+                    }
+                    step
+                }
             };
-            let unwritten = front.buf.len() - front.start;
-            let step = n.min(unwritten).min(before_segment as usize);
             if step == 0 {
                 return; // asked for more than was queued
             }
-            front.start += step;
             self.written += step as u64;
             n -= step;
-            if front.start == front.buf.len() {
-                self.retire_front();
-            }
         }
     }
 
-    /// The first block is written: drop it (or keep it for reuse), or,
-    /// when it is the only one, empty it for the next bytes.
+    /// The first sealed block is written: drop it, or keep it for reuse.
     fn retire_front(&mut self) {
-        if self.blocks.len() > 1 {
-            let mut block = self.blocks.pop_front().expect("more than one block");
+        if let Some(mut block) = self.sealed.pop_front() {
             if self.spare.len() < SPARE_BLOCKS {
                 block.buf.clear();
                 self.spare.push(block.buf);
             }
-        } else if let Some(only) = self.blocks.front_mut() {
-            only.buf.clear();
-            only.start = 0;
         }
     }
 
-    /// Makes the last block able to take `want` more bytes in one piece,
-    /// when a block can hold that many.
+    /// Makes the block being filled able to take `want` more bytes in one
+    /// piece, when a block can hold that many.
     pub(crate) fn reserve(&mut self, want: usize) {
         self.tail(want);
+    }
+
+    /// Queues a frame: `header`, encoded, then `payload`, masked with the
+    /// header's key if it has one. A frame that fits the block being filled
+    /// goes in with one look at it (the path of every small message).
+    pub(crate) fn push_frame(&mut self, header: &FrameHeader, payload: &[u8]) {
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        let total = head_len + payload.len();
+        let tail = self.tail(total);
+        if tail.capacity() - tail.len() >= total {
+            tail.extend_from_slice(&head[..head_len]);
+            match header.mask {
+                Some(key) => extend_masked_at(tail, payload, key, 0),
+                None => tail.extend_from_slice(payload),
+            }
+            self.end += total as u64;
+            self.pushes += 1;
+            return;
+        }
+        self.push(&head[..head_len]);
+        match header.mask {
+            Some(key) => self.push_masked(payload, key, 0),
+            None => self.push(payload),
+        }
     }
 
     /// Queues `bytes`.
@@ -239,72 +303,73 @@ impl Output {
     }
 
     /// Takes back the last `n` encoded bytes, if none of them is written
-    /// yet and they are all in the last block; returns whether it did. The
-    /// caller checks that nothing was queued after them.
+    /// yet and they are all in the block being filled; returns whether it
+    /// did. The caller checks that nothing was queued after them.
     pub(crate) fn retract(&mut self, n: usize) -> bool {
-        let Some(last) = self.blocks.back_mut() else {
-            return false;
+        let written = if self.sealed.is_empty() {
+            self.tail_start
+        } else {
+            0
         };
-        if n > last.buf.len() - last.start {
+        if n > self.tail.len() - written {
             return false;
         }
-        last.buf.truncate(last.buf.len() - n);
+        self.tail.truncate(self.tail.len() - n);
         self.end -= n as u64;
         true
     }
 
     /// Lets `write` append raw bytes (the HTTP handshake) to the queue.
     pub(crate) fn with_raw<T>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> T) -> T {
-        if self.blocks.is_empty() {
-            self.blocks.push_back(Block {
-                buf: Vec::new(),
-                start: 0,
-            });
-        }
-        let last = &mut self.blocks.back_mut().expect("a block").buf;
-        let before = last.len();
-        let result = write(last);
-        let added = last.len() - before;
-        self.end += added as u64;
+        let before = self.tail.len();
+        let result = write(&mut self.tail);
+        self.end += (self.tail.len() - before) as u64;
         self.pushes += 1;
         result
     }
 
-    /// The last block, with room for at least one byte, and for `want` if
-    /// a block can take that many.
+    /// The block being filled, with room for at least one byte, and for
+    /// `want` if a block can take that many.
+    #[inline]
     fn tail(&mut self, want: usize) -> &mut Vec<u8> {
-        let full = match self.blocks.back_mut() {
-            None => true,
-            Some(last) if last.buf.capacity() - last.buf.len() >= want => false,
-            Some(last) => {
-                // Reclaim the written part once it is as large as the rest:
-                // the copy costs no more than the bytes written since.
-                if last.start > 0 && last.start >= last.buf.len() - last.start {
-                    last.buf.drain(..last.start);
-                    last.start = 0;
-                }
-                let (len, capacity) = (last.buf.len(), last.buf.capacity());
-                if capacity - len < want && capacity < BLOCK {
-                    let target = (len + want).max(2 * capacity).clamp(MIN_BLOCK, BLOCK);
-                    last.buf.reserve_exact(target - len);
-                }
-                last.buf.len() == last.buf.capacity()
-            }
-        };
-        if full {
-            let buf = match self.spare.pop() {
+        if self.tail.capacity() - self.tail.len() < want {
+            self.make_room(want);
+        }
+        &mut self.tail
+    }
+
+    /// The block being filled has less room than `want`: reclaim its
+    /// written part, grow it, or seal it and start the next.
+    #[inline(never)]
+    fn make_room(&mut self, want: usize) {
+        let len = self.tail.len();
+        // Reclaim the written part once it is as large as the rest: the
+        // copy costs no more than the bytes written since.
+        if self.tail_start > 0 && self.tail_start >= len - self.tail_start {
+            self.tail.drain(..self.tail_start);
+            self.tail_start = 0;
+        }
+        let (len, capacity) = (self.tail.len(), self.tail.capacity());
+        if capacity - len < want && capacity < BLOCK {
+            let target = (len + want).max(2 * capacity).clamp(MIN_BLOCK, BLOCK);
+            self.tail.reserve_exact(target - len);
+        }
+        if self.tail.len() == self.tail.capacity() {
+            // Full: it waits in the queue, and a new block takes its place.
+            let next = match self.spare.pop() {
                 Some(spare) => spare,
                 None => Vec::with_capacity(want.clamp(MIN_BLOCK, BLOCK)),
             };
-            self.blocks.push_back(Block { buf, start: 0 });
+            let full = std::mem::replace(&mut self.tail, next);
+            let start = std::mem::take(&mut self.tail_start);
+            self.sealed.push_back(Block { buf: full, start });
         }
         debug_assert!(
-            self.blocks.len() < 3 || self.block_capacity() <= self.buffered() + SLACK,
+            self.sealed.len() < 2 || self.block_capacity() <= self.buffered() + SLACK,
             "the queue holds {} bytes for {} waiting",
             self.block_capacity(),
             self.buffered()
         );
-        &mut self.blocks.back_mut().expect("a block").buf
     }
 
     /// Heap bytes held: blocks, spare blocks, the descriptor queues, and the
@@ -312,14 +377,15 @@ impl Output {
     pub(crate) fn capacity(&self) -> usize {
         self.block_capacity()
             + self.segment_bytes
-            + self.blocks.capacity() * size_of::<Block>()
+            + self.sealed.capacity() * size_of::<Block>()
             + self.segments.capacity() * size_of::<Segment>()
             + self.spare.capacity() * size_of::<Vec<u8>>()
     }
 
     /// Heap bytes held by blocks (in the queue or spare).
     pub(crate) fn block_capacity(&self) -> usize {
-        self.blocks.iter().map(|b| b.buf.capacity()).sum::<usize>()
+        self.sealed.iter().map(|b| b.buf.capacity()).sum::<usize>()
+            + self.tail.capacity()
             + self.spare.iter().map(Vec::capacity).sum::<usize>()
     }
 
@@ -328,7 +394,9 @@ impl Output {
     pub(crate) fn release(&mut self) {
         self.spare = Vec::new();
         if self.buffered() == 0 {
-            self.blocks = VecDeque::new();
+            self.sealed = VecDeque::new();
+            self.tail = Vec::new();
+            self.tail_start = 0;
             self.segments = VecDeque::new();
         }
     }

@@ -126,12 +126,16 @@ impl Reader {
         }
     }
 
-    /// How far the read buffer may grow before doubling: a frame received
-    /// in place, and the slack past it. Otherwise it only holds what the
-    /// latest reads brought, decoded before the next.
+    /// How far the read buffer may grow before doubling: a large frame
+    /// received in place, and the slack past it. Otherwise (0) it grows as
+    /// usual: it holds what the latest reads brought, decoded before the
+    /// next, and small frames, for which doubling wastes little and saves
+    /// an allocation per frame.
     fn buf_ceiling(&self) -> usize {
         match self.frame {
-            Some(frame) if frame.in_place => frame.len.saturating_add(READ_SLACK),
+            Some(frame) if frame.in_place && frame.len > READ_SLACK => {
+                frame.len.saturating_add(READ_SLACK)
+            }
             _ => 0,
         }
     }

@@ -165,7 +165,9 @@ impl Writer {
         mut rng: Option<&mut dyn Rng>,
     ) -> Result<(), SendError> {
         let frames = self.make_room(payload.len())?;
-        self.out.reserve(payload.len() + frames * MAX_HEADER_LEN);
+        if frames > 1 {
+            self.out.reserve(payload.len() + frames * MAX_HEADER_LEN);
+        }
         let (mut opcode, mut rsv) = (opcode, rsv);
         let mut chunks = payload.chunks(self.fragment_size);
         for i in 0..frames {
@@ -305,7 +307,6 @@ impl Writer {
     fn control_frame(&mut self, opcode: OpCode, payload: &[u8], rng: Option<&mut dyn Rng>) {
         debug_assert!(opcode.is_control() && payload.len() <= 125);
         let mask = rng.map(|r| r.next_u32().to_ne_bytes());
-        self.out.reserve(control_len(payload.len(), mask.is_some()));
         self.frame(true, 0, opcode, payload, mask);
     }
 
@@ -330,13 +331,17 @@ impl Writer {
 
     /// Encodes one frame with its payload copied (and masked) into the queue.
     fn frame(&mut self, fin: bool, rsv: u8, opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) {
-        self.header(fin, rsv, opcode, payload.len(), mask);
-        match mask {
-            Some(key) => self.out.push_masked(payload, key, 0),
-            None => self.out.push(payload),
-        }
+        let header = FrameHeader {
+            fin,
+            rsv,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        self.out.push_frame(&header, payload);
     }
 
+    /// Encodes a frame's header alone (its payload is queued as a segment).
     fn header(&mut self, fin: bool, rsv: u8, opcode: OpCode, len: usize, mask: Option<[u8; 4]>) {
         let header = FrameHeader {
             fin,

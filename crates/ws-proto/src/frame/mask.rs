@@ -38,7 +38,7 @@ pub fn extend_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4]) {
 
 /// [`extend_masked`] for a piece of a payload that starts `offset` bytes
 /// into it, so a payload can be masked into several buffers in turn.
-#[inline]
+#[inline(always)] // on the send path of every message: small ones pay for a call
 pub fn extend_masked_at(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
     let key = rotate_key(key, offset);
     out.reserve(src.len());
@@ -72,9 +72,8 @@ pub fn apply_mask_scalar(buf: &mut [u8], key: [u8; 4], offset: usize) {
 /// The key as seen from `offset` bytes into the payload.
 #[inline]
 fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let mut rotated = key;
-    rotated.rotate_left(offset & 3);
-    rotated
+    let o = offset & 3;
+    [key[o], key[(o + 1) & 3], key[(o + 2) & 3], key[(o + 3) & 3]]
 }
 
 #[cfg(test)]
