@@ -367,7 +367,8 @@ impl EventLoop {
     /// Each connection's own limits (`ws_proto::Config`: message, frame and
     /// write-buffer sizes) bound it alone; the budget bounds them all
     /// together, which a server facing many peers needs: at the default
-    /// limits one hostile connection can hold about 80 MB. Not counted:
+    /// limits each hostile connection can make it hold a 64 MiB unfinished
+    /// message. Not counted:
     /// the fixed part of each connection (about 1 KiB idle), TLS state, and
     /// messages the handlers keep.
     pub fn set_memory_budget(&mut self, bytes: Option<usize>) {
