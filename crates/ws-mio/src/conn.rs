@@ -148,15 +148,26 @@ impl Conn {
         len: usize,
         send: impl FnOnce(&mut ws_proto::Connection) -> Result<(), SendError>,
     ) -> Result<(), SendError> {
-        if let Some(event_loop) = self.shared.event_loop.upgrade() {
+        let event_loop = self.shared.event_loop.upgrade();
+        if let Some(event_loop) = &event_loop {
             event_loop.memory.admit(len)?;
         }
-        self.command(send)
+        self.run(event_loop, send)
     }
 
     /// Runs a command on the state machine, then has the loop write.
     fn command<T>(&self, f: impl FnOnce(&mut ws_proto::Connection) -> T) -> T {
-        let event_loop = self.shared.event_loop.upgrade();
+        self.run(self.shared.event_loop.upgrade(), f)
+    }
+
+    /// Runs `f` on the state machine, records what it holds now with
+    /// `event_loop` (the loop, if it is still there), and has the loop
+    /// write.
+    fn run<T>(
+        &self,
+        event_loop: Option<Arc<LoopShared>>,
+        f: impl FnOnce(&mut ws_proto::Connection) -> T,
+    ) -> T {
         let result = {
             let mut proto = lock(&self.shared.proto);
             let result = f(&mut proto);

@@ -350,18 +350,6 @@ fn s7_both_sides_closing_at_once_is_clean_for_both() {
 
 // ---- the failing side closes the transport (7.1.7) ---------------------------------
 
-/// A client that has just failed with invalid UTF-8 (1007).
-fn failed_client(now: Instant, config: Config) -> ws_proto::Connection {
-    let mut client = open_client(now, config);
-    client.receive(now, &server_frame(true, OpCode::Text, b"\xff"));
-    assert!(matches!(
-        events(&mut client)[..],
-        [Event::Error(Error::Protocol(ProtocolError::InvalidUtf8))]
-    ));
-    assert_eq!(client.state(), State::Closing);
-    client
-}
-
 #[test]
 fn s7_1_7_a_failed_connection_ends_once_its_close_frame_is_written() {
     let now = Instant::now();
@@ -374,14 +362,7 @@ fn s7_1_7_a_failed_connection_ends_once_its_close_frame_is_written() {
     // Written: nothing is left to wait for, not even the peer's answer.
     assert!(client.poll_timeout().is_some_and(|at| at <= now));
     client.handle_timeout(now);
-    assert_eq!(
-        events(&mut client),
-        [closed_uncleanly(
-            CloseCode::INVALID_PAYLOAD,
-            "text message is not valid UTF-8",
-            Initiator::Local
-        )]
-    );
+    assert_eq!(events(&mut client), [closed_after_invalid_utf8()]);
 }
 
 #[test]

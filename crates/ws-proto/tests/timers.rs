@@ -89,22 +89,13 @@ fn close_timeout_when_the_server_never_ends_tcp_after_the_handshake_is_still_cle
 #[test]
 fn a_failed_connection_whose_close_frame_is_not_written_ends_at_the_drain_timeout() {
     let now = Instant::now();
-    let mut client = open_client(now, Config::default());
-    client.receive(now, &server_frame(true, OpCode::Text, b"\xc0"));
-    assert!(matches!(events(&mut client)[..], [Event::Error(_)]));
+    let mut client = failed_client(now, Config::default());
     // The peer reads nothing: the close frame stays in the buffer.
     client.handle_timeout(now + SEC - Duration::from_millis(1));
     assert_eq!(events(&mut client), []);
     client.handle_timeout(now + SEC);
     // One error only: the violation, not also the timeout.
-    assert_eq!(
-        events(&mut client),
-        [closed_uncleanly(
-            CloseCode::INVALID_PAYLOAD,
-            "text message is not valid UTF-8",
-            Initiator::Local
-        )]
-    );
+    assert_eq!(events(&mut client), [closed_after_invalid_utf8()]);
 }
 
 #[test]

@@ -167,14 +167,7 @@ impl Output {
     pub(crate) fn advance(&mut self, mut n: usize) {
         debug_assert!(n <= self.buffered(), "advanced past the queued bytes");
         if self.sealed.is_empty() && self.segments.is_empty() {
-            // The common case: one block, reused once written.
-            let n = n.min(self.tail.len() - self.tail_start);
-            self.tail_start += n;
-            self.written += n as u64;
-            if self.tail_start == self.tail.len() {
-                self.tail.clear();
-                self.tail_start = 0;
-            }
+            self.advance_tail(n); // the common case: one block
             return;
         }
         while n > 0 {
@@ -198,28 +191,32 @@ impl Output {
                 Some(block) => {
                     let step = n.min(block.buf.len() - block.start).min(before_segment);
                     block.start += step;
+                    self.written += step as u64;
                     if block.start == block.buf.len() {
                         self.retire_front();
                     }
                     step
                 }
-                None => {
-                    let step = n.min(self.tail.len() - self.tail_start).min(before_segment);
-                    self.tail_start += step;
-                    if self.tail_start == self.tail.len() {
-                        // Everything encoded is out: the block is reused.
-                        self.tail.clear();
-                        self.tail_start = 0;
-                    }
-                    step
-                }
+                None => self.advance_tail(n.min(before_segment)),
             };
             if step == 0 {
                 return; // asked for more than was queued
             }
-            self.written += step as u64;
             n -= step;
         }
+    }
+
+    /// Marks up to `n` bytes of the block being filled (the first block)
+    /// as written; returns how many. Once all are, the block is reused.
+    fn advance_tail(&mut self, n: usize) -> usize {
+        let step = n.min(self.tail.len() - self.tail_start);
+        self.tail_start += step;
+        self.written += step as u64;
+        if self.tail_start == self.tail.len() {
+            self.tail.clear();
+            self.tail_start = 0;
+        }
+        step
     }
 
     /// The first sealed block is written: drop it, or keep it for reuse.
@@ -261,6 +258,13 @@ impl Output {
             Some(key) => self.push_masked(payload, key, 0),
             None => self.push(payload),
         }
+    }
+
+    /// Queues a frame's `header` alone: its payload follows as a segment.
+    pub(crate) fn push_header(&mut self, header: &FrameHeader) {
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        self.push(&head[..head_len]);
     }
 
     /// Queues `bytes`.

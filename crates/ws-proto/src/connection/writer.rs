@@ -331,28 +331,31 @@ impl Writer {
 
     /// Encodes one frame with its payload copied (and masked) into the queue.
     fn frame(&mut self, fin: bool, rsv: u8, opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) {
-        let header = FrameHeader {
-            fin,
-            rsv,
-            opcode,
-            mask,
-            payload_len: payload.len() as u64,
-        };
+        let header = frame_header(fin, rsv, opcode, payload.len(), mask);
         self.out.push_frame(&header, payload);
     }
 
     /// Encodes a frame's header alone (its payload is queued as a segment).
     fn header(&mut self, fin: bool, rsv: u8, opcode: OpCode, len: usize, mask: Option<[u8; 4]>) {
-        let header = FrameHeader {
-            fin,
-            rsv,
-            opcode,
-            mask,
-            payload_len: len as u64,
-        };
-        let mut head = [0u8; MAX_HEADER_LEN];
-        let n = header.encode(&mut head);
-        self.out.push(&head[..n]);
+        self.out
+            .push_header(&frame_header(fin, rsv, opcode, len, mask));
+    }
+}
+
+/// The header of a frame with `len` payload bytes.
+fn frame_header(
+    fin: bool,
+    rsv: u8,
+    opcode: OpCode,
+    len: usize,
+    mask: Option<[u8; 4]>,
+) -> FrameHeader {
+    FrameHeader {
+        fin,
+        rsv,
+        opcode,
+        mask,
+        payload_len: len as u64,
     }
 }
 

@@ -95,6 +95,30 @@ pub fn closed_uncleanly(code: CloseCode, reason: &str, initiator: Initiator) -> 
     })
 }
 
+/// A client that has just failed the connection: the server sent text that
+/// is not UTF-8 (1007); the close frame is queued, not written.
+pub fn failed_client(now: Instant, config: Config) -> Connection {
+    let mut client = open_client(now, config);
+    client.receive(now, &server_frame(true, OpCode::Text, b"\xff"));
+    assert!(matches!(
+        events(&mut client)[..],
+        [Event::Error(ws_proto::Error::Protocol(
+            ws_proto::ProtocolError::InvalidUtf8
+        ))]
+    ));
+    assert_eq!(client.state(), ws_proto::State::Closing);
+    client
+}
+
+/// The `Closed` event of [`failed_client`], whenever it ends.
+pub fn closed_after_invalid_utf8() -> Event {
+    closed_uncleanly(
+        CloseCode::INVALID_PAYLOAD,
+        "text message is not valid UTF-8",
+        Initiator::Local,
+    )
+}
+
 /// A frame as it was on the wire, unmasked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WireFrame {
