@@ -3,7 +3,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -11,6 +11,7 @@ use ws_proto::{CloseCode, SendError, State};
 
 use crate::error::Error;
 use crate::event_loop::LoopShared;
+use crate::link::{Link, lock};
 
 thread_local! {
     /// The loop running on this thread, if any (its `LoopShared` address).
@@ -33,19 +34,15 @@ impl Drop for OnLoopThread {
     }
 }
 
-/// Locks a connection's state machine. A handler that panicked while
-/// holding the lock leaves it poisoned; the state machine itself is
-/// consistent between calls, so the lock is taken anyway.
-pub(crate) fn lock(proto: &Mutex<ws_proto::Connection>) -> MutexGuard<'_, ws_proto::Connection> {
-    proto
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Whether this thread runs `event_loop`.
+fn on_loop_thread(event_loop: &Arc<LoopShared>) -> bool {
+    CURRENT_LOOP.with(|c| c.get()) == Arc::as_ptr(event_loop) as usize
 }
 
 /// The part of a connection shared between the loop and every handle.
 pub(crate) struct Shared {
     pub(crate) id: u64,
-    pub(crate) proto: Mutex<ws_proto::Connection>,
+    pub(crate) link: Mutex<Link>,
     /// The loop's token for the connection, set when it is registered.
     pub(crate) token: AtomicUsize,
     /// Already in the loop's list of connections with output to write.
@@ -61,11 +58,16 @@ pub(crate) struct Shared {
 /// A connection driven by an event loop. Cheap to clone; every method can
 /// be called from any thread.
 ///
-/// A send goes straight into the connection's state machine (so its result,
-/// such as [`SendError::WriteBufferFull`], is known at once and messages keep
-/// the order they were sent in), then the loop is told there is something to
-/// write. From a handler, on the loop's own thread, no wake-up is needed: the
-/// loop writes when the handler returns.
+/// A send goes straight into the connection's state machine, so its result
+/// (such as [`SendError::WriteBufferFull`]) is known at once and messages
+/// keep the order they were sent in, across threads. From any thread but
+/// the loop's, a send with nothing queued before it then writes the frame
+/// to the socket at once, from the sender's thread (through TLS, if any):
+/// one syscall, and the loop is not woken. Only when the socket will not
+/// take it all does the loop write the rest, once the socket is writable.
+/// From a handler, on the loop's own thread, nothing is written yet: the
+/// loop writes when the handler returns, so a handler's sends coalesce
+/// into one write with the loop's own.
 #[derive(Clone)]
 pub struct Conn {
     pub(crate) shared: Arc<Shared>,
@@ -79,17 +81,20 @@ impl Conn {
 
     /// Where the connection is in its life.
     pub fn state(&self) -> State {
-        lock(&self.shared.proto).state()
+        lock(&self.shared.link).proto.state()
     }
 
     /// Bytes queued and not yet written to the socket (before TLS).
     pub fn buffered_amount(&self) -> usize {
-        lock(&self.shared.proto).buffered_amount()
+        lock(&self.shared.link).proto.buffered_amount()
     }
 
     /// The negotiated subprotocol, once open.
     pub fn subprotocol(&self) -> Option<String> {
-        lock(&self.shared.proto).subprotocol().map(str::to_owned)
+        lock(&self.shared.link)
+            .proto
+            .subprotocol()
+            .map(str::to_owned)
     }
 
     /// Sends a text message.
@@ -160,38 +165,57 @@ impl Conn {
         self.run(self.shared.event_loop.upgrade(), f)
     }
 
-    /// Runs `f` on the state machine, records what it holds now with
-    /// `event_loop` (the loop, if it is still there), and has the loop
-    /// write.
+    /// Runs `f` on the state machine, writes what it queued when this
+    /// thread may (see [`Conn`]), records what the connection holds now
+    /// with `event_loop` (the loop, if it is still there), and tells the
+    /// loop when it has something to do.
     fn run<T>(
         &self,
         event_loop: Option<Arc<LoopShared>>,
         f: impl FnOnce(&mut ws_proto::Connection) -> T,
     ) -> T {
-        let result = {
-            let mut proto = lock(&self.shared.proto);
-            let result = f(&mut proto);
-            if let Some(event_loop) = &event_loop {
-                event_loop.memory.account(&self.shared, &proto);
-            }
-            result
+        let Some(event_loop) = event_loop else {
+            // The loop is gone: the state machine answers (not open), and
+            // nothing can write.
+            return f(&mut lock(&self.shared.link).proto);
         };
-        if let Some(event_loop) = event_loop {
-            self.kick(&event_loop);
+        let on_loop = on_loop_thread(&event_loop);
+        let (result, settled) = {
+            let mut link = lock(&self.shared.link);
+            let before = (link.proto.state(), link.proto.poll_timeout());
+            // Blocked before this send: the loop waits for the socket.
+            let loop_writes = link.blocked;
+            let result = f(&mut link.proto);
+            if !on_loop && link.proto.buffered_amount() > 0 && link.writable_now() {
+                link.write();
+            }
+            // The loop need not hear of it when everything is written, or
+            // when it waits for the socket to write the rest anyway; unless
+            // the state or a deadline changed (a close, or the end of a
+            // failed connection once its close frame is out), or a write
+            // failed.
+            let settled = !on_loop
+                && (link.proto.buffered_amount() == 0 || loop_writes)
+                && link.failed.is_none()
+                && before == (link.proto.state(), link.proto.poll_timeout());
+            event_loop.memory.account(&self.shared, &link.proto);
+            (result, settled)
+        };
+        if !settled {
+            self.kick(&event_loop, on_loop);
         }
         result
     }
 
     /// Tells the loop that this connection has something to write (or a new
     /// state to act on).
-    fn kick(&self, event_loop: &Arc<LoopShared>) {
+    fn kick(&self, event_loop: &Arc<LoopShared>, on_loop: bool) {
         if self.shared.queued.swap(true, Ordering::AcqRel) {
             return; // already on the list
         }
         if !event_loop.push_dirty(self.shared.clone()) {
             return; // the loop has stopped; nothing will write
         }
-        let on_loop = CURRENT_LOOP.with(|c| c.get()) == Arc::as_ptr(event_loop) as usize;
         if !on_loop {
             event_loop.wake();
         }

@@ -28,8 +28,9 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use rustls::pki_types::ServerName;
 use ws_proto::{ClientRequest, CloseCode, State};
 
-use crate::conn::{Conn, Event, Handler, OnLoopThread, Shared, lock};
+use crate::conn::{Conn, Event, Handler, OnLoopThread, Shared};
 use crate::error::Error;
+use crate::link::{Link, lock};
 use crate::memory::Memory;
 use crate::options::{ClientOptions, ServerOptions};
 use crate::transport::{Read, Transport};
@@ -37,8 +38,6 @@ use crate::transport::{Read, Transport};
 const WAKER: Token = Token(0);
 /// Reads per connection per turn before others get their turn.
 const READ_BUDGET: usize = 32;
-/// The loop's one read buffer, shared by all its connections.
-const SCRATCH: usize = 256 << 10;
 /// Output this large is written during a read burst, not after it.
 const FLUSH_EARLY: usize = 64 << 10;
 
@@ -173,7 +172,7 @@ impl Handle {
         )?;
         let shared = Arc::new(Shared {
             id: self.shared.next_id.fetch_add(1, Ordering::Relaxed),
-            proto: Mutex::new(proto),
+            link: Mutex::new(Link::new(proto)),
             token: AtomicUsize::new(usize::MAX),
             queued: AtomicBool::new(false),
             held: AtomicUsize::new(0),
@@ -226,9 +225,8 @@ enum Stage {
         deadline: Instant,
         target: Box<Target>,
     },
+    /// The transport is in the connection's [`Link`].
     Streaming {
-        transport: Transport,
-        want_write: bool,
         /// Closed, with output still to write: kept until it is out or
         /// until then.
         linger: Option<Instant>,
@@ -276,7 +274,6 @@ pub struct EventLoop {
     slots: Vec<Slot>,
     free: Vec<usize>,
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
-    scratch: Vec<u8>,
     /// Sockets reported ready this turn (kept to reuse its allocation).
     ready: Vec<(usize, bool, bool, bool)>,
     again: Vec<usize>,
@@ -303,7 +300,6 @@ impl EventLoop {
             slots: Vec::new(),
             free: Vec::new(),
             timers: BinaryHeap::new(),
-            scratch: vec![0; SCRATCH],
             ready: Vec::new(),
             again: Vec::new(),
             connections: 0,
@@ -665,11 +661,8 @@ impl EventLoop {
                 }
             }
         };
-        entry.stage = Stage::Streaming {
-            transport,
-            want_write: true,
-            linger: None,
-        };
+        lock(&entry.conn.shared.link).transport = Some(transport);
+        entry.stage = Stage::Streaming { linger: None };
         self.flush(entry);
     }
 
@@ -725,38 +718,71 @@ impl EventLoop {
 
     fn read(&mut self, index: usize, entry: &mut Entry, ended: bool) {
         for _ in 0..READ_BUDGET {
-            if entry.closed {
+            if entry.closed || !matches!(entry.stage, Stage::Streaming { .. }) {
                 return;
             }
-            let Stage::Streaming { transport, .. } = &mut entry.stage else {
-                return;
+            // Straight into the state machine's buffer: the read is the
+            // only copy of the bytes.
+            let mut drained = false;
+            let read = {
+                let mut link = lock(&entry.conn.shared.link);
+                let Link {
+                    proto, transport, ..
+                } = &mut *link;
+                let Some(transport) = transport else { return };
+                // A short plain read drained the socket: with edge-triggered
+                // readiness, new data will raise a new event, so one more
+                // read would only return EAGAIN (a syscall on the latency
+                // path). TLS may hold decrypted bytes, so it reads until
+                // told to stop.
+                let plain = matches!(transport, Transport::Plain(_));
+                let buf = proto.receive_buffer();
+                let room = buf.len();
+                let read = transport.read(buf);
+                match read {
+                    Ok(Read::Data(n)) => {
+                        proto.commit_received(Instant::now(), n);
+                        drained = plain && n < room && !ended;
+                        Ok(Read::Data(n))
+                    }
+                    Ok(Read::WouldBlock) => {
+                        proto.receive_drained();
+                        Ok(Read::WouldBlock)
+                    }
+                    Ok(Read::Eof) => {
+                        proto.receive_eof();
+                        Ok(Read::Eof)
+                    }
+                    Err(e) => Err(e),
+                }
             };
-            // A short plain read drained the socket: with edge-triggered
-            // readiness, new data will raise a new event, so one more read
-            // would only return EAGAIN (a syscall on the latency path).
-            // TLS may hold decrypted bytes, so it reads until told to stop.
-            let plain = matches!(transport, Transport::Plain(_));
-            match transport.read(&mut self.scratch) {
-                Ok(Read::Data(n)) => {
-                    lock(&entry.conn.shared.proto).receive(Instant::now(), &self.scratch[..n]);
-                    dispatch(entry);
-                    if self.over_budget(entry) {
+            match read {
+                Ok(Read::Data(_)) => {
+                    let memory = &self.shared.memory;
+                    let (buffered, grew) = dispatch_then(entry, |shared, link| {
+                        if drained {
+                            link.proto.receive_drained();
+                        }
+                        let grew = memory.account(shared, &link.proto);
+                        (link.proto.buffered_amount(), grew)
+                    });
+                    if grew && self.shared.memory.exceeded() {
+                        self.fail_over_budget(entry);
                         return;
                     }
                     // Large answers go out while the input is still being
                     // read, so the two directions overlap (an echo of big
                     // messages would otherwise wait for the whole input);
                     // small ones wait and coalesce into one write.
-                    if lock(&entry.conn.shared.proto).buffered_amount() >= FLUSH_EARLY {
+                    if buffered >= FLUSH_EARLY {
                         self.flush(entry);
                     }
-                    if plain && n < self.scratch.len() && !ended {
+                    if drained {
                         return;
                     }
                 }
                 Ok(Read::WouldBlock) => return,
                 Ok(Read::Eof) => {
-                    lock(&entry.conn.shared.proto).receive_eof();
                     dispatch(entry);
                     return;
                 }
@@ -771,48 +797,43 @@ impl EventLoop {
     }
 
     fn flush(&mut self, entry: &mut Entry) {
-        let Stage::Streaming {
-            transport,
-            want_write,
-            ..
-        } = &mut entry.stage
-        else {
+        if !matches!(entry.stage, Stage::Streaming { .. }) {
             return;
+        }
+        let failed = {
+            let mut link = lock(&entry.conn.shared.link);
+            link.write();
+            link.failed.take()
         };
-        match transport.flush(&entry.conn.shared.proto) {
-            Ok(done) => *want_write = !done,
-            Err(e) => self.fail(entry, e),
+        if let Some(e) = failed {
+            self.fail(entry, e);
         }
     }
 
-    /// Measures what `entry` holds now; when that grew and took the loop
-    /// over its memory budget, fails it (see [`EventLoop::set_memory_budget`])
-    /// and returns `true`.
-    fn over_budget(&mut self, entry: &mut Entry) -> bool {
+    /// Fails `entry`, whose input took the loop over its memory budget (see
+    /// [`EventLoop::set_memory_budget`]).
+    fn fail_over_budget(&mut self, entry: &mut Entry) {
         let memory = &self.shared.memory;
-        let grew = memory.account(&entry.conn.shared, &lock(&entry.conn.shared.proto));
-        if !grew || !memory.exceeded() {
-            return false;
-        }
         let (held, budget) = (memory.held(), memory.budget().unwrap_or(usize::MAX));
         report_error(entry, Error::MemoryBudget { held, budget });
         {
-            let mut proto = lock(&entry.conn.shared.proto);
-            let code = match proto.role() {
+            let mut link = lock(&entry.conn.shared.link);
+            let code = match link.proto.role() {
                 ws_proto::Role::Server => CloseCode::TRY_AGAIN_LATER,
                 ws_proto::Role::Client => CloseCode::MESSAGE_TOO_BIG,
             };
-            let _ = proto.fail(Instant::now(), code, "memory budget exceeded");
-            memory.account(&entry.conn.shared, &proto);
+            let _ = link
+                .proto
+                .fail(Instant::now(), code, "memory budget exceeded");
+            memory.account(&entry.conn.shared, &link.proto);
         }
         dispatch(entry);
-        true
     }
 
     /// The transport failed: report why, then let the state machine end.
     fn fail(&mut self, entry: &mut Entry, error: Error) {
         report_error(entry, error);
-        lock(&entry.conn.shared.proto).receive_eof();
+        lock(&entry.conn.shared.link).proto.receive_eof();
         dispatch(entry);
         // Whatever the state machine thinks, the transport is gone.
         entry.closed = true;
@@ -830,25 +851,19 @@ impl EventLoop {
             self.connections -= 1;
             return;
         }
+        let mut link = lock(&entry.conn.shared.link);
         let interest = match &entry.stage {
             Stage::Resolving { .. } | Stage::Done => None,
             Stage::Connecting { .. } => Some(Interest::READABLE | Interest::WRITABLE),
-            Stage::Streaming {
-                transport,
-                want_write,
-                ..
-            } => {
-                let tls_wants = matches!(transport, Transport::Tls(_, tls) if tls.wants_write());
-                Some(if *want_write || tls_wants {
-                    Interest::READABLE | Interest::WRITABLE
-                } else {
-                    Interest::READABLE
-                })
-            }
+            Stage::Streaming { .. } => Some(if link.wants_writable() {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            }),
         };
         if interest != entry.interest {
-            if let (Some(interest), Stage::Streaming { transport, .. }) =
-                (interest, &mut entry.stage)
+            if let (Some(interest), Stage::Streaming { .. }, Some(transport)) =
+                (interest, &entry.stage, link.transport.as_mut())
             {
                 let registry = self.poll.registry();
                 let result = match entry.interest {
@@ -865,13 +880,12 @@ impl EventLoop {
             Stage::Streaming { linger, .. } => *linger,
             _ => None,
         };
-        let proto = lock(&entry.conn.shared.proto);
-        self.shared.memory.account(&entry.conn.shared, &proto);
-        let next = match (proto.poll_timeout(), deadline) {
+        self.shared.memory.account(&entry.conn.shared, &link.proto);
+        let next = match (link.proto.poll_timeout(), deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        drop(proto);
+        drop(link);
         // One heap entry per connection at a time, at or before its real
         // deadline: a later deadline (a keepalive pushed back by traffic)
         // keeps the earlier entry, which re-arms when it fires, so a busy
@@ -892,31 +906,25 @@ impl EventLoop {
     /// until they are written or its drain time has passed; then its
     /// transport is closed. Returns whether it stays.
     fn linger(&mut self, entry: &mut Entry) -> bool {
-        let Stage::Streaming {
-            transport,
-            want_write,
-            linger,
-        } = &mut entry.stage
-        else {
+        let Stage::Streaming { linger } = &mut entry.stage else {
             return false;
         };
         let now = Instant::now();
+        let mut link = lock(&entry.conn.shared.link);
         let until = *linger.get_or_insert_with(|| {
-            let proto = lock(&entry.conn.shared.proto);
-            let drain = proto
-                .config()
-                .drain_timeout
-                .or(proto.config().close_timeout);
+            let config = link.proto.config();
+            let drain = config.drain_timeout.or(config.close_timeout);
             now + drain.unwrap_or(Duration::from_secs(1))
         });
         // A write error means nothing more can go out.
-        let written = transport.flush(&entry.conn.shared.proto).unwrap_or(true);
+        let written = link.write() || link.failed.is_some() || link.transport.is_none();
         if written || until <= now {
-            transport.shutdown();
-            let _ = self.poll.registry().deregister(transport.stream());
+            if let Some(mut transport) = link.transport.take() {
+                transport.shutdown();
+                let _ = self.poll.registry().deregister(transport.stream());
+            }
             return false;
         }
-        *want_write = true;
         true
     }
 
@@ -965,7 +973,7 @@ impl EventLoop {
                     self.connect_next(index, &mut entry, addrs, next, Some(Error::ConnectTimeout));
                 }
             }
-            lock(&entry.conn.shared.proto).handle_timeout(now);
+            lock(&entry.conn.shared.link).proto.handle_timeout(now);
             dispatch(&mut entry);
             self.flush(&mut entry);
             self.settle(index, entry);
@@ -1009,20 +1017,17 @@ impl EventLoop {
         let index = self.allocate();
         let shared = Arc::new(Shared {
             id: self.shared.next_id.fetch_add(1, Ordering::Relaxed),
-            proto: Mutex::new(proto),
+            link: Mutex::new(Link::new(proto)),
             token: AtomicUsize::new(index),
             queued: AtomicBool::new(false),
             held: AtomicUsize::new(0),
             event_loop: Arc::downgrade(&self.shared),
         });
+        lock(&shared.link).transport = Some(transport);
         let entry = Box::new(Entry {
             conn: Conn { shared },
             handler: (listener.factory)(),
-            stage: Stage::Streaming {
-                transport,
-                want_write: false,
-                linger: None,
-            },
+            stage: Stage::Streaming { linger: None },
             interest: None,
             scheduled: None,
             error_reported: false,
@@ -1055,7 +1060,7 @@ impl EventLoop {
     fn stop_one(&mut self, index: usize) {
         self.with_entry(index, |this, entry| {
             {
-                let mut proto = lock(&entry.conn.shared.proto);
+                let proto = &mut lock(&entry.conn.shared.link).proto;
                 match proto.state() {
                     State::Open | State::Connecting => {
                         let _ = proto.close(Instant::now(), CloseCode::GOING_AWAY, "");
@@ -1100,7 +1105,7 @@ impl EventLoop {
                     closed: false,
                 };
                 report_error(&mut entry, Error::LoopStopped);
-                lock(&entry.conn.shared.proto).receive_eof();
+                lock(&entry.conn.shared.link).proto.receive_eof();
                 dispatch(&mut entry);
             }
         }
@@ -1120,12 +1125,17 @@ impl Drop for EventLoop {
             else {
                 continue;
             };
-            let _ = lock(&entry.conn.shared.proto).close(Instant::now(), CloseCode::GOING_AWAY, "");
-            if let Stage::Streaming { transport, .. } = &mut entry.stage {
-                let _ = transport.flush(&entry.conn.shared.proto);
-                transport.shutdown();
+            {
+                let mut link = lock(&entry.conn.shared.link);
+                let _ = link
+                    .proto
+                    .close(Instant::now(), CloseCode::GOING_AWAY, "");
+                link.write();
+                if let Some(mut transport) = link.transport.take() {
+                    transport.shutdown();
+                }
+                link.proto.receive_eof();
             }
-            lock(&entry.conn.shared.proto).receive_eof();
             // The loop's owner ended the connection: that is not a failure
             // to report, only the end (`Closed`, 1006: no time for the
             // closing handshake).
@@ -1142,29 +1152,37 @@ fn token(index: usize) -> Token {
 /// Hands the state machine's events to the handler, one at a time, so an
 /// answer the handler queues goes out before anything decoded after it.
 fn dispatch(entry: &mut Entry) {
+    dispatch_then(entry, |_, _| ());
+}
+
+/// [`dispatch`], then `then` under the lock that found no event left (so
+/// that what follows costs no lock of its own).
+fn dispatch_then<T>(entry: &mut Entry, then: impl FnOnce(&Shared, &mut Link) -> T) -> T {
     loop {
-        let event = lock(&entry.conn.shared.proto).poll_event();
-        let Some(event) = event else { return };
-        let event = match event {
-            ws_proto::Event::Open(open) => {
-                // What the handshake used is not needed any more: an idle
-                // connection keeps no buffer.
-                lock(&entry.conn.shared.proto).release_buffers();
-                Event::Open(open)
-            }
-            ws_proto::Event::Message(message) => Event::Message(message),
-            ws_proto::Event::Ping(payload) => Event::Ping(payload),
-            ws_proto::Event::Pong(payload) => Event::Pong(payload),
-            ws_proto::Event::Error(error) => {
-                if entry.error_reported {
-                    continue; // the transport's own error was reported already
+        let event = {
+            let mut link = lock(&entry.conn.shared.link);
+            match link.proto.poll_event() {
+                Some(ws_proto::Event::Open(open)) => {
+                    // What the handshake used is not needed any more: an
+                    // idle connection keeps no buffer.
+                    link.proto.release_buffers();
+                    Event::Open(open)
                 }
-                entry.error_reported = true;
-                Event::Error(Error::Protocol(error))
-            }
-            ws_proto::Event::Closed(closed) => {
-                entry.closed = true;
-                Event::Closed(closed)
+                Some(ws_proto::Event::Message(message)) => Event::Message(message),
+                Some(ws_proto::Event::Ping(payload)) => Event::Ping(payload),
+                Some(ws_proto::Event::Pong(payload)) => Event::Pong(payload),
+                Some(ws_proto::Event::Error(error)) => {
+                    if entry.error_reported {
+                        continue; // the transport's own error was reported already
+                    }
+                    entry.error_reported = true;
+                    Event::Error(Error::Protocol(error))
+                }
+                Some(ws_proto::Event::Closed(closed)) => {
+                    entry.closed = true;
+                    Event::Closed(closed)
+                }
+                None => return then(&entry.conn.shared, &mut link),
             }
         };
         deliver(entry, event);
@@ -1183,7 +1201,7 @@ fn report_error(entry: &mut Entry, error: Error) {
 fn deliver(entry: &mut Entry, event: Event) {
     let Entry { conn, handler, .. } = entry;
     if catch_unwind(AssertUnwindSafe(|| handler.on_event(conn, event))).is_err() {
-        let _ = lock(&conn.shared.proto).close(
+        let _ = lock(&conn.shared.link).proto.close(
             Instant::now(),
             CloseCode::INTERNAL_ERROR,
             "handler panicked",

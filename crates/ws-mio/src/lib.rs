@@ -29,6 +29,7 @@ mod conn;
 mod echo;
 mod error;
 mod event_loop;
+mod link;
 mod memory;
 mod options;
 mod tls;

@@ -2,7 +2,6 @@
 //! It only moves bytes between the socket and the protocol state machine.
 
 use std::io::{self, IoSlice, Read as _, Write as _};
-use std::sync::Mutex;
 
 use mio::net::TcpStream;
 
@@ -10,7 +9,7 @@ use crate::error::Error;
 
 /// What one read produced.
 pub(crate) enum Read {
-    /// Plaintext bytes in the scratch buffer.
+    /// This many plaintext bytes were read into the buffer.
     Data(usize),
     /// Nothing more for now.
     WouldBlock,
@@ -30,11 +29,11 @@ impl Transport {
         }
     }
 
-    /// Reads once: plaintext into `scratch`, or what the socket says.
-    pub(crate) fn read(&mut self, scratch: &mut [u8]) -> Result<Read, Error> {
+    /// Reads once: plaintext into `buf`, or what the socket says.
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> Result<Read, Error> {
         match self {
             Self::Plain(stream) => loop {
-                return match stream.read(scratch) {
+                return match stream.read(buf) {
                     Ok(0) => Ok(Read::Eof),
                     Ok(n) => Ok(Read::Data(n)),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::WouldBlock),
@@ -44,7 +43,7 @@ impl Transport {
             },
             Self::Tls(stream, tls) => loop {
                 // Plaintext rustls already decrypted comes first.
-                match tls.reader().read(scratch) {
+                match tls.reader().read(buf) {
                     Ok(0) => return Ok(Read::Eof), // close_notify
                     Ok(n) => return Ok(Read::Data(n)),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -71,10 +70,9 @@ impl Transport {
 
     /// Writes what the connection has queued, until done or the socket is
     /// full; returns whether everything was written.
-    pub(crate) fn flush(&mut self, proto: &Mutex<ws_proto::Connection>) -> Result<bool, Error> {
+    pub(crate) fn flush(&mut self, proto: &mut ws_proto::Connection) -> Result<bool, Error> {
         match self {
             Self::Plain(stream) => loop {
-                let mut proto = crate::conn::lock(proto);
                 let mut slices = [IoSlice::new(&[]); 32];
                 let n = proto.poll_transmit_vectored(&mut slices);
                 if n == 0 {
@@ -90,17 +88,14 @@ impl Transport {
             },
             Self::Tls(stream, tls) => loop {
                 let mut more = false;
-                {
-                    let mut proto = crate::conn::lock(proto);
-                    while let Some(bytes) = proto.poll_transmit() {
-                        // rustls takes plaintext up to its buffer limit.
-                        let len = bytes.len();
-                        let n = tls.writer().write(bytes).map_err(Error::Io)?;
-                        proto.advance_transmit(n);
-                        if n < len {
-                            more = true;
-                            break;
-                        }
+                while let Some(bytes) = proto.poll_transmit() {
+                    // rustls takes plaintext up to its buffer limit.
+                    let len = bytes.len();
+                    let n = tls.writer().write(bytes).map_err(Error::Io)?;
+                    proto.advance_transmit(n);
+                    if n < len {
+                        more = true;
+                        break;
                     }
                 }
                 while tls.wants_write() {

@@ -176,3 +176,83 @@ fn check_order(conn: &mut Connection, now: Instant, data: &[u8], pieces: &[usize
     }
     assert_eq!(conn.poll_event(), None);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Reading straight into the connection's buffer is the same input as
+    /// `receive`: the same events for the same bytes, however the reads
+    /// split them, with the transport going quiet (and the buffer being
+    /// given back) between reads; and the buffer lent never exceeds the
+    /// window plus the rest of a large frame.
+    #[test]
+    fn reading_into_the_buffer_is_the_same_input_as_receive(
+        ops in proptest::collection::vec(op(), 1..12),
+        big in prop_oneof![Just(0usize), 1usize..200_000],
+        pieces in proptest::collection::vec(1usize..70_000, 1..8),
+        drained in proptest::collection::vec(any::<bool>(), 1..8),
+        server_receives in any::<bool>(),
+    ) {
+        let now = Instant::now();
+        let mut sender = if server_receives { open_client(now, Config::default()) } else { open_server(now, Config::default()) };
+        for op in &ops {
+            send(&mut sender, op);
+        }
+        if big > 0 {
+            sender.send_binary(&vec![7; big]).unwrap();
+        }
+        let wire = take_output(&mut sender);
+        let open = |now| if server_receives { open_server(now, Config::default()) } else { open_client(now, Config::default()) };
+        let (mut by_copy, mut by_read) = (open(now), open(now));
+        let (mut copied, mut read) = (Vec::new(), Vec::new());
+        let mut rest = &wire[..];
+        for (i, &piece) in pieces.iter().cycle().enumerate() {
+            if rest.is_empty() {
+                break;
+            }
+            let room = by_read.receive_buffer();
+            prop_assert!(room.len() >= 1);
+            let n = piece.min(rest.len()).min(room.len());
+            room[..n].copy_from_slice(&rest[..n]);
+            by_read.commit_received(now, n);
+            by_copy.receive(now, &rest[..n]);
+            rest = &rest[n..];
+            copied.extend(std::iter::from_fn(|| by_copy.poll_event()));
+            read.extend(std::iter::from_fn(|| by_read.poll_event()));
+            if drained[i % drained.len()] {
+                by_read.receive_drained();
+            }
+        }
+        let expected: Vec<Event> = ops.iter().map(expected).collect();
+        prop_assert_eq!(&copied, &read);
+        let mut expected = expected;
+        if big > 0 {
+            expected.push(Event::Message(Message::Binary(vec![7; big].into())));
+        }
+        prop_assert_eq!(without_pongs(&read), expected);
+        // Everything decoded and the transport quiet: nothing is held once
+        // the reads were small, and never more than the largest step.
+        by_read.receive_drained();
+        prop_assert!(by_read.buffer_capacity() <= (1 << 20) + (512 << 10), "{}", by_read.buffer_capacity());
+    }
+}
+
+#[test]
+fn a_quiet_connection_gives_its_read_buffer_back() {
+    let now = Instant::now();
+    let mut client = open_client(now, Config::default());
+    client.release_buffers();
+    let frame = common::server_frame(true, ws_proto::frame::OpCode::Binary, &[1; 32]);
+    let room = client.receive_buffer();
+    assert!(
+        room.len() >= frame.len() && room.len() <= 4096,
+        "{}",
+        room.len()
+    );
+    room[..frame.len()].copy_from_slice(&frame);
+    client.commit_received(now, frame.len());
+    assert!(matches!(client.poll_event(), Some(Event::Message(_))));
+    assert!(client.buffer_capacity() >= frame.len());
+    client.receive_drained();
+    assert_eq!(client.buffer_capacity(), 0);
+}

@@ -1,6 +1,7 @@
 //! [`Connection`]: one WebSocket connection as a state machine.
 
 mod output;
+mod read_buf;
 mod reader;
 mod state;
 mod timer;
@@ -50,7 +51,10 @@ enum Handshake {
 /// One WebSocket connection, client or server, with no I/O of its own.
 ///
 /// Its methods come in four families:
-/// - inputs: [`receive`](Self::receive) (bytes from the transport),
+/// - inputs: [`receive`](Self::receive) (bytes from the transport), or
+///   [`receive_buffer`](Self::receive_buffer) and
+///   [`commit_received`](Self::commit_received) (the transport reads
+///   straight into the connection's buffer),
 ///   [`receive_eof`](Self::receive_eof) (the transport ended),
 ///   [`handle_timeout`](Self::handle_timeout) (the clock reached
 ///   [`poll_timeout`](Self::poll_timeout));
@@ -161,6 +165,56 @@ impl Connection {
             Phase::Open | Phase::Closing(_) => self.reader.push(data),
             Phase::Closed => {}
         }
+    }
+
+    /// Room to read the next bytes from the transport into, for a driver
+    /// that reads straight into the connection's buffer: the bytes are
+    /// then copied once (by the transport's read), not a second time as
+    /// with [`receive`](Self::receive). Read into a prefix of it, then call
+    /// [`commit_received`](Self::commit_received) with how many bytes the
+    /// read wrote; reading nothing needs no call.
+    ///
+    /// Its size follows what the connection receives: the rest of a large
+    /// frame under way, plus a window that starts at 2 KiB, doubles each
+    /// time a read fills it (up to 256 KiB) and shrinks when reads are
+    /// small.
+    pub fn receive_buffer(&mut self) -> &mut [u8] {
+        self.reader.room()
+    }
+
+    /// Counts the first `n` bytes of [`receive_buffer`](Self::receive_buffer)
+    /// as received: the same input as [`receive`](Self::receive) with those
+    /// bytes.
+    ///
+    /// # Panics
+    /// If `n` is more than the length of the buffer lent.
+    pub fn commit_received(&mut self, now: Instant, n: usize) {
+        if n == 0 || self.eof {
+            self.reader.commit(0);
+            return;
+        }
+        match self.phase {
+            Phase::Open | Phase::Closing(_) => {
+                self.note_activity(now);
+                self.writer.note_input();
+                self.reader.commit(n);
+            }
+            Phase::Connecting => {
+                // The handshake parses its own copy, once per connection.
+                let data = self.reader.uncommitted(n).to_vec();
+                self.receive(now, &data);
+            }
+            Phase::Closed => {}
+        }
+    }
+
+    /// Tells the connection that the transport has no more input for now
+    /// (a read would block). A connection whose buffer holds nothing and
+    /// whose recent reads were small returns its read buffer's memory, so
+    /// an idle connection holds none; a busy one keeps it for the next
+    /// read.
+    pub fn receive_drained(&mut self) {
+        self.reader.drained();
     }
 
     /// Tells the connection that the transport has ended (read returned 0,

@@ -18,8 +18,9 @@
 //! so a message is delivered (and can be answered) before a violation that
 //! follows it in the same read fails the connection.
 
-use bytes::{Buf as _, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
+use super::read_buf::ReadBuf;
 use crate::bounded::reserve_within;
 use crate::close::{CloseFrame, parse_close_payload};
 use crate::config::Config;
@@ -34,6 +35,11 @@ use crate::frame::{FrameHeader, OpCode, Utf8Bytes, Utf8Validator, apply_mask};
 /// completes it (and starts the next one) does not make the buffer
 /// reallocate and copy the whole frame.
 const READ_SLACK: usize = 64 << 10;
+/// The read window (how much room a driver reading into the buffer gets)
+/// adapts to what the connection receives: it starts small, doubles each
+/// time a read fills it, and halves when reads use little of it.
+const MIN_WINDOW: usize = 2 << 10;
+const MAX_WINDOW: usize = 256 << 10;
 
 /// A decoded item.
 #[derive(Debug)]
@@ -74,7 +80,9 @@ pub(crate) struct Reader {
     max_control: usize,
     rsv_allowed: u8,
     mode: Mode,
-    buf: BytesMut,
+    buf: ReadBuf,
+    /// The room the next read into the buffer gets (see [`MIN_WINDOW`]).
+    window: usize,
     frame: Option<InFrame>,
     /// The opcode of the fragmented message in progress.
     fragmented: Option<OpCode>,
@@ -96,7 +104,8 @@ impl Reader {
             max_control: config.max_control_payload.min(125),
             rsv_allowed: 0,
             mode: Mode::Normal,
-            buf: BytesMut::new(),
+            buf: ReadBuf::default(),
+            window: MIN_WINDOW,
             frame: None,
             fragmented: None,
             inflating: None,
@@ -121,8 +130,50 @@ impl Reader {
         if self.mode != Mode::Stopped {
             let rest = self.push_fragment_payload(data);
             let ceiling = self.buf_ceiling();
-            reserve_within(&mut self.buf, rest.len(), ceiling);
+            self.buf.reserve(rest.len(), ceiling);
             self.buf.extend_from_slice(rest);
+        }
+    }
+
+    /// Room in the read buffer for a driver to read into: the rest of a
+    /// large frame under way (in steps of at most 1 MiB) plus the read
+    /// window, or the window alone.
+    pub(crate) fn room(&mut self) -> &mut [u8] {
+        let mut want = self.window;
+        if let Some(frame) = self.frame {
+            if frame.in_place {
+                let rest = frame.len.saturating_sub(self.buf.len()).min(1 << 20);
+                want = want.max(rest);
+            }
+        }
+        let ceiling = self.buf_ceiling();
+        self.buf.room(want, ceiling)
+    }
+
+    /// Counts `n` bytes read into [`room`](Self::room) as received, and
+    /// adapts the window to the size of the read.
+    pub(crate) fn commit(&mut self, n: usize) {
+        if n >= self.window {
+            self.window = (self.window * 2).min(MAX_WINDOW);
+        } else if n < self.window / 8 {
+            self.window = (self.window / 2).max(MIN_WINDOW);
+        }
+        if self.mode != Mode::Stopped {
+            self.buf.commit(n);
+        }
+    }
+
+    /// Bytes read into the room but not committed (see [`commit`](Self::commit)).
+    pub(crate) fn uncommitted(&self, n: usize) -> &[u8] {
+        self.buf.uncommitted(n)
+    }
+
+    /// The transport has nothing more to read for now: when the buffer
+    /// holds no byte and recent reads were small, its memory is returned
+    /// (an idle connection holds none; a busy one keeps its buffer).
+    pub(crate) fn drained(&mut self) {
+        if self.buf.is_empty() && self.window <= MIN_WINDOW {
+            self.buf = ReadBuf::default();
         }
     }
 
@@ -209,14 +260,14 @@ impl Reader {
         self.frame = None;
         self.inflating = None;
         self.inflater = None;
-        self.buf = BytesMut::new();
+        self.buf = ReadBuf::default();
         self.assembly = BytesMut::new();
     }
 
     /// Frees buffer capacity that holds no data.
     pub(crate) fn release_buffers(&mut self) {
         if self.buf.is_empty() {
-            self.buf = BytesMut::new();
+            self.buf = ReadBuf::default();
         }
         if self.assembly.is_empty() {
             self.assembly = BytesMut::new();
@@ -348,12 +399,13 @@ impl Reader {
             in_place,
         };
         self.frame = Some(frame);
-        if in_place {
-            // Grow once towards the announced size (already within the
-            // limits), in steps, so a lying length cannot reserve it all.
+        if in_place && len > self.buf.len() + MIN_WINDOW {
+            // A large frame: grow once towards the announced size (already
+            // within the limits), in steps, so a lying length cannot
+            // reserve it all. A small one fits the read window.
             let step = (len.min(1 << 20) + READ_SLACK).saturating_sub(self.buf.len());
             let ceiling = self.buf_ceiling();
-            reserve_within(&mut self.buf, step, ceiling);
+            self.buf.reserve(step, ceiling);
         }
         Ok(Some(frame))
     }

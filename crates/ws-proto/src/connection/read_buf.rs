@@ -1,0 +1,156 @@
+//! The read buffer: received bytes waiting to be decoded, and room after
+//! them that a driver can read into directly, so that received bytes are
+//! copied once (by the kernel, or by rustls) and not again from a scratch
+//! buffer.
+//!
+//! Reading into a slice needs initialized memory, and zeroing a whole
+//! window before every read would cost a pass over the bytes. So the
+//! buffer remembers what it has initialized: `bytes` holds the received
+//! bytes (the first `filled`) and then room that was zeroed or read into
+//! before and is free again. Only room never initialized in the current
+//! allocation is zeroed, once, and only as far as a read asks for.
+//!
+//! Decoded frames leave from the front (`split_to`, `advance`), so a
+//! message split off as `Bytes` keeps sharing the buffer, as before.
+
+use std::ops::{Deref, DerefMut};
+
+use bytes::{Buf as _, BytesMut};
+
+use crate::bounded::reserve_within;
+
+#[derive(Debug, Default)]
+pub(crate) struct ReadBuf {
+    /// `bytes[..filled]`: received; `bytes[filled..]`: initialized room.
+    bytes: BytesMut,
+    filled: usize,
+}
+
+impl ReadBuf {
+    /// Heap bytes held.
+    pub(crate) fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    /// Takes the first `n` received bytes (as a buffer sharing this one).
+    pub(crate) fn split_to(&mut self, n: usize) -> BytesMut {
+        assert!(n <= self.filled, "split past the received bytes");
+        self.filled -= n;
+        self.bytes.split_to(n)
+    }
+
+    /// Drops the first `n` received bytes.
+    pub(crate) fn advance(&mut self, n: usize) {
+        assert!(n <= self.filled, "advance past the received bytes");
+        self.filled -= n;
+        self.bytes.advance(n);
+    }
+
+    /// Makes room for `want` more bytes without the capacity passing `cap`
+    /// (see [`reserve_within`]).
+    pub(crate) fn reserve(&mut self, want: usize, cap: usize) {
+        if self.bytes.capacity() - self.filled >= want {
+            return;
+        }
+        // Growing moves the received bytes only; the room is zeroed anew
+        // as reads ask for it.
+        self.bytes.truncate(self.filled);
+        reserve_within(&mut self.bytes, want, cap);
+    }
+
+    /// Appends `data` (copied).
+    pub(crate) fn extend_from_slice(&mut self, data: &[u8]) {
+        let end = self.filled + data.len();
+        if self.bytes.len() >= end {
+            self.bytes[self.filled..end].copy_from_slice(data);
+        } else {
+            self.bytes.truncate(self.filled);
+            self.bytes.extend_from_slice(data);
+        }
+        self.filled = end;
+    }
+
+    /// Room for at least `want` bytes after the received ones (more if
+    /// initialized room is already there), growing within `cap` as
+    /// [`reserve`](Self::reserve) does. Fill a prefix of it, then
+    /// [`commit`](Self::commit) that many bytes.
+    pub(crate) fn room(&mut self, want: usize, cap: usize) -> &mut [u8] {
+        self.reserve(want, cap);
+        let end = (self.filled + want).min(self.bytes.capacity());
+        if self.bytes.len() < end {
+            self.bytes.resize(end, 0); // within capacity: zeroes, never moves
+        }
+        &mut self.bytes[self.filled..]
+    }
+
+    /// Counts `n` bytes written at the start of [`room`](Self::room) as
+    /// received.
+    pub(crate) fn commit(&mut self, n: usize) {
+        assert!(
+            n <= self.bytes.len() - self.filled,
+            "committed more than the room lent"
+        );
+        self.filled += n;
+    }
+
+    /// The first `n` bytes of the room (written by a read, not committed).
+    pub(crate) fn uncommitted(&self, n: usize) -> &[u8] {
+        &self.bytes[self.filled..self.filled + n]
+    }
+}
+
+impl Deref for ReadBuf {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.filled]
+    }
+}
+
+impl DerefMut for ReadBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes[..self.filled]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_read_into_is_received_in_order() {
+        let mut buf = ReadBuf::default();
+        buf.extend_from_slice(b"ab");
+        let room = buf.room(4, usize::MAX);
+        assert!(room.len() >= 4);
+        room[..3].copy_from_slice(b"cde");
+        buf.commit(3);
+        assert_eq!(&*buf, b"abcde");
+        assert_eq!(&buf.split_to(2)[..], b"ab");
+        buf.advance(1);
+        assert_eq!(&*buf, b"de");
+        buf.extend_from_slice(b"f");
+        assert_eq!(&*buf, b"def");
+    }
+
+    #[test]
+    fn room_is_reused_without_growing() {
+        let mut buf = ReadBuf::default();
+        for round in 0..1000u32 {
+            let room = buf.room(64, usize::MAX);
+            room[..8].copy_from_slice(&u64::from(round).to_le_bytes());
+            buf.commit(8);
+            let got = buf.split_to(8);
+            assert_eq!(&got[..], &u64::from(round).to_le_bytes());
+        }
+        assert!(buf.capacity() <= 256, "{}", buf.capacity());
+    }
+
+    #[test]
+    #[should_panic(expected = "committed more")]
+    fn committing_past_the_room_panics() {
+        let mut buf = ReadBuf::default();
+        let n = buf.room(8, usize::MAX).len();
+        buf.commit(n + 1);
+    }
+}
