@@ -1,0 +1,179 @@
+//! Sends from an application thread write on that thread: the frame
+//! reaches the peer while the loop is not running at all, and what a full
+//! socket leaves over is written by the loop later, in order, interleaved
+//! with later sends from several threads.
+
+mod common;
+
+use std::io::{self, Read as _};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{DEADLINE, accept_by_hand, client_loop, raw_server, recv};
+use ws_mio::{ClientOptions, Conn, Event, EventLoop};
+use ws_proto::ClientRequest;
+
+/// Reads whole frames (unmasking them) until `count` have arrived; returns
+/// their payloads.
+fn read_frames(stream: &mut std::net::TcpStream, count: usize) -> io::Result<Vec<Vec<u8>>> {
+    stream.set_read_timeout(Some(DEADLINE))?;
+    let mut wire = Vec::new();
+    let mut frames = Vec::new();
+    let mut buf = vec![0u8; 256 << 10];
+    while frames.len() < count {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        wire.extend_from_slice(&buf[..n]);
+        while let Some((payload, used)) = parse_masked(&wire) {
+            frames.push(payload);
+            wire.drain(..used);
+        }
+    }
+    Ok(frames)
+}
+
+/// One masked client frame from the front of `wire`: its unmasked payload
+/// and its length on the wire.
+fn parse_masked(wire: &[u8]) -> Option<(Vec<u8>, usize)> {
+    if wire.len() < 2 {
+        return None;
+    }
+    let (len, mut at) = match wire[1] & 0x7f {
+        126 if wire.len() >= 4 => (u16::from_be_bytes([wire[2], wire[3]]) as usize, 4),
+        127 if wire.len() >= 10 => (
+            u64::from_be_bytes(wire[2..10].try_into().unwrap()) as usize,
+            10,
+        ),
+        126 | 127 => return None,
+        n => (n as usize, 2),
+    };
+    assert!(wire[1] & 0x80 != 0, "a client frame is masked");
+    if wire.len() < at + 4 + len {
+        return None;
+    }
+    let key = [wire[at], wire[at + 1], wire[at + 2], wire[at + 3]];
+    at += 4;
+    let payload = wire[at..at + len]
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b ^ key[i % 4])
+        .collect();
+    Some((payload, at + len))
+}
+
+#[test]
+fn a_send_from_an_application_thread_reaches_the_peer_while_the_loop_sleeps() {
+    let (addr, server) = raw_server("reader", |stream| {
+        accept_by_hand(stream)?;
+        read_frames(stream, 3)
+    });
+    let mut event_loop = EventLoop::new().unwrap();
+    let open = Arc::new(AtomicBool::new(false));
+    let opened = open.clone();
+    let request = ClientRequest::new("127.0.0.1", addr.port(), "/");
+    let conn = event_loop
+        .handle()
+        .connect(
+            &request,
+            ClientOptions::default(),
+            move |_: &Conn, event: Event| {
+                if let Event::Open(_) = event {
+                    opened.store(true, Ordering::Release);
+                }
+            },
+        )
+        .unwrap();
+    let started = Instant::now();
+    while !open.load(Ordering::Acquire) {
+        assert!(started.elapsed() < DEADLINE, "no Open");
+        event_loop.turn(Some(Duration::from_millis(10))).unwrap();
+    }
+
+    // The loop does not turn from here on: only the sending thread can
+    // write these.
+    let sender = thread::spawn(move || {
+        for text in ["one", "two", "three"] {
+            conn.send_text(text).unwrap();
+        }
+        conn
+    });
+    let conn = sender.join().unwrap();
+    let frames = recv(&server, DEADLINE, "the three frames").unwrap();
+    assert_eq!(frames, [&b"one"[..], b"two", b"three"]);
+    assert_eq!(conn.buffered_amount(), 0);
+    drop(event_loop);
+}
+
+#[test]
+fn what_a_full_socket_leaves_over_the_loop_writes_in_order_with_later_sends() {
+    const SENDERS: usize = 2;
+    const MESSAGES: usize = 200;
+    const SIZE: usize = 64 << 10;
+    let (go, wait) = mpsc::channel::<()>();
+    let (addr, server) = raw_server("slow-reader", move |stream| {
+        accept_by_hand(stream)?;
+        // Not reading until the senders are done fills the socket.
+        let _ = wait.recv_timeout(DEADLINE);
+        read_frames(stream, SENDERS * MESSAGES)
+    });
+    let client = client_loop();
+    let (tx, rx) = mpsc::channel();
+    let request = ClientRequest::new("127.0.0.1", addr.port(), "/");
+    let conn = client
+        .handle
+        .connect(
+            &request,
+            ClientOptions::default(),
+            move |_: &Conn, event: Event| {
+                if let Event::Open(_) = event {
+                    let _ = tx.send(());
+                }
+            },
+        )
+        .unwrap();
+    recv(&rx, DEADLINE, "Open");
+
+    // Each message: its sender, its number, then filler.
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|who| {
+            let conn = conn.clone();
+            thread::spawn(move || {
+                for i in 0..MESSAGES {
+                    let mut message = vec![who as u8; SIZE];
+                    message[1..9].copy_from_slice(&(i as u64).to_le_bytes());
+                    conn.send_binary(&message).unwrap();
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender.join().unwrap();
+    }
+    assert!(
+        conn.buffered_amount() > 0,
+        "the socket should have filled and left bytes to the loop"
+    );
+    go.send(()).unwrap();
+    let frames = recv(&server, DEADLINE, "every frame").unwrap();
+    let mut next = [0u64; SENDERS];
+    for frame in &frames {
+        assert_eq!(frame.len(), SIZE);
+        let who = frame[0] as usize;
+        let i = u64::from_le_bytes(frame[1..9].try_into().unwrap());
+        assert_eq!(i, next[who], "sender {who}'s messages out of order");
+        next[who] += 1;
+        assert!(frame[9..].iter().all(|&b| b == who as u8));
+    }
+    assert_eq!(next, [MESSAGES as u64; SENDERS]);
+    let started = Instant::now();
+    while conn.buffered_amount() > 0 {
+        assert!(started.elapsed() < DEADLINE, "the loop never finished writing");
+        thread::sleep(Duration::from_millis(5));
+    }
+    client.stop("client loop");
+}
