@@ -172,8 +172,55 @@ fn what_a_full_socket_leaves_over_the_loop_writes_in_order_with_later_sends() {
     assert_eq!(next, [MESSAGES as u64; SENDERS]);
     let started = Instant::now();
     while conn.buffered_amount() > 0 {
-        assert!(started.elapsed() < DEADLINE, "the loop never finished writing");
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the loop never finished writing"
+        );
         thread::sleep(Duration::from_millis(5));
     }
     client.stop("client loop");
+}
+
+#[test]
+fn a_busy_polling_loop_echoes_from_its_handler_and_still_stops() {
+    let (addr, server) = common::serve(ws_mio::ServerOptions::default(), "echo", || {
+        |conn: &Conn, event: Event| {
+            if let Event::Message(ws_proto::Message::Binary(b)) = event {
+                let _ = conn.send_bytes(b);
+            }
+        }
+    });
+    let mut event_loop = EventLoop::new().unwrap();
+    event_loop.set_busy_poll(true);
+    // A busy-polling turn returns at once, whatever its timeout.
+    let started = Instant::now();
+    event_loop.turn(Some(Duration::from_secs(10))).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let client = common::LoopThread::spawn(event_loop, "busy-client");
+    let (tx, rx) = mpsc::channel();
+    let request = ClientRequest::new("127.0.0.1", addr.port(), "/");
+    let mut left = 1_000u32;
+    client
+        .handle
+        .connect(
+            &request,
+            ClientOptions::default(),
+            move |conn: &Conn, event: Event| match event {
+                Event::Open(_) => conn.send_binary(&left.to_le_bytes()).unwrap(),
+                Event::Message(ws_proto::Message::Binary(b)) => {
+                    assert_eq!(&b[..], &left.to_le_bytes());
+                    left -= 1;
+                    if left == 0 {
+                        let _ = tx.send(());
+                    } else {
+                        conn.send_binary(&left.to_le_bytes()).unwrap();
+                    }
+                }
+                _ => {}
+            },
+        )
+        .unwrap();
+    recv(&rx, DEADLINE, "1,000 round trips");
+    client.stop("busy-polling client loop");
+    server.stop("echo server");
 }
