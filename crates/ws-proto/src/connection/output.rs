@@ -23,13 +23,15 @@ use std::io::IoSlice;
 use bytes::{Buf as _, Bytes};
 
 use crate::frame::header::MAX_HEADER_LEN;
-use crate::frame::{FrameHeader, extend_masked_at};
+use crate::frame::{FrameHeader, extend_masked_at, mask_into};
 
 /// The most bytes a block grows to. A 64 KiB payload and its header fit in
 /// one; a larger frame continues in the next block.
 pub(crate) const BLOCK: usize = (64 << 10) + MAX_HEADER_LEN;
 /// A new block's least capacity, so small frames do not each allocate.
 const MIN_BLOCK: usize = 256;
+/// Frames up to this size (header included) are encoded in one pass.
+const SMALL_FRAME: usize = 512;
 /// Written blocks kept for the next bytes: streaming messages larger than a
 /// block then allocates nothing in steady state.
 const SPARE_BLOCKS: usize = 4;
@@ -244,10 +246,24 @@ impl Output {
         let total = head_len + payload.len();
         let tail = self.tail(total);
         if tail.capacity() - tail.len() >= total {
-            tail.extend_from_slice(&head[..head_len]);
-            match header.mask {
-                Some(key) => extend_masked_at(tail, payload, key, 0),
-                None => tail.extend_from_slice(payload),
+            if total <= SMALL_FRAME {
+                // Room made once (zeroing a few bytes costs less than the
+                // bookkeeping of three appends), then header and payload
+                // written into it in one pass.
+                let start = tail.len();
+                tail.resize(start + total, 0);
+                let (out_head, out_payload) = tail[start..].split_at_mut(head_len);
+                out_head.copy_from_slice(&head[..head_len]);
+                match header.mask {
+                    Some(key) => mask_into(out_payload, payload, key),
+                    None => out_payload.copy_from_slice(payload),
+                }
+            } else {
+                tail.extend_from_slice(&head[..head_len]);
+                match header.mask {
+                    Some(key) => extend_masked_at(tail, payload, key, 0),
+                    None => tail.extend_from_slice(payload),
+                }
             }
             self.end += total as u64;
             self.pushes += 1;

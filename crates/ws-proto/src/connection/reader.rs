@@ -287,6 +287,11 @@ impl Reader {
     /// Decodes the next item from the buffered bytes; `Ok(None)` when more
     /// bytes are needed.
     pub(crate) fn next(&mut self) -> Result<Option<Inbound>, ProtocolError> {
+        if self.frame.is_none() && self.mode == Mode::Normal {
+            if let Some(message) = self.whole_message() {
+                return Ok(Some(Inbound::Message(message)));
+            }
+        }
         loop {
             if self.mode == Mode::Stopped {
                 return Ok(None);
@@ -342,6 +347,47 @@ impl Reader {
                 return Ok(None);
             }
         }
+    }
+
+    /// The common case in one pass: the next frame is a whole message (a
+    /// final text or binary frame, no extension bits), all of it in the
+    /// buffer, valid. Anything else, including every error, is left
+    /// untouched to the general path, which decodes it (and fails) in
+    /// order; so this path reports nothing.
+    fn whole_message(&mut self) -> Option<Message> {
+        let Ok(Some((header, header_len))) = FrameHeader::parse(&self.buf) else {
+            return None;
+        };
+        let is_text = match header.opcode {
+            OpCode::Text => true,
+            OpCode::Binary => false,
+            _ => return None,
+        };
+        let len = usize::try_from(header.payload_len).ok()?;
+        if !header.fin
+            || header.rsv != 0
+            || self.buf.len() - header_len < len
+            || self.check(&header).is_err()
+        {
+            return None;
+        }
+        let payload = &mut self.buf[header_len..header_len + len];
+        if let Some(key) = header.mask {
+            apply_mask(payload, key, 0);
+        }
+        if is_text && simdutf8::basic::from_utf8(payload).is_err() {
+            if let Some(key) = header.mask {
+                apply_mask(payload, key, 0); // masked again: as it arrived
+            }
+            return None;
+        }
+        self.buf.advance(header_len);
+        let payload = self.buf.split_to(len).freeze();
+        Some(if is_text {
+            Message::Text(Utf8Bytes::from_validated(payload))
+        } else {
+            Message::Binary(payload)
+        })
     }
 
     /// Reads and checks the next header.

@@ -165,9 +165,12 @@ impl Writer {
         mut rng: Option<&mut dyn Rng>,
     ) -> Result<(), SendError> {
         let frames = self.make_room(payload.len())?;
-        if frames > 1 {
-            self.out.reserve(payload.len() + frames * MAX_HEADER_LEN);
+        if frames == 1 {
+            let mask = rng.map(|r| r.next_u32().to_ne_bytes());
+            self.frame(true, rsv, opcode, payload, mask);
+            return Ok(());
         }
+        self.out.reserve(payload.len() + frames * MAX_HEADER_LEN);
         let (mut opcode, mut rsv) = (opcode, rsv);
         let mut chunks = payload.chunks(self.fragment_size);
         for i in 0..frames {
@@ -241,7 +244,12 @@ impl Writer {
     /// Checks the buffer limit for a payload of `len` bytes; returns how
     /// many frames the payload takes.
     fn make_room(&self, len: usize) -> Result<usize, SendError> {
-        let frames = len.div_ceil(self.fragment_size).max(1);
+        // No division on the common path: one frame.
+        let frames = if len <= self.fragment_size {
+            1
+        } else {
+            len.div_ceil(self.fragment_size)
+        };
         self.check_room(len.saturating_add(frames.saturating_mul(MAX_HEADER_LEN)))?;
         Ok(frames)
     }

@@ -61,6 +61,30 @@ pub fn extend_masked_at(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usi
     apply_mask(&mut out[at..], key, 0);
 }
 
+/// Writes `src` masked with `key` (from its first byte) into `dst`, which
+/// has the same length: masking and copying in one pass, a word at a time.
+///
+/// # Panics
+/// If the lengths differ.
+#[inline]
+pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    assert_eq!(dst.len(), src.len(), "mask_into: lengths differ");
+    let word = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    let mut dst_words = dst.chunks_exact_mut(8);
+    let mut src_words = src.chunks_exact(8);
+    for (d, s) in (&mut dst_words).zip(&mut src_words) {
+        let v = u64::from_ne_bytes(s.try_into().expect("8-byte lane")) ^ word;
+        d.copy_from_slice(&v.to_ne_bytes());
+    }
+    // 8 is a multiple of 4: the rest starts at key phase 0.
+    let rest = dst_words.into_remainder().iter_mut();
+    for (i, (d, s)) in rest.zip(src_words.remainder()).enumerate() {
+        *d = s ^ key[i & 3];
+    }
+}
+
 /// The byte-at-a-time reference for [`apply_mask`]: the RFC's
 /// `transformed-octet-i = original-octet-i XOR masking-key-octet-(i MOD 4)`.
 pub fn apply_mask_scalar(buf: &mut [u8], key: [u8; 4], offset: usize) {
@@ -93,6 +117,16 @@ mod tests {
             // Masking twice is the identity.
             apply_mask(&mut fast, key, offset);
             prop_assert_eq!(fast, data);
+        }
+
+        #[test]
+        fn mask_into_matches_the_reference(data in proptest::collection::vec(any::<u8>(), 0..300),
+                                           key in any::<[u8; 4]>()) {
+            let mut out = vec![0; data.len()];
+            mask_into(&mut out, &data, key);
+            let mut expected = data.clone();
+            apply_mask_scalar(&mut expected, key, 0);
+            prop_assert_eq!(out, expected);
         }
 
         #[test]

@@ -7,5 +7,5 @@ pub mod mask;
 pub mod utf8;
 
 pub use header::{FrameHeader, OpCode};
-pub use mask::{apply_mask, apply_mask_scalar, extend_masked, extend_masked_at};
+pub use mask::{apply_mask, apply_mask_scalar, extend_masked, extend_masked_at, mask_into};
 pub use utf8::{Utf8Bytes, Utf8Validator};
