@@ -1163,38 +1163,83 @@ fn dispatch(entry: &mut Entry) {
     dispatch_then(entry, |_, _| ());
 }
 
+/// Messages decoded under one lock before they are handed out.
+const BATCH: usize = 16;
+
 /// [`dispatch`], then `then` under the lock that found no event left (so
 /// that what follows costs no lock of its own).
+///
+/// Whole messages already received are decoded a batch at a time, under
+/// one lock, then handed out with the lock released: decoding them has no
+/// other effect (see `ws_proto::Connection::poll_message`), so answers still
+/// go out before anything decoded after them. Every other event is
+/// decoded alone, just before its handler runs.
 fn dispatch_then<T>(entry: &mut Entry, then: impl FnOnce(&Shared, &mut Link) -> T) -> T {
+    let mut batch: [Option<ws_proto::Message>; BATCH] = Default::default();
     loop {
+        let mut decoded = 0;
         let event = {
             let mut link = lock(&entry.conn.shared.link);
-            match link.proto.poll_event() {
-                Some(ws_proto::Event::Open(open)) => {
-                    // What the handshake used is not needed any more: an
-                    // idle connection keeps no buffer.
-                    link.proto.release_buffers();
-                    Event::Open(open)
+            while decoded < BATCH {
+                match link.proto.poll_message() {
+                    Some(message) => batch[decoded] = Some(message),
+                    None => break,
                 }
-                Some(ws_proto::Event::Message(message)) => Event::Message(message),
-                Some(ws_proto::Event::Ping(payload)) => Event::Ping(payload),
-                Some(ws_proto::Event::Pong(payload)) => Event::Pong(payload),
-                Some(ws_proto::Event::Error(error)) => {
-                    if entry.error_reported {
-                        continue; // the transport's own error was reported already
-                    }
-                    entry.error_reported = true;
-                    Event::Error(Error::Protocol(error))
+                decoded += 1;
+            }
+            if decoded > 0 {
+                None
+            } else {
+                match link.proto.poll_event() {
+                    Some(event) => event_for_handler(
+                        event,
+                        &mut link,
+                        &mut entry.error_reported,
+                        &mut entry.closed,
+                    ),
+                    None => return then(&entry.conn.shared, &mut link),
                 }
-                Some(ws_proto::Event::Closed(closed)) => {
-                    entry.closed = true;
-                    Event::Closed(closed)
-                }
-                None => return then(&entry.conn.shared, &mut link),
             }
         };
-        deliver(entry, event);
+        for message in batch[..decoded].iter_mut().filter_map(Option::take) {
+            deliver(entry, Event::Message(message));
+        }
+        if let Some(event) = event {
+            deliver(entry, event);
+        }
     }
+}
+
+/// What the handler hears of `event`, if anything; notes an error reported
+/// and the end in the entry's flags.
+fn event_for_handler(
+    event: ws_proto::Event,
+    link: &mut Link,
+    error_reported: &mut bool,
+    closed: &mut bool,
+) -> Option<Event> {
+    Some(match event {
+        ws_proto::Event::Open(open) => {
+            // What the handshake used is not needed any more: an idle
+            // connection keeps no buffer.
+            link.proto.release_buffers();
+            Event::Open(open)
+        }
+        ws_proto::Event::Message(message) => Event::Message(message),
+        ws_proto::Event::Ping(payload) => Event::Ping(payload),
+        ws_proto::Event::Pong(payload) => Event::Pong(payload),
+        ws_proto::Event::Error(error) => {
+            if *error_reported {
+                return None; // the transport's own error was reported already
+            }
+            *error_reported = true;
+            Event::Error(Error::Protocol(error))
+        }
+        ws_proto::Event::Closed(end) => {
+            *closed = true;
+            Event::Closed(end)
+        }
+    })
 }
 
 fn report_error(entry: &mut Entry, error: Error) {

@@ -256,3 +256,67 @@ fn a_quiet_connection_gives_its_read_buffer_back() {
     client.receive_drained();
     assert_eq!(client.buffer_capacity(), 0);
 }
+
+/// Every event, taking whole messages with `poll_message` first whenever
+/// `batch` says so (the way a driver decoding batches does).
+fn events_polling_messages_first(conn: &mut Connection, batch: &[bool]) -> Vec<Event> {
+    let mut all = Vec::new();
+    for i in 0.. {
+        if batch[i % batch.len()] {
+            all.extend(std::iter::from_fn(|| {
+                conn.poll_message().map(Event::Message)
+            }));
+        }
+        match conn.poll_event() {
+            Some(event) => all.push(event),
+            None => return all,
+        }
+    }
+    all
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// `poll_message` has no effect but the message it returns: the same
+    /// events in the same order, and the same bytes to send, as
+    /// `poll_event` alone, for valid streams and for arbitrary bytes
+    /// after valid ones.
+    #[test]
+    fn polling_messages_first_changes_nothing(
+        ops in proptest::collection::vec(op(), 0..10),
+        garbage in proptest::collection::vec(any::<u8>(), 0..64),
+        pieces in proptest::collection::vec(1usize..200, 1..6),
+        batch in proptest::collection::vec(any::<bool>(), 1..6),
+        server_receives in any::<bool>(),
+    ) {
+        let now = Instant::now();
+        let open = |now| if server_receives { open_server(now, Config::default()) } else { open_client(now, Config::default()) };
+        let mut sender = if server_receives { open_client(now, Config::default()) } else { open_server(now, Config::default()) };
+        for op in &ops {
+            send(&mut sender, op);
+        }
+        let mut wire = take_output(&mut sender);
+        wire.extend_from_slice(&garbage);
+        let (mut plain, mut batched) = (open(now), open(now));
+        let (mut plain_events, mut batched_events) = (Vec::new(), Vec::new());
+        let mut rest = &wire[..];
+        for &piece in pieces.iter().cycle() {
+            let n = piece.min(rest.len());
+            plain.receive(now, &rest[..n]);
+            batched.receive(now, &rest[..n]);
+            rest = &rest[n..];
+            plain_events.extend(std::iter::from_fn(|| plain.poll_event()));
+            batched_events.extend(events_polling_messages_first(&mut batched, &batch));
+            prop_assert_eq!(take_output(&mut plain), take_output(&mut batched));
+            if rest.is_empty() {
+                break;
+            }
+        }
+        plain.receive_eof();
+        batched.receive_eof();
+        plain_events.extend(std::iter::from_fn(|| plain.poll_event()));
+        batched_events.extend(events_polling_messages_first(&mut batched, &batch));
+        prop_assert_eq!(plain_events, batched_events);
+    }
+}

@@ -17,7 +17,7 @@ use rand::Rng;
 use crate::close::{CloseCode, MAX_CLOSE_REASON};
 use crate::config::Config;
 use crate::error::{RequestError, SendError};
-use crate::event::Event;
+use crate::event::{Event, Message};
 use crate::extension::DeflateParams;
 use crate::frame::{OpCode, Utf8Bytes};
 use crate::handshake::client::ClientHandshake;
@@ -365,6 +365,24 @@ impl Connection {
                 Step::Idle => return None,
             }
         }
+    }
+
+    /// The next event if it is a message already received whole in one
+    /// frame, decoded with no other effect; `None`, consuming nothing, when
+    /// the next thing to decode is anything else (a control frame, a
+    /// fragment, a violation, an event decoded already, or bytes still to
+    /// come), which [`poll_event`](Self::poll_event) then takes.
+    ///
+    /// For a driver that decodes several messages at once (under one lock,
+    /// say) and hands them out after: decoding such a message queues
+    /// nothing and changes no state, so an answer to it queued later still
+    /// goes out before anything decoded after it, as with `poll_event`.
+    #[must_use]
+    pub fn poll_message(&mut self) -> Option<Message> {
+        if !self.decoding() || !self.events.is_empty() {
+            return None;
+        }
+        self.reader.next_whole_message()
     }
 
     /// The next bytes to write to the transport, if any: a contiguous run

@@ -287,10 +287,8 @@ impl Reader {
     /// Decodes the next item from the buffered bytes; `Ok(None)` when more
     /// bytes are needed.
     pub(crate) fn next(&mut self) -> Result<Option<Inbound>, ProtocolError> {
-        if self.frame.is_none() && self.mode == Mode::Normal {
-            if let Some(message) = self.whole_message() {
-                return Ok(Some(Inbound::Message(message)));
-            }
+        if let Some(message) = self.next_whole_message() {
+            return Ok(Some(Inbound::Message(message)));
         }
         loop {
             if self.mode == Mode::Stopped {
@@ -346,6 +344,17 @@ impl Reader {
             if self.frame.is_some() {
                 return Ok(None);
             }
+        }
+    }
+
+    /// The next item if it is a whole message decoded by
+    /// [`whole_message`](Self::whole_message), with no other effect;
+    /// `None`, touching nothing, otherwise.
+    pub(crate) fn next_whole_message(&mut self) -> Option<Message> {
+        if self.frame.is_none() && self.mode == Mode::Normal {
+            self.whole_message()
+        } else {
+            None
         }
     }
 

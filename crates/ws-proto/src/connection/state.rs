@@ -215,13 +215,18 @@ impl Connection {
     /// transport once nothing is left. A decoded message, ping or pong is
     /// returned directly rather than queued: the common case costs no trip
     /// through the event queue.
-    pub(super) fn step(&mut self) -> Step {
-        let decoding = match &self.phase {
+    /// Whether received frames are still decoded: while open, and while
+    /// closing until the closing handshake is complete.
+    pub(super) fn decoding(&self) -> bool {
+        match &self.phase {
             Phase::Open => true,
             Phase::Closing(closing) => !closing.complete(),
             Phase::Connecting | Phase::Closed => false,
-        };
-        if decoding {
+        }
+    }
+
+    pub(super) fn step(&mut self) -> Step {
+        if self.decoding() {
             match self.reader.next() {
                 Ok(Some(inbound)) => return self.on_inbound(inbound),
                 Ok(None) => {}
