@@ -192,8 +192,21 @@ impl EventLog {
     /// `state()` agrees with what was reported. `budget` bounds the number of
     /// events (a decoder stuck returning events would otherwise hang).
     pub fn drain(&mut self, conn: &mut Connection, budget: usize) {
+        self.drain_batched(conn, budget, false);
+    }
+
+    /// [`drain`](Self::drain), taking whole messages with `poll_message`
+    /// first when `batched` (as a driver decoding in batches does): the
+    /// same events must come, in the same order.
+    pub fn drain_batched(&mut self, conn: &mut Connection, budget: usize, batched: bool) {
         let mut n = 0;
-        while let Some(event) = conn.poll_event() {
+        let mut next = |conn: &mut Connection| {
+            batched
+                .then(|| conn.poll_message().map(Event::Message))
+                .flatten()
+                .or_else(|| conn.poll_event())
+        };
+        while let Some(event) = next(conn) {
             n += 1;
             assert!(
                 n <= budget,
@@ -1288,6 +1301,25 @@ impl Driven {
         check_held(&self.conn, self.max_piece, self.log.name);
     }
 
+    /// Feeds `chunk` the way a driver reading into the connection's buffer
+    /// does: reads of at most `read` bytes into `receive_buffer`, each
+    /// committed and drained (whole messages first), then the transport
+    /// reported drained; checks what the connection holds.
+    pub fn receive_by_read(&mut self, mut chunk: &[u8], read: usize) {
+        self.max_piece = self.max_piece.max(chunk.len());
+        while !chunk.is_empty() {
+            let room = self.conn.receive_buffer();
+            assert!(!room.is_empty(), "{}: no room to read into", self.log.name);
+            let n = chunk.len().min(room.len()).min(read.max(1));
+            room[..n].copy_from_slice(&chunk[..n]);
+            self.conn.commit_received(self.now, n);
+            chunk = &chunk[n..];
+            self.log.drain_batched(&mut self.conn, n + 8, true);
+        }
+        self.conn.receive_drained();
+        check_held(&self.conn, self.max_piece, self.log.name);
+    }
+
     /// Writes up to `max` bytes of output (all of it with `None`).
     pub fn flush(&mut self, max: Option<usize>) {
         if let Some(bytes) = self.conn.poll_transmit() {
@@ -1303,7 +1335,11 @@ impl Driven {
     /// flushes everything.
     pub fn run(&mut self, chunks: &[&[u8]], flags: Flags, prng: &mut Prng) {
         for chunk in chunks {
-            self.receive(chunk);
+            if prng.one_in(2) {
+                self.receive_by_read(chunk, 1 + prng.below(4096) as usize);
+            } else {
+                self.receive(chunk);
+            }
             if flags.timed() && prng.one_in(2) {
                 let step = match prng.below(8) {
                     0..=3 => std::time::Duration::from_millis(prng.below(1000)),

@@ -16,6 +16,19 @@ use crate::link::{Link, lock};
 thread_local! {
     /// The loop running on this thread, if any (its `LoopShared` address).
     static CURRENT_LOOP: Cell<usize> = const { Cell::new(0) };
+    /// The connection whose handler runs now on this thread, if any (its
+    /// `Shared` address).
+    static SERVICING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Runs `f` (a handler call) as the handler of `shared`: its sends need
+/// not put the connection on the loop's list, since the loop writes the
+/// connection it is serving once the handler returns.
+pub(crate) fn serving<R>(shared: &Arc<Shared>, f: impl FnOnce() -> R) -> R {
+    let previous = SERVICING.with(|c| c.replace(Arc::as_ptr(shared) as usize));
+    let result = f();
+    SERVICING.with(|c| c.set(previous));
+    result
 }
 
 /// Marks this thread as running `shared`'s loop for the guard's lifetime.
@@ -201,7 +214,8 @@ impl Conn {
             event_loop.memory.account(&self.shared, &link.proto);
             (result, settled)
         };
-        if !settled {
+        let served = on_loop && SERVICING.with(|c| c.get()) == Arc::as_ptr(&self.shared) as usize;
+        if !settled && !served {
             self.kick(&event_loop, on_loop);
         }
         result

@@ -1253,7 +1253,8 @@ fn report_error(entry: &mut Entry, error: Error) {
 /// never the loop.
 fn deliver(entry: &mut Entry, event: Event) {
     let Entry { conn, handler, .. } = entry;
-    if catch_unwind(AssertUnwindSafe(|| handler.on_event(conn, event))).is_err() {
+    let call = || catch_unwind(AssertUnwindSafe(|| handler.on_event(conn, event)));
+    if crate::conn::serving(&conn.shared, call).is_err() {
         let _ = lock(&conn.shared.link).proto.close(
             Instant::now(),
             CloseCode::INTERNAL_ERROR,

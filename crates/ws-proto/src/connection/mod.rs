@@ -175,7 +175,7 @@ impl Connection {
     /// read wrote; reading nothing needs no call.
     ///
     /// Its size follows what the connection receives: the rest of a large
-    /// frame under way, plus a window that starts at 2 KiB, doubles each
+    /// frame under way, plus a window that starts at 512 bytes, doubles each
     /// time a read fills it (up to 256 KiB) and shrinks when reads are
     /// small.
     pub fn receive_buffer(&mut self) -> &mut [u8] {

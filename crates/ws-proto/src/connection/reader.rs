@@ -38,7 +38,7 @@ const READ_SLACK: usize = 64 << 10;
 /// The read window (how much room a driver reading into the buffer gets)
 /// adapts to what the connection receives: it starts small, doubles each
 /// time a read fills it, and halves when reads use little of it.
-const MIN_WINDOW: usize = 2 << 10;
+const MIN_WINDOW: usize = 512;
 const MAX_WINDOW: usize = 256 << 10;
 
 /// A decoded item.
