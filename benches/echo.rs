@@ -63,6 +63,11 @@ use tungstenite::{Message as TMessage, WebSocket};
 use ws_mio::{ClientOptions, Conn, Event, EventLoop, ServerOptions};
 use ws_proto::{ClientRequest, CloseCode, Message};
 
+#[path = "echo/fws.rs"]
+mod fws;
+#[path = "echo/wire.rs"]
+mod wire;
+
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
 
@@ -145,6 +150,17 @@ fn latency(scale: usize) -> Vec<(&'static str, Percentiles)> {
         ("tungstenite", Kind::Tung, Kind::Tung),
         ("ws-mio client -> tungstenite server", Kind::Mio, Kind::Tung),
         ("tungstenite client -> ws-mio server", Kind::Tung, Kind::Mio),
+        ("fastwebsockets", Kind::Fws, Kind::Fws),
+        (
+            "ws-mio client -> fastwebsockets server",
+            Kind::Mio,
+            Kind::Fws,
+        ),
+        (
+            "fastwebsockets client -> ws-mio server",
+            Kind::Fws,
+            Kind::Mio,
+        ),
         (CLIENT_PAIR, Kind::Client, Kind::Mio),
     ];
     let mut samples: Vec<Vec<Duration>> = pairs.iter().map(|_| Vec::new()).collect();
@@ -156,6 +172,7 @@ fn latency(scale: usize) -> Vec<(&'static str, Percentiles)> {
                 Kind::Mio => mio_latency(server.addr, warm, n),
                 Kind::Tung => tung_latency(server.addr, warm, n),
                 Kind::Client => client_latency(server.addr, warm, n),
+                Kind::Fws => fws::latency(server.addr, warm, n),
             });
             server.finish();
         }
@@ -165,7 +182,7 @@ fn latency(scale: usize) -> Vec<(&'static str, Percentiles)> {
         .zip(samples)
         .map(|((name, _, _), samples)| (*name, Percentiles::of(samples)))
         .collect();
-    print_latency_table(&latencies);
+    print_latency_table(&latencies, "raw TCP", "tungstenite", "fastwebsockets");
     latencies
 }
 
@@ -194,6 +211,8 @@ fn throughput(
                     Contestant::Mio => mio_throughput(addr, size, w, warm, messages),
                     Contestant::Tung => tung_throughput(addr, size, w, warm, messages, false),
                     Contestant::TungBatched => tung_throughput(addr, size, w, warm, messages, true),
+                    Contestant::Fws => fws::throughput(addr, size, w, warm, messages),
+                    Contestant::MioFws => mio_throughput(addr, size, w, warm, messages),
                 };
                 server.finish();
                 rates.push(messages as f64 / elapsed.as_secs_f64());
@@ -219,12 +238,14 @@ fn throughput(
 }
 
 /// The throughput contestants, in the order of the table.
-const CONTESTANTS: [Contestant; 5] = [
+const CONTESTANTS: [Contestant; 7] = [
     Contestant::Raw,
     Contestant::RawBatched,
     Contestant::Mio,
     Contestant::Tung,
     Contestant::TungBatched,
+    Contestant::Fws,
+    Contestant::MioFws,
 ];
 
 #[derive(Clone, Copy)]
@@ -238,6 +259,10 @@ enum Contestant {
     Tung,
     /// `write` per message, `flush` when the window is full.
     TungBatched,
+    /// `write_frame` per message, against the fastwebsockets server.
+    Fws,
+    /// The ws-mio client against the fastwebsockets server.
+    MioFws,
 }
 
 impl Contestant {
@@ -248,6 +273,8 @@ impl Contestant {
             Self::Mio => "ws-mio",
             Self::Tung => "tungstenite",
             Self::TungBatched => "tungstenite, batched",
+            Self::Fws => "fastwebsockets",
+            Self::MioFws => "ws-mio -> fws server",
         }
     }
 
@@ -256,6 +283,7 @@ impl Contestant {
             Self::Raw | Self::RawBatched => Kind::Raw,
             Self::Mio => Kind::Mio,
             Self::Tung | Self::TungBatched => Kind::Tung,
+            Self::Fws | Self::MioFws => Kind::Fws,
         }
     }
 }
@@ -292,6 +320,8 @@ enum Kind {
     Tung,
     /// ws-client (the 4D-style API over ws-mio); a client only.
     Client,
+    /// fastwebsockets on a tokio current-thread runtime.
+    Fws,
 }
 
 /// The latency pair that measures what ws-client adds over ws-mio.
@@ -310,6 +340,7 @@ impl Server {
         match kind {
             Kind::Raw => Self::blocking(raw_echo),
             Kind::Tung => Self::blocking(tung_echo),
+            Kind::Fws => Self::blocking(fws::echo),
             Kind::Mio | Kind::Client => {
                 let mut event_loop = EventLoop::new().expect("event loop");
                 let addr = event_loop
@@ -854,15 +885,29 @@ impl Rate {
     }
 }
 
-fn print_latency_table(rows: &[(&str, Percentiles)]) {
-    let raw = rows[0].1.p50;
+/// The latency table, with the p50 and p99 of each row against the rows
+/// named `raw`, `tung` and `fws` (the anchors).
+fn print_latency_table(rows: &[(&str, Percentiles)], raw: &str, tung: &str, fws: &str) {
+    let find = |name: &str| rows.iter().find(|(n, _)| *n == name).map(|(_, p)| p);
+    let (raw, tung, fws) = (find(raw), find(tung), find(fws));
     println!(
-        "{:<38} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>10}",
-        "client -> server", "p50", "p90", "p99", "p99.9", "max", "mean", "p50/raw"
+        "{:<40} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>8} {:>9} {:>8} {:>8}",
+        "client -> server",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+        "mean",
+        "p50/raw",
+        "p50/tung",
+        "p50/fws",
+        "p99/fws"
     );
+    let ratio = |a: f64, b: Option<f64>| b.map_or("-".into(), |b| format!("{:.2}x", a / b));
     for (name, p) in rows {
         println!(
-            "{:<38} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>8.1} {:>9.2}x",
+            "{:<40} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>8.1} {:>7.1} {:>8} {:>9} {:>8} {:>8}",
             name,
             p.p50,
             p.p90,
@@ -870,7 +915,10 @@ fn print_latency_table(rows: &[(&str, Percentiles)]) {
             p.p999,
             p.max,
             p.mean,
-            p.p50 / raw
+            ratio(p.p50, raw.map(|r| r.p50)),
+            ratio(p.p50, tung.map(|r| r.p50)),
+            ratio(p.p50, fws.map(|r| r.p50)),
+            ratio(p.p99, fws.map(|r| r.p99)),
         );
     }
 }
@@ -879,16 +927,25 @@ type ThroughputRow<'a> = (&'a str, u64, u64, Vec<Rate>);
 
 fn print_throughput_table(rows: &[ThroughputRow<'_>]) {
     println!(
-        "{:<7} {:<21} {:>10} {:>21} {:>9} {:>7} {:>9} {:>8}",
-        "size", "contestant", "msg/s", "(range of runs)", "MB/s", "vs raw", "vs raw-b", "vs tung"
+        "{:<7} {:<21} {:>10} {:>21} {:>9} {:>7} {:>9} {:>8} {:>8}",
+        "size",
+        "contestant",
+        "msg/s",
+        "(range of runs)",
+        "MB/s",
+        "vs raw",
+        "vs raw-b",
+        "vs tung",
+        "vs fws"
     );
     for (label, window, messages, rates) in rows {
         let raw = rates[RAW].best;
         let raw_batched = rates[RAW_BATCHED].best;
         let tung = rates[TUNG].best;
+        let fws = rates[FWS].best;
         for rate in rates {
             println!(
-                "{:<7} {:<21} {:>10.0} {:>21} {:>9.1} {:>6.2}x {:>8.2}x {:>7.2}x",
+                "{:<7} {:<21} {:>10.0} {:>21} {:>9.1} {:>6.2}x {:>8.2}x {:>7.2}x {:>7.2}x",
                 label,
                 rate.name,
                 rate.best,
@@ -896,7 +953,8 @@ fn print_throughput_table(rows: &[ThroughputRow<'_>]) {
                 rate.mb_per_s(),
                 rate.best / raw,
                 rate.best / raw_batched,
-                rate.best / tung
+                rate.best / tung,
+                rate.best / fws
             );
         }
         println!("        (window {window}, {messages} messages measured per run)");
@@ -909,6 +967,8 @@ const RAW_BATCHED: usize = 1;
 const MIO: usize = 2;
 const TUNG: usize = 3;
 const TUNG_BATCHED: usize = 4;
+const FWS: usize = 5;
+const MIO_FWS: usize = 6;
 
 fn print_targets(latencies: &[(&str, Percentiles)], rows: &[ThroughputRow<'_>]) {
     let verdict = |ok: bool| if ok { "MET" } else { "NOT MET" };
@@ -958,6 +1018,11 @@ fn print_targets(latencies: &[(&str, Percentiles)], rows: &[ThroughputRow<'_>]) 
              (against batched tungstenite: {vs_batched:.2}x -> {})",
             verdict(vs_tung >= 1.2),
             verdict(vs_batched >= 1.2)
+        );
+        println!(
+            "  {label}: ws-mio / fastwebsockets: {:.2}x (ws-mio client against the fastwebsockets server: {:.2}x)",
+            mio.best / rates[FWS].best,
+            rates[MIO_FWS].best / rates[FWS].best
         );
     }
 }
