@@ -1,12 +1,22 @@
-//! Echo over loopback: ws-mio against tungstenite, with raw TCP as the floor
-//! (latency) and the ceiling (throughput). A plain program, not criterion:
+//! Loopback benchmarks of ws-mio (and ws-client) against two anchors,
+//! tungstenite (blocking) and fastwebsockets (tokio current-thread
+//! runtime), with raw TCP as the floor (latency) and the ceiling
+//! (throughput). A plain program, not criterion:
 //! `cargo bench --bench echo -- [--quick] [--only PART]...` (`--quick`: 10x
-//! fewer messages, one throughput run instead of three; `--only` runs one
-//! part: `latency`, `throughput`, or one size: `16B`, `1KiB`, `64KiB`,
-//! `1MiB`). At full size it takes about 2.5 minutes on 2 cores.
+//! fewer messages, one run instead of three; `--only` runs one part:
+//! `latency`, `throughput`, `stream`, `send`, `app-latency`, `busy`, or one
+//! throughput size: `16B`, `1KiB`, `64KiB`, `1MiB`; `--sender KEY` limits
+//! `send` to one sender: `raw`, `mio`, `client`, `tung`, `fws`). At full size
+//! it takes about 5 minutes on 2 cores, `--quick` under one.
 //!
-//! 1. Latency: round trips of a 32-byte binary message, one in flight at a
-//!    time, each timed with `Instant`; 5,000 warm-up round trips, then
+//! fastwebsockets runs as its users run it: a current-thread runtime per
+//! thread, tokio `TcpStream` with nodelay (tokio-rustls for `wss`), the
+//! opening handshake written by hand (the crate's `upgrade` feature is
+//! off), then `WebSocket::after_handshake`; its server answers the
+//! handshake by hand as well (`ws_proto::handshake::accept_key`).
+//!
+//! 1. `latency`: round trips of a 32-byte binary message, one in flight at
+//!    a time, each timed with `Instant`; 5,000 warm-up round trips, then
 //!    100,000 measured, in 5 rounds that take every pair in turn (so that
 //!    what other jobs do to the machine falls on all of them alike). Pairs
 //!    (client against server):
@@ -17,12 +27,19 @@
 //!      ws-mio echo server (`EventLoop::listen`) on another loop thread;
 //!    - tungstenite: `tungstenite::client` over a blocking `TcpStream`
 //!      (nodelay) against `tungstenite::accept` on a thread per connection;
-//!    - the two crossed pairs (ws-mio client / tungstenite server and the
-//!      other way round);
+//!    - fastwebsockets: `write_frame` then `read_frame` on one task, against
+//!      a fastwebsockets echo (`read_frame`, `write_frame`) on a runtime of
+//!      its own;
+//!    - the crossed pairs: the ws-mio client against the tungstenite and the
+//!      fastwebsockets servers (the server fixed, the client isolated), and
+//!      the tungstenite and fastwebsockets clients against ws-mio's;
 //!    - ws-client (the 4D-style `WebSocket` and a `Handler` that sends the
 //!      next message from `on_message`, on its shared background loop)
 //!      against the ws-mio server: what the user-facing API costs.
-//! 2. Throughput: for 16 B, 1 KiB, 64 KiB and 1 MiB payloads, the client
+//!
+//!    Ratios: p50 against raw TCP, tungstenite and fastwebsockets; p99
+//!    against fastwebsockets.
+//! 2. `throughput`: for 16 B, 1 KiB, 64 KiB and 1 MiB payloads, the client
 //!    sends as fast as a window of messages in flight lets it (the same
 //!    window for every contestant: 64, 64, 16, 4) and counts echoes; one
 //!    tenth of the messages first as warm-up, then the clock runs. MB/s
@@ -41,14 +58,62 @@
 //!      `read` with a `send`;
 //!    - tungstenite, batched: the same, but `write` per message and one
 //!      `flush` when the window is full, so the client's writes coalesce the
-//!      way ws-mio's do.
+//!      way ws-mio's do;
+//!    - fastwebsockets: a writing and a reading `WebSocket` over the two
+//!      halves of one tokio socket (the crate's split is behind a feature
+//!      that is off), polled together on one task, `write_frame` per
+//!      message, against the fastwebsockets echo;
+//!    - ws-mio -> fws server: the ws-mio client against the fastwebsockets
+//!      echo, to set beside the fastwebsockets row with the server fixed.
 //!
 //!    The blocking writers park when the window is full and are woken when
-//!    half of it has drained (so a wake-up is not paid per message).
+//!    half of it has drained (so a wake-up is not paid per message); the
+//!    fastwebsockets writer waits on a waker the same way.
+//! 3. `stream` (the market-data direction), over `ws` and over `wss`: ONE
+//!    fixed server for every client, a raw TCP thread that answers the
+//!    handshake by hand and writes pre-encoded unmasked binary frames of
+//!    16 B, 1 KiB or 64 KiB (4 M, 1 M, 40 k of them after a tenth as
+//!    warm-up) in writes of about 256 KiB as fast as the socket takes them,
+//!    then a close frame; for `wss` it wraps the socket in a rustls
+//!    `ServerConnection` (the self-signed certificate in `benches/echo/`,
+//!    ring provider). The clients count messages where their users see
+//!    them: ws-mio in its handler (`Event::Message`; `wss` with a
+//!    `ClientOptions` TLS config trusting the certificate), tungstenite in a
+//!    `read()` loop on a blocking socket (`wss`: rustls `StreamOwned`),
+//!    fastwebsockets in a `read_frame().await` loop (`wss`: tokio-rustls),
+//!    and raw TCP (`wss`: raw rustls) reading the same bytes, counting whole
+//!    frames: the ceiling. M msg/s, with ratios to raw, tungstenite and
+//!    fastwebsockets; best of 3 interleaved runs.
+//! 4. `send`: one message per send call from an APPLICATION thread (the
+//!    main thread, not a handler), 16 B (1 M messages) and 1 KiB (300 k),
+//!    after a tenth as warm-up: ws-mio `Conn::send_binary` (the loop on its
+//!    own thread), ws-client `WebSocket::send`, tungstenite `send` (write +
+//!    flush) on a blocking socket, fastwebsockets `write_frame().await`, raw
+//!    TCP `write_all`. A send refused with a full write buffer is retried
+//!    after `yield_now` (and counted). All against ONE fixed sink thread
+//!    that answers the handshake by hand and reads in 1 MiB reads; the
+//!    rate is messages / the time from the first measured send until the
+//!    sink has seen every byte. k msg/s, ratios to raw TCP, tungstenite and
+//!    fastwebsockets; context switches per message (all threads) and the
+//!    sink's reads per message. Syscall counts per sender:
+//!    `strace -f -c -o /tmp/send-mio.txt taskset -c 0 target/release/deps/echo-HASH --quick --only send --sender mio`
+//!    (the counts include the sink's reads and the handshake; divide by the
+//!    110,000 messages of one `--quick` size... or run one size with `--only`).
+//! 5. `app-latency`: latency from an application thread that sends and
+//!    waits: the main thread sends 32 bytes through ws-mio's `Conn` (the
+//!    loop on its own thread) or ws-client's `WebSocket`, and waits until
+//!    the handler signals the echo, by an `std::sync::mpsc` channel or by
+//!    an `AtomicBool` and `Thread::unpark` (both measured); beside raw TCP,
+//!    tungstenite and fastwebsockets, whose natural way is that the same
+//!    thread writes and then reads, and ws-mio's handler ping-pong as the
+//!    reference. All against ONE fixed echo thread that parses frames by
+//!    hand (raw TCP: the byte echo). Same counts and rounds as `latency`.
 //!
-//! Results go to stdout as tables, with the CPU affinity and load average
-//! the run had. To pin, build with `cargo bench --bench echo --no-run` and
-//! run the binary it names under `taskset -c 0`.
+//! Every socket is on 127.0.0.1; every wait is bounded (read timeouts,
+//! `DEADLINE`s, `tokio::time::timeout`). Results go to stdout as tables,
+//! with the CPU affinity and load average the run had. To pin, build with
+//! `cargo bench --bench echo --no-run` and run the binary it names under
+//! `taskset -c 0` (every thread on one CPU) or `taskset -c 0,1`.
 
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -63,8 +128,14 @@ use tungstenite::{Message as TMessage, WebSocket};
 use ws_mio::{ClientOptions, Conn, Event, EventLoop, ServerOptions};
 use ws_proto::{ClientRequest, CloseCode, Message};
 
+#[path = "echo/app.rs"]
+mod app;
 #[path = "echo/fws.rs"]
 mod fws;
+#[path = "echo/send.rs"]
+mod send;
+#[path = "echo/stream.rs"]
+mod stream;
 #[path = "echo/wire.rs"]
 mod wire;
 
@@ -122,7 +193,22 @@ fn main() {
     } else {
         throughput(&sizes, scale, runs)
     };
-    print_targets(&latencies, &rows);
+    if wanted("stream") {
+        stream::stream(scale as u64, runs);
+    }
+    if wanted("send") {
+        let sender = args
+            .windows(2)
+            .find(|w| w[0] == "--sender")
+            .map(|w| w[1].as_str());
+        send::send(scale as u64, runs, sender);
+    }
+    if wanted("app-latency") {
+        app::app_latency(scale);
+    }
+    if !latencies.is_empty() || !rows.is_empty() {
+        print_targets(&latencies, &rows);
+    }
 
     println!();
     println!(
@@ -539,33 +625,38 @@ fn client_latency(addr: SocketAddr, warm: usize, n: usize) -> Vec<Duration> {
 
 fn mio_client<T: Send + 'static>(
     addr: SocketAddr,
+    handler: impl FnMut(&Conn, Event) -> Option<Result<T, String>> + Send + 'static,
+) -> T {
+    let request = ClientRequest::new(addr.ip().to_string(), addr.port(), "/");
+    mio_client_with(&request, ClientOptions::default(), handler)
+}
+
+/// [`mio_client`] with a request and options of the caller's (`wss`).
+fn mio_client_with<T: Send + 'static>(
+    request: &ClientRequest,
+    options: ClientOptions,
     mut handler: impl FnMut(&Conn, Event) -> Option<Result<T, String>> + Send + 'static,
 ) -> T {
     let mut event_loop = EventLoop::new().expect("event loop");
     let handle = event_loop.handle();
     let (tx, rx) = mpsc::channel();
     let mut reported = false;
-    let request = ClientRequest::new(addr.ip().to_string(), addr.port(), "/");
     handle
-        .connect(
-            &request,
-            ClientOptions::default(),
-            move |conn: &Conn, event: Event| {
-                if reported {
-                    return;
-                }
-                let result = match event {
-                    Event::Error(e) => Some(Err(format!("connection error: {e}"))),
-                    Event::Closed(c) => Some(Err(format!("closed early: {c:?}"))),
-                    event => handler(conn, event),
-                };
-                if let Some(result) = result {
-                    reported = true;
-                    let _ = tx.send(result);
-                    let _ = conn.close(CloseCode::NORMAL, "");
-                }
-            },
-        )
+        .connect(request, options, move |conn: &Conn, event: Event| {
+            if reported {
+                return;
+            }
+            let result = match event {
+                Event::Error(e) => Some(Err(format!("connection error: {e}"))),
+                Event::Closed(c) => Some(Err(format!("closed early: {c:?}"))),
+                event => handler(conn, event),
+            };
+            if let Some(result) = result {
+                reported = true;
+                let _ = tx.send(result);
+                let _ = conn.close(CloseCode::NORMAL, "");
+            }
+        })
         .expect("connect");
     let thread = thread::spawn(move || event_loop.run().expect("client loop"));
     let result = rx.recv_timeout(DEADLINE).expect("ws-mio client result");
@@ -689,6 +780,13 @@ impl Clock {
             self.start = Some(now);
         }
         (received >= self.total).then(|| now - self.start.unwrap_or(now))
+    }
+
+    /// [`tick`](Self::tick), reading the clock only when it starts or
+    /// stops (for counts that arrive millions of times a second).
+    fn at(&mut self, received: u64) -> Option<Duration> {
+        let boundary = (self.start.is_none() && received >= self.warm) || received >= self.total;
+        if boundary { self.tick(received) } else { None }
     }
 }
 

@@ -126,13 +126,6 @@ pub(crate) fn answer(request: &[u8]) -> io::Result<String> {
     ))
 }
 
-/// The client's half of the handshake on a blocking stream.
-pub(crate) fn client_handshake(stream: &mut (impl Read + Write)) -> io::Result<()> {
-    stream.write_all(request("127.0.0.1").as_bytes())?;
-    stream.flush()?;
-    check_answer(&read_head(stream)?)
-}
-
 /// The server's half of the handshake on a blocking stream.
 pub(crate) fn server_handshake(stream: &mut (impl Read + Write)) -> io::Result<()> {
     let head = read_head(stream)?;
@@ -181,9 +174,13 @@ pub(crate) fn frame_len(payload: usize, masked: bool) -> usize {
     2 + length + if masked { 4 } else { 0 } + payload
 }
 
-/// One complete frame at the start of `buf`: (first byte, payload range,
-/// mask, frame length), or `None` if more bytes are needed.
-fn parse(buf: &[u8]) -> Option<(u8, std::ops::Range<usize>, Option<[u8; 4]>, usize)> {
+/// A frame found by [`parse`]: (first byte, payload range, mask, frame
+/// length).
+type Parsed = (u8, std::ops::Range<usize>, Option<[u8; 4]>, usize);
+
+/// One complete frame at the start of `buf`, or `None` if more bytes are
+/// needed.
+fn parse(buf: &[u8]) -> Option<Parsed> {
     let (&b0, &b1) = (buf.first()?, buf.get(1)?);
     let (len, mut at) = match b1 & 0x7F {
         126 => (
@@ -333,11 +330,14 @@ fn serve_stream(mut stream: impl Read + Write, source: Source, size: usize, tota
 
 /// The fixed server of the `send` part: answers the handshake by hand (when
 /// asked to), then reads in 1 MiB reads, publishing the bytes it has seen,
-/// and reports the instant it has seen `target` bytes.
+/// and reports the instant it has seen `target` bytes; then it ends (the
+/// client's close, if any, goes unanswered).
 pub(crate) struct Sink {
     pub(crate) addr: SocketAddr,
     /// Bytes read after the handshake.
     pub(crate) bytes: Arc<AtomicU64>,
+    /// `read` calls made after the handshake.
+    pub(crate) reads: Arc<AtomicU64>,
     done: mpsc::Receiver<Instant>,
     thread: JoinHandle<()>,
 }
@@ -348,6 +348,8 @@ impl Sink {
         let addr = listener.local_addr().unwrap();
         let bytes = Arc::new(AtomicU64::new(0));
         let seen = bytes.clone();
+        let reads = Arc::new(AtomicU64::new(0));
+        let calls = reads.clone();
         let (tx, done) = mpsc::channel();
         let thread = thread::spawn(move || {
             let (mut stream, _) = listener.accept().expect("accept");
@@ -358,16 +360,17 @@ impl Sink {
             }
             let mut buf = vec![0u8; 1024 * KIB];
             let mut total = 0u64;
-            let mut reported = false;
             loop {
-                match stream.read(&mut buf) {
+                let read = stream.read(&mut buf);
+                calls.fetch_add(1, Ordering::AcqRel);
+                match read {
                     Ok(0) | Err(_) => return,
                     Ok(n) => {
                         total += n as u64;
                         seen.store(total, Ordering::Release);
-                        if !reported && total >= target {
-                            reported = true;
+                        if total >= target {
                             let _ = tx.send(Instant::now());
+                            return;
                         }
                     }
                 }
@@ -376,6 +379,7 @@ impl Sink {
         Self {
             addr,
             bytes,
+            reads,
             done,
             thread,
         }
