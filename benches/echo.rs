@@ -95,10 +95,10 @@
 //!    rate is messages / the time from the first measured send until the
 //!    sink has seen every byte. k msg/s, ratios to raw TCP, tungstenite and
 //!    fastwebsockets; context switches per message (all threads) and the
-//!    sink's reads per message. Syscall counts per sender:
-//!    `strace -f -c -o /tmp/send-mio.txt taskset -c 0 target/release/deps/echo-HASH --quick --only send --sender mio`
-//!    (the counts include the sink's reads and the handshake; divide by the
-//!    110,000 messages of one `--quick` size... or run one size with `--only`).
+//!    sink's reads per message. Syscall counts of one sender (the sink's
+//!    reads and both sizes' 110,000 + 33,000 messages of `--quick`
+//!    included; `-e trace=sendto,write,writev,recvfrom,read` narrows it):
+//!    `strace -f -c -o /tmp/send-mio.txt taskset -c 0 target/release/deps/echo-HASH --quick --only send --sender mio`.
 //! 5. `app-latency`: latency from an application thread that sends and
 //!    waits: the main thread sends 32 bytes through ws-mio's `Conn` (the
 //!    loop on its own thread) or ws-client's `WebSocket`, and waits until
@@ -108,6 +108,12 @@
 //!    thread writes and then reads, and ws-mio's handler ping-pong as the
 //!    reference. All against ONE fixed echo thread that parses frames by
 //!    hand (raw TCP: the byte echo). Same counts and rounds as `latency`.
+//! 6. `busy`: busy-poll latency, 32 bytes, one in flight: raw TCP with
+//!    non-blocking sockets and spinning reads, the client and the echo
+//!    thread pinned to CPUs 0 and 1 (by `taskset -p` on each thread's id;
+//!    skipped, with a message, when they cannot be), beside the blocking
+//!    raw TCP ping-pong. The ws-mio row (`EventLoop::set_busy_poll`, being
+//!    added on main) has a marked place in `benches/echo/busy.rs`.
 //!
 //! Every socket is on 127.0.0.1; every wait is bounded (read timeouts,
 //! `DEADLINE`s, `tokio::time::timeout`). Results go to stdout as tables,
@@ -130,6 +136,8 @@ use ws_proto::{ClientRequest, CloseCode, Message};
 
 #[path = "echo/app.rs"]
 mod app;
+#[path = "echo/busy.rs"]
+mod busy;
 #[path = "echo/fws.rs"]
 mod fws;
 #[path = "echo/send.rs"]
@@ -205,6 +213,9 @@ fn main() {
     }
     if wanted("app-latency") {
         app::app_latency(scale);
+    }
+    if wanted("busy") {
+        busy::busy(scale);
     }
     if !latencies.is_empty() || !rows.is_empty() {
         print_targets(&latencies, &rows);

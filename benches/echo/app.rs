@@ -46,10 +46,7 @@ const CLIENTS: [(&str, Client); 8] = [
     ("ws-mio Conn, mpsc wake", Client::Mio(Wake::Channel)),
     ("ws-mio Conn, park/unpark wake", Client::Mio(Wake::Park)),
     ("ws-client send, mpsc wake", Client::Ws(Wake::Channel)),
-    (
-        "ws-client send, park/unpark wake",
-        Client::Ws(Wake::Park),
-    ),
+    ("ws-client send, park/unpark wake", Client::Ws(Wake::Park)),
     ("tungstenite (send, read)", Client::Tung),
     ("fastwebsockets (write, read)", Client::Fws),
     ("ws-mio, handler sends (reference)", Client::MioHandler),
