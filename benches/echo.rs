@@ -97,7 +97,7 @@
 //!    fastwebsockets; context switches per message (all threads) and the
 //!    sink's reads per message. Syscall counts of one sender (the sink's
 //!    reads and both sizes' 110,000 + 33,000 messages of `--quick`
-//!    included; `-e trace=sendto,write,writev,recvfrom,read` narrows it):
+//!    included; `-e trace=sendto,writev,write,recvfrom,read,futex,epoll_wait` narrows it):
 //!    `strace -f -c -o /tmp/send-mio.txt taskset -c 0 target/release/deps/echo-HASH --quick --only send --sender mio`.
 //! 5. `app-latency`: latency from an application thread that sends and
 //!    waits: the main thread sends 32 bytes through ws-mio's `Conn` (the
