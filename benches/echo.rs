@@ -7,7 +7,8 @@
 //! `latency`, `throughput`, `stream`, `send`, `app-latency`, `busy`, or one
 //! throughput size: `16B`, `1KiB`, `64KiB`, `1MiB`; `--sender KEY` limits
 //! `send` to one sender: `raw`, `mio`, `client`, `tung`, `fws`). At full size
-//! it takes about 5 minutes on 2 cores, `--quick` under one.
+//! it takes about 9 minutes on 2 cores (pinned to one, under load), `--quick`
+//! about one.
 //!
 //! fastwebsockets runs as its users run it: a current-thread runtime per
 //! thread, tokio `TcpStream` with nodelay (tokio-rustls for `wss`), the
