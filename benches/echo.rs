@@ -1,12 +1,23 @@
-//! Echo over loopback: ws-mio against tungstenite, with raw TCP as the floor
-//! (latency) and the ceiling (throughput). A plain program, not criterion:
+//! Loopback benchmarks of ws-mio (and ws-client) against two anchors,
+//! tungstenite (blocking) and fastwebsockets (tokio current-thread
+//! runtime), with raw TCP as the floor (latency) and the ceiling
+//! (throughput). A plain program, not criterion:
 //! `cargo bench --bench echo -- [--quick] [--only PART]...` (`--quick`: 10x
-//! fewer messages, one throughput run instead of three; `--only` runs one
-//! part: `latency`, `throughput`, or one size: `16B`, `1KiB`, `64KiB`,
-//! `1MiB`). At full size it takes about 2.5 minutes on 2 cores.
+//! fewer messages, one run instead of three; `--only` runs one part:
+//! `latency`, `throughput`, `stream`, `send`, `app-latency`, `busy`, or one
+//! throughput size: `16B`, `1KiB`, `64KiB`, `1MiB`; `--sender KEY` limits
+//! `send` to one sender: `raw`, `mio`, `client`, `tung`, `fws`). At full size
+//! it takes about 9 minutes on 2 cores (pinned to one, under load), `--quick`
+//! about one.
 //!
-//! 1. Latency: round trips of a 32-byte binary message, one in flight at a
-//!    time, each timed with `Instant`; 5,000 warm-up round trips, then
+//! fastwebsockets runs as its users run it: a current-thread runtime per
+//! thread, tokio `TcpStream` with nodelay (tokio-rustls for `wss`), the
+//! opening handshake written by hand (the crate's `upgrade` feature is
+//! off), then `WebSocket::after_handshake`; its server answers the
+//! handshake by hand as well (`ws_proto::handshake::accept_key`).
+//!
+//! 1. `latency`: round trips of a 32-byte binary message, one in flight at
+//!    a time, each timed with `Instant`; 5,000 warm-up round trips, then
 //!    100,000 measured, in 5 rounds that take every pair in turn (so that
 //!    what other jobs do to the machine falls on all of them alike). Pairs
 //!    (client against server):
@@ -17,12 +28,19 @@
 //!      ws-mio echo server (`EventLoop::listen`) on another loop thread;
 //!    - tungstenite: `tungstenite::client` over a blocking `TcpStream`
 //!      (nodelay) against `tungstenite::accept` on a thread per connection;
-//!    - the two crossed pairs (ws-mio client / tungstenite server and the
-//!      other way round);
+//!    - fastwebsockets: `write_frame` then `read_frame` on one task, against
+//!      a fastwebsockets echo (`read_frame`, `write_frame`) on a runtime of
+//!      its own;
+//!    - the crossed pairs: the ws-mio client against the tungstenite and the
+//!      fastwebsockets servers (the server fixed, the client isolated), and
+//!      the tungstenite and fastwebsockets clients against ws-mio's;
 //!    - ws-client (the 4D-style `WebSocket` and a `Handler` that sends the
 //!      next message from `on_message`, on its shared background loop)
 //!      against the ws-mio server: what the user-facing API costs.
-//! 2. Throughput: for 16 B, 1 KiB, 64 KiB and 1 MiB payloads, the client
+//!
+//!    Ratios: p50 against raw TCP, tungstenite and fastwebsockets; p99
+//!    against fastwebsockets.
+//! 2. `throughput`: for 16 B, 1 KiB, 64 KiB and 1 MiB payloads, the client
 //!    sends as fast as a window of messages in flight lets it (the same
 //!    window for every contestant: 64, 64, 16, 4) and counts echoes; one
 //!    tenth of the messages first as warm-up, then the clock runs. MB/s
@@ -41,14 +59,68 @@
 //!      `read` with a `send`;
 //!    - tungstenite, batched: the same, but `write` per message and one
 //!      `flush` when the window is full, so the client's writes coalesce the
-//!      way ws-mio's do.
+//!      way ws-mio's do;
+//!    - fastwebsockets: a writing and a reading `WebSocket` over the two
+//!      halves of one tokio socket (the crate's split is behind a feature
+//!      that is off), polled together on one task, `write_frame` per
+//!      message, against the fastwebsockets echo;
+//!    - ws-mio -> fws server: the ws-mio client against the fastwebsockets
+//!      echo, to set beside the fastwebsockets row with the server fixed.
 //!
 //!    The blocking writers park when the window is full and are woken when
-//!    half of it has drained (so a wake-up is not paid per message).
+//!    half of it has drained (so a wake-up is not paid per message); the
+//!    fastwebsockets writer waits on a waker the same way.
+//! 3. `stream` (the market-data direction), over `ws` and over `wss`: ONE
+//!    fixed server for every client, a raw TCP thread that answers the
+//!    handshake by hand and writes pre-encoded unmasked binary frames of
+//!    16 B, 1 KiB or 64 KiB (4 M, 1 M, 40 k of them after a tenth as
+//!    warm-up) in writes of about 256 KiB as fast as the socket takes them,
+//!    then a close frame; for `wss` it wraps the socket in a rustls
+//!    `ServerConnection` (the self-signed certificate in `benches/echo/`,
+//!    ring provider). The clients count messages where their users see
+//!    them: ws-mio in its handler (`Event::Message`; `wss` with a
+//!    `ClientOptions` TLS config trusting the certificate), tungstenite in a
+//!    `read()` loop on a blocking socket (`wss`: rustls `StreamOwned`),
+//!    fastwebsockets in a `read_frame().await` loop (`wss`: tokio-rustls),
+//!    and raw TCP (`wss`: raw rustls) reading the same bytes, counting whole
+//!    frames: the ceiling. M msg/s, with ratios to raw, tungstenite and
+//!    fastwebsockets; best of 3 interleaved runs.
+//! 4. `send`: one message per send call from an APPLICATION thread (the
+//!    main thread, not a handler), 16 B (1 M messages) and 1 KiB (300 k),
+//!    after a tenth as warm-up: ws-mio `Conn::send_binary` (the loop on its
+//!    own thread), ws-client `WebSocket::send`, tungstenite `send` (write +
+//!    flush) on a blocking socket, fastwebsockets `write_frame().await`, raw
+//!    TCP `write_all`. A send refused with a full write buffer is retried
+//!    after `yield_now` (and counted). All against ONE fixed sink thread
+//!    that answers the handshake by hand and reads in 1 MiB reads; the
+//!    rate is messages / the time from the first measured send until the
+//!    sink has seen every byte. k msg/s, ratios to raw TCP, tungstenite and
+//!    fastwebsockets; context switches per message (all threads) and the
+//!    sink's reads per message. Syscall counts of one sender (the sink's
+//!    reads and both sizes' 110,000 + 33,000 messages of `--quick`
+//!    included; `-e trace=sendto,writev,write,recvfrom,read,futex,epoll_wait` narrows it):
+//!    `strace -f -c -o /tmp/send-mio.txt taskset -c 0 target/release/deps/echo-HASH --quick --only send --sender mio`.
+//! 5. `app-latency`: latency from an application thread that sends and
+//!    waits: the main thread sends 32 bytes through ws-mio's `Conn` (the
+//!    loop on its own thread) or ws-client's `WebSocket`, and waits until
+//!    the handler signals the echo, by an `std::sync::mpsc` channel or by
+//!    an `AtomicBool` and `Thread::unpark` (both measured); beside raw TCP,
+//!    tungstenite and fastwebsockets, whose natural way is that the same
+//!    thread writes and then reads, and ws-mio's handler ping-pong as the
+//!    reference. All against ONE fixed echo thread that parses frames by
+//!    hand (raw TCP: the byte echo). Same counts and rounds as `latency`.
+//! 6. `busy`: busy-poll latency, 32 bytes, one in flight: raw TCP with
+//!    non-blocking sockets and spinning reads, the client and the echo
+//!    thread pinned to CPUs 0 and 1 (by `taskset -p` on each thread's id;
+//!    skipped, with a message, when they cannot be), beside the blocking
+//!    raw TCP ping-pong. The ws-mio row (`EventLoop::set_busy_poll`, being
+//!    added on main) has a marked place in `benches/echo/busy.rs`.
 //!
-//! Results go to stdout as tables, with the CPU affinity and load average
-//! the run had. To pin, build with `cargo bench --bench echo --no-run` and
-//! run the binary it names under `taskset -c 0`.
+//! Every socket is on 127.0.0.1; every wait is bounded (read timeouts,
+//! `DEADLINE`s, `tokio::time::timeout`). Results go to stdout as tables,
+//! with the CPU affinity and load average the run had. To pin, build with
+//! `cargo bench --bench echo --no-run` and run the binary it names under
+//! `taskset -c 0` (every thread on one CPU) or `taskset -c 0,1`.
 
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -62,6 +134,19 @@ use tungstenite::protocol::Role as TRole;
 use tungstenite::{Message as TMessage, WebSocket};
 use ws_mio::{ClientOptions, Conn, Event, EventLoop, ServerOptions};
 use ws_proto::{ClientRequest, CloseCode, Message};
+
+#[path = "echo/app.rs"]
+mod app;
+#[path = "echo/busy.rs"]
+mod busy;
+#[path = "echo/fws.rs"]
+mod fws;
+#[path = "echo/send.rs"]
+mod send;
+#[path = "echo/stream.rs"]
+mod stream;
+#[path = "echo/wire.rs"]
+mod wire;
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
@@ -117,7 +202,25 @@ fn main() {
     } else {
         throughput(&sizes, scale, runs)
     };
-    print_targets(&latencies, &rows);
+    if wanted("stream") {
+        stream::stream(scale as u64, runs);
+    }
+    if wanted("send") {
+        let sender = args
+            .windows(2)
+            .find(|w| w[0] == "--sender")
+            .map(|w| w[1].as_str());
+        send::send(scale as u64, runs, sender);
+    }
+    if wanted("app-latency") {
+        app::app_latency(scale);
+    }
+    if wanted("busy") {
+        busy::busy(scale);
+    }
+    if !latencies.is_empty() || !rows.is_empty() {
+        print_targets(&latencies, &rows);
+    }
 
     println!();
     println!(
@@ -145,6 +248,17 @@ fn latency(scale: usize) -> Vec<(&'static str, Percentiles)> {
         ("tungstenite", Kind::Tung, Kind::Tung),
         ("ws-mio client -> tungstenite server", Kind::Mio, Kind::Tung),
         ("tungstenite client -> ws-mio server", Kind::Tung, Kind::Mio),
+        ("fastwebsockets", Kind::Fws, Kind::Fws),
+        (
+            "ws-mio client -> fastwebsockets server",
+            Kind::Mio,
+            Kind::Fws,
+        ),
+        (
+            "fastwebsockets client -> ws-mio server",
+            Kind::Fws,
+            Kind::Mio,
+        ),
         (CLIENT_PAIR, Kind::Client, Kind::Mio),
     ];
     let mut samples: Vec<Vec<Duration>> = pairs.iter().map(|_| Vec::new()).collect();
@@ -156,6 +270,7 @@ fn latency(scale: usize) -> Vec<(&'static str, Percentiles)> {
                 Kind::Mio => mio_latency(server.addr, warm, n),
                 Kind::Tung => tung_latency(server.addr, warm, n),
                 Kind::Client => client_latency(server.addr, warm, n),
+                Kind::Fws => fws::latency(server.addr, warm, n),
             });
             server.finish();
         }
@@ -165,7 +280,7 @@ fn latency(scale: usize) -> Vec<(&'static str, Percentiles)> {
         .zip(samples)
         .map(|((name, _, _), samples)| (*name, Percentiles::of(samples)))
         .collect();
-    print_latency_table(&latencies);
+    print_latency_table(&latencies, "raw TCP", "tungstenite", "fastwebsockets");
     latencies
 }
 
@@ -194,6 +309,8 @@ fn throughput(
                     Contestant::Mio => mio_throughput(addr, size, w, warm, messages),
                     Contestant::Tung => tung_throughput(addr, size, w, warm, messages, false),
                     Contestant::TungBatched => tung_throughput(addr, size, w, warm, messages, true),
+                    Contestant::Fws => fws::throughput(addr, size, w, warm, messages),
+                    Contestant::MioFws => mio_throughput(addr, size, w, warm, messages),
                 };
                 server.finish();
                 rates.push(messages as f64 / elapsed.as_secs_f64());
@@ -219,12 +336,14 @@ fn throughput(
 }
 
 /// The throughput contestants, in the order of the table.
-const CONTESTANTS: [Contestant; 5] = [
+const CONTESTANTS: [Contestant; 7] = [
     Contestant::Raw,
     Contestant::RawBatched,
     Contestant::Mio,
     Contestant::Tung,
     Contestant::TungBatched,
+    Contestant::Fws,
+    Contestant::MioFws,
 ];
 
 #[derive(Clone, Copy)]
@@ -238,6 +357,10 @@ enum Contestant {
     Tung,
     /// `write` per message, `flush` when the window is full.
     TungBatched,
+    /// `write_frame` per message, against the fastwebsockets server.
+    Fws,
+    /// The ws-mio client against the fastwebsockets server.
+    MioFws,
 }
 
 impl Contestant {
@@ -248,6 +371,8 @@ impl Contestant {
             Self::Mio => "ws-mio",
             Self::Tung => "tungstenite",
             Self::TungBatched => "tungstenite, batched",
+            Self::Fws => "fastwebsockets",
+            Self::MioFws => "ws-mio -> fws server",
         }
     }
 
@@ -256,6 +381,7 @@ impl Contestant {
             Self::Raw | Self::RawBatched => Kind::Raw,
             Self::Mio => Kind::Mio,
             Self::Tung | Self::TungBatched => Kind::Tung,
+            Self::Fws | Self::MioFws => Kind::Fws,
         }
     }
 }
@@ -292,6 +418,8 @@ enum Kind {
     Tung,
     /// ws-client (the 4D-style API over ws-mio); a client only.
     Client,
+    /// fastwebsockets on a tokio current-thread runtime.
+    Fws,
 }
 
 /// The latency pair that measures what ws-client adds over ws-mio.
@@ -310,6 +438,7 @@ impl Server {
         match kind {
             Kind::Raw => Self::blocking(raw_echo),
             Kind::Tung => Self::blocking(tung_echo),
+            Kind::Fws => Self::blocking(fws::echo),
             Kind::Mio | Kind::Client => {
                 let mut event_loop = EventLoop::new().expect("event loop");
                 let addr = event_loop
@@ -508,33 +637,38 @@ fn client_latency(addr: SocketAddr, warm: usize, n: usize) -> Vec<Duration> {
 
 fn mio_client<T: Send + 'static>(
     addr: SocketAddr,
+    handler: impl FnMut(&Conn, Event) -> Option<Result<T, String>> + Send + 'static,
+) -> T {
+    let request = ClientRequest::new(addr.ip().to_string(), addr.port(), "/");
+    mio_client_with(&request, ClientOptions::default(), handler)
+}
+
+/// [`mio_client`] with a request and options of the caller's (`wss`).
+fn mio_client_with<T: Send + 'static>(
+    request: &ClientRequest,
+    options: ClientOptions,
     mut handler: impl FnMut(&Conn, Event) -> Option<Result<T, String>> + Send + 'static,
 ) -> T {
     let mut event_loop = EventLoop::new().expect("event loop");
     let handle = event_loop.handle();
     let (tx, rx) = mpsc::channel();
     let mut reported = false;
-    let request = ClientRequest::new(addr.ip().to_string(), addr.port(), "/");
     handle
-        .connect(
-            &request,
-            ClientOptions::default(),
-            move |conn: &Conn, event: Event| {
-                if reported {
-                    return;
-                }
-                let result = match event {
-                    Event::Error(e) => Some(Err(format!("connection error: {e}"))),
-                    Event::Closed(c) => Some(Err(format!("closed early: {c:?}"))),
-                    event => handler(conn, event),
-                };
-                if let Some(result) = result {
-                    reported = true;
-                    let _ = tx.send(result);
-                    let _ = conn.close(CloseCode::NORMAL, "");
-                }
-            },
-        )
+        .connect(request, options, move |conn: &Conn, event: Event| {
+            if reported {
+                return;
+            }
+            let result = match event {
+                Event::Error(e) => Some(Err(format!("connection error: {e}"))),
+                Event::Closed(c) => Some(Err(format!("closed early: {c:?}"))),
+                event => handler(conn, event),
+            };
+            if let Some(result) = result {
+                reported = true;
+                let _ = tx.send(result);
+                let _ = conn.close(CloseCode::NORMAL, "");
+            }
+        })
         .expect("connect");
     let thread = thread::spawn(move || event_loop.run().expect("client loop"));
     let result = rx.recv_timeout(DEADLINE).expect("ws-mio client result");
@@ -658,6 +792,13 @@ impl Clock {
             self.start = Some(now);
         }
         (received >= self.total).then(|| now - self.start.unwrap_or(now))
+    }
+
+    /// [`tick`](Self::tick), reading the clock only when it starts or
+    /// stops (for counts that arrive millions of times a second).
+    fn at(&mut self, received: u64) -> Option<Duration> {
+        let boundary = (self.start.is_none() && received >= self.warm) || received >= self.total;
+        if boundary { self.tick(received) } else { None }
     }
 }
 
@@ -854,15 +995,29 @@ impl Rate {
     }
 }
 
-fn print_latency_table(rows: &[(&str, Percentiles)]) {
-    let raw = rows[0].1.p50;
+/// The latency table, with the p50 and p99 of each row against the rows
+/// named `raw`, `tung` and `fws` (the anchors).
+fn print_latency_table(rows: &[(&str, Percentiles)], raw: &str, tung: &str, fws: &str) {
+    let find = |name: &str| rows.iter().find(|(n, _)| *n == name).map(|(_, p)| p);
+    let (raw, tung, fws) = (find(raw), find(tung), find(fws));
     println!(
-        "{:<38} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>10}",
-        "client -> server", "p50", "p90", "p99", "p99.9", "max", "mean", "p50/raw"
+        "{:<40} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>8} {:>9} {:>8} {:>8}",
+        "client -> server",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max",
+        "mean",
+        "p50/raw",
+        "p50/tung",
+        "p50/fws",
+        "p99/fws"
     );
+    let ratio = |a: f64, b: Option<f64>| b.map_or("-".into(), |b| format!("{:.2}x", a / b));
     for (name, p) in rows {
         println!(
-            "{:<38} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>8.1} {:>9.2}x",
+            "{:<40} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>8.1} {:>7.1} {:>8} {:>9} {:>8} {:>8}",
             name,
             p.p50,
             p.p90,
@@ -870,7 +1025,10 @@ fn print_latency_table(rows: &[(&str, Percentiles)]) {
             p.p999,
             p.max,
             p.mean,
-            p.p50 / raw
+            ratio(p.p50, raw.map(|r| r.p50)),
+            ratio(p.p50, tung.map(|r| r.p50)),
+            ratio(p.p50, fws.map(|r| r.p50)),
+            ratio(p.p99, fws.map(|r| r.p99)),
         );
     }
 }
@@ -879,16 +1037,25 @@ type ThroughputRow<'a> = (&'a str, u64, u64, Vec<Rate>);
 
 fn print_throughput_table(rows: &[ThroughputRow<'_>]) {
     println!(
-        "{:<7} {:<21} {:>10} {:>21} {:>9} {:>7} {:>9} {:>8}",
-        "size", "contestant", "msg/s", "(range of runs)", "MB/s", "vs raw", "vs raw-b", "vs tung"
+        "{:<7} {:<21} {:>10} {:>21} {:>9} {:>7} {:>9} {:>8} {:>8}",
+        "size",
+        "contestant",
+        "msg/s",
+        "(range of runs)",
+        "MB/s",
+        "vs raw",
+        "vs raw-b",
+        "vs tung",
+        "vs fws"
     );
     for (label, window, messages, rates) in rows {
         let raw = rates[RAW].best;
         let raw_batched = rates[RAW_BATCHED].best;
         let tung = rates[TUNG].best;
+        let fws = rates[FWS].best;
         for rate in rates {
             println!(
-                "{:<7} {:<21} {:>10.0} {:>21} {:>9.1} {:>6.2}x {:>8.2}x {:>7.2}x",
+                "{:<7} {:<21} {:>10.0} {:>21} {:>9.1} {:>6.2}x {:>8.2}x {:>7.2}x {:>7.2}x",
                 label,
                 rate.name,
                 rate.best,
@@ -896,7 +1063,8 @@ fn print_throughput_table(rows: &[ThroughputRow<'_>]) {
                 rate.mb_per_s(),
                 rate.best / raw,
                 rate.best / raw_batched,
-                rate.best / tung
+                rate.best / tung,
+                rate.best / fws
             );
         }
         println!("        (window {window}, {messages} messages measured per run)");
@@ -909,6 +1077,8 @@ const RAW_BATCHED: usize = 1;
 const MIO: usize = 2;
 const TUNG: usize = 3;
 const TUNG_BATCHED: usize = 4;
+const FWS: usize = 5;
+const MIO_FWS: usize = 6;
 
 fn print_targets(latencies: &[(&str, Percentiles)], rows: &[ThroughputRow<'_>]) {
     let verdict = |ok: bool| if ok { "MET" } else { "NOT MET" };
@@ -958,6 +1128,11 @@ fn print_targets(latencies: &[(&str, Percentiles)], rows: &[ThroughputRow<'_>]) 
              (against batched tungstenite: {vs_batched:.2}x -> {})",
             verdict(vs_tung >= 1.2),
             verdict(vs_batched >= 1.2)
+        );
+        println!(
+            "  {label}: ws-mio / fastwebsockets: {:.2}x (ws-mio client against the fastwebsockets server: {:.2}x)",
+            mio.best / rates[FWS].best,
+            rates[MIO_FWS].best / rates[FWS].best
         );
     }
 }

@@ -1,40 +1,29 @@
-//! Comparative benchmarks of the protocol core: ws-proto against tungstenite
-//! and a `memcpy` ceiling, each doing the same work in the same group.
+//! Comparative benchmarks of the protocol core: ws-proto, tungstenite 0.30
+//! and fastwebsockets 0.10 side by side in the same groups, each driven the
+//! way its users drive it, over the same in-memory socket.
 //!
-//! - `decode_server_frames/{16B,1KiB,64KiB,1MiB}`: a client decodes unmasked
-//!   binary frames from the server (64 frames per iteration at 16 B and 1 KiB,
-//!   one at 64 KiB and 1 MiB); `decode_server_frames_text/1MiB` does the same
-//!   with a text frame, so it includes UTF-8 validation.
-//! - `encode_client_frames/{16B,1KiB,64KiB,1MiB}`: a client encodes and masks
-//!   binary messages (64 per iteration at 16 B and 1 KiB, one above).
-//! - `mask/1MiB`: `apply_mask` against a plain u64-word XOR loop and the
-//!   scalar reference (tungstenite's masking is private in 0.30).
-//! - `utf8/1MiB`: `Utf8Validator` against `std::str::from_utf8`, on mixed
-//!   ASCII/multi-byte text and on ASCII-only text.
-//!
-//! Throughput counts payload bytes (and messages, where there are messages).
-//! The `memcpy` ceiling copies the same bytes the protocol code is fed: the
-//! whole wire buffer (headers included) for decoding, the payload for
-//! encoding.
-//!
-//! Run with short settings on a shared machine:
-//! `cargo bench --bench proto -- --warm-up-time 1 --measurement-time 2`.
+//! DOC_PLACEHOLDER
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "proto/socket.rs"]
+mod socket;
 
 use std::hint::black_box;
-use std::io::{self, Read, Write};
+use std::io::{Read as _, Write as _};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{open_client, push_server_frame};
+use common::{open_client, open_pair, push_server_frame};
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime};
+use fastwebsockets::{Frame as FFrame, OpCode as FOpCode, Payload as FPayload, Role as FRole};
 use rand::rngs::StdRng;
 use rand::{Rng as _, RngExt as _, SeedableRng as _};
-use tungstenite::protocol::{Role as TRole, WebSocket};
+use socket::{MemSocket, READ_CHUNK, Sink};
+use tokio::runtime::Runtime;
+use tungstenite::protocol::{Role as TRole, WebSocket as TWebSocket};
 use ws_proto::frame::{OpCode, Utf8Validator, apply_mask, apply_mask_scalar};
-use ws_proto::{Connection, Event};
+use ws_proto::{Connection, Event, Message};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
@@ -47,12 +36,18 @@ const SIZES: [(&str, usize); 4] = [
     ("1MiB", MIB),
 ];
 
+/// The least length of the byte stream a decoder reads (whole frames,
+/// repeated): several 64 KiB reads' worth, so small messages arrive many to
+/// a read, as from a busy socket.
+const RING_MIN: usize = 256 * KIB;
+
 /// Messages per iteration: enough small ones that an iteration is not
 /// dominated by the harness; one large one.
 fn batch(size: usize) -> usize {
     if size <= KIB { 64 } else { 1 }
 }
 
+/// Short runs: the machine is shared.
 fn group_settings(group: &mut BenchmarkGroup<'_, WallTime>) {
     group
         .sample_size(20)
@@ -60,8 +55,42 @@ fn group_settings(group: &mut BenchmarkGroup<'_, WallTime>) {
         .measurement_time(Duration::from_secs(2));
 }
 
+/// Which end the measured library plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    /// Receives unmasked frames, sends masked ones.
+    Client,
+    /// Receives masked frames, sends unmasked ones.
+    Server,
+}
+
+impl Side {
+    fn tungstenite(self) -> TRole {
+        match self {
+            Side::Client => TRole::Client,
+            Side::Server => TRole::Server,
+        }
+    }
+
+    fn fastwebsockets(self) -> FRole {
+        match self {
+            Side::Client => FRole::Client,
+            Side::Server => FRole::Server,
+        }
+    }
+}
+
+/// The current-thread runtime fastwebsockets runs on: built once per group,
+/// as an application builds it once.
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+}
+
 // ---- inputs ----------------------------------------------------------------
 
+/// `len` random bytes.
 fn random_bytes(rng: &mut StdRng, len: usize) -> Vec<u8> {
     let mut v = vec![0u8; len];
     rng.fill_bytes(&mut v);
@@ -97,141 +126,223 @@ fn mixed_text(rng: &mut StdRng, len: usize) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// `len` bytes of printable ASCII.
 fn ascii_text(rng: &mut StdRng, len: usize) -> Vec<u8> {
     (0..len).map(|_| b' ' + rng.random_range(0..95u8)).collect()
 }
 
-/// `count` frames of `payload`, back to back.
-fn server_frames(opcode: OpCode, payload: &[u8], count: usize) -> Vec<u8> {
-    let mut wire = Vec::new();
-    for _ in 0..count {
-        push_server_frame(opcode, payload, &mut wire);
+/// The byte stream a decoder on `side` reads: frames carrying `payload`,
+/// back to back, at least `count` of them and at least [`RING_MIN`] bytes.
+/// A client reads unmasked frames; a server reads frames masked by a
+/// ws-proto client, each with its own key. Returns the stream and the
+/// length of one frame.
+fn incoming_ring(side: Side, opcode: OpCode, payload: &[u8], count: usize) -> (Vec<u8>, usize) {
+    let mut one = Vec::new();
+    match side {
+        Side::Client => push_server_frame(opcode, payload, &mut one),
+        Side::Server => {
+            assert_eq!(opcode, OpCode::Binary, "masked frames are binary here");
+            let (mut client, _) = open_client(11);
+            client.send_binary(payload).expect("open");
+            while let Some(bytes) = client.poll_transmit() {
+                one.extend_from_slice(bytes);
+                let n = bytes.len();
+                client.advance_transmit(n);
+            }
+        }
     }
-    wire
+    let frame_len = one.len();
+    let frames = count.max(RING_MIN.div_ceil(frame_len));
+    let mut ring = Vec::with_capacity(frames * frame_len);
+    match side {
+        Side::Client => {
+            for _ in 0..frames {
+                ring.extend_from_slice(&one);
+            }
+        }
+        Side::Server => {
+            let (mut client, _) = open_client(12);
+            for _ in 0..frames {
+                client.send_binary(payload).expect("open");
+                while let Some(bytes) = client.poll_transmit() {
+                    ring.extend_from_slice(bytes);
+                    let n = bytes.len();
+                    client.advance_transmit(n);
+                }
+            }
+        }
+    }
+    assert_eq!(ring.len(), frames * frame_len);
+    (ring, frame_len)
 }
 
-// ---- ws-proto ---------------------------------------------------------------
+/// An open ws-proto connection playing `side`.
+fn ws_proto_endpoint(side: Side) -> (Connection, Instant) {
+    match side {
+        Side::Client => open_client(2),
+        Side::Server => {
+            let now = Instant::now();
+            let (_, server) = open_pair(now, None, None);
+            (server, now)
+        }
+    }
+}
 
-/// Feeds `wire` (holding `count` frames) and takes the `count` messages.
+/// The ws-proto peer that checks what an encoder on `side` wrote.
+fn ws_proto_peer(side: Side) -> (Connection, Instant) {
+    ws_proto_endpoint(match side {
+        Side::Client => Side::Server,
+        Side::Server => Side::Client,
+    })
+}
+
+/// A fastwebsockets `WebSocket` past the handshake on `side`, with room for
+/// the largest message here (its default, 64 MiB, already is; set as a user
+/// raising it would). Auto-close and auto-pong stay on: no control frame
+/// comes, so they change nothing measured.
+fn fastwebsockets_endpoint(side: Side, sock: MemSocket) -> fastwebsockets::WebSocket<MemSocket> {
+    let mut ws = fastwebsockets::WebSocket::after_handshake(sock, side.fastwebsockets());
+    ws.set_max_message_size(64 * MIB);
+    ws
+}
+
+// ---- decoding, as each library's users do it ---------------------------------
+
+/// ws-proto under a driver's read loop: when `poll_event` has nothing more,
+/// read up to 64 KiB from the socket into the driver's buffer and hand them
+/// to `receive`; every message goes to `each`. Stops after `count`
+/// messages; the rest of the read stays buffered for the next call.
 #[inline]
-fn ws_proto_decode(conn: &mut Connection, now: Instant, wire: &[u8], count: usize) {
-    conn.receive(now, black_box(wire));
-    for _ in 0..count {
+fn ws_proto_read(
+    conn: &mut Connection,
+    sock: &mut MemSocket,
+    scratch: &mut [u8],
+    now: Instant,
+    count: usize,
+    mut each: impl FnMut(Message),
+) {
+    let mut got = 0;
+    while got < count {
         match conn.poll_event() {
             Some(Event::Message(m)) => {
-                black_box(m);
+                each(m);
+                got += 1;
             }
-            other => panic!("expected a message, got {other:?}"),
+            None => {
+                let n = sock.read(scratch).expect("read");
+                conn.receive(now, &scratch[..n]);
+            }
+            Some(other) => panic!("expected a message, got {other:?}"),
         }
     }
 }
 
-// ---- tungstenite --------------------------------------------------------------
-
-/// An in-memory transport: reads serve `input` again and again (reads never
-/// cross the end of `input`, as a socket delivers one batch at a time);
-/// writes are discarded.
-struct MemStream {
-    input: Vec<u8>,
-    pos: usize,
-}
-
-impl MemStream {
-    fn new(input: Vec<u8>) -> Self {
-        Self { input, pos: 0 }
-    }
-}
-
-impl Read for MemStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.input.is_empty() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let rest = &self.input[self.pos..];
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
-        self.pos = (self.pos + n) % self.input.len();
-        Ok(n)
-    }
-}
-
-impl Write for MemStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        black_box(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-fn tungstenite_client(input: Vec<u8>) -> WebSocket<MemStream> {
-    WebSocket::from_raw_socket(MemStream::new(input), TRole::Client, None)
-}
-
+/// tungstenite: `read()` per message; it reads the socket itself.
 #[inline]
-fn tungstenite_decode(ws: &mut WebSocket<MemStream>, count: usize) {
+fn tungstenite_read(
+    ws: &mut TWebSocket<MemSocket>,
+    count: usize,
+    mut each: impl FnMut(tungstenite::Message),
+) {
     for _ in 0..count {
         match ws.read() {
-            Ok(m @ (tungstenite::Message::Binary(_) | tungstenite::Message::Text(_))) => {
-                black_box(m);
-            }
+            Ok(m @ (tungstenite::Message::Binary(_) | tungstenite::Message::Text(_))) => each(m),
             other => panic!("expected a message, got {other:?}"),
         }
     }
 }
 
-// ---- benchmarks -------------------------------------------------------------
+/// fastwebsockets: `read_frame().await` per message, the batch inside one
+/// `block_on`; it reads the socket itself.
+#[inline]
+fn fastwebsockets_read(
+    rt: &Runtime,
+    ws: &mut fastwebsockets::WebSocket<MemSocket>,
+    count: usize,
+    mut each: impl FnMut(FFrame<'static>),
+) {
+    rt.block_on(async {
+        for _ in 0..count {
+            let frame = ws.read_frame().await.expect("frame");
+            assert!(matches!(frame.opcode, FOpCode::Binary | FOpCode::Text));
+            each(frame);
+        }
+    });
+}
 
+/// One decode group: `side` receives `opcode` frames of every size.
 fn decode_group(
     c: &mut Criterion,
     name: &str,
+    side: Side,
     opcode: OpCode,
     sizes: &[(&str, usize)],
     payload_of: impl Fn(&mut StdRng, usize) -> Vec<u8>,
 ) {
     let mut group = c.benchmark_group(name);
     group_settings(&mut group);
+    let rt = runtime();
     let mut rng = StdRng::seed_from_u64(1);
     for &(label, size) in sizes {
         let count = batch(size);
         let payload = payload_of(&mut rng, size);
-        let wire = server_frames(opcode, &payload, count);
+        let (ring, frame_len) = incoming_ring(side, opcode, &payload, count);
         group.throughput(Throughput::ElementsAndBytes {
             elements: count as u64,
             bytes: (count * size) as u64,
         });
+        let sink = Sink::default();
+        let socket = || MemSocket::new(ring.clone(), sink.clone());
 
-        // Check both decoders return the payload before timing them.
-        let (mut conn, now) = open_client(2);
-        conn.receive(now, &wire);
-        for _ in 0..count {
-            match conn.poll_event() {
-                Some(Event::Message(m)) => assert_eq!(m.as_bytes(), &payload[..]),
-                other => panic!("expected a message, got {other:?}"),
-            }
-        }
-        assert!(conn.poll_event().is_none());
-        group.bench_function(BenchmarkId::new("ws-proto", label), |b| {
-            b.iter(|| ws_proto_decode(&mut conn, now, &wire, count));
+        // Each decoder is checked to return the payload before it is timed.
+        let (mut conn, now) = ws_proto_endpoint(side);
+        let mut sock = socket();
+        let mut scratch = vec![0u8; READ_CHUNK];
+        ws_proto_read(&mut conn, &mut sock, &mut scratch, now, count, |m| {
+            assert_eq!(m.as_bytes(), &payload[..]);
         });
-        drop(conn);
+        group.bench_function(BenchmarkId::new("ws-proto", label), |b| {
+            b.iter(|| {
+                ws_proto_read(&mut conn, &mut sock, &mut scratch, now, count, |m| {
+                    black_box(m);
+                });
+            });
+        });
+        drop((conn, sock));
 
-        let mut ws = tungstenite_client(wire.clone());
-        for _ in 0..count {
-            let m = ws.read().expect("message");
+        let mut ws = TWebSocket::from_raw_socket(socket(), side.tungstenite(), None);
+        tungstenite_read(&mut ws, count, |m| {
             assert_eq!(&m.into_data()[..], &payload[..]);
-        }
+        });
         group.bench_function(BenchmarkId::new("tungstenite", label), |b| {
-            b.iter(|| tungstenite_decode(&mut ws, count));
+            b.iter(|| {
+                tungstenite_read(&mut ws, count, |m| {
+                    black_box(m);
+                });
+            });
         });
         drop(ws);
 
+        let mut ws = fastwebsockets_endpoint(side, socket());
+        fastwebsockets_read(&rt, &mut ws, count, |f| {
+            assert_eq!(&f.payload[..], &payload[..]);
+        });
+        group.bench_function(BenchmarkId::new("fastwebsockets", label), |b| {
+            b.iter(|| {
+                fastwebsockets_read(&rt, &mut ws, count, |f| {
+                    black_box(f);
+                });
+            });
+        });
+        drop(ws);
+        assert!(sink.borrow().is_empty(), "a decoder wrote something");
+
+        // The ceiling: copying the wire bytes of the batch once.
+        let wire = &ring[..count * frame_len];
         let mut dst = vec![0u8; wire.len()];
         group.bench_function(BenchmarkId::new("memcpy", label), |b| {
             b.iter(|| {
-                dst.copy_from_slice(black_box(&wire));
+                dst.copy_from_slice(black_box(wire));
                 black_box(&mut dst);
             });
         });
@@ -239,26 +350,113 @@ fn decode_group(
     group.finish();
 }
 
-fn decode_server_frames(c: &mut Criterion) {
+/// The decode groups, both roles, and text for the client.
+fn decode(c: &mut Criterion) {
     decode_group(
         c,
-        "decode_server_frames",
+        "decode_client",
+        Side::Client,
         OpCode::Binary,
         &SIZES,
         random_bytes,
     );
     decode_group(
         c,
-        "decode_server_frames_text",
+        "decode_server",
+        Side::Server,
+        OpCode::Binary,
+        &SIZES,
+        random_bytes,
+    );
+    decode_group(
+        c,
+        "decode_client_text",
+        Side::Client,
         OpCode::Text,
         &[("1MiB", MIB)],
         mixed_text,
     );
 }
 
-fn encode_client_frames(c: &mut Criterion) {
-    let mut group = c.benchmark_group("encode_client_frames");
+// ---- encoding, as each library's users do it ---------------------------------
+
+/// ws-proto under a driver: `send_binary`, then write out everything
+/// `poll_transmit` holds, advancing by what the socket took.
+#[inline]
+fn ws_proto_send(conn: &mut Connection, sock: &mut MemSocket, payload: &[u8], count: usize) {
+    for _ in 0..count {
+        conn.send_binary(black_box(payload)).expect("open");
+        while let Some(bytes) = conn.poll_transmit() {
+            let n = sock.write(bytes).expect("write");
+            conn.advance_transmit(n);
+        }
+    }
+}
+
+/// tungstenite: `send` (write and flush) per message. The payload is kept
+/// as `Bytes` (reference-counted) and cloned into each message, the cheapest
+/// way for a caller that keeps it.
+#[inline]
+fn tungstenite_send(ws: &mut TWebSocket<MemSocket>, payload: &Bytes, count: usize) {
+    for _ in 0..count {
+        let message = tungstenite::Message::Binary(black_box(payload).clone());
+        ws.send(message).expect("send");
+    }
+}
+
+/// How fastwebsockets gets the payload to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FwsPayload {
+    /// `Payload::Borrowed`: a client masks a copy it makes per message (the
+    /// caller's payload is kept intact); a server sends it as it is.
+    Borrowed,
+    /// `Payload::BorrowedMut` of one reused buffer: a client masks it in
+    /// place, XOR-ing the same buffer again at every send.
+    InPlace,
+}
+
+/// fastwebsockets: `write_frame(Frame::binary(..)).await` per message, the
+/// batch inside one `block_on`.
+#[inline]
+fn fastwebsockets_send(
+    rt: &Runtime,
+    ws: &mut fastwebsockets::WebSocket<MemSocket>,
+    payload: &mut [u8],
+    how: FwsPayload,
+    count: usize,
+) {
+    rt.block_on(async {
+        for _ in 0..count {
+            let payload = match how {
+                FwsPayload::Borrowed => FPayload::Borrowed(black_box(&*payload)),
+                FwsPayload::InPlace => FPayload::BorrowedMut(black_box(&mut *payload)),
+            };
+            ws.write_frame(FFrame::binary(payload))
+                .await
+                .expect("write");
+        }
+    });
+}
+
+/// Checks that `wire` holds `count` binary messages carrying `payload`, as
+/// ws-proto reads them on the other side of `side`.
+fn check_encoded(side: Side, wire: &[u8], payload: &[u8], count: usize) {
+    let (mut peer, now) = ws_proto_peer(side);
+    peer.receive(now, wire);
+    for _ in 0..count {
+        match peer.poll_event() {
+            Some(Event::Message(Message::Binary(m))) => assert_eq!(&m[..], payload),
+            other => panic!("expected a binary message, got {other:?}"),
+        }
+    }
+    assert!(peer.poll_event().is_none());
+}
+
+/// One encode group: `side` sends binary messages of every size.
+fn encode_group(c: &mut Criterion, name: &str, side: Side) {
+    let mut group = c.benchmark_group(name);
     group_settings(&mut group);
+    let rt = runtime();
     let mut rng = StdRng::seed_from_u64(3);
     for (label, size) in SIZES {
         let count = batch(size);
@@ -267,62 +465,59 @@ fn encode_client_frames(c: &mut Criterion) {
             elements: count as u64,
             bytes: (count * size) as u64,
         });
+        // Every encoder writes into the same kind of sink, a `Vec` cleared
+        // at the start of every iteration (its capacity stays).
+        let sink = Sink::default();
+        let socket = || MemSocket::new(Vec::new(), sink.clone());
+        let take_sink = || -> Vec<u8> { std::mem::take(&mut sink.borrow_mut()) };
 
-        // ws-proto copies from the caller's slice into its output buffer and
-        // masks there; the frame is handed out by `poll_transmit`, not copied.
-        let (mut conn, _) = open_client(4);
+        let (mut conn, _) = ws_proto_endpoint(side);
+        let mut sock = socket();
+        ws_proto_send(&mut conn, &mut sock, &payload, count);
+        check_encoded(side, &take_sink(), &payload, count);
         group.bench_function(BenchmarkId::new("ws-proto", label), |b| {
             b.iter(|| {
-                for _ in 0..count {
-                    conn.send_binary(black_box(&payload)).expect("open");
-                    let n = black_box(conn.poll_transmit().expect("a frame")).len();
-                    conn.advance_transmit(n);
-                }
+                sink.borrow_mut().clear();
+                ws_proto_send(&mut conn, &mut sock, &payload, count);
             });
         });
-        drop(conn);
+        drop((conn, sock));
 
-        // The same with the payload given away (`Vec<u8>`, as a caller that
-        // built the message for sending has it): from 16 KiB on it is masked
-        // in place and handed out as its own segment, without a copy. The
-        // payloads are cloned in the untimed setup.
-        let (mut conn, _) = open_client(5);
-        group.bench_function(BenchmarkId::new("ws-proto owned", label), |b| {
-            b.iter_batched(
-                || vec![payload.clone(); count],
-                |payloads| {
-                    for p in payloads {
-                        conn.send_binary_owned(p).expect("open");
-                        while let Some(bytes) = conn.poll_transmit() {
-                            let n = black_box(bytes).len();
-                            conn.advance_transmit(n);
-                        }
-                    }
-                },
-                criterion::BatchSize::PerIteration,
-            );
-        });
-        drop(conn);
-
-        // tungstenite takes the payload as `Bytes`: the message is built from
-        // a clone of a `Bytes::from_static` (a pointer copy: no allocation, no
-        // reference count, no copy of the payload), so tungstenite, like
-        // ws-proto, copies the payload once, into its output buffer, and
-        // masks it there. `write` + `flush` hand the frame to a discarding
-        // writer.
-        let shared = Bytes::from_static(Vec::leak(payload.clone()));
-        let mut ws = tungstenite_client(Vec::new());
+        let shared = Bytes::from(payload.clone());
+        take_sink();
+        let mut ws = TWebSocket::from_raw_socket(socket(), side.tungstenite(), None);
+        tungstenite_send(&mut ws, &shared, count);
+        check_encoded(side, &take_sink(), &payload, count);
         group.bench_function(BenchmarkId::new("tungstenite", label), |b| {
             b.iter(|| {
-                for _ in 0..count {
-                    let message = tungstenite::Message::Binary(black_box(shared.clone()));
-                    ws.write(message).expect("write");
-                    ws.flush().expect("flush");
-                }
+                sink.borrow_mut().clear();
+                tungstenite_send(&mut ws, &shared, count);
             });
         });
-        drop(ws);
+        drop((ws, shared));
 
+        let variants: &[(&str, FwsPayload)] = match side {
+            Side::Client => &[
+                ("fastwebsockets", FwsPayload::Borrowed),
+                ("fastwebsockets in-place", FwsPayload::InPlace),
+            ],
+            Side::Server => &[("fastwebsockets", FwsPayload::Borrowed)],
+        };
+        for &(id, how) in variants {
+            let mut ws = fastwebsockets_endpoint(side, socket());
+            let mut buf = payload.clone();
+            take_sink();
+            fastwebsockets_send(&rt, &mut ws, &mut buf, how, 1);
+            check_encoded(side, &take_sink(), &payload, 1);
+            group.bench_function(BenchmarkId::new(id, label), |b| {
+                b.iter(|| {
+                    sink.borrow_mut().clear();
+                    fastwebsockets_send(&rt, &mut ws, &mut buf, how, count);
+                });
+            });
+        }
+
+        // The ceiling: copying the payloads once.
         let mut dst = vec![0u8; size];
         group.bench_function(BenchmarkId::new("memcpy", label), |b| {
             b.iter(|| {
@@ -335,6 +530,14 @@ fn encode_client_frames(c: &mut Criterion) {
     }
     group.finish();
 }
+
+/// The encode groups, both roles.
+fn encode(c: &mut Criterion) {
+    encode_group(c, "encode_client", Side::Client);
+    encode_group(c, "encode_server", Side::Server);
+}
+
+// ---- the building blocks ------------------------------------------------------
 
 /// A plain word-at-a-time XOR: the reference `apply_mask` is held to.
 #[inline(never)]
@@ -410,8 +613,8 @@ fn utf8(c: &mut Criterion) {
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
-    decode_server_frames(&mut c);
-    encode_client_frames(&mut c);
+    decode(&mut c);
+    encode(&mut c);
     mask(&mut c);
     utf8(&mut c);
     c.final_summary();
