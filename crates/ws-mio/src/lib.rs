@@ -35,7 +35,7 @@ mod options;
 mod tls;
 mod transport;
 
-pub use conn::{Conn, Event, Handler};
+pub use conn::{Batch, Conn, Event, Handler};
 pub use echo::{EchoServer, echo};
 pub use error::Error;
 pub use event_loop::{EventLoop, Handle};

@@ -73,12 +73,22 @@ impl Transport {
     pub(crate) fn flush(&mut self, proto: &mut ws_proto::Connection) -> Result<bool, Error> {
         match self {
             Self::Plain(stream) => loop {
-                let mut slices = [IoSlice::new(&[]); 32];
-                let n = proto.poll_transmit_vectored(&mut slices);
-                if n == 0 {
+                let waiting = proto.buffered_amount();
+                if waiting == 0 {
                     return Ok(true);
                 }
-                match stream.write_vectored(&slices[..n]) {
+                // One run of bytes (the common case: a few frames in one
+                // block) goes out with a plain write; only pieces need the
+                // vector.
+                let result = match proto.poll_transmit() {
+                    Some(run) if run.len() == waiting => stream.write(run),
+                    _ => {
+                        let mut slices = [IoSlice::new(&[]); 32];
+                        let n = proto.poll_transmit_vectored(&mut slices);
+                        stream.write_vectored(&slices[..n])
+                    }
+                };
+                match result {
                     Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
                     Ok(written) => proto.advance_transmit(written),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),

@@ -224,3 +224,82 @@ fn a_busy_polling_loop_echoes_from_its_handler_and_still_stops() {
     client.stop("busy-polling client loop");
     server.stop("echo server");
 }
+
+/// A client connection to `addr` on a loop that the test turns by hand,
+/// turned until open.
+fn open_by_hand(event_loop: &mut EventLoop, addr: std::net::SocketAddr) -> Conn {
+    let open = Arc::new(AtomicBool::new(false));
+    let opened = open.clone();
+    let request = ClientRequest::new("127.0.0.1", addr.port(), "/");
+    let conn = event_loop
+        .handle()
+        .connect(
+            &request,
+            ClientOptions::default(),
+            move |_: &Conn, event: Event| {
+                if let Event::Open(_) = event {
+                    opened.store(true, Ordering::Release);
+                }
+            },
+        )
+        .unwrap();
+    let started = Instant::now();
+    while !open.load(Ordering::Acquire) {
+        assert!(started.elapsed() < DEADLINE, "no Open");
+        event_loop.turn(Some(Duration::from_millis(10))).unwrap();
+    }
+    conn
+}
+
+#[test]
+fn a_batch_from_an_application_thread_is_written_whole_while_the_loop_sleeps() {
+    let (addr, server) = raw_server("reader", |stream| {
+        accept_by_hand(stream)?;
+        read_frames(stream, 100)
+    });
+    let mut event_loop = EventLoop::new().unwrap();
+    let conn = open_by_hand(&mut event_loop, addr);
+    let sent = thread::spawn(move || {
+        conn.send_batch(|batch| (0..100u32).try_for_each(|i| batch.send_binary(&i.to_le_bytes())))
+    });
+    sent.join().unwrap().unwrap();
+    let frames = recv(&server, DEADLINE, "the batch").unwrap();
+    let expected: Vec<Vec<u8>> = (0..100u32).map(|i| i.to_le_bytes().to_vec()).collect();
+    assert_eq!(frames, expected);
+    drop(event_loop);
+}
+
+#[test]
+fn a_batch_is_held_to_the_memory_budget_message_by_message() {
+    let (go, wait) = mpsc::channel::<()>();
+    let (addr, _server) = raw_server("deaf", move |stream| {
+        accept_by_hand(stream)?;
+        let _ = wait.recv_timeout(DEADLINE);
+        Ok(())
+    });
+    let mut event_loop = EventLoop::new().unwrap();
+    let conn = open_by_hand(&mut event_loop, addr);
+    event_loop.set_memory_budget(Some(100 << 10));
+    // The socket takes what it can; the budget counts what stays queued,
+    // so messages larger than any socket buffer are used.
+    let big = vec![0u8; 8 << 20];
+    let results = conn.send_batch(|batch| {
+        (0..4)
+            .map(|_| batch.send_binary(&big).is_ok())
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(results, [false; 4], "8 MiB messages pass a 100 KiB budget");
+    let small = vec![0u8; 30 << 10];
+    let results = conn.send_batch(|batch| {
+        (0..6)
+            .map(|_| batch.send_binary(&small).is_ok())
+            .collect::<Vec<_>>()
+    });
+    let accepted = results.iter().filter(|&&ok| ok).count();
+    assert!(
+        (1..6).contains(&accepted) && results[..accepted].iter().all(|&ok| ok),
+        "{results:?}: the budget must admit some, then refuse the rest"
+    );
+    let _ = go.send(());
+    drop(event_loop);
+}
