@@ -6,7 +6,7 @@
 //! fewer messages, one run instead of three; `--only` runs one part:
 //! `latency`, `throughput`, `stream`, `send`, `app-latency`, `busy`, or one
 //! throughput size: `16B`, `1KiB`, `64KiB`, `1MiB`; `--sender KEY` limits
-//! `send` to one sender: `raw`, `mio`, `client`, `tung`, `fws`). At full size
+//! `send` to one sender: `raw`, `mio`, `mio-batch`, `client`, `tung`, `fws`). At full size
 //! it takes about 9 minutes on 2 cores (pinned to one, under load), `--quick`
 //! about one.
 //!
@@ -90,7 +90,9 @@
 //!    after a tenth as warm-up: ws-mio `Conn::send_binary` (the loop on its
 //!    own thread), ws-client `WebSocket::send`, tungstenite `send` (write +
 //!    flush) on a blocking socket, fastwebsockets `write_frame().await`, raw
-//!    TCP `write_all`. A send refused with a full write buffer is retried
+//!    TCP `write_all`; and, as a reference for bursts rather than one
+//!    message per call, ws-mio `Conn::send_batch` with 64 messages per
+//!    call (one write each). A send refused with a full write buffer is retried
 //!    after `yield_now` (and counted). All against ONE fixed sink thread
 //!    that answers the handshake by hand and reads in 1 MiB reads; the
 //!    rate is messages / the time from the first measured send until the

@@ -30,14 +30,21 @@ const SIZES: [(&str, usize, u64); 2] = [("16 B", 16, 1_000_000), ("1 KiB", KIB, 
 enum Sender {
     Raw,
     Mio,
+    /// `Conn::send_batch` with [`BATCH`] messages per call: what one
+    /// syscall for a burst gives (not one message per call: a reference).
+    MioBatch,
     Client,
     Tung,
     Fws,
 }
 
-const SENDERS: [Sender; 5] = [
+/// Messages per `Conn::send_batch` call in the [`Sender::MioBatch`] row.
+const BATCH: u64 = 64;
+
+const SENDERS: [Sender; 6] = [
     Sender::Raw,
     Sender::Mio,
+    Sender::MioBatch,
     Sender::Client,
     Sender::Tung,
     Sender::Fws,
@@ -49,6 +56,7 @@ impl Sender {
         match self {
             Self::Raw => "raw",
             Self::Mio => "mio",
+            Self::MioBatch => "mio-batch",
             Self::Client => "client",
             Self::Tung => "tung",
             Self::Fws => "fws",
@@ -59,6 +67,7 @@ impl Sender {
         match self {
             Self::Raw => "raw TCP write_all",
             Self::Mio => "ws-mio Conn::send_binary",
+            Self::MioBatch => "ws-mio send_batch, 64/call",
             Self::Client => "ws-client WebSocket::send",
             Self::Tung => "tungstenite send",
             Self::Fws => "fastwebsockets write_frame",
@@ -265,6 +274,46 @@ fn run(sender: Sender, size: usize, warm: u64, messages: u64) -> Run {
             let _ = conn.close(CloseCode::NORMAL, "");
             stop();
             result
+        }
+        Sender::MioBatch => {
+            // Whole batches: the counts are rounded down to a multiple of
+            // BATCH, and the figures per message scaled back.
+            let (conn, stop) = mio_open(sink.addr);
+            let send_burst = || {
+                let mut left = BATCH;
+                while left > 0 {
+                    let sent = conn.send_batch(|batch| {
+                        let mut sent = 0;
+                        while sent < left && batch.send_binary(&message).is_ok() {
+                            sent += 1;
+                        }
+                        sent
+                    });
+                    if sent < left {
+                        retries += 1;
+                        thread::yield_now();
+                    }
+                    left -= sent;
+                }
+            };
+            for _ in 0..warm % BATCH + messages % BATCH {
+                conn.send_binary(&message).expect("ws-mio send");
+            }
+            let (elapsed, switches, reads) = measure(
+                &sink,
+                frame * BATCH,
+                warm / BATCH,
+                messages / BATCH,
+                send_burst,
+            );
+            let _ = conn.close(CloseCode::NORMAL, "");
+            stop();
+            let scale = (messages / BATCH * BATCH) as f64 / messages as f64;
+            (
+                elapsed.div_f64(scale),
+                switches / BATCH as f64,
+                reads / BATCH as f64,
+            )
         }
         Sender::Client => {
             struct Opened(mpsc::Sender<()>);

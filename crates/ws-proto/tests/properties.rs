@@ -211,7 +211,7 @@ proptest! {
                 break;
             }
             let room = by_read.receive_buffer();
-            prop_assert!(room.len() >= 1);
+            prop_assert!(!room.is_empty());
             let n = piece.min(rest.len()).min(room.len());
             room[..n].copy_from_slice(&rest[..n]);
             by_read.commit_received(now, n);
