@@ -37,10 +37,13 @@
 //! not over one batch.
 //!
 //! - ws-proto: a driver loop. Decode: `poll_event()` until a message; when
-//!   it returns `None`, read up to 64 KiB from the socket into the driver's
-//!   buffer and `receive` them (ws-mio does the same, with a larger
-//!   buffer). Encode: `send_binary(&payload)`, then write what
-//!   `poll_transmit()` holds and `advance_transmit` by what was written.
+//!   it returns `None`, read from the socket straight into the connection's
+//!   buffer (`receive_buffer`, at most 64 KiB per read as for everyone,
+//!   then `commit_received`), as ws-mio does. Encode: `send_binary(&payload)`, then write what
+//!   `poll_transmit()` holds and `advance_transmit` by what was written;
+//!   for a server also `ws-proto Bytes`: the payload kept as `Bytes` and
+//!   given with `send_binary_bytes` (no copy from 16 KiB up), the way to
+//!   send what one keeps without copying it.
 //! - tungstenite: `WebSocket::from_raw_socket(socket, role, None)` (default
 //!   config); `read()` per message; `send(Message::Binary(..))` (write and
 //!   flush) per message, the payload kept in a reference-counted `Bytes`
@@ -149,7 +152,7 @@ use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement:
 use fastwebsockets::{Frame as FFrame, OpCode as FOpCode, Payload as FPayload, Role as FRole};
 use rand::rngs::StdRng;
 use rand::{Rng as _, RngExt as _, SeedableRng as _};
-use socket::{MemSocket, READ_CHUNK, Sink};
+use socket::{MemSocket, Sink};
 use tokio::runtime::Runtime;
 use tungstenite::protocol::{Role as TRole, WebSocket as TWebSocket};
 use ws_proto::frame::{OpCode, Utf8Validator, apply_mask, apply_mask_scalar};
@@ -339,14 +342,14 @@ fn fastwebsockets_endpoint(side: Side, sock: MemSocket) -> fastwebsockets::WebSo
 // ---- decoding, as each library's users do it ---------------------------------
 
 /// ws-proto under a driver's read loop: when `poll_event` has nothing more,
-/// read up to 64 KiB from the socket into the driver's buffer and hand them
-/// to `receive`; every message goes to `each`. Stops after `count`
-/// messages; the rest of the read stays buffered for the next call.
+/// read from the socket straight into the connection's buffer
+/// (`receive_buffer`, then `commit_received`), as ws-mio does; every
+/// message goes to `each`. Stops after `count` messages; the rest of the
+/// read stays buffered for the next call.
 #[inline]
 fn ws_proto_read(
     conn: &mut Connection,
     sock: &mut MemSocket,
-    scratch: &mut [u8],
     now: Instant,
     count: usize,
     mut each: impl FnMut(Message),
@@ -359,8 +362,8 @@ fn ws_proto_read(
                 got += 1;
             }
             None => {
-                let n = sock.read(scratch).expect("read");
-                conn.receive(now, &scratch[..n]);
+                let n = sock.read(conn.receive_buffer()).expect("read");
+                conn.commit_received(now, n);
             }
             Some(other) => panic!("expected a message, got {other:?}"),
         }
@@ -427,13 +430,12 @@ fn decode_group(
         // Each decoder is checked to return the payload before it is timed.
         let (mut conn, now) = ws_proto_endpoint(side);
         let mut sock = socket();
-        let mut scratch = vec![0u8; READ_CHUNK];
-        ws_proto_read(&mut conn, &mut sock, &mut scratch, now, count, |m| {
+        ws_proto_read(&mut conn, &mut sock, now, count, |m| {
             assert_eq!(m.as_bytes(), &payload[..]);
         });
         group.bench_function(BenchmarkId::new("ws-proto", label), |b| {
             b.iter(|| {
-                ws_proto_read(&mut conn, &mut sock, &mut scratch, now, count, |m| {
+                ws_proto_read(&mut conn, &mut sock, now, count, |m| {
                     black_box(m);
                 });
             });
@@ -516,6 +518,21 @@ fn decode(c: &mut Criterion) {
 fn ws_proto_send(conn: &mut Connection, sock: &mut MemSocket, payload: &[u8], count: usize) {
     for _ in 0..count {
         conn.send_binary(black_box(payload)).expect("open");
+        while let Some(bytes) = conn.poll_transmit() {
+            let n = sock.write(bytes).expect("write");
+            conn.advance_transmit(n);
+        }
+    }
+}
+
+/// ws-proto with the payload kept as `Bytes` and given with
+/// `send_binary_bytes`: a server queues a large one (16 KiB or more) where
+/// it is, with no copy, as fastwebsockets writes a borrowed one.
+#[inline]
+fn ws_proto_send_bytes(conn: &mut Connection, sock: &mut MemSocket, payload: &Bytes, count: usize) {
+    for _ in 0..count {
+        conn.send_binary_bytes(black_box(payload).clone())
+            .expect("open");
         while let Some(bytes) = conn.poll_transmit() {
             let n = sock.write(bytes).expect("write");
             conn.advance_transmit(n);
@@ -614,6 +631,18 @@ fn encode_group(c: &mut Criterion, name: &str, side: Side) {
         drop((conn, sock));
 
         let shared = Bytes::from(payload.clone());
+        if side == Side::Server {
+            let (mut conn, _) = ws_proto_endpoint(side);
+            let mut sock = socket();
+            ws_proto_send_bytes(&mut conn, &mut sock, &shared, count);
+            check_encoded(side, &take_sink(), &payload, count);
+            group.bench_function(BenchmarkId::new("ws-proto Bytes", label), |b| {
+                b.iter(|| {
+                    sink.borrow_mut().clear();
+                    ws_proto_send_bytes(&mut conn, &mut sock, &shared, count);
+                });
+            });
+        }
         take_sink();
         let mut ws = TWebSocket::from_raw_socket(socket(), side.tungstenite(), None);
         tungstenite_send(&mut ws, &shared, count);

@@ -3,15 +3,21 @@
 //! thread each pinned to a CPU of its own (with `taskset -p` on the
 //! thread's id: `libc` is not a dependency here, so there is no
 //! `sched_setaffinity`); the blocking raw TCP ping-pong runs beside it.
-//! When the two threads cannot get separate CPUs (one CPU, or no
-//! `taskset`), the spinning row is skipped with a message: two spinners on
-//! one CPU measure the scheduler's time slice, not the network path.
+//! Beside it, ws-mio's handler ping-pong (as in the `latency` part) with
+//! both loops busy-polling (`EventLoop::set_busy_poll`), pinned the same
+//! way. When the two threads cannot get separate CPUs (one CPU, or no
+//! `taskset`), the spinning rows are skipped with a message: two spinners
+//! on one CPU measure the scheduler's time slice, not the network path.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use ws_mio::{ClientOptions, Conn, Event, EventLoop, ServerOptions};
+use ws_proto::{ClientRequest, CloseCode};
 
 use crate::{
     DEADLINE, Kind, LATENCY_PAYLOAD, LATENCY_ROUND_TRIPS, LATENCY_ROUNDS, LATENCY_WARM_UP,
@@ -166,15 +172,92 @@ pub(crate) fn busy(scale: usize) {
             Percentiles::of(spinning),
         ));
     }
-    // ---- BUSY-POLL ROW FOR WS-MIO: to be added here --------------------
-    // Once `ws_mio::EventLoop::set_busy_poll(&mut self, on: bool)` is on
-    // main: the `latency` part's handler ping-pong (`mio_latency`) with
-    // `set_busy_poll(true)` on both the client's and the server's loops,
-    // each loop thread pinned with `pin` (client 0, server 1), pushed here
-    // as "ws-mio, busy-poll (CPUs 0 and 1)".
+    if skipped.is_none() {
+        let mut mio = Vec::new();
+        for _ in 0..LATENCY_ROUNDS {
+            match mio_busy(warm, n) {
+                Ok(samples) => mio.extend(samples),
+                Err(e) => {
+                    skipped = Some(e);
+                    break;
+                }
+            }
+        }
+        if skipped.is_none() {
+            rows.push(("ws-mio, busy-poll (CPUs 0 and 1)", Percentiles::of(mio)));
+        }
+    }
     print_latency_table(&rows, "raw TCP, blocking", "", "");
     if let Some(why) = skipped {
-        println!("  raw TCP busy-poll skipped: the threads could not be pinned apart ({why})");
+        println!("  busy-poll rows skipped: the threads could not be pinned apart ({why})");
     }
-    println!("  ws-mio busy-poll: not measured yet (waits for EventLoop::set_busy_poll on main)");
+}
+
+/// The handler ping-pong of the `latency` part with both loops
+/// busy-polling (`EventLoop::set_busy_poll`): the server's loop thread on
+/// CPU 1, the client's on CPU 0.
+fn mio_busy(warm: usize, n: usize) -> Result<Vec<Duration>, String> {
+    let mut server = EventLoop::new().map_err(|e| e.to_string())?;
+    server.set_busy_poll(true);
+    let addr = server
+        .listen(
+            "127.0.0.1:0".parse().unwrap(),
+            ServerOptions::default(),
+            || ws_mio::echo,
+        )
+        .map_err(|e| e.to_string())?;
+    let server_handle = server.handle();
+    let server_thread = thread::spawn(move || {
+        pin(1)?;
+        server.run().map_err(|e| e.to_string())
+    });
+    let (tx, rx) = mpsc::channel();
+    let client_thread = thread::spawn(move || -> Result<(), String> {
+        pin(0)?;
+        let mut client = EventLoop::new().map_err(|e| e.to_string())?;
+        client.set_busy_poll(true);
+        let handle = client.handle();
+        let message = [0xA5u8; LATENCY_PAYLOAD];
+        let mut samples = Vec::with_capacity(n);
+        let mut done = 0;
+        let mut t0 = Instant::now();
+        let request = ClientRequest::new("127.0.0.1", addr.port(), "/");
+        let stopper = handle.clone();
+        handle
+            .connect(
+                &request,
+                ClientOptions::default(),
+                move |conn: &Conn, event: Event| {
+                    match event {
+                        Event::Open(_) => {}
+                        Event::Message(_) => {
+                            let rtt = t0.elapsed();
+                            if done >= warm {
+                                samples.push(rtt);
+                            }
+                            done += 1;
+                            if done == warm + n {
+                                let _ = tx.send(std::mem::take(&mut samples));
+                                let _ = conn.close(CloseCode::NORMAL, "");
+                                stopper.stop();
+                                return;
+                            }
+                        }
+                        Event::Closed(_) => stopper.stop(),
+                        _ => return,
+                    }
+                    t0 = Instant::now();
+                    let _ = conn.send_binary(&message);
+                },
+            )
+            .map_err(|e| e.to_string())?;
+        client.run().map_err(|e| e.to_string())
+    });
+    let samples = rx.recv_timeout(DEADLINE);
+    let client = client_thread.join().expect("busy ws-mio client");
+    server_handle.stop();
+    let server = server_thread.join().expect("busy ws-mio server");
+    client?;
+    server?;
+    samples.map_err(|e| format!("no samples: {e}"))
 }

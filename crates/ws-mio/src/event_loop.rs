@@ -1,15 +1,18 @@
 //! [`EventLoop`]: one thread, any number of connections.
 //!
-//! The loop owns the sockets; each connection's state machine sits behind a
-//! mutex it shares with the [`Conn`] handles. A turn of the loop:
+//! The loop registers the sockets and reads them; each connection's state
+//! machine and transport sit behind one mutex (a [`Link`]) shared with the
+//! [`Conn`] handles, which write from their own threads when they can. A
+//! turn of the loop:
 //! 1. wait in `Poll::poll` until a socket is ready, a handle wakes it, or
-//!    the earliest connection deadline;
-//! 2. for each ready socket: read until it would block, feeding each read to
-//!    the state machine and handing each resulting event to the handler
-//!    before decoding the next (so a handler's answer goes out before
+//!    the earliest connection deadline (or not at all: busy-polling);
+//! 2. for each ready socket: read until it would block, straight into the
+//!    state machine's buffer, handing what each read decoded to the
+//!    handler (whole messages a batch at a time, every other event alone,
+//!    just before its handler runs, so a handler's answer goes out before
 //!    anything that follows), then write what is queued;
 //! 3. run commands from other threads (connect, stop), write the
-//!    connections that were sent to, fire expired timers.
+//!    connections that handles left to the loop, fire expired timers.
 //!
 //! No protocol rule lives here: timers are the state machine's
 //! (`poll_timeout` / `handle_timeout`), except the TCP connect timeout.
@@ -365,7 +368,7 @@ impl EventLoop {
     /// client, and [`Error::MemoryBudget`] reported; the other connections
     /// keep working. The check follows each read, so a connection can pass
     /// the budget by what one read makes it allocate before it is stopped:
-    /// the read (256 KiB), a step of a large frame's buffer (1 MiB), or
+    /// a read (at most 256 KiB), a step of a large frame's buffer (1 MiB), or
     /// the doubling of a message being assembled (at most half
     /// `max_message_size`).
     ///
@@ -425,14 +428,12 @@ impl EventLoop {
     /// closed.
     pub fn turn(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         let _on_loop = OnLoopThread::enter(&self.shared);
-        let now = Instant::now();
         let mut wait = timeout;
-        if let Some(Reverse((at, _, _))) = self.timers.peek() {
-            let until = at.saturating_duration_since(now);
-            wait = Some(wait.map_or(until, |w| w.min(until)));
-        }
         if self.busy_poll || !self.again.is_empty() || self.shared.pending.load(Ordering::Acquire) {
             wait = Some(Duration::ZERO);
+        } else if let Some(Reverse((at, _, _))) = self.timers.peek() {
+            let until = at.saturating_duration_since(Instant::now());
+            wait = Some(wait.map_or(until, |w| w.min(until)));
         }
         match self.poll.poll(&mut self.events, wait) {
             Ok(()) => {}
@@ -955,6 +956,9 @@ impl EventLoop {
     }
 
     fn run_timers(&mut self) {
+        if self.timers.is_empty() {
+            return; // no clock read on a turn with nothing scheduled
+        }
         let now = Instant::now();
         while let Some(&Reverse((at, index, id))) = self.timers.peek() {
             if at > now {
