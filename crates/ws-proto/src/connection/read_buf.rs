@@ -52,10 +52,42 @@ impl ReadBuf {
         if self.bytes.capacity() - self.filled >= want {
             return;
         }
-        // Growing moves the received bytes only; the room is zeroed anew
-        // as reads ask for it.
+        // Growing moves the received bytes only (not the room after them).
+        let initialized_end = self.bytes.as_ptr() as usize + self.bytes.len();
         self.bytes.truncate(self.filled);
         reserve_within(&mut self.bytes, want, cap);
+        self.reclaim_initialized(initialized_end);
+    }
+
+    /// After growth that moved the received bytes to the front of the same
+    /// allocation (reclaiming what earlier messages used), the room after
+    /// them is memory this buffer initialized before: counted as such
+    /// again, it need not be zeroed again. This is what keeps a busy
+    /// connection from zeroing its room once per buffer's worth of input.
+    ///
+    /// `initialized_end` is the address just past the bytes initialized
+    /// before the growth.
+    #[allow(unsafe_code)]
+    fn reclaim_initialized(&mut self, initialized_end: usize) {
+        let start = self.bytes.as_ptr() as usize;
+        let len = self.bytes.len();
+        let end = start + self.bytes.capacity();
+        if initialized_end <= start + len || initialized_end > end {
+            return; // a new allocation, or nothing to gain
+        }
+        // SAFETY: `[start, initialized_end)` lies inside this buffer's own
+        // range, so it is part of the allocation that held the old bytes
+        // (live allocations never overlap: a growth that allocates anew
+        // does so while the old allocation still lives, so a new range
+        // cannot contain an old address). In that allocation, every byte
+        // before the old end of initialized bytes was initialized: bytes
+        // before the old view's start were received bytes once (a view's
+        // start only moves past its initialized length, by `advance` or
+        // `split_to`), the old view's `[.., len)` was initialized by
+        // definition, and `BytesMut` never de-initializes memory (moving
+        // the received bytes to the front writes initialized bytes). The
+        // new length stays within the capacity (checked above).
+        unsafe { self.bytes.set_len(initialized_end - start) };
     }
 
     /// Appends `data` (copied).
@@ -144,6 +176,40 @@ mod tests {
             assert_eq!(&got[..], &u64::from(round).to_le_bytes());
         }
         assert!(buf.capacity() <= 256, "{}", buf.capacity());
+    }
+
+    #[test]
+    fn reclaimed_room_is_not_zeroed_again_and_bytes_stay_intact() {
+        // Reads of varying sizes, messages split off and dropped (so the
+        // allocation is reclaimed in place), some kept a while (so it is
+        // not): every byte received comes out in order.
+        let mut buf = ReadBuf::default();
+        let mut next_in = 0u8;
+        let mut next_out = 0u8;
+        let mut kept = Vec::new();
+        for round in 0..2000usize {
+            let want = 64 + (round * 37) % 5000;
+            let room = buf.room(want, usize::MAX);
+            let n = (round * 53) % room.len().max(1) + 1;
+            for b in &mut room[..n] {
+                *b = next_in;
+                next_in = next_in.wrapping_add(1);
+            }
+            buf.commit(n);
+            let take = buf.len() - (round % 7).min(buf.len());
+            let out = buf.split_to(take);
+            for &b in out.iter() {
+                assert_eq!(b, next_out);
+                next_out = next_out.wrapping_add(1);
+            }
+            if round % 11 == 0 {
+                kept.push(out.freeze());
+            }
+            if kept.len() > 3 {
+                kept.clear();
+            }
+        }
+        assert!(buf.capacity() < 64 << 10, "{}", buf.capacity());
     }
 
     #[test]
