@@ -632,6 +632,7 @@ fn encode_group(c: &mut Criterion, name: &str, side: Side) {
 
         let shared = Bytes::from(payload.clone());
         if side == Side::Server {
+            take_sink();
             let (mut conn, _) = ws_proto_endpoint(side);
             let mut sock = socket();
             ws_proto_send_bytes(&mut conn, &mut sock, &shared, count);
