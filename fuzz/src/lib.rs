@@ -1303,8 +1303,10 @@ impl Driven {
 
     /// Feeds `chunk` the way a driver reading into the connection's buffer
     /// does: reads of at most `read` bytes into `receive_buffer`, each
-    /// committed and drained (whole messages first), then the transport
-    /// reported drained; checks what the connection holds.
+    /// committed and drained (whole messages first) and its output written
+    /// (a transport that keeps up, so that answers do not depend on how
+    /// the chunk was cut into reads), then the transport reported drained;
+    /// checks what the connection holds.
     pub fn receive_by_read(&mut self, mut chunk: &[u8], read: usize) {
         self.max_piece = self.max_piece.max(chunk.len());
         while !chunk.is_empty() {
@@ -1315,6 +1317,9 @@ impl Driven {
             self.conn.commit_received(self.now, n);
             chunk = &chunk[n..];
             self.log.drain_batched(&mut self.conn, n + 8, true);
+            if !chunk.is_empty() {
+                self.flush(None);
+            }
         }
         self.conn.receive_drained();
         check_held(&self.conn, self.max_piece, self.log.name);
