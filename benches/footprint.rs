@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 use fastwebsockets::{Frame, OpCode, Payload, Role, WebSocket};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tungstenite::Message as TMessage;
-use ws_mio::{ClientOptions, Conn, Event, EventLoop, ServerOptions};
+use ws_mio::{ClientOptions, Conn, EchoServer, Event, EventLoop, ServerOptions};
 use ws_proto::{ClientRequest, Message};
 
 /// The connections each library opens (unless `--connections` says).
@@ -285,23 +285,13 @@ fn parent(mut connections: usize) {
 
 /// ws-mio's echo on one loop; prints its address, stops when stdin closes.
 fn server() {
-    let mut event_loop = EventLoop::new().expect("event loop");
-    let addr = event_loop
-        .listen(
-            "127.0.0.1:0".parse().unwrap(),
-            ServerOptions::default(),
-            || ws_mio::echo,
-        )
-        .expect("listen");
-    let handle = event_loop.handle();
-    println!("ADDR {addr}");
+    let server = EchoServer::start("127.0.0.1:0".parse().unwrap(), ServerOptions::default())
+        .expect("echo server");
+    println!("ADDR {}", server.local_addr());
     std::io::stdout().flush().unwrap();
-    thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = std::io::stdin().read_to_end(&mut sink);
-        handle.stop();
-    });
-    event_loop.run().expect("server loop");
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    server.stop();
 }
 
 // ---- the client children ---------------------------------------------------------------

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, accept_by_hand, client_loop, raw_server, recv};
+use common::{DEADLINE, Seen, accept_by_hand, client_loop, connect, expect, raw_server, recv};
 use ws_mio::{ClientOptions, Conn, Event, EventLoop};
 use ws_proto::ClientRequest;
 
@@ -73,26 +73,7 @@ fn a_send_from_an_application_thread_reaches_the_peer_while_the_loop_sleeps() {
         read_frames(stream, 3)
     });
     let mut event_loop = EventLoop::new().unwrap();
-    let open = Arc::new(AtomicBool::new(false));
-    let opened = open.clone();
-    let request = ClientRequest::new("127.0.0.1", addr.port(), "/");
-    let conn = event_loop
-        .handle()
-        .connect(
-            &request,
-            ClientOptions::default(),
-            move |_: &Conn, event: Event| {
-                if let Event::Open(_) = event {
-                    opened.store(true, Ordering::Release);
-                }
-            },
-        )
-        .unwrap();
-    let started = Instant::now();
-    while !open.load(Ordering::Acquire) {
-        assert!(started.elapsed() < DEADLINE, "no Open");
-        event_loop.turn(Some(Duration::from_millis(10))).unwrap();
-    }
+    let conn = open_by_hand(&mut event_loop, addr);
 
     // The loop does not turn from here on: only the sending thread can
     // write these.
@@ -122,21 +103,9 @@ fn what_a_full_socket_leaves_over_the_loop_writes_in_order_with_later_sends() {
         read_frames(stream, SENDERS * MESSAGES)
     });
     let client = client_loop();
-    let (tx, rx) = mpsc::channel();
     let request = ClientRequest::new("127.0.0.1", addr.port(), "/");
-    let conn = client
-        .handle
-        .connect(
-            &request,
-            ClientOptions::default(),
-            move |_: &Conn, event: Event| {
-                if let Event::Open(_) = event {
-                    let _ = tx.send(());
-                }
-            },
-        )
-        .unwrap();
-    recv(&rx, DEADLINE, "Open");
+    let (conn, events) = connect(&client.handle, &request, ClientOptions::default(), |_| {});
+    expect(&events, Seen::Open);
 
     // Each message: its sender, its number, then filler.
     let senders: Vec<_> = (0..SENDERS)
