@@ -20,22 +20,27 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs as _};
+use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustls::pki_types::ServerName;
-use ws_proto::{ClientRequest, CloseCode, State};
+use ws_proto::{CloseCode, State};
+
+mod connect;
+mod server;
+
+use connect::{PendingConnect, Target};
 
 use crate::conn::{Conn, Event, Handler, OnLoopThread, Shared};
 use crate::error::Error;
 use crate::link::{Link, lock};
 use crate::memory::Memory;
-use crate::options::{ClientOptions, ServerOptions};
+use crate::options::ServerOptions;
 use crate::transport::{Read, Transport};
 
 const WAKER: Token = Token(0);
@@ -56,18 +61,6 @@ enum Command {
         result: io::Result<Vec<SocketAddr>>,
     },
     Stop,
-}
-
-struct PendingConnect {
-    shared: Arc<Shared>,
-    handler: Box<dyn Handler>,
-    host: String,
-    port: u16,
-    /// Resolved by the caller already.
-    addrs: Option<Vec<SocketAddr>>,
-    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
-    connect_timeout: Duration,
-    nodelay: bool,
 }
 
 /// The part of the loop other threads reach.
@@ -125,91 +118,6 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// Starts a client connection for `request` (`request.is_secure()`
-    /// selects TLS). Returns at once; the handler hears the rest, starting
-    /// with `Open`, or with `Error` and `Closed` if it cannot be made.
-    /// Fails at once on an invalid request or TLS configuration, or when
-    /// the loop has stopped.
-    pub fn connect(
-        &self,
-        request: &ClientRequest,
-        options: ClientOptions,
-        handler: impl Handler,
-    ) -> Result<Conn, Error> {
-        self.start_connect(request, None, options, Box::new(handler))
-    }
-
-    /// Like [`connect`](Self::connect), to addresses the caller resolved
-    /// already (tried in order); the request's host is still what the
-    /// handshake and TLS name. For a caller that must know at once whether
-    /// the host resolves, or that resolves in its own way.
-    pub fn connect_to(
-        &self,
-        request: &ClientRequest,
-        addrs: Vec<SocketAddr>,
-        options: ClientOptions,
-        handler: impl Handler,
-    ) -> Result<Conn, Error> {
-        if addrs.is_empty() {
-            return Err(Error::Resolve {
-                host: request.bare_host().to_owned(),
-                error: io::Error::new(io::ErrorKind::NotFound, "no address"),
-            });
-        }
-        self.start_connect(request, Some(addrs), options, Box::new(handler))
-    }
-
-    fn start_connect(
-        &self,
-        request: &ClientRequest,
-        addrs: Option<Vec<SocketAddr>>,
-        options: ClientOptions,
-        handler: Box<dyn Handler>,
-    ) -> Result<Conn, Error> {
-        let tls = if request.is_secure() {
-            let config = crate::tls::client_config(&options.tls)?;
-            let name = ServerName::try_from(request.bare_host().to_owned()).map_err(|e| {
-                Error::TlsConfig(format!("server name {:?}: {e}", request.bare_host()))
-            })?;
-            Some((config, name))
-        } else {
-            None
-        };
-        let proto = ws_proto::Connection::client(
-            Instant::now(),
-            options.config.clone(),
-            request,
-            crate::conn::ThreadCsprng,
-        )?;
-        let shared = Arc::new(Shared {
-            id: self.shared.next_id.fetch_add(1, Ordering::Relaxed),
-            link: Mutex::new(Link::new(proto)),
-            token: AtomicUsize::new(usize::MAX),
-            queued: AtomicBool::new(false),
-            held: AtomicUsize::new(0),
-            event_loop: Arc::downgrade(&self.shared),
-        });
-        let conn = Conn {
-            shared: shared.clone(),
-        };
-        let queued = self
-            .shared
-            .command(Command::Connect(Box::new(PendingConnect {
-                shared,
-                handler,
-                host: request.bare_host().to_owned(),
-                port: request.port(),
-                addrs,
-                tls,
-                connect_timeout: options.connect_timeout,
-                nodelay: options.nodelay,
-            })));
-        match queued {
-            Ok(()) => Ok(conn),
-            Err(_) => Err(Error::LoopStopped),
-        }
-    }
-
     /// The heap the loop's connections hold in their buffers now (see
     /// [`EventLoop::memory_held`]), readable from any thread.
     pub fn memory_held(&self) -> usize {
@@ -246,14 +154,6 @@ enum Stage {
     Done,
 }
 
-/// What connecting needs once the address is known.
-struct Target {
-    host: String,
-    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
-    connect_timeout: Duration,
-    nodelay: bool,
-}
-
 struct Entry {
     conn: Conn,
     handler: Box<dyn Handler>,
@@ -264,6 +164,16 @@ struct Entry {
     closed: bool,
     /// In the loop's list of connections read on every busy-polling turn.
     hot: bool,
+}
+
+/// What a socket is ready for.
+#[derive(Clone, Copy)]
+struct Readiness {
+    readable: bool,
+    writable: bool,
+    /// The peer closed or the socket failed, so reading must go on until
+    /// the socket says so (not stop at a short read).
+    ended: bool,
 }
 
 /// A connection read on every busy-polling turn, and for how many turns it
@@ -296,7 +206,7 @@ pub struct EventLoop {
     free: Vec<usize>,
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     /// Sockets reported ready this turn (kept to reuse its allocation).
-    ready: Vec<(usize, bool, bool, bool)>,
+    ready: Vec<(usize, Readiness)>,
     again: Vec<usize>,
     connections: usize,
     stopping: bool,
@@ -341,30 +251,6 @@ impl EventLoop {
         Handle {
             shared: self.shared.clone(),
         }
-    }
-
-    /// Listens on `addr` (port 0 picks a free one) and serves WebSocket
-    /// connections there, each with a handler from `factory`. Returns the
-    /// bound address.
-    pub fn listen<H: Handler>(
-        &mut self,
-        addr: SocketAddr,
-        options: ServerOptions,
-        mut factory: impl FnMut() -> H + Send + 'static,
-    ) -> io::Result<SocketAddr> {
-        let mut socket = TcpListener::bind(addr)?;
-        let local = socket.local_addr()?;
-        let index = self.allocate();
-        self.poll
-            .registry()
-            .register(&mut socket, token(index), Interest::READABLE)?;
-        let factory = Box::new(move || Box::new(factory()) as Box<dyn Handler>);
-        self.slots[index] = Slot::Listener(Box::new(Listener {
-            socket,
-            options,
-            factory,
-        }));
-        Ok(local)
     }
 
     /// The number of live connections.
@@ -465,17 +351,28 @@ impl EventLoop {
         }
         let mut ready = std::mem::take(&mut self.ready);
         ready.extend(self.events.iter().filter(|e| e.token() != WAKER).map(|e| {
-            let readable = e.is_readable() || e.is_read_closed() || e.is_error();
             let ended = e.is_read_closed() || e.is_error();
-            (e.token().0 - 1, readable, e.is_writable(), ended)
+            let ready = Readiness {
+                readable: e.is_readable() || ended,
+                writable: e.is_writable(),
+                ended,
+            };
+            (e.token().0 - 1, ready)
         }));
-        for &(index, readable, writable, ended) in &ready {
-            self.service(index, readable, writable, ended);
+        for &(index, ready) in &ready {
+            self.service(index, ready);
         }
         ready.clear();
         self.ready = ready;
         for index in std::mem::take(&mut self.again) {
-            self.service(index, true, false, true);
+            // Out of read budget last turn: read on until the socket says
+            // it has nothing more.
+            let more = Readiness {
+                readable: true,
+                writable: false,
+                ended: true,
+            };
+            self.service(index, more);
         }
         if self.shared.pending.swap(false, Ordering::AcqRel) {
             self.run_commands();
@@ -518,194 +415,14 @@ impl EventLoop {
         }
     }
 
-    fn start(&mut self, pending: PendingConnect) {
-        let PendingConnect {
-            shared,
-            handler,
-            host,
-            port,
-            addrs,
-            tls,
-            connect_timeout,
-            nodelay,
-        } = pending;
-        let index = self.allocate();
-        shared.token.store(index, Ordering::Release);
-        let id = shared.id;
-        let target = Box::new(Target {
-            host: host.clone(),
-            tls,
-            connect_timeout,
-            nodelay,
-        });
-        let entry = Box::new(Entry {
-            conn: Conn { shared },
-            handler,
-            stage: Stage::Resolving { target },
-            interest: None,
-            scheduled: None,
-            error_reported: false,
-            closed: false,
-            hot: false,
-        });
-        self.slots[index] = Slot::Conn(entry);
-        self.connections += 1;
-        if let Some(addrs) = addrs {
-            self.resolved(index, id, Ok(addrs));
-        } else if let Ok(ip) = host.parse::<IpAddr>() {
-            self.resolved(index, id, Ok(vec![SocketAddr::new(ip, port)]));
-        } else {
-            // The system resolver blocks: it runs on a thread of its own.
-            let shared = self.shared.clone();
-            std::thread::spawn(move || {
-                let result = (host.as_str(), port)
-                    .to_socket_addrs()
-                    .map(Iterator::collect)
-                    .and_then(|addrs: Vec<_>| {
-                        if addrs.is_empty() {
-                            Err(io::Error::new(io::ErrorKind::NotFound, "no address"))
-                        } else {
-                            Ok(addrs)
-                        }
-                    });
-                let _ = shared.command(Command::Resolved { index, id, result });
-            });
-            self.with_entry(index, |_, _| {}); // schedules the handshake timer
-        }
-        if self.stopping {
-            self.stop_one(index);
-        }
-    }
-
-    fn resolved(&mut self, index: usize, id: u64, result: io::Result<Vec<SocketAddr>>) {
-        let Some(mut entry) = self.take(index, id) else {
-            return;
-        };
-        if let Stage::Resolving { target } = &entry.stage {
-            match result {
-                Ok(addrs) => self.connect_next(index, &mut entry, addrs, 0, None),
-                Err(error) => {
-                    let host = target.host.clone();
-                    self.fail(&mut entry, Error::Resolve { host, error });
-                }
-            }
-        }
-        self.settle(index, entry);
-    }
-
-    /// Starts a non-blocking connect to `addrs[next]`, or fails with the
-    /// last error when none is left.
-    fn connect_next(
-        &mut self,
-        index: usize,
-        entry: &mut Entry,
-        addrs: Vec<SocketAddr>,
-        mut next: usize,
-        mut last: Option<Error>,
-    ) {
-        let target = match std::mem::replace(&mut entry.stage, Stage::Done) {
-            Stage::Resolving { target } | Stage::Connecting { target, .. } => target,
-            other => {
-                entry.stage = other;
-                return;
-            }
-        };
-        while next < addrs.len() {
-            let addr = addrs[next];
-            next += 1;
-            match TcpStream::connect(addr) {
-                Ok(mut stream) => {
-                    let interest = Interest::READABLE | Interest::WRITABLE;
-                    if let Err(error) =
-                        self.poll
-                            .registry()
-                            .register(&mut stream, token(index), interest)
-                    {
-                        last = Some(Error::Connect { addr, error });
-                        continue;
-                    }
-                    entry.interest = Some(interest);
-                    let deadline = Instant::now() + target.connect_timeout;
-                    entry.stage = Stage::Connecting {
-                        stream,
-                        addrs,
-                        next,
-                        deadline,
-                        target,
-                    };
-                    return;
-                }
-                Err(error) => last = Some(Error::Connect { addr, error }),
-            }
-        }
-        drop(target);
-        entry.interest = None;
-        self.fail(entry, last.unwrap_or(Error::ConnectTimeout));
-    }
-
-    /// The socket of a connecting entry became ready: connected, or failed.
-    fn check_connected(&mut self, index: usize, entry: &mut Entry) {
-        let Stage::Connecting {
-            stream,
-            addrs,
-            next,
-            ..
-        } = &mut entry.stage
-        else {
-            return;
-        };
-        let failure = match stream.take_error() {
-            Ok(Some(e)) | Err(e) => Some(e),
-            Ok(None) => match stream.peer_addr() {
-                Ok(_) => None,
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => return, // not yet
-                Err(e) => Some(e),
-            },
-        };
-        if let Some(error) = failure {
-            let addr = addrs[*next - 1];
-            let _ = self.poll.registry().deregister(stream);
-            let (addrs, next) = (std::mem::take(addrs), *next);
-            self.connect_next(
-                index,
-                entry,
-                addrs,
-                next,
-                Some(Error::Connect { addr, error }),
-            );
-            return;
-        }
-        let Stage::Connecting { stream, target, .. } =
-            std::mem::replace(&mut entry.stage, Stage::Done)
-        else {
-            unreachable!("checked above")
-        };
-        if target.nodelay {
-            let _ = stream.set_nodelay(true);
-        }
-        let transport = match &target.tls {
-            None => Transport::Plain(stream),
-            Some((config, name)) => {
-                match rustls::ClientConnection::new(config.clone(), name.clone()) {
-                    Ok(tls) => Transport::Tls(stream, Box::new(tls.into())),
-                    Err(e) => {
-                        let _ = self.poll.registry().deregister(&mut { stream });
-                        self.fail(entry, Error::Tls(e));
-                        return;
-                    }
-                }
-            }
-        };
-        lock(&entry.conn.shared.link).transport = Some(transport);
-        entry.stage = Stage::Streaming { linger: None };
-        self.flush(entry);
-    }
-
     // ---- servicing a connection --------------------------------------------
 
-    /// `ended`: the readiness event also said the peer closed or errored,
-    /// so reading must go on until the socket says so.
-    fn service(&mut self, index: usize, readable: bool, writable: bool, ended: bool) {
+    fn service(&mut self, index: usize, ready: Readiness) {
+        let Readiness {
+            readable,
+            writable,
+            ended,
+        } = ready;
         match self.slots.get(index) {
             Some(Slot::Listener(_)) => self.accept(index),
             Some(Slot::Conn(_)) => self.with_entry(index, |this, entry| match entry.stage {
@@ -1055,64 +772,6 @@ impl EventLoop {
             self.flush(&mut entry);
             self.settle(index, entry);
         }
-    }
-
-    // ---- server side -------------------------------------------------------
-
-    fn accept(&mut self, index: usize) {
-        let Slot::Listener(mut listener) = std::mem::replace(&mut self.slots[index], Slot::Free)
-        else {
-            return;
-        };
-        loop {
-            match listener.socket.accept() {
-                Ok((stream, _)) => self.add_server_connection(stream, &mut listener),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // Out of file descriptors and the like: try again on the
-                // next readiness rather than spin.
-                Err(_) => break,
-            }
-        }
-        self.slots[index] = Slot::Listener(listener);
-    }
-
-    fn add_server_connection(&mut self, stream: TcpStream, listener: &mut Listener) {
-        let _ = stream.set_nodelay(true);
-        let transport = match &listener.options.tls {
-            None => Transport::Plain(stream),
-            Some(config) => match rustls::ServerConnection::new(config.clone()) {
-                Ok(tls) => Transport::Tls(stream, Box::new(tls.into())),
-                Err(_) => return,
-            },
-        };
-        let proto = ws_proto::Connection::server(
-            Instant::now(),
-            listener.options.config.clone(),
-            listener.options.server.clone(),
-        );
-        let index = self.allocate();
-        let shared = Arc::new(Shared {
-            id: self.shared.next_id.fetch_add(1, Ordering::Relaxed),
-            link: Mutex::new(Link::new(proto)),
-            token: AtomicUsize::new(index),
-            queued: AtomicBool::new(false),
-            held: AtomicUsize::new(0),
-            event_loop: Arc::downgrade(&self.shared),
-        });
-        lock(&shared.link).transport = Some(transport);
-        let entry = Box::new(Entry {
-            conn: Conn { shared },
-            handler: (listener.factory)(),
-            stage: Stage::Streaming { linger: None },
-            interest: None,
-            scheduled: None,
-            error_reported: false,
-            closed: false,
-            hot: false,
-        });
-        self.connections += 1;
-        self.settle(index, entry);
     }
 
     // ---- stopping ----------------------------------------------------------
