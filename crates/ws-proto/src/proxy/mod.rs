@@ -14,7 +14,9 @@
 //! Two protocols are covered, with the same shape: [`HttpConnect`] (RFC
 //! 9110 section 9.3.6, Basic authentication) and [`Socks5`] (RFC 1928,
 //! username/password authentication of RFC 1929); [`Tunnel`] holds either.
-//! [`ProxyUrl`] reads a proxy URL.
+//! [`ProxyUrl`] reads a proxy URL, and [`ProxyEnv`] chooses a proxy from
+//! `https_proxy`, `all_proxy`, `no_proxy` and their kin the way curl does,
+//! through a lookup function (this module never reads the environment).
 //!
 //! # The driving loop
 //!
@@ -70,6 +72,7 @@
 //! Errors are sticky: once `receive` failed, it fails again the same way.
 //! No message, `Debug` output included, ever holds credentials.
 
+mod env;
 mod host;
 mod http_connect;
 mod socks5;
@@ -77,6 +80,7 @@ mod url;
 
 use std::fmt;
 
+pub use env::{NoProxy, ProxyEnv};
 pub use host::{Host, HostError, MAX_HOST_NAME};
 pub use http_connect::{HttpConnect, MAX_ANSWER_HEAD, MAX_ANSWER_HEADERS, MAX_REASON_LEN};
 pub use socks5::{Socks5, Socks5Phase, Socks5Reply, Socks5Target};
@@ -484,6 +488,9 @@ mod tests {
         errors.push(HttpConnect::new("h", 1, Some(&colon)).map(|_| Progress::NeedMore));
 
         let bad = format!("http://{USER}:{PASSWORD}@proxy:0");
+        let env = ProxyEnv::from_lookup(|name| (name == "https_proxy").then(|| bad.clone()));
+        texts.push(format!("{env:?}"));
+        errors.push(env.proxy_for(true, "h", 1).map(|_| Progress::NeedMore));
         errors.push(
             ProxyUrl::parse(&bad)
                 .map(|_| Progress::NeedMore)
