@@ -12,7 +12,8 @@
 //! fragmentation, ping/pong, the closing handshake with its close codes
 //! ([`CloseCode`]), size limits and the handshake, close and keepalive
 //! timers ([`Config`]), and permessage-deflate compression (RFC 7692,
-//! [`DeflateConfig`]), off by default.
+//! [`DeflateConfig`]), off by default. The [`proxy`] module opens tunnels
+//! through HTTP CONNECT and SOCKS5 proxies, sans-io as well.
 //!
 //! # The driving loop
 //!
@@ -90,6 +91,7 @@ mod event;
 mod extension;
 pub mod frame;
 pub mod handshake;
+pub mod proxy;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 pub use config::Config;
