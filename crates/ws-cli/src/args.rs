@@ -35,6 +35,11 @@ Client options:
   --close-timeout SECS          closing handshake timeout (default 5)
   --max-message-size BYTES      largest message accepted (default 64 MiB)
   --deflate                     offer permessage-deflate (compression)
+  --proxy URL                   connect through this proxy: http://[user:pass@]host:port
+                                (HTTP CONNECT), socks5://... or socks5h://... (SOCKS5;
+                                with socks5h the proxy resolves the server's name)
+  --proxy-from-env              choose the proxy from https_proxy, http_proxy,
+                                all_proxy and no_proxy, as curl does
 
 Bench options:
   -n, --count N                 round trips measured (default 100000)
@@ -71,6 +76,24 @@ pub(crate) struct Connect {
     pub(crate) close_timeout: Option<Duration>,
     pub(crate) max_message_size: Option<usize>,
     pub(crate) deflate: bool,
+    pub(crate) proxy: Option<ProxyArg>,
+}
+
+/// How `--proxy` / `--proxy-from-env` chose the proxy.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum ProxyArg {
+    Url(String),
+    FromEnv,
+}
+
+/// The URL may hold credentials: `Debug` never shows it.
+impl std::fmt::Debug for ProxyArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Url(_) => f.write_str("Url(<hidden>)"),
+            Self::FromEnv => f.write_str("FromEnv"),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -147,6 +170,8 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Command, lexo
             Long("handshake-timeout") => connect.handshake_timeout = Some(seconds(&mut parser)?),
             Long("close-timeout") => connect.close_timeout = Some(seconds(&mut parser)?),
             Long("deflate") => connect.deflate = true,
+            Long("proxy") => connect.proxy = Some(ProxyArg::Url(parser.value()?.string()?)),
+            Long("proxy-from-env") => connect.proxy = Some(ProxyArg::FromEnv),
             Long("max-message-size") => connect.max_message_size = Some(parser.value()?.parse()?),
             Short('n') | Long("count") => match &mut bench {
                 Some(b) => b.count = positive(parser.value()?.parse()?, "--count")?,
@@ -261,6 +286,22 @@ mod tests {
         assert_eq!(c.close, Some((4000, "bye".into())));
         assert_eq!(c.data_type, DataType::Object);
         assert_eq!(c.connect.connect_timeout, Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn proxy_options() {
+        let Ok(Command::Client(c)) = parse_str("ws://h/ --proxy http://u:secret@p:3128") else {
+            panic!()
+        };
+        assert_eq!(
+            c.connect.proxy,
+            Some(ProxyArg::Url("http://u:secret@p:3128".into()))
+        );
+        assert!(!format!("{c:?}").contains("secret"), "credentials in Debug");
+        let Ok(Command::Client(c)) = parse_str("--proxy-from-env ws://h/") else {
+            panic!()
+        };
+        assert_eq!(c.connect.proxy, Some(ProxyArg::FromEnv));
     }
 
     #[test]

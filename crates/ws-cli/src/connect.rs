@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use ws_client::Builder;
 use ws_mio::{EchoServer, ServerOptions};
 
-use crate::args::Connect;
+use crate::args::{Connect, ProxyArg};
 
 /// The URL to use, starting the embedded echo server (announced on
 /// stderr) when none was given. The server lives as long as the guard.
@@ -52,6 +52,11 @@ pub(crate) fn builder(connect: &Connect, url: &str) -> Builder {
     }
     if let Some(n) = connect.max_message_size {
         builder = builder.max_message_size(n).max_frame_size(n);
+    }
+    match &connect.proxy {
+        Some(ProxyArg::Url(url)) => builder = builder.proxy(url),
+        Some(ProxyArg::FromEnv) => builder = builder.proxy_from_env(),
+        None => {}
     }
     if connect.deflate {
         builder = builder.deflate(Some(ws_client::ws_proto::DeflateConfig::default()));

@@ -19,6 +19,7 @@
 //! | `ws-client`   | 9      | the worker or event loop has stopped |
 //! | `ws-client`   | 10     | invalid TLS configuration |
 //! | `ws-client`   | 11     | other send error (see the message) |
+//! | `ws-client`   | 12     | invalid proxy setting (URL, unsupported scheme, credentials too long) |
 //! | `ws-client`   | 20     | the connection could not be made (resolve, TCP, timeout) |
 //! | `ws-client`   | 21     | TLS failed (certificate not trusted, expired, wrong host...) |
 //! | `ws-client`   | 22     | the opening handshake failed (rejected, malformed answer, an extension answer that was not offered or is invalid: `HandshakeError::InvalidExtension`) |
@@ -28,14 +29,21 @@
 //! | `ws-client`   | 26     | a received text message is not valid JSON (data type "object") |
 //! | `ws-client`   | 27     | the socket failed while streaming |
 //! | `ws-client`   | 28     | the event loop's memory budget was exhausted by this connection's input |
+//! | `ws-client`   | 29     | the proxy could not be reached (its name did not resolve, TCP failed or timed out) |
+//! | `ws-client`   | 30     | the proxy did not open the tunnel (refused, authentication failed, closed, garbage) |
+//! | `ws-client`   | 31     | the proxy did not open the tunnel within the proxy timeout |
 //! | `os`          | errno  | the operating system's error number (111: connection refused...) |
 //! | `rustls`      | 1      | invalid certificate |
 //! | `rustls`      | 2      | other TLS error |
 //! | `ws-proto`    | 1000-4999 | a protocol violation: the close code sent (1002, 1007, 1009...) |
 //! | `ws-proto`    | 100-599 | the handshake was answered with this HTTP status |
 //! | `ws-proto`    | 0      | other handshake, timeout or connection-lost detail |
+//! | `proxy`       | 100-599 | the HTTP proxy answered CONNECT with this status (407: credentials wanted) |
+//! | `proxy`       | 1-255  | the SOCKS5 proxy refused with this reply code (RFC 1928: 2 not allowed, 5 refused...) |
+//! | `proxy`       | 0      | other proxy failure (see the message) |
 //! | `ws-mio`      | 1      | TCP connect timed out |
 //! | `ws-mio`      | 2      | the loop's memory budget (the bytes held and the budget are in the message) |
+//! | `ws-mio`      | 3      | the proxy did not open the tunnel in time |
 //! | `serde_json`  | line   | the JSON error, at this line of the input |
 
 use std::fmt;
@@ -135,6 +143,9 @@ pub enum Error {
     Stopped,
     /// The TLS configuration could not be built.
     TlsConfig(String),
+    /// The proxy setting cannot be used (an invalid URL, an `https://`
+    /// proxy, credentials SOCKS5 cannot carry).
+    InvalidProxy(ws_proto::proxy::ProxyError),
     /// Another refusal from the protocol layer.
     Send(ws_proto::SendError),
     /// The connection failed after it had started (connect, TLS,
@@ -161,6 +172,7 @@ impl Error {
             Self::Stopped | Self::Connection(M::LoopStopped) => 9,
             Self::TlsConfig(_) | Self::Connection(M::TlsConfig(_)) => 10,
             Self::Send(_) => 11,
+            Self::InvalidProxy(_) => 12,
             Self::Connection(e) => match e {
                 M::Resolve { .. } | M::Connect { .. } | M::ConnectTimeout => 20,
                 M::Tls(_) => 21,
@@ -170,6 +182,10 @@ impl Error {
                 M::Protocol(P::Timeout(_)) => 25,
                 M::Io(_) => 27,
                 M::MemoryBudget { .. } => 28,
+                M::ProxyUnreachable { .. } => 29,
+                M::Proxy { error, .. } if !error.caused_by_proxy() => 12,
+                M::Proxy { .. } => 30,
+                M::ProxyTimeout { .. } => 31,
                 _ => 11,
             },
             Self::InvalidJson(_) => 26,
@@ -184,6 +200,7 @@ impl Error {
             Self::Resolve { error, .. } => stack.push(os_item(error)),
             Self::InvalidRequest(e) => stack.push(ErrorItem::new("ws-proto", 0, e.to_string())),
             Self::Send(e) => stack.push(ErrorItem::new("ws-proto", 0, e.to_string())),
+            Self::InvalidProxy(e) => stack.push(proxy_item(e)),
             Self::Serialize(e) | Self::InvalidJson(e) => stack.push(json_item(e)),
             Self::Connection(e) => push_connection_causes(e, &mut stack),
             _ => {}
@@ -203,6 +220,9 @@ impl Error {
                 25 => "a timeout fired".to_owned(),
                 27 => "the socket failed".to_owned(),
                 28 => "the event loop's memory budget was exhausted".to_owned(),
+                29 => "the proxy could not be reached".to_owned(),
+                30 => "the proxy did not open the tunnel".to_owned(),
+                31 => "the proxy did not answer in time".to_owned(),
                 _ => e.to_string(),
             },
             other => other.to_string(),
@@ -219,10 +239,35 @@ fn json_item(error: &serde_json::Error) -> ErrorItem {
     ErrorItem::new("serde_json", error.line() as i64, error.to_string())
 }
 
+/// The proxy's own item: its HTTP status or SOCKS5 reply code, when it
+/// gave one.
+fn proxy_item(error: &ws_proto::proxy::ProxyError) -> ErrorItem {
+    use ws_proto::proxy::ProxyError as X;
+    let code = match error {
+        X::HttpRefused { status, .. } => i64::from(*status),
+        X::Socks5Refused(reply) => i64::from(reply.0),
+        _ => 0,
+    };
+    ErrorItem::new("proxy", code, error.to_string())
+}
+
 fn push_connection_causes(error: &ws_mio::Error, stack: &mut Vec<ErrorItem>) {
     use ws_mio::Error as M;
     use ws_proto::Error as P;
     match error {
+        M::ProxyUnreachable {
+            proxy,
+            error: cause,
+        } => {
+            let message = format!("cannot reach the proxy {proxy}");
+            stack.push(ErrorItem::new("ws-mio", 0, message));
+            push_connection_causes(cause, stack);
+        }
+        M::Proxy { error: cause, .. } => {
+            stack.push(ErrorItem::new("ws-mio", 0, error.to_string()));
+            stack.push(proxy_item(cause));
+        }
+        M::ProxyTimeout { .. } => stack.push(ErrorItem::new("ws-mio", 3, error.to_string())),
         M::Resolve { error: io, .. } | M::Connect { error: io, .. } | M::Io(io) => {
             stack.push(ErrorItem::new("ws-mio", 0, error.to_string()));
             stack.push(os_item(io));
@@ -279,6 +324,7 @@ impl fmt::Display for Error {
             ),
             Self::Stopped => f.write_str("the worker or event loop has stopped"),
             Self::TlsConfig(why) => write!(f, "TLS configuration: {why}"),
+            Self::InvalidProxy(e) => write!(f, "invalid proxy setting: {e}"),
             Self::Send(e) => write!(f, "cannot send: {e}"),
             Self::Connection(e) => write!(f, "{e}"),
             Self::InvalidJson(e) => write!(f, "received text is not valid JSON: {e}"),
@@ -293,6 +339,7 @@ impl std::error::Error for Error {
             Self::Resolve { error, .. } => Some(error),
             Self::Serialize(e) | Self::InvalidJson(e) => Some(e),
             Self::Send(e) => Some(e),
+            Self::InvalidProxy(e) => Some(e),
             Self::Connection(e) => Some(e),
             _ => None,
         }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use ws_mio::{ClientOptions, Conn, Roots};
+use ws_proto::proxy::{Host, ProxyEnv, ProxyUrl};
 use ws_proto::{ClientRequest, CloseCode, Config, Message, State};
 
 use crate::error::Error;
@@ -17,7 +18,7 @@ use crate::event::{Data, ErrorEvent, MessageEvent, OpenEvent, TerminateEvent};
 use crate::handler::{Callbacks, DataType, Handler};
 use crate::headers::Headers;
 use crate::message::Outgoing;
-use crate::target::{Resolver, Target};
+use crate::target::{Resolver, Target, lookup};
 use crate::worker::{Worker, shared_loop};
 
 /// Connection ids, unique within the process.
@@ -337,6 +338,19 @@ pub struct Builder {
     options: ClientOptions,
     event_loop: Option<ws_mio::Handle>,
     resolver: Option<Arc<Resolver>>,
+    proxy: ProxyChoice,
+}
+
+/// How [`Builder`] chooses the proxy. Not `Debug`: the URL may hold
+/// credentials (see [`Builder::proxy_for_debug`]).
+#[derive(Clone)]
+enum ProxyChoice {
+    /// Directly (the default, and [`Builder::no_proxy`]).
+    Direct,
+    /// Through this proxy URL ([`Builder::proxy`]); read at connect.
+    Url(String),
+    /// As the environment says ([`Builder::proxy_from_env`]).
+    FromEnv,
 }
 
 impl Builder {
@@ -353,6 +367,7 @@ impl Builder {
             options: ClientOptions::default(),
             event_loop: None,
             resolver: None,
+            proxy: ProxyChoice::Direct,
         }
     }
 
@@ -500,9 +515,87 @@ impl Builder {
         self
     }
 
+    /// Connects through the proxy at `url`: `http://[user:password@]host[:port]`
+    /// (HTTP CONNECT, with Basic authentication when credentials are
+    /// given), `socks5://...` (SOCKS5; this client resolves the server's
+    /// name, with the system resolver) or `socks5h://...` (the proxy
+    /// resolves it). The URL is read by [`connect`](Self::connect), which
+    /// fails with [`Error::InvalidProxy`] if it cannot be used (`https://`
+    /// proxies are not supported). Credentials never appear in errors or
+    /// `Debug` output. Replaces an earlier [`proxy_from_env`](Self::proxy_from_env)
+    /// or [`no_proxy`](Self::no_proxy).
+    ///
+    /// ```no_run
+    /// use ws_client::{Callbacks, WebSocket};
+    ///
+    /// let ws = WebSocket::builder("wss://feed.example.com/quotes")
+    ///     .proxy("http://alice:secret@proxy.corp:3128")
+    ///     .connect(Callbacks::new())?;
+    /// # Ok::<(), ws_client::Error>(())
+    /// ```
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = ProxyChoice::Url(url.into());
+        self
+    }
+
+    /// How long the proxy may take to open the tunnel once the TCP
+    /// connection to it is made (default 10 s).
+    pub fn proxy_timeout(mut self, timeout: Duration) -> Self {
+        self.options.proxy_timeout = timeout;
+        self
+    }
+
+    /// Connects directly, whatever the environment says (the default).
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxyChoice::Direct;
+        self
+    }
+
+    /// Chooses the proxy from the environment, as curl does, when
+    /// [`connect`](Self::connect) runs: `https_proxy` (or `HTTPS_PROXY`)
+    /// for `wss://`, `http_proxy` (lowercase only: `HTTP_PROXY` can be set
+    /// by a web server's request headers in CGI programs) for `ws://`, else
+    /// `all_proxy` / `ALL_PROXY`; none for a host that `no_proxy` /
+    /// `NO_PROXY` lists (comma-separated host suffixes, IP addresses, CIDR
+    /// blocks, `host:port`, or `*` for all). The environment is never read
+    /// unless this is called.
+    pub fn proxy_from_env(mut self) -> Self {
+        self.proxy = ProxyChoice::FromEnv;
+        self
+    }
+
+    /// The proxy choice as `Debug` shows it: the URL without credentials.
+    fn proxy_for_debug(&self) -> String {
+        match &self.proxy {
+            ProxyChoice::Direct => "direct".to_owned(),
+            ProxyChoice::FromEnv => "from the environment".to_owned(),
+            ProxyChoice::Url(url) => match ProxyUrl::parse(url) {
+                Ok(url) => url.to_string(),
+                Err(_) => "<invalid URL>".to_owned(),
+            },
+        }
+    }
+
+    /// The proxy for `target`, per the builder's choice.
+    fn chosen_proxy(&self, target: &Target) -> Result<Option<ProxyUrl>, Error> {
+        match &self.proxy {
+            ProxyChoice::Direct => Ok(None),
+            ProxyChoice::Url(url) => ProxyUrl::parse(url)
+                .map(Some)
+                .map_err(|e| Error::InvalidProxy(e.into())),
+            ProxyChoice::FromEnv => {
+                let env = ProxyEnv::from_lookup(|name| std::env::var(name).ok());
+                env.proxy_for(target.secure, &target.host, target.port)
+                    .map(Option::<&ProxyUrl>::cloned)
+                    .map_err(Error::InvalidProxy)
+            }
+        }
+    }
+
     /// Opens the connection with `handler`; see [`WebSocket::new`].
-    pub fn connect<H: Handler>(self, handler: H) -> Result<WebSocket<H>, Error> {
+    pub fn connect<H: Handler>(mut self, handler: H) -> Result<WebSocket<H>, Error> {
         let target = Target::parse(&self.url)?;
+        let proxy = self.chosen_proxy(&target)?;
         let mut request =
             ClientRequest::new(target.host.clone(), target.port, target.resource.clone())
                 .secure(target.secure);
@@ -516,7 +609,11 @@ impl Builder {
             request = request.header(name, value);
         }
         request.validate().map_err(Error::InvalidRequest)?;
-        let addrs = target.addresses(self.resolver.as_deref())?;
+        let addrs = match &proxy {
+            None => target.addresses(self.resolver.as_deref())?,
+            Some(url) => proxy_addresses(url, self.resolver.as_deref())?,
+        };
+        self.options.proxy = proxy;
         let event_loop = match self.event_loop {
             Some(handle) => handle,
             None => shared_loop()?,
@@ -539,6 +636,20 @@ impl Builder {
     }
 }
 
+/// The proxy's addresses: the first hop.
+fn proxy_addresses(url: &ProxyUrl, resolve: Option<&Resolver>) -> Result<Vec<SocketAddr>, Error> {
+    let host = match url.host() {
+        Host::Name(name) => name.clone(),
+        Host::Ip(ip) => ip.to_string(),
+    };
+    lookup(&host, url.port(), resolve).map_err(|error| {
+        Error::Connection(ws_mio::Error::ProxyUnreachable {
+            proxy: url.to_string(),
+            error: Box::new(ws_mio::Error::Resolve { host, error }),
+        })
+    })
+}
+
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
@@ -547,6 +658,7 @@ impl fmt::Debug for Builder {
             .field("headers", &self.headers)
             .field("protocols", &self.protocols)
             .field("options", &self.options)
+            .field("proxy", &self.proxy_for_debug())
             .finish_non_exhaustive()
     }
 }

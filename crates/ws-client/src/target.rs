@@ -85,24 +85,31 @@ impl Target {
         if let Some(ip) = self.ip {
             return Ok(vec![SocketAddr::new(ip, self.port)]);
         }
-        let result = match resolve {
-            Some(resolve) => resolve(&self.host, self.port),
-            None => (self.host.as_str(), self.port)
-                .to_socket_addrs()
-                .map(Iterator::collect),
-        };
-        match result {
-            Ok(addrs) if !addrs.is_empty() => Ok(addrs),
-            Ok(_) => Err(Error::Resolve {
-                host: self.host.clone(),
-                error: io::Error::new(io::ErrorKind::NotFound, "no address"),
-            }),
-            Err(error) => Err(Error::Resolve {
-                host: self.host.clone(),
-                error,
-            }),
-        }
+        lookup(&self.host, self.port, resolve).map_err(|error| Error::Resolve {
+            host: self.host.clone(),
+            error,
+        })
     }
+}
+
+/// The addresses of `host` (a name, or an IP address without brackets),
+/// from `resolve` or the system resolver.
+pub(crate) fn lookup(
+    host: &str,
+    port: u16,
+    resolve: Option<&Resolver>,
+) -> io::Result<Vec<SocketAddr>> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let addrs: Vec<SocketAddr> = match resolve {
+        Some(resolve) => resolve(host, port)?,
+        None => (host, port).to_socket_addrs()?.collect(),
+    };
+    if addrs.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "no address"));
+    }
+    Ok(addrs)
 }
 
 /// A host name resolver: the host and port in, the addresses to try out.

@@ -29,6 +29,30 @@ pub enum Error {
     },
     /// The TCP connection did not complete within the connect timeout.
     ConnectTimeout,
+    /// The proxy could not be reached: its name did not resolve, or no
+    /// address of it accepted a TCP connection in time (`error` says which).
+    ProxyUnreachable {
+        /// The proxy (`scheme://host:port`, never its credentials).
+        proxy: String,
+        /// Why ([`Error::Resolve`], [`Error::Connect`] or
+        /// [`Error::ConnectTimeout`]).
+        error: Box<Error>,
+    },
+    /// The proxy did not open the tunnel: it refused (an HTTP status other
+    /// than 2xx, a SOCKS5 reply code, failed authentication), closed the
+    /// connection, or answered something else than its protocol.
+    Proxy {
+        /// The proxy (`scheme://host:port`, never its credentials).
+        proxy: String,
+        /// What went wrong, naming the proxy's protocol.
+        error: ws_proto::proxy::ProxyError,
+    },
+    /// The proxy did not open the tunnel within
+    /// [`ClientOptions::proxy_timeout`](crate::ClientOptions::proxy_timeout).
+    ProxyTimeout {
+        /// The proxy (`scheme://host:port`, never its credentials).
+        proxy: String,
+    },
     /// TLS failed: the certificate was not trusted, the handshake broke...
     Tls(TlsError),
     /// The TLS configuration could not be built (unreadable CA file...).
@@ -53,12 +77,14 @@ pub enum Error {
 
 impl Error {
     /// A short name of the component that raised the error: `os`, `rustls`,
-    /// `ws-proto` or `ws-mio`.
+    /// `ws-proto`, `proxy` or `ws-mio`.
     pub fn component(&self) -> &'static str {
         match self {
             Self::Resolve { .. } | Self::Connect { .. } | Self::Io(_) => "os",
             Self::Tls(_) | Self::TlsConfig(_) => "rustls",
             Self::Request(_) | Self::Protocol(_) => "ws-proto",
+            Self::ProxyUnreachable { error, .. } => error.component(),
+            Self::Proxy { .. } | Self::ProxyTimeout { .. } => "proxy",
             Self::ConnectTimeout | Self::LoopStopped | Self::MemoryBudget { .. } => "ws-mio",
         }
     }
@@ -71,6 +97,13 @@ impl fmt::Display for Error {
             Self::Resolve { host, error } => write!(f, "cannot resolve {host:?}: {error}"),
             Self::Connect { addr, error } => write!(f, "cannot connect to {addr}: {error}"),
             Self::ConnectTimeout => f.write_str("TCP connect timed out"),
+            Self::ProxyUnreachable { proxy, error } => {
+                write!(f, "cannot reach the proxy {proxy}: {error}")
+            }
+            Self::Proxy { proxy, error } => write!(f, "{error} ({proxy})"),
+            Self::ProxyTimeout { proxy } => {
+                write!(f, "the proxy {proxy} did not open the tunnel in time")
+            }
             Self::Tls(e) => write!(f, "TLS: {}", describe_tls(e)),
             Self::TlsConfig(why) => write!(f, "TLS configuration: {why}"),
             Self::Io(e) => write!(f, "transport: {e}"),
@@ -114,7 +147,10 @@ impl std::error::Error for Error {
             }
             Self::Tls(e) => Some(e),
             Self::Protocol(e) => Some(e),
+            Self::ProxyUnreachable { error, .. } => Some(error.as_ref()),
+            Self::Proxy { error, .. } => Some(error),
             Self::ConnectTimeout
+            | Self::ProxyTimeout { .. }
             | Self::TlsConfig(_)
             | Self::LoopStopped
             | Self::MemoryBudget { .. } => None,

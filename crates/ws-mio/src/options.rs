@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ws_proto::proxy::ProxyUrl;
+
 /// Where a TLS client finds the certificates it trusts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Roots {
@@ -41,6 +43,15 @@ pub struct ClientOptions {
     pub nodelay: bool,
     /// TLS settings, for `wss://`.
     pub tls: TlsOptions,
+    /// The proxy to reach the server through: `http://` (HTTP CONNECT) or
+    /// `socks5://` / `socks5h://` (SOCKS5; with `socks5h` the proxy
+    /// resolves the server's name). `None` (the default): directly. An
+    /// `https://` proxy (TLS to the proxy itself) is refused by `connect`.
+    pub proxy: Option<ProxyUrl>,
+    /// How long the proxy may take to open the tunnel once the TCP
+    /// connection to it is made (its answer to CONNECT, or the SOCKS5
+    /// exchange).
+    pub proxy_timeout: Duration,
 }
 
 impl Default for ClientOptions {
@@ -50,6 +61,8 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(10),
             nodelay: true,
             tls: TlsOptions::default(),
+            proxy: None,
+            proxy_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! A connection enters here in one place, [`Handle::start_connect`].
 
-use std::io;
+use std::io::{self, Read as _, Write as _};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs as _};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,8 +16,11 @@ use mio::Interest;
 use mio::net::TcpStream;
 use rustls::pki_types::ServerName;
 use ws_proto::ClientRequest;
+use ws_proto::proxy::{
+    Host, HttpConnect, Progress, ProxyError, ProxyProtocol, ProxyUrl, Socks5, Socks5Target, Tunnel,
+};
 
-use super::{Command, Entry, EventLoop, Handle, Slot, Stage, token};
+use super::{Command, Entry, EventLoop, Handle, Slot, Stage, dispatch, token};
 use crate::conn::{Conn, Handler, Shared};
 use crate::error::Error;
 use crate::link::{Link, lock};
@@ -75,6 +78,24 @@ impl Handle {
         } else {
             None
         };
+        let (host, port) = (request.bare_host().to_owned(), request.port());
+        let proxy = match options.proxy {
+            None => None,
+            Some(url) => {
+                // Everything about the tunnel that can be wrong before a
+                // byte is sent (the scheme, the target, the credentials)
+                // fails here, at once.
+                tunnel_for(&url, &host, port, None).map_err(|error| Error::Proxy {
+                    proxy: url.to_string(),
+                    error,
+                })?;
+                Some(ProxyPlan {
+                    url,
+                    timeout: options.proxy_timeout,
+                    target_addr: None,
+                })
+            }
+        };
         let proto = ws_proto::Connection::client(
             Instant::now(),
             options.config.clone(),
@@ -92,17 +113,21 @@ impl Handle {
         let conn = Conn {
             shared: shared.clone(),
         };
+        let target = Box::new(Target {
+            host,
+            port,
+            tls,
+            proxy,
+            connect_timeout: options.connect_timeout,
+            nodelay: options.nodelay,
+        });
         let queued = self
             .shared
             .command(Command::Connect(Box::new(PendingConnect {
                 shared,
                 handler,
-                host: request.bare_host().to_owned(),
-                port: request.port(),
                 addrs,
-                tls,
-                connect_timeout: options.connect_timeout,
-                nodelay: options.nodelay,
+                target,
             })));
         match queued {
             Ok(()) => Ok(conn),
@@ -115,21 +140,162 @@ impl Handle {
 pub(super) struct PendingConnect {
     pub(super) shared: Arc<Shared>,
     pub(super) handler: Box<dyn Handler>,
+    /// The first hop's addresses (the proxy's, when there is one), if the
+    /// caller resolved them.
+    addrs: Option<Vec<SocketAddr>>,
+    target: Box<Target>,
+}
+
+/// Where a client connection goes, and how.
+pub(super) struct Target {
+    /// The server's host (a name, or an IP address without brackets) and
+    /// port: what the tunnel asks for and what TLS verifies.
     host: String,
     port: u16,
-    /// Resolved by the caller already.
-    addrs: Option<Vec<SocketAddr>>,
     tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    proxy: Option<ProxyPlan>,
     connect_timeout: Duration,
     nodelay: bool,
 }
 
-/// What connecting needs once the address is known.
-pub(super) struct Target {
-    host: String,
-    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
-    connect_timeout: Duration,
-    nodelay: bool,
+/// The proxy a connection goes through.
+struct ProxyPlan {
+    url: ProxyUrl,
+    timeout: Duration,
+    /// The server's address, for a `socks5://` proxy: the client resolves
+    /// the name and sends the address.
+    target_addr: Option<SocketAddr>,
+}
+
+impl Target {
+    /// The host and port of the first TCP connection: the proxy's, or the
+    /// server's.
+    fn first_hop(&self) -> (String, u16) {
+        match &self.proxy {
+            Some(plan) => (host_name(plan.url.host()), plan.url.port()),
+            None => (self.host.clone(), self.port),
+        }
+    }
+
+    /// The server's name the client must resolve itself besides the first
+    /// hop: only through a `socks5://` proxy (not `socks5h://`), and only
+    /// when it is not an address already.
+    fn target_to_resolve(&self) -> Option<(String, u16)> {
+        let plan = self.proxy.as_ref()?;
+        let local = plan.url.scheme().protocol() == ProxyProtocol::Socks5
+            && !plan.url.scheme().proxy_resolves_names();
+        (local && self.host.parse::<IpAddr>().is_err()).then(|| (self.host.clone(), self.port))
+    }
+
+    /// Wraps an error of the first hop: with a proxy, it is the proxy that
+    /// could not be reached.
+    fn first_hop_error(&self, error: Error) -> Error {
+        match &self.proxy {
+            Some(plan) => Error::ProxyUnreachable {
+                proxy: plan.url.to_string(),
+                error: Box::new(error),
+            },
+            None => error,
+        }
+    }
+}
+
+/// What the resolver found: the first hop's addresses, and the server's
+/// address when the client resolves it for a SOCKS5 proxy.
+pub(super) struct Resolution {
+    addrs: Vec<SocketAddr>,
+    target_addr: Option<SocketAddr>,
+}
+
+/// The host as the resolver takes it (an IPv6 address without brackets).
+fn host_name(host: &Host) -> String {
+    match host {
+        Host::Name(name) => name.clone(),
+        Host::Ip(ip) => ip.to_string(),
+    }
+}
+
+/// Resolves `host:port` with the system resolver (which blocks).
+fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
+    let resolve_error = |error| Error::Resolve {
+        host: host.to_owned(),
+        error,
+    };
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(resolve_error)?
+        .collect();
+    if addrs.is_empty() {
+        return Err(resolve_error(io::Error::new(
+            io::ErrorKind::NotFound,
+            "no address",
+        )));
+    }
+    Ok(addrs)
+}
+
+/// The tunnel to `host:port` through `url`. `target_addr`: the server's
+/// address, resolved by the client (`socks5://`); without it a SOCKS5
+/// proxy gets the name.
+fn tunnel_for(
+    url: &ProxyUrl,
+    host: &str,
+    port: u16,
+    target_addr: Option<SocketAddr>,
+) -> Result<Tunnel, ProxyError> {
+    if url.scheme().uses_tls() {
+        return Err(ProxyError::Unsupported {
+            scheme: url.scheme(),
+        });
+    }
+    Ok(match url.scheme().protocol() {
+        ProxyProtocol::HttpConnect => HttpConnect::new(host, port, url.credentials())?.into(),
+        ProxyProtocol::Socks5 => {
+            let target = match target_addr {
+                Some(addr) => Socks5Target::Addr(addr),
+                None => Socks5Target::domain(host, port),
+            };
+            Socks5::new(target, url.credentials())?.into()
+        }
+    })
+}
+
+/// Why a tunnel stage ended without a tunnel.
+enum TunnelFailure {
+    Proxy(ProxyError),
+    Io(io::Error),
+}
+
+/// Moves the tunnel's bytes over `stream` as far as the socket allows:
+/// `Ok(Some(leftover))` once the proxy opened the tunnel (with the bytes
+/// read past its answer), `Ok(None)` to wait for readiness. What is read
+/// is bounded by the tunnel's own limits, a small buffer at a time.
+fn pump(stream: &mut TcpStream, tunnel: &mut Tunnel) -> Result<Option<Vec<u8>>, TunnelFailure> {
+    let mut buf = [0u8; 4096];
+    loop {
+        while let Some(bytes) = tunnel.poll_transmit() {
+            match stream.write(bytes) {
+                Ok(0) => return Err(TunnelFailure::Io(io::ErrorKind::WriteZero.into())),
+                Ok(n) => tunnel.advance_transmit(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(TunnelFailure::Io(e)),
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                tunnel.receive_eof().map_err(TunnelFailure::Proxy)?;
+                return Err(TunnelFailure::Io(io::ErrorKind::UnexpectedEof.into()));
+            }
+            Ok(n) => match tunnel.receive(&buf[..n]).map_err(TunnelFailure::Proxy)? {
+                Progress::NeedMore => {}
+                Progress::Established { leftover } => return Ok(Some(leftover)),
+            },
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(TunnelFailure::Io(e)),
+        }
+    }
 }
 
 impl EventLoop {
@@ -137,22 +303,15 @@ impl EventLoop {
         let PendingConnect {
             shared,
             handler,
-            host,
-            port,
             addrs,
-            tls,
-            connect_timeout,
-            nodelay,
+            target,
         } = pending;
         let index = self.allocate();
         shared.token.store(index, Ordering::Release);
         let id = shared.id;
-        let target = Box::new(Target {
-            host: host.clone(),
-            tls,
-            connect_timeout,
-            nodelay,
-        });
+        let (host, port) = target.first_hop();
+        let also = target.target_to_resolve();
+        let proxy = target.proxy.as_ref().map(|plan| plan.url.to_string());
         let entry = Box::new(Entry {
             conn: Conn { shared },
             handler,
@@ -165,44 +324,49 @@ impl EventLoop {
         });
         self.slots[index] = Slot::Conn(entry);
         self.connections += 1;
-        if let Some(addrs) = addrs {
-            self.resolved(index, id, Ok(addrs));
-        } else if let Ok(ip) = host.parse::<IpAddr>() {
-            self.resolved(index, id, Ok(vec![SocketAddr::new(ip, port)]));
-        } else {
-            // The system resolver blocks: it runs on a thread of its own.
-            let shared = self.shared.clone();
-            std::thread::spawn(move || {
-                let result = (host.as_str(), port)
-                    .to_socket_addrs()
-                    .map(Iterator::collect)
-                    .and_then(|addrs: Vec<_>| {
-                        if addrs.is_empty() {
-                            Err(io::Error::new(io::ErrorKind::NotFound, "no address"))
-                        } else {
-                            Ok(addrs)
-                        }
-                    });
-                let _ = shared.command(Command::Resolved { index, id, result });
-            });
-            self.with_entry(index, |_, _| {}); // schedules the handshake timer
+        let first = match addrs {
+            Some(addrs) => Some(addrs),
+            None => host
+                .parse::<IpAddr>()
+                .ok()
+                .map(|ip| vec![SocketAddr::new(ip, port)]),
+        };
+        match (first, also) {
+            (Some(addrs), None) => {
+                let resolution = Resolution {
+                    addrs,
+                    target_addr: None,
+                };
+                self.resolved(index, id, Ok(resolution));
+            }
+            (first, also) => {
+                // The system resolver blocks: it runs on a thread of its own.
+                let shared = self.shared.clone();
+                std::thread::spawn(move || {
+                    let result = resolve(first, (&host, port), also, proxy);
+                    let _ = shared.command(Command::Resolved { index, id, result });
+                });
+                self.with_entry(index, |_, _| {}); // schedules the handshake timer
+            }
         }
         if self.stopping {
             self.stop_one(index);
         }
     }
 
-    pub(super) fn resolved(&mut self, index: usize, id: u64, result: io::Result<Vec<SocketAddr>>) {
+    pub(super) fn resolved(&mut self, index: usize, id: u64, result: Result<Resolution, Error>) {
         let Some(mut entry) = self.take(index, id) else {
             return;
         };
-        if let Stage::Resolving { target } = &entry.stage {
+        if let Stage::Resolving { target } = &mut entry.stage {
             match result {
-                Ok(addrs) => self.connect_next(index, &mut entry, addrs, 0, None),
-                Err(error) => {
-                    let host = target.host.clone();
-                    self.fail(&mut entry, Error::Resolve { host, error });
+                Ok(Resolution { addrs, target_addr }) => {
+                    if let Some(plan) = &mut target.proxy {
+                        plan.target_addr = target_addr;
+                    }
+                    self.connect_next(index, &mut entry, addrs, 0, None);
                 }
+                Err(error) => self.fail(&mut entry, error),
             }
         }
         self.settle(index, entry);
@@ -253,9 +417,9 @@ impl EventLoop {
                 Err(error) => last = Some(Error::Connect { addr, error }),
             }
         }
-        drop(target);
         entry.interest = None;
-        self.fail(entry, last.unwrap_or(Error::ConnectTimeout));
+        let error = target.first_hop_error(last.unwrap_or(Error::ConnectTimeout));
+        self.fail(entry, error);
     }
 
     /// The socket of a connecting entry became ready: connected, or failed.
@@ -298,21 +462,161 @@ impl EventLoop {
         if target.nodelay {
             let _ = stream.set_nodelay(true);
         }
+        match &target.proxy {
+            None => self.open_transport(entry, stream, target, &[]),
+            Some(plan) => {
+                let tunnel = tunnel_for(&plan.url, &target.host, target.port, plan.target_addr);
+                match tunnel {
+                    Ok(tunnel) => {
+                        entry.stage = Stage::Tunneling {
+                            deadline: Instant::now() + plan.timeout,
+                            stream,
+                            tunnel: Box::new(tunnel),
+                            target,
+                        };
+                        self.tunnel_io(entry);
+                    }
+                    Err(error) => {
+                        let proxy = plan.url.to_string();
+                        let _ = self.poll.registry().deregister(&mut { stream });
+                        self.fail(entry, Error::Proxy { proxy, error });
+                    }
+                }
+            }
+        }
+    }
+
+    /// The tunnel stage: moves the proxy's exchange along; once the proxy
+    /// opened the tunnel, the next stage starts with the bytes read past
+    /// its answer.
+    pub(super) fn tunnel_io(&mut self, entry: &mut Entry) {
+        let Stage::Tunneling {
+            stream,
+            tunnel,
+            target,
+            ..
+        } = &mut entry.stage
+        else {
+            return;
+        };
+        let error = match pump(stream, tunnel) {
+            Ok(None) => return,
+            Ok(Some(leftover)) => {
+                let Stage::Tunneling { stream, target, .. } =
+                    std::mem::replace(&mut entry.stage, Stage::Done)
+                else {
+                    unreachable!("checked above")
+                };
+                self.open_transport(entry, stream, target, &leftover);
+                return;
+            }
+            Err(failure) => {
+                let proxy = target.proxy.as_ref().map(|p| p.url.to_string());
+                let proxy = proxy.unwrap_or_default();
+                match failure {
+                    TunnelFailure::Proxy(error) => Error::Proxy { proxy, error },
+                    TunnelFailure::Io(e) => Error::ProxyUnreachable {
+                        proxy,
+                        error: Box::new(Error::Io(e)),
+                    },
+                }
+            }
+        };
+        let _ = self.poll.registry().deregister(stream);
+        entry.stage = Stage::Done;
+        self.fail(entry, error);
+    }
+
+    /// The tunnel stage's deadline passed.
+    pub(super) fn tunnel_timed_out(&mut self, entry: &mut Entry) {
+        let Stage::Tunneling { stream, target, .. } = &mut entry.stage else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(stream);
+        let proxy = target.proxy.as_ref().map(|p| p.url.to_string());
+        entry.stage = Stage::Done;
+        let proxy = proxy.unwrap_or_default();
+        self.fail(entry, Error::ProxyTimeout { proxy });
+    }
+
+    /// The byte stream to the server is there (directly, or through a
+    /// tunnel, with `leftover` bytes already read from the server): TLS
+    /// (for `wss://`) and the WebSocket handshake run over it from now on.
+    fn open_transport(
+        &mut self,
+        entry: &mut Entry,
+        stream: TcpStream,
+        target: Box<Target>,
+        leftover: &[u8],
+    ) {
         let transport = match &target.tls {
             None => Transport::Plain(stream),
             Some((config, name)) => {
-                match rustls::ClientConnection::new(config.clone(), name.clone()) {
-                    Ok(tls) => Transport::Tls(stream, Box::new(tls.into())),
-                    Err(e) => {
+                let tls = rustls::ClientConnection::new(config.clone(), name.clone())
+                    .map_err(Error::Tls)
+                    .and_then(|tls| {
+                        let mut tls = rustls::Connection::from(tls);
+                        feed_tls(&mut tls, leftover)?;
+                        Ok(tls)
+                    });
+                match tls {
+                    Ok(tls) => Transport::Tls(stream, Box::new(tls)),
+                    Err(error) => {
                         let _ = self.poll.registry().deregister(&mut { stream });
-                        self.fail(entry, Error::Tls(e));
+                        self.fail(entry, error);
                         return;
                     }
                 }
             }
         };
-        lock(&entry.conn.shared.link).transport = Some(transport);
+        {
+            let mut link = lock(&entry.conn.shared.link);
+            if matches!(transport, Transport::Plain(_)) && !leftover.is_empty() {
+                link.proto.receive(Instant::now(), leftover);
+            }
+            link.transport = Some(transport);
+        }
         entry.stage = Stage::Streaming { linger: None };
+        if !leftover.is_empty() {
+            // Read already: no readiness event will come for these bytes.
+            dispatch(entry);
+        }
         self.flush(entry);
     }
+}
+
+/// Hands rustls the server's bytes that came with the proxy's answer.
+fn feed_tls(tls: &mut rustls::Connection, mut bytes: &[u8]) -> Result<(), Error> {
+    while !bytes.is_empty() {
+        tls.read_tls(&mut bytes).map_err(Error::Io)?;
+        tls.process_new_packets().map_err(Error::Tls)?;
+    }
+    Ok(())
+}
+
+/// The resolver thread's work: the first hop (unless the caller gave its
+/// addresses), then the server's name when the client resolves it for a
+/// SOCKS5 proxy.
+/// `proxy` names the proxy when the first hop is one.
+fn resolve(
+    first: Option<Vec<SocketAddr>>,
+    (host, port): (&str, u16),
+    also: Option<(String, u16)>,
+    proxy: Option<String>,
+) -> Result<Resolution, Error> {
+    let target_addr = match also {
+        Some((name, port)) => Some(lookup(&name, port)?[0]),
+        None => None,
+    };
+    let addrs = match first {
+        Some(addrs) => addrs,
+        None => lookup(host, port).map_err(|error| match proxy {
+            Some(proxy) => Error::ProxyUnreachable {
+                proxy,
+                error: Box::new(error),
+            },
+            None => error,
+        })?,
+    };
+    Ok(Resolution { addrs, target_addr })
 }

@@ -28,13 +28,12 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
-use rustls::pki_types::ServerName;
 use ws_proto::{CloseCode, State};
 
 mod connect;
 mod server;
 
-use connect::{PendingConnect, Target};
+use connect::{PendingConnect, Resolution, Target};
 
 use crate::conn::{Conn, Event, Handler, OnLoopThread, Shared};
 use crate::error::Error;
@@ -58,7 +57,7 @@ enum Command {
     Resolved {
         index: usize,
         id: u64,
-        result: io::Result<Vec<SocketAddr>>,
+        result: Result<Resolution, Error>,
     },
     Stop,
 }
@@ -141,6 +140,13 @@ enum Stage {
         stream: TcpStream,
         addrs: Vec<SocketAddr>,
         next: usize,
+        deadline: Instant,
+        target: Box<Target>,
+    },
+    /// Connected to the proxy, which is opening the tunnel.
+    Tunneling {
+        stream: TcpStream,
+        tunnel: Box<ws_proto::proxy::Tunnel>,
         deadline: Instant,
         target: Box<Target>,
     },
@@ -428,6 +434,7 @@ impl EventLoop {
             Some(Slot::Conn(_)) => self.with_entry(index, |this, entry| match entry.stage {
                 Stage::Resolving { .. } | Stage::Done => {}
                 Stage::Connecting { .. } => this.check_connected(index, entry),
+                Stage::Tunneling { .. } => this.tunnel_io(entry),
                 Stage::Streaming { .. } => {
                     if readable && this.read(index, entry, ended) && this.busy_poll && !entry.hot {
                         entry.hot = true;
@@ -634,7 +641,9 @@ impl EventLoop {
     fn settle(&mut self, index: usize, mut entry: Box<Entry>) {
         if entry.closed && !self.linger(&mut entry) {
             self.shared.memory.forget(&entry.conn.shared);
-            if let Stage::Connecting { stream, .. } = &mut entry.stage {
+            if let Stage::Connecting { stream, .. } | Stage::Tunneling { stream, .. } =
+                &mut entry.stage
+            {
                 let _ = self.poll.registry().deregister(stream);
             }
             self.slots[index] = Slot::Free;
@@ -645,7 +654,9 @@ impl EventLoop {
         let mut link = lock(&entry.conn.shared.link);
         let interest = match &entry.stage {
             Stage::Resolving { .. } | Stage::Done => None,
-            Stage::Connecting { .. } => Some(Interest::READABLE | Interest::WRITABLE),
+            Stage::Connecting { .. } | Stage::Tunneling { .. } => {
+                Some(Interest::READABLE | Interest::WRITABLE)
+            }
             Stage::Streaming { .. } => Some(if link.wants_writable() {
                 Interest::READABLE | Interest::WRITABLE
             } else {
@@ -667,7 +678,9 @@ impl EventLoop {
             }
         }
         let deadline = match &entry.stage {
-            Stage::Connecting { deadline, .. } => Some(*deadline),
+            Stage::Connecting { deadline, .. } | Stage::Tunneling { deadline, .. } => {
+                Some(*deadline)
+            }
             Stage::Streaming { linger, .. } => *linger,
             _ => None,
         };
@@ -766,6 +779,9 @@ impl EventLoop {
                     let (addrs, next) = (std::mem::take(addrs), *next);
                     self.connect_next(index, &mut entry, addrs, next, Some(Error::ConnectTimeout));
                 }
+            }
+            if matches!(&entry.stage, Stage::Tunneling { deadline, .. } if *deadline <= now) {
+                self.tunnel_timed_out(&mut entry);
             }
             lock(&entry.conn.shared.link).proto.handle_timeout(now);
             dispatch(&mut entry);

@@ -219,6 +219,13 @@ pub enum ProxyError {
         problem: &'static str,
     },
 
+    /// The driver cannot use this kind of proxy (an `https://` proxy, with
+    /// TLS to the proxy itself, where the driver has no TLS inside TLS).
+    Unsupported {
+        /// The proxy's scheme.
+        scheme: ProxyScheme,
+    },
+
     /// The HTTP proxy answered CONNECT with a status other than 2xx
     /// (407: it wants credentials, or other ones).
     HttpRefused {
@@ -285,7 +292,10 @@ impl ProxyError {
     pub fn caused_by_proxy(&self) -> bool {
         !matches!(
             self,
-            Self::InvalidUrl { .. } | Self::InvalidTarget { .. } | Self::InvalidCredentials { .. }
+            Self::InvalidUrl { .. }
+                | Self::InvalidTarget { .. }
+                | Self::InvalidCredentials { .. }
+                | Self::Unsupported { .. }
         )
     }
 }
@@ -307,6 +317,7 @@ impl fmt::Display for ProxyError {
                 write!(f, "{protocol}: invalid target host: {error}")
             }
             Self::InvalidCredentials { protocol, problem } => write!(f, "{protocol}: {problem}"),
+            Self::Unsupported { scheme } => write!(f, "{scheme}:// proxies are not supported here"),
 
             Self::HttpRefused { status, reason } if reason.is_empty() => {
                 write!(f, "{HTTP} refused CONNECT: {status}")
