@@ -40,6 +40,9 @@ Client options:
                                 with socks5h the proxy resolves the server's name)
   --proxy-from-env              choose the proxy from https_proxy, http_proxy,
                                 all_proxy and no_proxy, as curl does
+  --unix PATH                   connect over this Unix domain socket (the URL
+                                gives Host and path); or a URL
+                                ws+unix:///path/to.sock:/resource
 
 Bench options:
   -n, --count N                 round trips measured (default 100000)
@@ -77,6 +80,7 @@ pub(crate) struct Connect {
     pub(crate) max_message_size: Option<usize>,
     pub(crate) deflate: bool,
     pub(crate) proxy: Option<ProxyArg>,
+    pub(crate) unix: Option<PathBuf>,
 }
 
 /// How `--proxy` / `--proxy-from-env` chose the proxy.
@@ -172,6 +176,7 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Command, lexo
             Long("deflate") => connect.deflate = true,
             Long("proxy") => connect.proxy = Some(ProxyArg::Url(parser.value()?.string()?)),
             Long("proxy-from-env") => connect.proxy = Some(ProxyArg::FromEnv),
+            Long("unix") => connect.unix = Some(parser.value()?.into()),
             Long("max-message-size") => connect.max_message_size = Some(parser.value()?.parse()?),
             Short('n') | Long("count") => match &mut bench {
                 Some(b) => b.count = positive(parser.value()?.parse()?, "--count")?,
@@ -302,6 +307,10 @@ mod tests {
             panic!()
         };
         assert_eq!(c.connect.proxy, Some(ProxyArg::FromEnv));
+        let Ok(Command::Client(c)) = parse_str("ws://h/ --unix /run/gw.sock") else {
+            panic!()
+        };
+        assert_eq!(c.connect.unix, Some(PathBuf::from("/run/gw.sock")));
     }
 
     #[test]

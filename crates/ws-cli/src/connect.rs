@@ -58,6 +58,9 @@ pub(crate) fn builder(connect: &Connect, url: &str) -> Builder {
         Some(ProxyArg::FromEnv) => builder = builder.proxy_from_env(),
         None => {}
     }
+    if let Some(path) = &connect.unix {
+        builder = builder.unix_socket(path);
+    }
     if connect.deflate {
         builder = builder.deflate(Some(ws_client::ws_proto::DeflateConfig::default()));
     }

@@ -174,7 +174,10 @@ impl Error {
             Self::Send(_) => 11,
             Self::InvalidProxy(_) => 12,
             Self::Connection(e) => match e {
-                M::Resolve { .. } | M::Connect { .. } | M::ConnectTimeout => 20,
+                M::Resolve { .. }
+                | M::Connect { .. }
+                | M::ConnectPath { .. }
+                | M::ConnectTimeout => 20,
                 M::Tls(_) => 21,
                 M::Protocol(P::Handshake(_)) | M::Request(_) => 22,
                 M::Protocol(P::Protocol(_)) => 23,
@@ -268,7 +271,10 @@ fn push_connection_causes(error: &ws_mio::Error, stack: &mut Vec<ErrorItem>) {
             stack.push(proxy_item(cause));
         }
         M::ProxyTimeout { .. } => stack.push(ErrorItem::new("ws-mio", 3, error.to_string())),
-        M::Resolve { error: io, .. } | M::Connect { error: io, .. } | M::Io(io) => {
+        M::Resolve { error: io, .. }
+        | M::Connect { error: io, .. }
+        | M::ConnectPath { error: io, .. }
+        | M::Io(io) => {
             stack.push(ErrorItem::new("ws-mio", 0, error.to_string()));
             stack.push(os_item(io));
         }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use ws_mio::{ClientOptions, Conn, Roots};
-use ws_proto::proxy::{Host, ProxyEnv, ProxyUrl};
+use ws_proto::proxy::{Host, ProxyEnv, ProxyError, ProxyUrl};
 use ws_proto::{ClientRequest, CloseCode, Config, Message, State};
 
 use crate::error::Error;
@@ -339,6 +339,17 @@ pub struct Builder {
     event_loop: Option<ws_mio::Handle>,
     resolver: Option<Arc<Resolver>>,
     proxy: ProxyChoice,
+    via: Via,
+}
+
+/// How [`Builder`] reaches the server.
+enum Via {
+    /// Over TCP to the URL's host (or the proxy's).
+    Network,
+    /// Over a Unix domain socket ([`Builder::unix_socket`], `ws+unix://`).
+    Unix(PathBuf),
+    /// Over a stream the caller made ([`Builder::stream`]).
+    Stream(ws_mio::Stream),
 }
 
 /// How [`Builder`] chooses the proxy. Not `Debug`: the URL may hold
@@ -368,6 +379,7 @@ impl Builder {
             event_loop: None,
             resolver: None,
             proxy: ProxyChoice::Direct,
+            via: Via::Network,
         }
     }
 
@@ -545,6 +557,27 @@ impl Builder {
         self
     }
 
+    /// Connects over the Unix domain socket at `path` (a local gateway or
+    /// sidecar) instead of TCP; the URL still gives the handshake's `Host`
+    /// and resource, and `wss://` runs TLS over the socket with the URL's
+    /// host as the server name. A `ws+unix:///path/to.sock:/resource` URL
+    /// says the same in one string.
+    pub fn unix_socket(mut self, path: impl Into<PathBuf>) -> Self {
+        self.via = Via::Unix(path.into());
+        self
+    }
+
+    /// Runs the connection over `stream`, a socket the caller connected
+    /// (a connection pool's, a tunnel of its own, one end of a
+    /// socketpair): [`ws_mio::Stream::from_std_tcp`],
+    /// [`ws_mio::Stream::from_std_unix`], or a mio socket.
+    /// The URL gives the handshake's `Host` and resource, and `wss://`
+    /// runs TLS over it; a proxy set too is asked for a tunnel over it.
+    pub fn stream(mut self, stream: impl Into<ws_mio::Stream>) -> Self {
+        self.via = Via::Stream(stream.into());
+        self
+    }
+
     /// Connects directly, whatever the environment says (the default).
     pub fn no_proxy(mut self) -> Self {
         self.proxy = ProxyChoice::Direct;
@@ -578,6 +611,18 @@ impl Builder {
 
     /// The proxy for `target`, per the builder's choice.
     fn chosen_proxy(&self, target: &Target) -> Result<Option<ProxyUrl>, Error> {
+        let proxy = self.named_proxy(target)?;
+        if let Some(url) = &proxy {
+            if url.scheme().uses_tls() {
+                // Before resolving it: ws-mio would refuse it anyway.
+                let scheme = url.scheme();
+                return Err(Error::InvalidProxy(ProxyError::Unsupported { scheme }));
+            }
+        }
+        Ok(proxy)
+    }
+
+    fn named_proxy(&self, target: &Target) -> Result<Option<ProxyUrl>, Error> {
         match &self.proxy {
             ProxyChoice::Direct => Ok(None),
             ProxyChoice::Url(url) => ProxyUrl::parse(url)
@@ -595,7 +640,12 @@ impl Builder {
     /// Opens the connection with `handler`; see [`WebSocket::new`].
     pub fn connect<H: Handler>(mut self, handler: H) -> Result<WebSocket<H>, Error> {
         let target = Target::parse(&self.url)?;
-        let proxy = self.chosen_proxy(&target)?;
+        let proxy = match (&self.via, &target.unix) {
+            (Via::Network, None) => self.chosen_proxy(&target)?,
+            // A local socket: the environment's proxies are for the network.
+            _ if matches!(self.proxy, ProxyChoice::FromEnv) => None,
+            _ => self.chosen_proxy(&target)?,
+        };
         let mut request =
             ClientRequest::new(target.host.clone(), target.port, target.resource.clone())
                 .secure(target.secure);
@@ -609,9 +659,14 @@ impl Builder {
             request = request.header(name, value);
         }
         request.validate().map_err(Error::InvalidRequest)?;
-        let addrs = match &proxy {
-            None => target.addresses(self.resolver.as_deref())?,
-            Some(url) => proxy_addresses(url, self.resolver.as_deref())?,
+        let via = match (std::mem::replace(&mut self.via, Via::Network), &target.unix) {
+            (Via::Network, Some(path)) => Via::Unix(path.clone()),
+            (via, _) => via,
+        };
+        let addrs = match (&via, &proxy) {
+            (Via::Network, None) => target.addresses(self.resolver.as_deref())?,
+            (Via::Network, Some(url)) => proxy_addresses(url, self.resolver.as_deref())?,
+            _ => Vec::new(),
         };
         self.options.proxy = proxy;
         let event_loop = match self.event_loop {
@@ -630,7 +685,13 @@ impl Builder {
             ws: ws.clone(),
             failed: false,
         };
-        let conn = event_loop.connect_to(&request, addrs, self.options, dispatch)?;
+        let conn = match via {
+            Via::Network => event_loop.connect_to(&request, addrs, self.options, dispatch)?,
+            Via::Unix(path) => event_loop.connect_unix(path, &request, self.options, dispatch)?,
+            Via::Stream(stream) => {
+                event_loop.connect_stream(stream, &request, self.options, dispatch)?
+            }
+        };
         let _ = ws.inner.conn.set(conn);
         Ok(ws)
     }

@@ -19,6 +19,8 @@ pub(crate) struct Target {
     pub(crate) port: u16,
     /// Path and query, as sent in the request line.
     pub(crate) resource: String,
+    /// A `ws+unix://` URL: the Unix domain socket to connect to.
+    pub(crate) unix: Option<std::path::PathBuf>,
 }
 
 impl Target {
@@ -30,6 +32,9 @@ impl Target {
             url: url.to_owned(),
             reason: reason.to_owned(),
         };
+        if let Some(target) = Self::parse_unix(url.trim()) {
+            return target.map_err(&invalid);
+        }
         let parsed = Url::parse(url.trim()).map_err(|e| invalid(&e.to_string()))?;
         let secure = match parsed.scheme() {
             "ws" => false,
@@ -76,6 +81,46 @@ impl Target {
             ip,
             port,
             resource,
+            unix: None,
+        })
+    }
+
+    /// `ws+unix:///path/to.sock` or `ws+unix:///path/to.sock:/resource?query`
+    /// (the form of Node's `ws`; `wss+unix://` for TLS over the socket):
+    /// `None` for any other scheme. The handshake's `Host` is `localhost`.
+    fn parse_unix(url: &str) -> Option<Result<Self, &'static str>> {
+        let (secure, rest) = if let Some(rest) = url.strip_prefix("ws+unix://") {
+            (false, rest)
+        } else {
+            (true, url.strip_prefix("wss+unix://")?)
+        };
+        Some(Self::unix_parts(secure, rest))
+    }
+
+    fn unix_parts(secure: bool, rest: &str) -> Result<Self, &'static str> {
+        let (path, resource) = match rest.split_once(':') {
+            Some((path, resource)) => (path, resource),
+            None => (rest, "/"),
+        };
+        if path.is_empty() {
+            return Err("no socket path: ws+unix:///path/to.sock[:/resource]");
+        }
+        if !resource.starts_with('/') {
+            return Err("the resource after the socket path must start with '/'");
+        }
+        if resource.contains('#') {
+            return Err("a WebSocket URL cannot have a #fragment");
+        }
+        if resource.bytes().any(|b| !b.is_ascii_graphic()) {
+            return Err("the resource must be printable ASCII (percent-encode the rest)");
+        }
+        Ok(Self {
+            secure,
+            host: "localhost".to_owned(),
+            ip: None,
+            port: if secure { 443 } else { 80 },
+            resource: resource.to_owned(),
+            unix: Some(path.into()),
         })
     }
 
@@ -140,6 +185,25 @@ mod tests {
         assert_eq!(t.resource, "/chat?room=1&x=%20y");
         let t = ok("ws://example.com:9001/a/b");
         assert_eq!((t.port, t.resource.as_str()), (9001, "/a/b"));
+    }
+
+    #[test]
+    fn unix_socket_urls() {
+        let t = ok("ws+unix:///run/gw.sock");
+        assert_eq!(
+            t.unix.as_deref(),
+            Some(std::path::Path::new("/run/gw.sock"))
+        );
+        assert_eq!(
+            (t.secure, t.host.as_str(), t.resource.as_str()),
+            (false, "localhost", "/")
+        );
+        let t = ok("wss+unix:///tmp/a.sock:/feed?x=1");
+        assert_eq!(t.unix.as_deref(), Some(std::path::Path::new("/tmp/a.sock")));
+        assert_eq!((t.secure, t.resource.as_str()), (true, "/feed?x=1"));
+        assert!(refused("ws+unix://").contains("no socket path"));
+        assert!(refused("ws+unix:///a.sock:feed").contains("start with '/'"));
+        assert!(refused("ws+unix:///a.sock:/x#y").contains("fragment"));
     }
 
     #[test]

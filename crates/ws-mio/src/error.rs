@@ -27,6 +27,13 @@ pub enum Error {
         /// Why it failed (refused, unreachable...).
         error: io::Error,
     },
+    /// The Unix domain socket could not be connected.
+    ConnectPath {
+        /// The socket's path.
+        path: std::path::PathBuf,
+        /// Why (no such file, refused...).
+        error: io::Error,
+    },
     /// The TCP connection did not complete within the connect timeout.
     ConnectTimeout,
     /// The proxy could not be reached: its name did not resolve, or no
@@ -80,7 +87,10 @@ impl Error {
     /// `ws-proto`, `proxy` or `ws-mio`.
     pub fn component(&self) -> &'static str {
         match self {
-            Self::Resolve { .. } | Self::Connect { .. } | Self::Io(_) => "os",
+            Self::Resolve { .. }
+            | Self::Connect { .. }
+            | Self::ConnectPath { .. }
+            | Self::Io(_) => "os",
             Self::Tls(_) | Self::TlsConfig(_) => "rustls",
             Self::Request(_) | Self::Protocol(_) => "ws-proto",
             Self::ProxyUnreachable { error, .. } => error.component(),
@@ -96,6 +106,9 @@ impl fmt::Display for Error {
             Self::Request(e) => write!(f, "invalid request: {e}"),
             Self::Resolve { host, error } => write!(f, "cannot resolve {host:?}: {error}"),
             Self::Connect { addr, error } => write!(f, "cannot connect to {addr}: {error}"),
+            Self::ConnectPath { path, error } => {
+                write!(f, "cannot connect to {}: {error}", path.display())
+            }
             Self::ConnectTimeout => f.write_str("TCP connect timed out"),
             Self::ProxyUnreachable { proxy, error } => {
                 write!(f, "cannot reach the proxy {proxy}: {error}")
@@ -142,9 +155,10 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Request(e) => Some(e),
-            Self::Resolve { error, .. } | Self::Connect { error, .. } | Self::Io(error) => {
-                Some(error)
-            }
+            Self::Resolve { error, .. }
+            | Self::Connect { error, .. }
+            | Self::ConnectPath { error, .. }
+            | Self::Io(error) => Some(error),
             Self::Tls(e) => Some(e),
             Self::Protocol(e) => Some(e),
             Self::ProxyUnreachable { error, .. } => Some(error.as_ref()),

@@ -32,6 +32,7 @@ mod event_loop;
 mod link;
 mod memory;
 mod options;
+mod stream;
 mod tls;
 mod transport;
 
@@ -40,6 +41,7 @@ pub use echo::{EchoServer, echo};
 pub use error::Error;
 pub use event_loop::{EventLoop, Handle};
 pub use options::{ClientOptions, Roots, ServerOptions, TlsOptions};
+pub use stream::Stream;
 pub use tls::{server_config, server_config_from_pem};
 
 pub use rustls;

@@ -3,9 +3,8 @@
 
 use std::io::{self, IoSlice, Read as _, Write as _};
 
-use mio::net::TcpStream;
-
 use crate::error::Error;
+use crate::stream::Stream;
 
 /// What one read produced.
 pub(crate) enum Read {
@@ -18,12 +17,12 @@ pub(crate) enum Read {
 }
 
 pub(crate) enum Transport {
-    Plain(TcpStream),
-    Tls(TcpStream, Box<rustls::Connection>),
+    Plain(Stream),
+    Tls(Stream, Box<rustls::Connection>),
 }
 
 impl Transport {
-    pub(crate) fn stream(&mut self) -> &mut TcpStream {
+    pub(crate) fn stream(&mut self) -> &mut Stream {
         match self {
             Self::Plain(s) | Self::Tls(s, _) => s,
         }
@@ -133,6 +132,6 @@ impl Transport {
                 }
             }
         }
-        let _ = self.stream().shutdown(std::net::Shutdown::Both);
+        let _ = self.stream().shutdown();
     }
 }

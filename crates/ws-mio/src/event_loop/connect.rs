@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use mio::Interest;
 use mio::net::TcpStream;
+
+use crate::stream::Stream;
 use rustls::pki_types::ServerName;
 use ws_proto::ClientRequest;
 use ws_proto::proxy::{
@@ -39,7 +41,7 @@ impl Handle {
         options: ClientOptions,
         handler: impl Handler,
     ) -> Result<Conn, Error> {
-        self.start_connect(request, None, options, Box::new(handler))
+        self.start_connect(request, FirstHop::Resolve, options, Box::new(handler))
     }
 
     /// Like [`connect`](Self::connect), to addresses the caller resolved
@@ -59,13 +61,56 @@ impl Handle {
                 error: io::Error::new(io::ErrorKind::NotFound, "no address"),
             });
         }
-        self.start_connect(request, Some(addrs), options, Box::new(handler))
+        let hop = FirstHop::Addrs(addrs);
+        self.start_connect(request, hop, options, Box::new(handler))
+    }
+
+    /// Like [`connect`](Self::connect), over a stream the caller made and
+    /// connected (or is connecting: the connection waits until the socket
+    /// is writable, within the connect timeout): a socket from a connection
+    /// pool, a tunnel of the caller's own, a socketpair. The options' proxy
+    /// (a tunnel through the proxy the stream reaches), TLS (for a secure
+    /// request, with the request's host for SNI and verification) and the
+    /// WebSocket handshake run over it; the request's host and port go in
+    /// the handshake's `Host` header only (and, through a proxy, in the
+    /// tunnel request: a `socks5://` proxy then gets the name, as with
+    /// `socks5h://`).
+    pub fn connect_stream(
+        &self,
+        stream: impl Into<Stream>,
+        request: &ClientRequest,
+        options: ClientOptions,
+        handler: impl Handler,
+    ) -> Result<Conn, Error> {
+        let hop = FirstHop::Stream(stream.into());
+        self.start_connect(request, hop, options, Box::new(handler))
+    }
+
+    /// Like [`connect`](Self::connect), over the Unix domain socket at
+    /// `path` (a local gateway or sidecar). The request's host and port go
+    /// in the handshake's `Host` header only; a secure request runs TLS
+    /// over the socket with the request's host as the server name. Fails at
+    /// once if the socket cannot be connected.
+    #[cfg(unix)]
+    pub fn connect_unix(
+        &self,
+        path: impl AsRef<std::path::Path>,
+        request: &ClientRequest,
+        options: ClientOptions,
+        handler: impl Handler,
+    ) -> Result<Conn, Error> {
+        let path = path.as_ref();
+        let stream = mio::net::UnixStream::connect(path).map_err(|error| Error::ConnectPath {
+            path: path.to_owned(),
+            error,
+        })?;
+        self.connect_stream(stream, request, options, handler)
     }
 
     fn start_connect(
         &self,
         request: &ClientRequest,
-        addrs: Option<Vec<SocketAddr>>,
+        hop: FirstHop,
         options: ClientOptions,
         handler: Box<dyn Handler>,
     ) -> Result<Conn, Error> {
@@ -126,7 +171,7 @@ impl Handle {
             .command(Command::Connect(Box::new(PendingConnect {
                 shared,
                 handler,
-                addrs,
+                hop,
                 target,
             })));
         match queued {
@@ -140,10 +185,18 @@ impl Handle {
 pub(super) struct PendingConnect {
     pub(super) shared: Arc<Shared>,
     pub(super) handler: Box<dyn Handler>,
-    /// The first hop's addresses (the proxy's, when there is one), if the
-    /// caller resolved them.
-    addrs: Option<Vec<SocketAddr>>,
+    hop: FirstHop,
     target: Box<Target>,
+}
+
+/// How the first TCP connection (to the proxy, when there is one) is made.
+enum FirstHop {
+    /// Resolve the host, then connect to its addresses in turn.
+    Resolve,
+    /// Connect to these addresses in turn (the caller resolved the host).
+    Addrs(Vec<SocketAddr>),
+    /// The caller made it.
+    Stream(Stream),
 }
 
 /// Where a client connection goes, and how.
@@ -270,7 +323,7 @@ enum TunnelFailure {
 /// `Ok(Some(leftover))` once the proxy opened the tunnel (with the bytes
 /// read past its answer), `Ok(None)` to wait for readiness. What is read
 /// is bounded by the tunnel's own limits, a small buffer at a time.
-fn pump(stream: &mut TcpStream, tunnel: &mut Tunnel) -> Result<Option<Vec<u8>>, TunnelFailure> {
+fn pump(stream: &mut Stream, tunnel: &mut Tunnel) -> Result<Option<Vec<u8>>, TunnelFailure> {
     let mut buf = [0u8; 4096];
     loop {
         while let Some(bytes) = tunnel.poll_transmit() {
@@ -303,7 +356,7 @@ impl EventLoop {
         let PendingConnect {
             shared,
             handler,
-            addrs,
+            hop,
             target,
         } = pending;
         let index = self.allocate();
@@ -324,9 +377,13 @@ impl EventLoop {
         });
         self.slots[index] = Slot::Conn(entry);
         self.connections += 1;
-        let first = match addrs {
-            Some(addrs) => Some(addrs),
-            None => host
+        let first = match hop {
+            FirstHop::Stream(stream) => {
+                self.adopt(index, id, stream);
+                return;
+            }
+            FirstHop::Addrs(addrs) => Some(addrs),
+            FirstHop::Resolve => host
                 .parse::<IpAddr>()
                 .ok()
                 .map(|ip| vec![SocketAddr::new(ip, port)]),
@@ -349,6 +406,42 @@ impl EventLoop {
                 self.with_entry(index, |_, _| {}); // schedules the handshake timer
             }
         }
+        if self.stopping {
+            self.stop_one(index);
+        }
+    }
+
+    /// A stream the caller made goes straight to the connecting stage's
+    /// check (once writable, it is connected).
+    fn adopt(&mut self, index: usize, id: u64, mut stream: Stream) {
+        let Some(mut entry) = self.take(index, id) else {
+            return;
+        };
+        let Stage::Resolving { target } = std::mem::replace(&mut entry.stage, Stage::Done) else {
+            unreachable!("a new entry is resolving")
+        };
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        match self
+            .poll
+            .registry()
+            .register(&mut stream, token(index), interest)
+        {
+            Ok(()) => {
+                entry.interest = Some(interest);
+                entry.stage = Stage::Connecting {
+                    stream,
+                    addrs: Vec::new(),
+                    next: 0,
+                    deadline: Instant::now() + target.connect_timeout,
+                    target,
+                };
+            }
+            Err(e) => {
+                let error = target.first_hop_error(Error::Io(e));
+                self.fail(&mut entry, error);
+            }
+        }
+        self.settle(index, entry);
         if self.stopping {
             self.stop_one(index);
         }
@@ -393,7 +486,8 @@ impl EventLoop {
             let addr = addrs[next];
             next += 1;
             match TcpStream::connect(addr) {
-                Ok(mut stream) => {
+                Ok(stream) => {
+                    let mut stream = Stream::Tcp(stream);
                     let interest = Interest::READABLE | Interest::WRITABLE;
                     if let Err(error) =
                         self.poll
@@ -433,25 +527,19 @@ impl EventLoop {
         else {
             return;
         };
-        let failure = match stream.take_error() {
-            Ok(Some(e)) | Err(e) => Some(e),
-            Ok(None) => match stream.peer_addr() {
-                Ok(_) => None,
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => return, // not yet
-                Err(e) => Some(e),
-            },
+        let failure = match stream.connected() {
+            Ok(true) => None,
+            Ok(false) => return, // not yet
+            Err(e) => Some(e),
         };
         if let Some(error) = failure {
-            let addr = addrs[*next - 1];
+            let error = match next.checked_sub(1).and_then(|i| addrs.get(i)) {
+                Some(&addr) => Error::Connect { addr, error },
+                None => Error::Io(error), // a stream the caller made
+            };
             let _ = self.poll.registry().deregister(stream);
             let (addrs, next) = (std::mem::take(addrs), *next);
-            self.connect_next(
-                index,
-                entry,
-                addrs,
-                next,
-                Some(Error::Connect { addr, error }),
-            );
+            self.connect_next(index, entry, addrs, next, Some(error));
             return;
         }
         let Stage::Connecting { stream, target, .. } =
@@ -545,7 +633,7 @@ impl EventLoop {
     fn open_transport(
         &mut self,
         entry: &mut Entry,
-        stream: TcpStream,
+        stream: Stream,
         target: Box<Target>,
         leftover: &[u8],
     ) {

@@ -26,7 +26,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use ws_proto::{CloseCode, State};
 
@@ -40,6 +39,7 @@ use crate::error::Error;
 use crate::link::{Link, lock};
 use crate::memory::Memory;
 use crate::options::ServerOptions;
+use crate::stream::Stream;
 use crate::transport::{Read, Transport};
 
 const WAKER: Token = Token(0);
@@ -137,7 +137,7 @@ enum Stage {
         target: Box<Target>,
     },
     Connecting {
-        stream: TcpStream,
+        stream: Stream,
         addrs: Vec<SocketAddr>,
         next: usize,
         deadline: Instant,
@@ -145,7 +145,7 @@ enum Stage {
     },
     /// Connected to the proxy, which is opening the tunnel.
     Tunneling {
-        stream: TcpStream,
+        stream: Stream,
         tunnel: Box<ws_proto::proxy::Tunnel>,
         deadline: Instant,
         target: Box<Target>,
@@ -191,7 +191,7 @@ struct Hot {
 }
 
 struct Listener {
-    socket: TcpListener,
+    socket: server::ListenSocket,
     options: ServerOptions,
     factory: Box<dyn FnMut() -> Box<dyn Handler> + Send>,
 }

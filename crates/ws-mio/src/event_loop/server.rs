@@ -3,18 +3,80 @@
 
 use std::io;
 use std::net::SocketAddr;
+#[cfg(unix)]
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use mio::Interest;
-use mio::net::{TcpListener, TcpStream};
+use mio::event::Source;
+use mio::net::TcpListener;
+#[cfg(unix)]
+use mio::net::UnixListener;
+use mio::{Interest, Registry, Token};
 
 use super::{Entry, EventLoop, Listener, Slot, Stage, token};
 use crate::conn::{Conn, Handler, Shared};
 use crate::link::{Link, lock};
 use crate::options::ServerOptions;
+use crate::stream::Stream;
 use crate::transport::Transport;
+
+/// A listening socket: TCP, or a Unix domain socket.
+pub(super) enum ListenSocket {
+    Tcp(TcpListener),
+    #[cfg(unix)]
+    Unix(UnixListener),
+}
+
+impl ListenSocket {
+    fn accept(&self) -> io::Result<Stream> {
+        match self {
+            Self::Tcp(l) => l.accept().map(|(s, _)| {
+                let _ = s.set_nodelay(true);
+                Stream::Tcp(s)
+            }),
+            #[cfg(unix)]
+            Self::Unix(l) => l.accept().map(|(s, _)| Stream::Unix(s)),
+        }
+    }
+}
+
+impl Source for ListenSocket {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Self::Tcp(l) => l.register(registry, token, interests),
+            #[cfg(unix)]
+            Self::Unix(l) => l.register(registry, token, interests),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Self::Tcp(l) => l.reregister(registry, token, interests),
+            #[cfg(unix)]
+            Self::Unix(l) => l.reregister(registry, token, interests),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Self::Tcp(l) => l.deregister(registry),
+            #[cfg(unix)]
+            Self::Unix(l) => l.deregister(registry),
+        }
+    }
+}
 
 impl EventLoop {
     /// Listens on `addr` (port 0 picks a free one) and serves WebSocket
@@ -24,21 +86,51 @@ impl EventLoop {
         &mut self,
         addr: SocketAddr,
         options: ServerOptions,
-        mut factory: impl FnMut() -> H + Send + 'static,
+        factory: impl FnMut() -> H + Send + 'static,
     ) -> io::Result<SocketAddr> {
-        let mut socket = TcpListener::bind(addr)?;
+        let socket = TcpListener::bind(addr)?;
         let local = socket.local_addr()?;
+        self.add_listener(ListenSocket::Tcp(socket), options, factory)?;
+        Ok(local)
+    }
+
+    /// Listens on the Unix domain socket `path` (created; it must not exist
+    /// yet) and serves WebSocket connections there, each with a handler
+    /// from `factory`, as [`listen`](Self::listen) does over TCP. The
+    /// socket file stays after the loop stops: remove it when done.
+    #[cfg(unix)]
+    pub fn listen_unix<H: Handler>(
+        &mut self,
+        path: impl AsRef<Path>,
+        options: ServerOptions,
+        factory: impl FnMut() -> H + Send + 'static,
+    ) -> io::Result<()> {
+        let socket = UnixListener::bind(path)?;
+        self.add_listener(ListenSocket::Unix(socket), options, factory)
+    }
+
+    fn add_listener<H: Handler>(
+        &mut self,
+        mut socket: ListenSocket,
+        options: ServerOptions,
+        mut factory: impl FnMut() -> H + Send + 'static,
+    ) -> io::Result<()> {
         let index = self.allocate();
-        self.poll
-            .registry()
-            .register(&mut socket, token(index), Interest::READABLE)?;
+        let registered =
+            self.poll
+                .registry()
+                .register(&mut socket, token(index), Interest::READABLE);
+        if let Err(e) = registered {
+            self.free.push(index);
+            return Err(e);
+        }
         let factory = Box::new(move || Box::new(factory()) as Box<dyn Handler>);
         self.slots[index] = Slot::Listener(Box::new(Listener {
             socket,
             options,
             factory,
         }));
-        Ok(local)
+        Ok(())
     }
 
     pub(super) fn accept(&mut self, index: usize) {
@@ -48,7 +140,7 @@ impl EventLoop {
         };
         loop {
             match listener.socket.accept() {
-                Ok((stream, _)) => self.add_server_connection(stream, &mut listener),
+                Ok(stream) => self.add_server_connection(stream, &mut listener),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // Out of file descriptors and the like: try again on the
@@ -59,8 +151,7 @@ impl EventLoop {
         self.slots[index] = Slot::Listener(listener);
     }
 
-    fn add_server_connection(&mut self, stream: TcpStream, listener: &mut Listener) {
-        let _ = stream.set_nodelay(true);
+    fn add_server_connection(&mut self, stream: Stream, listener: &mut Listener) {
         let transport = match &listener.options.tls {
             None => Transport::Plain(stream),
             Some(config) => match rustls::ServerConnection::new(config.clone()) {

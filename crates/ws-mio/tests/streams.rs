@@ -1,0 +1,251 @@
+//! Transports other than a TCP connection the loop makes itself: Unix
+//! domain sockets on both sides (`listen_unix`, `connect_unix`), with and
+//! without TLS, and streams the caller made (`connect_stream`): a TCP
+//! socket from the standard library, one end of a Unix socketpair.
+//!
+//! Every wait is bounded (see `common`).
+
+#![cfg(unix)]
+
+mod common;
+
+use std::io::{self, Read as _, Write as _};
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use common::{LoopThread, Seen, client_loop, echo_server, expect, websocket_key};
+use ws_mio::{ClientOptions, Conn, Error, Event, EventLoop, Roots, ServerOptions, TlsOptions};
+use ws_proto::{ClientRequest, CloseCode, Message};
+
+/// A socket path in the temporary directory, removed when dropped.
+struct SocketPath(PathBuf);
+
+impl SocketPath {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "ws-mio-streams-{}-{}.sock",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_file(&path);
+        Self(path)
+    }
+}
+
+impl Drop for SocketPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// An echo server on a Unix socket at `path`, on its own loop thread.
+fn unix_echo_server(path: &SocketPath, options: ServerOptions) -> LoopThread {
+    let mut event_loop = EventLoop::new().expect("event loop");
+    event_loop
+        .listen_unix(&path.0, options, || {
+            |conn: &Conn, event: Event| {
+                let _ = match &event {
+                    Event::Message(Message::Text(t)) => conn.send_text(t),
+                    Event::Message(Message::Binary(b)) => conn.send_binary(b),
+                    _ => Ok(()),
+                };
+            }
+        })
+        .expect("listen on a Unix socket");
+    LoopThread::spawn(event_loop, "unix-echo-server")
+}
+
+/// Sends a text, a binary message and a close on `conn`; checks the echo
+/// and the clean end on `rx`.
+fn echo_and_close(conn: &Conn, rx: &mpsc::Receiver<Seen>) {
+    conn.send_text("over the socket").expect("send text");
+    expect(rx, Seen::Text("over the socket".into()));
+    conn.send_binary(&[0, 1, 2, 255]).expect("send binary");
+    expect(rx, Seen::Binary(vec![0, 1, 2, 255]));
+    conn.close(CloseCode::NORMAL, "done").expect("close");
+    expect(rx, Seen::closed(1000, "done", true));
+}
+
+/// A client connection over the Unix socket at `path`.
+fn connect_unix(
+    client: &LoopThread,
+    path: &SocketPath,
+    request: &ClientRequest,
+    options: ClientOptions,
+) -> (Conn, mpsc::Receiver<Seen>) {
+    let (tx, rx) = mpsc::channel();
+    let conn = client
+        .handle
+        .connect_unix(&path.0, request, options, move |_: &Conn, event: Event| {
+            let _ = tx.send(Seen::from(event));
+        })
+        .expect("connect_unix starts");
+    (conn, rx)
+}
+
+#[test]
+fn websocket_over_a_unix_socket() {
+    let path = SocketPath::new();
+    let server = unix_echo_server(&path, ServerOptions::default());
+    let client = client_loop();
+    let request = ClientRequest::new("localhost", 80, "/feed");
+    let (conn, rx) = connect_unix(&client, &path, &request, ClientOptions::default());
+    expect(&rx, Seen::Open);
+    echo_and_close(&conn, &rx);
+    client.stop("client loop");
+    server.stop("server loop");
+}
+
+#[test]
+fn tls_over_a_unix_socket() {
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["gateway.local".to_owned()]).expect("certificate");
+    let tls = ws_mio::server_config_from_pem(
+        cert.pem().as_bytes(),
+        signing_key.serialize_pem().as_bytes(),
+    )
+    .expect("server TLS configuration");
+    let path = SocketPath::new();
+    let server = unix_echo_server(
+        &path,
+        ServerOptions {
+            tls: Some(tls),
+            ..ServerOptions::default()
+        },
+    );
+    let client = client_loop();
+    // The request's host is the name TLS verifies: the socket has none.
+    let request = ClientRequest::new("gateway.local", 443, "/").secure(true);
+    let options = ClientOptions {
+        tls: TlsOptions {
+            roots: Roots::Empty,
+            extra_ca_der: vec![cert.der().to_vec()],
+            ..TlsOptions::default()
+        },
+        ..ClientOptions::default()
+    };
+    let (conn, rx) = connect_unix(&client, &path, &request, options);
+    expect(&rx, Seen::Open);
+    echo_and_close(&conn, &rx);
+    client.stop("client loop");
+    server.stop("server loop");
+}
+
+#[test]
+fn a_missing_socket_fails_at_once() {
+    let path = SocketPath::new(); // never bound
+    let client = client_loop();
+    let request = ClientRequest::new("localhost", 80, "/");
+    let result = client.handle.connect_unix(
+        &path.0,
+        &request,
+        ClientOptions::default(),
+        |_: &Conn, _| {},
+    );
+    match result {
+        Err(Error::ConnectPath { path: p, error }) => {
+            assert_eq!(p, path.0);
+            assert_eq!(error.kind(), io::ErrorKind::NotFound, "{error}");
+        }
+        Err(other) => panic!("expected ConnectPath, got {other}"),
+        Ok(_) => panic!("connected to a socket that does not exist"),
+    }
+    client.stop("client loop");
+}
+
+#[test]
+fn a_tcp_stream_the_caller_connected() {
+    let (server, server_loop, _) = echo_server(ServerOptions::default(), false);
+    let std_stream = std::net::TcpStream::connect(server).expect("connect by hand");
+    let stream = ws_mio::Stream::from_std_tcp(std_stream).expect("non-blocking");
+    let client = client_loop();
+    let request = ClientRequest::new(server.ip().to_string(), server.port(), "/");
+    let (tx, rx) = mpsc::channel();
+    let conn = client
+        .handle
+        .connect_stream(
+            stream,
+            &request,
+            ClientOptions::default(),
+            move |_: &Conn, e| {
+                let _ = tx.send(Seen::from(e));
+            },
+        )
+        .expect("connect_stream starts");
+    expect(&rx, Seen::Open);
+    echo_and_close(&conn, &rx);
+    client.stop("client loop");
+    server_loop.stop("server loop");
+}
+
+/// Plays the server on a raw Unix stream: answers the handshake, then
+/// echoes one masked text frame back unmasked, then closes with 1000.
+fn raw_unix_server(mut stream: StdUnixStream) -> io::Result<()> {
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf[len..])?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        len += n;
+    }
+    let key = websocket_key(&buf[..len]).ok_or_else(|| io::Error::other("no key"))?;
+    let accept = ws_proto::handshake::accept_key(key);
+    let answer = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    stream.write_all(answer.as_bytes())?;
+    // One small masked text frame: 2 header bytes, 4 key bytes, payload.
+    let mut head = [0u8; 6];
+    stream.read_exact(&mut head)?;
+    let payload_len = usize::from(head[1] & 0x7f);
+    let mut payload = vec![0u8; payload_len];
+    stream.read_exact(&mut payload)?;
+    for (i, b) in payload.iter_mut().enumerate() {
+        *b ^= head[2 + i % 4];
+    }
+    let mut frame = vec![0x81, payload_len as u8];
+    frame.extend_from_slice(&payload);
+    frame.extend_from_slice(&[0x88, 2, 0x03, 0xe8]); // close 1000
+    stream.write_all(&frame)?;
+    Ok(())
+}
+
+#[test]
+fn one_end_of_a_socketpair() {
+    let (ours, theirs) = StdUnixStream::pair().expect("socketpair");
+    let server = std::thread::spawn(move || {
+        theirs
+            .set_read_timeout(Some(common::DEADLINE))
+            .expect("timeout");
+        raw_unix_server(theirs)
+    });
+    let client = client_loop();
+    let request = ClientRequest::new("pair.local", 80, "/");
+    let (tx, rx) = mpsc::channel();
+    let stream = ws_mio::Stream::from_std_unix(ours).expect("non-blocking");
+    let conn = client
+        .handle
+        .connect_stream(
+            stream,
+            &request,
+            ClientOptions::default(),
+            move |_: &Conn, e| {
+                let _ = tx.send(Seen::from(e));
+            },
+        )
+        .expect("connect_stream starts");
+    expect(&rx, Seen::Open);
+    conn.send_text("paired").expect("send");
+    expect(&rx, Seen::Text("paired".into()));
+    expect(&rx, Seen::closed(1000, "", true));
+    server
+        .join()
+        .expect("server thread")
+        .expect("the raw server");
+    client.stop("client loop");
+}
