@@ -35,6 +35,7 @@
 //! | `os`          | errno  | the operating system's error number (111: connection refused...) |
 //! | `rustls`      | 1      | invalid certificate |
 //! | `rustls`      | 2      | other TLS error |
+//! | `rustls`      | 3      | the TLS handshake did not complete within the handshake timeout |
 //! | `ws-proto`    | 1000-4999 | a protocol violation: the close code sent (1002, 1007, 1009...) |
 //! | `ws-proto`    | 100-599 | the handshake was answered with this HTTP status |
 //! | `ws-proto`    | 0      | other handshake, timeout or connection-lost detail |
@@ -182,7 +183,7 @@ impl Error {
                 M::Protocol(P::Handshake(_)) | M::Request(_) => 22,
                 M::Protocol(P::Protocol(_)) => 23,
                 M::Protocol(P::ConnectionLost) => 24,
-                M::Protocol(P::Timeout(_)) => 25,
+                M::Protocol(P::Timeout(_)) | M::TlsTimeout => 25,
                 M::Io(_) => 27,
                 M::MemoryBudget { .. } => 28,
                 M::ProxyUnreachable { .. } => 29,
@@ -271,6 +272,7 @@ fn push_connection_causes(error: &ws_mio::Error, stack: &mut Vec<ErrorItem>) {
             stack.push(proxy_item(cause));
         }
         M::ProxyTimeout { .. } => stack.push(ErrorItem::new("ws-mio", 3, error.to_string())),
+        M::TlsTimeout => stack.push(ErrorItem::new("rustls", 3, error.to_string())),
         M::Resolve { error: io, .. }
         | M::Connect { error: io, .. }
         | M::ConnectPath { error: io, .. }

@@ -53,6 +53,10 @@ pub struct OpenEvent {
     /// The headers of the server's handshake answer (`Set-Cookie`...).
     #[serde(skip)]
     pub headers: ws_proto::Headers,
+    /// What TLS negotiated, for `wss://`: version, cipher suite, ALPN, and
+    /// whether the session was resumed.
+    #[serde(skip)]
+    pub tls: Option<ws_mio::TlsInfo>,
 }
 
 impl OpenEvent {

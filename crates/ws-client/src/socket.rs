@@ -780,6 +780,7 @@ impl<H: Handler> ws_mio::Handler for Dispatch<H> {
                 let event = OpenEvent {
                     protocol: open.subprotocol,
                     headers: open.headers,
+                    tls: conn.tls_info(),
                 };
                 self.call(|h, ws| h.on_open(ws, &event));
             }

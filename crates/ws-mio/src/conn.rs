@@ -12,6 +12,7 @@ use ws_proto::{CloseCode, SendError, State};
 use crate::error::Error;
 use crate::event_loop::LoopShared;
 use crate::link::{Link, lock};
+use crate::transport::Transport;
 
 thread_local! {
     /// The loop running on this thread, if any (its `LoopShared` address).
@@ -100,6 +101,15 @@ impl Conn {
     /// Bytes queued and not yet written to the socket (before TLS).
     pub fn buffered_amount(&self) -> usize {
         lock(&self.shared.link).proto.buffered_amount()
+    }
+
+    /// What TLS negotiated (version, cipher suite, ALPN, resumption), once
+    /// its handshake is complete; `None` for a plain connection or before.
+    pub fn tls_info(&self) -> Option<crate::TlsInfo> {
+        match &lock(&self.shared.link).transport {
+            Some(Transport::Tls(_, tls)) => crate::TlsInfo::of(tls),
+            _ => None,
+        }
     }
 
     /// The negotiated subprotocol, once open.

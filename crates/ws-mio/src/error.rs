@@ -62,6 +62,10 @@ pub enum Error {
     },
     /// TLS failed: the certificate was not trusted, the handshake broke...
     Tls(TlsError),
+    /// The TLS handshake did not complete within the opening handshake's
+    /// timeout (`ws_proto::Config::handshake_timeout`, which bounds TLS and
+    /// the WebSocket handshake together).
+    TlsTimeout,
     /// The TLS configuration could not be built (unreadable CA file...).
     TlsConfig(String),
     /// Reading or writing the socket failed (reset, broken pipe...).
@@ -91,7 +95,7 @@ impl Error {
             | Self::Connect { .. }
             | Self::ConnectPath { .. }
             | Self::Io(_) => "os",
-            Self::Tls(_) | Self::TlsConfig(_) => "rustls",
+            Self::Tls(_) | Self::TlsConfig(_) | Self::TlsTimeout => "rustls",
             Self::Request(_) | Self::Protocol(_) => "ws-proto",
             Self::ProxyUnreachable { error, .. } => error.component(),
             Self::Proxy { .. } | Self::ProxyTimeout { .. } => "proxy",
@@ -119,6 +123,7 @@ impl fmt::Display for Error {
             }
             Self::Tls(e) => write!(f, "TLS: {}", describe_tls(e)),
             Self::TlsConfig(why) => write!(f, "TLS configuration: {why}"),
+            Self::TlsTimeout => f.write_str("the TLS handshake timed out"),
             Self::Io(e) => write!(f, "transport: {e}"),
             Self::Protocol(e) => write!(f, "{e}"),
             Self::LoopStopped => f.write_str("the event loop has stopped"),
@@ -164,6 +169,7 @@ impl std::error::Error for Error {
             Self::ProxyUnreachable { error, .. } => Some(error.as_ref()),
             Self::Proxy { error, .. } => Some(error),
             Self::ConnectTimeout
+            | Self::TlsTimeout
             | Self::ProxyTimeout { .. }
             | Self::TlsConfig(_)
             | Self::LoopStopped

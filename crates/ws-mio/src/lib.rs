@@ -42,7 +42,7 @@ pub use error::Error;
 pub use event_loop::{EventLoop, Handle};
 pub use options::{ClientOptions, Roots, ServerOptions, TlsOptions};
 pub use stream::Stream;
-pub use tls::{server_config, server_config_from_pem};
+pub use tls::{TlsInfo, server_config, server_config_from_pem};
 
 pub use rustls;
 pub use ws_proto;

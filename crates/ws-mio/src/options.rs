@@ -18,7 +18,14 @@ pub enum Roots {
     Empty,
 }
 
-/// TLS settings of a client connection.
+/// TLS settings of a client connection. Whether a connection uses TLS is
+/// the request's to say, and only the request's
+/// (`ws_proto::ClientRequest::secure`, a `wss://` URL): these settings
+/// apply to secure requests and are not looked at otherwise.
+///
+/// The rustls configuration made from them is built once per distinct set
+/// of settings and shared by every connection made with it, so a reconnect
+/// resumes the TLS session.
 #[derive(Clone, Debug, Default)]
 pub struct TlsOptions {
     /// The base trust store.
@@ -41,7 +48,7 @@ pub struct ClientOptions {
     /// Disable Nagle's algorithm (default: yes; it delays small messages by
     /// tens of milliseconds).
     pub nodelay: bool,
-    /// TLS settings, for `wss://`.
+    /// TLS settings, for secure requests (`wss://`) only.
     pub tls: TlsOptions,
     /// The proxy to reach the server through: `http://` (HTTP CONNECT) or
     /// `socks5://` / `socks5h://` (SOCKS5; with `socks5h` the proxy

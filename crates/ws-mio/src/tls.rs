@@ -2,7 +2,9 @@
 //! (never the process-level default, so there is no "no process-level
 //! CryptoProvider" panic whatever else the program links).
 
-use std::sync::{Arc, OnceLock};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject as _;
@@ -16,23 +18,67 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The client configuration for `options`; the default one is built once.
+/// The client configuration for `options`: built once per distinct set of
+/// options and shared, so that every connection made with the same
+/// options (a reconnect above all) uses one configuration, and with it one
+/// TLS session cache: a reconnect resumes the session (an abbreviated
+/// handshake) instead of a full one.
+///
+/// The cache holds the last [`CACHED_CONFIGS`] distinct sets. A CA file is
+/// known by its path, length and modification time, so an edited file is
+/// read again.
 pub(crate) fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
     if let Some(config) = &options.config {
         return Ok(config.clone());
     }
-    let is_default = options.roots == Roots::WebPki
-        && options.extra_ca_files.is_empty()
-        && options.extra_ca_der.is_empty();
-    if is_default {
-        static DEFAULT: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-        if let Some(config) = DEFAULT.get() {
-            return Ok(config.clone());
-        }
-        let config = build_client_config(options)?;
-        return Ok(DEFAULT.get_or_init(|| config).clone());
+    let key = ConfigKey::of(options);
+    static CACHE: Mutex<Vec<(ConfigKey, Arc<ClientConfig>)>> = Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(i) = cache.iter().position(|(k, _)| *k == key) {
+        let entry = cache.remove(i);
+        let config = entry.1.clone();
+        cache.insert(0, entry); // most recently used first
+        return Ok(config);
     }
-    build_client_config(options)
+    // Built under the lock: two first connects with new options wait for
+    // one build instead of making two caches.
+    let config = build_client_config(options)?;
+    cache.insert(0, (key, config.clone()));
+    cache.truncate(CACHED_CONFIGS);
+    Ok(config)
+}
+
+/// How many distinct client configurations [`client_config`] keeps.
+const CACHED_CONFIGS: usize = 16;
+
+/// What makes two sets of TLS options build the same configuration.
+#[derive(PartialEq, Eq)]
+struct ConfigKey {
+    roots: Roots,
+    /// Each CA file with its length and modification time (`None` if it
+    /// cannot be read now: building will say why).
+    files: Vec<(PathBuf, Option<(u64, SystemTime)>)>,
+    der: Vec<Vec<u8>>,
+}
+
+impl ConfigKey {
+    fn of(options: &TlsOptions) -> Self {
+        let files = options
+            .extra_ca_files
+            .iter()
+            .map(|path| {
+                let stamp = std::fs::metadata(path)
+                    .and_then(|m| Ok((m.len(), m.modified()?)))
+                    .ok();
+                (path.clone(), stamp)
+            })
+            .collect();
+        Self {
+            roots: options.roots.clone(),
+            files,
+            der: options.extra_ca_der.clone(),
+        }
+    }
 }
 
 fn build_client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
@@ -81,6 +127,42 @@ fn build_client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error>
     // keeps a server that negotiates ALPN from choosing h2.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// What a TLS connection negotiated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsInfo {
+    /// The protocol version: `TLSv1.3` or `TLSv1.2`.
+    pub version: String,
+    /// The cipher suite, e.g. `TLS13_AES_256_GCM_SHA384`.
+    pub cipher_suite: String,
+    /// The application protocol agreed with ALPN (`http/1.1` when the
+    /// server answers it), if any.
+    pub alpn: Option<String>,
+    /// Whether the handshake resumed an earlier session (a reconnect with
+    /// the same TLS options) rather than a full handshake.
+    pub resumed: bool,
+}
+
+impl TlsInfo {
+    /// Read off a connection whose handshake is complete; `None` before.
+    pub(crate) fn of(tls: &rustls::Connection) -> Option<Self> {
+        if tls.is_handshaking() {
+            return None;
+        }
+        let version = tls.protocol_version()?;
+        let suite = tls.negotiated_cipher_suite()?;
+        let name = |debug: String| debug.trim_start_matches("TLSv").to_owned();
+        Some(Self {
+            version: format!("TLSv{}", name(format!("{version:?}")).replace('_', ".")),
+            cipher_suite: format!("{:?}", suite.suite()),
+            alpn: tls
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned()),
+            resumed: tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+        })
+    }
 }
 
 /// A server configuration from a PEM certificate chain and a PEM private key.

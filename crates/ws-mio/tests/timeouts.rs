@@ -129,6 +129,20 @@ fn opening_handshake_times_out_against_a_silent_server() {
     client.stop("client loop");
 }
 
+/// (a') The same silent server for a `wss://` client: the time runs out
+/// in the TLS stage, and the error says so.
+#[test]
+fn a_tls_handshake_that_never_completes_says_tls() {
+    let (port, _silent) = silent_server();
+    let client = client_loop();
+    let request = ClientRequest::new("127.0.0.1", port, "/").secure(true);
+    let mut options = ClientOptions::default();
+    options.config.handshake_timeout = Some(Duration::from_millis(500));
+    let (_conn, rx) = connect(&client.handle, &request, options, |_| {});
+    expect_failure_then_end(&rx, "rustls", "TLS handshake timed out");
+    client.stop("client loop");
+}
+
 /// (b) The server completes the opening handshake by hand, then reads and
 /// ignores everything: the client's close is never answered.
 #[test]

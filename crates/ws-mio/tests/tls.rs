@@ -399,3 +399,46 @@ fn missing_ca_file_fails_at_connect() {
     }
     client.stop("client loop");
 }
+
+/// The open connection tells what TLS negotiated; a second connection with
+/// the same options shares the first one's configuration, so it resumes
+/// the TLS session instead of a full handshake.
+#[test]
+fn tls_info_and_resumption_across_reconnects() {
+    let id = identity(&["localhost"]);
+    let (addr, server, _server_rx) = tls_server(&id, Config::default());
+    let client = client_loop();
+    let request = ClientRequest::new("localhost", addr.port(), "/").secure(true);
+    let mut infos = Vec::new();
+    for _ in 0..2 {
+        let options = ClientOptions {
+            tls: trust_der(&id),
+            ..ClientOptions::default()
+        };
+        let (conn, rx) = connect(&client.handle, &request, options, |_| {});
+        expect(&rx, Seen::Open);
+        // The server's session tickets follow its handshake: an echo makes
+        // sure they have arrived before the connection closes.
+        conn.send_text("tickets").expect("send");
+        expect(&rx, Seen::Text("tickets".into()));
+        infos.push(conn.tls_info().expect("TLS info once open"));
+        conn.close(CloseCode::NORMAL, "").expect("close");
+        expect(&rx, Seen::closed(1000, "", true));
+    }
+    for info in &infos {
+        assert_eq!(info.version, "TLSv1.3", "{info:?}");
+        assert!(info.cipher_suite.starts_with("TLS13_"), "{info:?}");
+        assert_eq!(info.alpn, None, "the server offers no ALPN: {info:?}");
+    }
+    assert!(
+        !infos[0].resumed,
+        "a first connection has nothing to resume"
+    );
+    assert!(
+        infos[1].resumed,
+        "the reconnect did not resume: {:?}",
+        infos[1]
+    );
+    client.stop("client loop");
+    server.stop("server loop");
+}

@@ -977,7 +977,18 @@ fn event_for_handler(
                 return None; // the transport's own error was reported already
             }
             *error_reported = true;
-            Event::Error(Error::Protocol(error))
+            let tls_unfinished =
+                matches!(&link.transport, Some(Transport::Tls(_, tls)) if tls.is_handshaking());
+            let handshake_timeout = matches!(
+                error,
+                ws_proto::Error::Timeout(ws_proto::TimeoutKind::Handshake)
+            );
+            if handshake_timeout && tls_unfinished {
+                // Say which stage the time ran out in.
+                Event::Error(Error::TlsTimeout)
+            } else {
+                Event::Error(Error::Protocol(error))
+            }
         }
         ws_proto::Event::Closed(end) => {
             *closed = true;
