@@ -256,3 +256,24 @@ fn the_loop_serves_others_while_proxies_misbehave() {
     client.stop("client loop");
     server_loop.stop("server loop");
 }
+
+#[test]
+fn stopping_the_loop_mid_tunnel_ends_the_connection() {
+    let proxy = http_proxy(Vec::new(), Duration::from_secs(5));
+    let client = client_loop();
+    let request = ClientRequest::new("target.example", 80, "/");
+    let mut options = via(&format!("http://{proxy}"));
+    options.proxy_timeout = Duration::from_secs(30);
+    let (_conn, rx) = connect(&client.handle, &request, options, |_| {});
+    // Let it reach the tunnel stage (the proxy has read the request).
+    std::thread::sleep(Duration::from_millis(200));
+    client.stop("client loop stopped mid-tunnel");
+    match next_within(&rx, GENEROUS, "the end") {
+        Seen::Closed { clean: false, .. } => {}
+        Seen::Error { .. } => match next_within(&rx, GENEROUS, "the end") {
+            Seen::Closed { clean: false, .. } => {}
+            other => panic!("expected Closed, got {}", other.short()),
+        },
+        other => panic!("expected the end, got {}", other.short()),
+    }
+}
