@@ -33,7 +33,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
-all_targets=(frame_header handshake_response client_connection server_connection pair)
+all_targets=(frame_header handshake_response client_connection server_connection pair proxy)
 read -r -a targets <<<"${FUZZ_TARGETS:-${all_targets[*]}}"
 
 echo "run.sh: building ${#all_targets[@]} fuzz targets" >&2

@@ -19,6 +19,12 @@ use mio::{Interest, Registry, Token};
 /// Made from a [`mio::net::TcpStream`] or (on Unix) a
 /// [`mio::net::UnixStream`] with `From`, or from the standard library's
 /// sockets with [`Stream::from_std_tcp`] and [`Stream::from_std_unix`].
+///
+/// The event loop polls the socket itself, so it must be one the
+/// operating system can poll. A byte stream that is not a socket (a
+/// channel of an SSH library, an in-process tunnel) goes through one end
+/// of `std::os::unix::net::UnixStream::pair()`, with a thread of yours
+/// copying between the other end and that stream.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Stream {

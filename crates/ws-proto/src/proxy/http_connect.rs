@@ -196,6 +196,13 @@ impl HttpConnect {
                         self.scanned = 0;
                         continue;
                     }
+                    200..=299 if self.poll_transmit().is_some() => {
+                        // A tunnel opened for a request the proxy has not
+                        // seen whole: it did not read it.
+                        return Err(ProxyError::AnsweredEarly {
+                            protocol: ProxyProtocol::HttpConnect,
+                        });
+                    }
                     200..=299 => {
                         let mut leftover = self.head.split_off(end);
                         leftover.extend_from_slice(data);
@@ -336,8 +343,22 @@ mod tests {
     use super::super::Tunnel;
     use super::*;
 
+    /// The request built, not written yet.
     fn connect() -> HttpConnect {
         HttpConnect::new("example.com", 443, None).unwrap()
+    }
+
+    /// The request written whole: the next read is the answer.
+    fn written() -> HttpConnect {
+        let mut t = connect();
+        assert!(sent(&mut t).starts_with(b"CONNECT example.com:443 "));
+        t
+    }
+
+    fn answered_early() -> ProxyError {
+        ProxyError::AnsweredEarly {
+            protocol: ProxyProtocol::HttpConnect,
+        }
     }
 
     fn sent(t: &mut HttpConnect) -> Vec<u8> {
@@ -451,7 +472,7 @@ mod tests {
             b"HTTP/1.1 200 OK\nVia: x\n\n",
             b"HTTP/1.1 200 OK\r\nProxy-Agent: squid\r\nVia: 1.1 p\r\n\r\n",
         ] {
-            let mut t = connect();
+            let mut t = written();
             assert_eq!(t.receive(answer), established(b""), "{answer:?}");
             assert!(t.is_established());
             assert_eq!(t.receive_eof(), Ok(()));
@@ -460,7 +481,7 @@ mod tests {
 
     #[test]
     fn leftover_bytes_are_kept() {
-        let mut t = connect();
+        let mut t = written();
         assert_eq!(
             t.receive(b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x01\x00\x2a"),
             established(b"\x16\x03\x01\x00\x2a")
@@ -471,12 +492,12 @@ mod tests {
 
     #[test]
     fn a_2xx_body_is_tunnel_bytes() {
-        let mut t = connect();
+        let mut t = written();
         assert_eq!(
             t.receive(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"),
             established(b"hello")
         );
-        let mut t = connect();
+        let mut t = written();
         assert_eq!(
             t.receive(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
             established(b"0\r\n\r\n")
@@ -485,14 +506,14 @@ mod tests {
 
     #[test]
     fn interim_1xx_heads_are_skipped() {
-        let mut t = connect();
+        let mut t = written();
         assert_eq!(
             t.receive(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n"),
             Ok(Progress::NeedMore)
         );
         assert_eq!(t.receive(b"HTTP/1.1 200 OK\r\n\r\nX"), established(b"X"));
         // 101 is no interim answer to CONNECT.
-        let mut t = connect();
+        let mut t = written();
         assert!(matches!(
             t.receive(b"HTTP/1.1 101 Switching Protocols\r\n\r\n"),
             Err(ProxyError::HttpRefused { status: 101, .. })
@@ -659,7 +680,7 @@ mod tests {
         answer.extend_from_slice(b"\r\n\r\n");
         answer.extend_from_slice(b"tunnel");
         for chunk in [answer.len(), 1000, 1] {
-            let mut t = connect();
+            let mut t = written();
             let mut leftover = Vec::new();
             for piece in answer.chunks(chunk) {
                 if let Progress::Established { leftover: l } = t.receive(piece).unwrap() {
@@ -674,7 +695,7 @@ mod tests {
         answer.resize(MAX_ANSWER_HEAD - 3, b'a');
         answer.extend_from_slice(b"\r\n\r\n");
         assert!(matches!(
-            connect().receive(&answer),
+            written().receive(&answer),
             Err(ProxyError::HttpHeadTooLarge { .. })
         ));
     }
@@ -688,6 +709,51 @@ mod tests {
             result = t.receive(interim);
         }
         assert!(matches!(result, Err(ProxyError::HttpHeadTooLarge { .. })));
+    }
+
+    #[test]
+    fn a_2xx_before_the_request_is_written_is_answered_early() {
+        // Nothing written, then all but the last byte (a short write): the
+        // proxy cannot have read the request it says it carried out.
+        for unwritten in [usize::MAX, 1] {
+            let mut t = connect();
+            let len = t.poll_transmit().map_or(0, <[u8]>::len);
+            t.advance_transmit(len.saturating_sub(unwritten));
+            let e = t
+                .receive(b"HTTP/1.1 200 Connection established\r\n\r\n\x16")
+                .unwrap_err();
+            assert_eq!(e, answered_early(), "{unwritten}");
+            assert!(e.caused_by_proxy());
+            assert_eq!(
+                e.to_string(),
+                "HTTP proxy answered before the request was sent"
+            );
+            // Sticky, and the request is not sent after all.
+            assert_eq!(t.receive(b"x"), Err(e.clone()));
+            assert_eq!(t.receive_eof(), Err(e));
+            assert_eq!(t.poll_transmit(), None);
+            assert!(!t.is_established());
+        }
+        // After interim heads too.
+        let mut t = connect();
+        assert_eq!(
+            t.receive(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"),
+            Err(answered_early())
+        );
+    }
+
+    #[test]
+    fn a_refusal_before_the_request_is_written_is_still_a_refusal() {
+        let mut t = connect();
+        let e = t
+            .receive(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+            .unwrap_err();
+        assert!(
+            matches!(e, ProxyError::HttpRefused { status: 407, .. }),
+            "{e}"
+        );
+        assert_eq!(t.receive(b"x"), Err(e), "sticky");
+        assert_eq!(t.poll_transmit(), None);
     }
 
     #[test]
@@ -722,10 +788,11 @@ mod tests {
         }
     }
 
-    /// Feeds the pieces in order; returns the leftover bytes (all calls
-    /// together) and whether the tunnel opened.
+    /// Writes the request, then feeds the pieces in order (one answer to
+    /// one request: the pieces may split it anywhere); returns the leftover
+    /// bytes (all calls together) and whether the tunnel opened.
     fn feed(pieces: &[&[u8]]) -> (Vec<u8>, bool) {
-        let mut t = connect();
+        let mut t = written();
         let mut leftover = Vec::new();
         for piece in pieces {
             match t.receive(piece) {

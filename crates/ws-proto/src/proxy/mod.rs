@@ -70,6 +70,11 @@
 //! [`ProxyError::caused_by_proxy`] tells a local mistake (an invalid URL,
 //! target or credentials) from a proxy that refused or broke its protocol.
 //! Errors are sticky: once `receive` failed, it fails again the same way.
+//! Write before reading: an answer to a request not yet written whole
+//! (a SOCKS5 reply before its request, a 2xx before the whole CONNECT
+//! request) is [`ProxyError::AnsweredEarly`], since this client never
+//! sends ahead and a proxy that answers unasked is not following its
+//! protocol.
 //! No message, `Debug` output included, ever holds credentials.
 
 mod env;
@@ -226,6 +231,14 @@ pub enum ProxyError {
         scheme: ProxyScheme,
     },
 
+    /// The proxy answered a request before it was written whole (a SOCKS5
+    /// reply before its request, a 2xx before the whole CONNECT request):
+    /// it is not following its protocol.
+    AnsweredEarly {
+        /// The proxy's protocol.
+        protocol: ProxyProtocol,
+    },
+
     /// The HTTP proxy answered CONNECT with a status other than 2xx
     /// (407: it wants credentials, or other ones).
     HttpRefused {
@@ -317,6 +330,9 @@ impl fmt::Display for ProxyError {
                 write!(f, "{protocol}: invalid target host: {error}")
             }
             Self::InvalidCredentials { protocol, problem } => write!(f, "{protocol}: {problem}"),
+            Self::AnsweredEarly { protocol } => {
+                write!(f, "{protocol} answered before the request was sent")
+            }
             Self::Unsupported { scheme } => write!(f, "{scheme}:// proxies are not supported here"),
 
             Self::HttpRefused { status, reason } if reason.is_empty() => {
@@ -407,6 +423,17 @@ impl From<UrlError> for ProxyError {
 mod tests {
     use super::*;
 
+    /// Writes all that is queued, as a driver does before each read.
+    fn write(t: &mut Tunnel) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(bytes) = t.poll_transmit() {
+            out.extend_from_slice(bytes);
+            let n = bytes.len();
+            t.advance_transmit(n);
+        }
+        out
+    }
+
     #[test]
     fn messages_name_the_stage() {
         let cases = [
@@ -442,6 +469,18 @@ mod tests {
                  (expected 0x01)",
             ),
             (
+                ProxyError::AnsweredEarly {
+                    protocol: ProxyProtocol::Socks5,
+                },
+                "SOCKS5 proxy answered before the request was sent",
+            ),
+            (
+                ProxyError::AnsweredEarly {
+                    protocol: ProxyProtocol::HttpConnect,
+                },
+                "HTTP proxy answered before the request was sent",
+            ),
+            (
                 ProxyError::Socks5Closed(Socks5Phase::Connect),
                 "SOCKS5 proxy closed the connection before its CONNECT reply was complete",
             ),
@@ -463,7 +502,8 @@ mod tests {
     }
 
     /// Every type of the module, in every state reached with credentials,
-    /// and every error they lead to: no output holds the credentials.
+    /// and every error they lead to: no output holds the credentials. The
+    /// tunnels are driven as a driver does, writing before each read.
     #[test]
     fn credentials_are_never_printed() {
         use base64::Engine as _;
@@ -482,16 +522,26 @@ mod tests {
         let mut errors = Vec::new();
 
         let mut http = Tunnel::from(HttpConnect::new("example.com", 443, Some(creds)).unwrap());
-        texts.push(format!("{http:?}"));
+        texts.push(format!("{http:?}")); // the request is queued
+        assert!(write(&mut http).ends_with(format!("Basic {token}\r\n\r\n").as_bytes()));
         errors.push(http.receive(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"));
         texts.push(format!("{http:?}"));
 
         let target = Socks5Target::domain("example.com", 443);
         let mut socks = Tunnel::from(Socks5::new(target.clone(), Some(creds)).unwrap());
+        write(&mut socks);
         assert_eq!(socks.receive(&[5, 2]), Ok(Progress::NeedMore));
         texts.push(format!("{socks:?}")); // the auth request is queued
+        assert!(write(&mut socks).ends_with(PASSWORD.as_bytes()));
         errors.push(socks.receive(&[1, 1]));
         texts.push(format!("{socks:?}"));
+
+        // Failed with the auth request still queued: the proxy answered it
+        // in the same read as the method selection.
+        let mut early = Tunnel::from(Socks5::new(target.clone(), Some(creds)).unwrap());
+        write(&mut early);
+        errors.push(early.receive(&[5, 2, 1, 0]));
+        texts.push(format!("{early:?}"));
 
         let long = Credentials::new(USER, PASSWORD.repeat(30));
         errors.push(Socks5::new(target, Some(&long)).map(|_| Progress::NeedMore));

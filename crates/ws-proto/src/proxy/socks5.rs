@@ -18,11 +18,15 @@
 //!   largest answer there is; nothing else grows with the input.
 //! - Each byte is checked as soon as it arrives (version, reply code,
 //!   address type), so a refusal is reported even when the proxy closes
-//!   before the rest of its reply; what is read never depends on how the
-//!   input is split.
-//! - The answers are read in order whether or not the request they answer
-//!   was written yet: the proxy speaks only when spoken to, and bytes past
-//!   the final reply are the tunnel's.
+//!   before the rest of its reply; what is read never depends on how each
+//!   reply is split.
+//! - An answer is read only once the request it answers is written whole:
+//!   the proxy speaks only when spoken to, and this client never pipelines.
+//!   Bytes that arrive while a request is queued (a reply before the
+//!   greeting is written, or the next phase's reply in the same read as
+//!   the reply that calls for the next request) are
+//!   [`ProxyError::AnsweredEarly`], never a tunnel whose CONNECT request
+//!   was not sent. Bytes past the final reply are the tunnel's.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -189,7 +193,9 @@ impl fmt::Display for Socks5Reply {
 /// [`receive`](Self::receive), or [`receive_eof`](Self::receive_eof) for a
 /// read of 0 bytes, until `receive` returns [`Progress::Established`]. Its
 /// leftover bytes go to the next stage (see the [module docs](super)).
-/// `receive` takes input split anywhere, one byte at a time included.
+/// `receive` takes each reply split anywhere, one byte at a time included;
+/// a reply read before its request was written whole (the proxy did not
+/// wait for it) is [`ProxyError::AnsweredEarly`].
 ///
 /// `Debug` shows the state, never the queued bytes (the authentication
 /// request holds the password in clear).
@@ -328,6 +334,13 @@ impl Socks5 {
             let Phase::Reading(phase) = self.phase else {
                 unreachable!("read only while reading");
             };
+            if !data.is_empty() && !self.out.is_empty() {
+                // An answer to a request not written yet: the proxy did not
+                // wait for it (or answered the same thing twice).
+                return Err(ProxyError::AnsweredEarly {
+                    protocol: ProxyProtocol::Socks5,
+                });
+            }
             self.check_partial(phase)?;
             let need = self.need(phase);
             if self.have == need {
@@ -550,11 +563,26 @@ mod tests {
         r
     }
 
+    /// No authentication chosen: the CONNECT request is queued, unwritten.
     fn no_auth(target: Socks5Target) -> Socks5 {
         let mut t = Socks5::new(target, None).unwrap();
         assert_eq!(sent(&mut t), [5, 1, 0]);
         assert_eq!(t.receive(&[5, 0]), Ok(Progress::NeedMore));
         t
+    }
+
+    /// No authentication chosen and the CONNECT request written: the next
+    /// read is the CONNECT reply.
+    fn awaiting_reply(target: Socks5Target) -> Socks5 {
+        let mut t = no_auth(target);
+        assert_eq!(sent(&mut t)[..3], [5, 1, 0]);
+        t
+    }
+
+    fn answered_early() -> ProxyError {
+        ProxyError::AnsweredEarly {
+            protocol: ProxyProtocol::Socks5,
+        }
     }
 
     // ---- section 3: method selection --------------------------------------
@@ -589,6 +617,7 @@ mod tests {
             ),
         ] {
             let mut t = Socks5::new(addr("1.2.3.4:80").into(), credentials).unwrap();
+            sent(&mut t);
             assert_eq!(t.receive(&[5, method]), Err(error.clone()), "{method}");
             assert!(error.caused_by_proxy());
             assert_eq!(t.poll_transmit(), None, "nothing more is sent");
@@ -613,6 +642,7 @@ mod tests {
     fn wrong_version_bytes() {
         for (got, hint) in [(4, "SOCKS4"), (0, "SOCKS4"), (b'H', "HTTP proxy"), (6, "")] {
             let mut t = Socks5::new(addr("1.2.3.4:80").into(), None).unwrap();
+            sent(&mut t);
             let e = t.receive(&[got]).unwrap_err();
             assert_eq!(
                 e,
@@ -624,7 +654,7 @@ mod tests {
             assert!(e.to_string().contains("wrong version byte"), "{e}");
             assert!(e.to_string().contains(hint), "{e}");
         }
-        let mut t = no_auth(addr("1.2.3.4:80").into());
+        let mut t = awaiting_reply(addr("1.2.3.4:80").into());
         assert_eq!(
             t.receive(&[4, 0]),
             Err(ProxyError::Socks5WrongVersion {
@@ -636,6 +666,7 @@ mod tests {
 
     // ---- RFC 1929: username/password --------------------------------------
 
+    /// Username/password chosen: the auth request is queued, unwritten.
     fn with_auth(user: &str, password: &str) -> Socks5 {
         let creds = Credentials::new(user, password);
         let mut t = Socks5::new(Socks5Target::domain("example.com", 443), Some(&creds)).unwrap();
@@ -695,6 +726,7 @@ mod tests {
         );
         assert_eq!(t.poll_transmit(), None, "no CONNECT after a refusal");
         let mut t = with_auth("alice", "hunter2");
+        sent(&mut t);
         assert_eq!(
             t.receive(&[5, 0]),
             Err(ProxyError::Socks5WrongVersion {
@@ -716,6 +748,7 @@ mod tests {
         texts.push(format!("{t:?}"));
         texts.push(format!("{:#?}", Tunnel::from(t)));
         let mut t = with_auth("alice", "hunter2");
+        sent(&mut t);
         let e = t.receive(&[1, 0xFF]).unwrap_err();
         texts.extend([format!("{t:?}"), format!("{e:?}"), e.to_string()]);
         for text in texts {
@@ -802,7 +835,7 @@ mod tests {
         ];
         for (code, text) in (1..=8).zip(texts) {
             // Refused as soon as the code arrives, the rest unread.
-            let mut t = no_auth(addr("1.2.3.4:80").into());
+            let mut t = awaiting_reply(addr("1.2.3.4:80").into());
             let e = t.receive(&[5, code]).unwrap_err();
             assert_eq!(e, ProxyError::Socks5Refused(Socks5Reply(code)));
             assert_eq!(
@@ -810,11 +843,11 @@ mod tests {
                 format!("SOCKS5 proxy: {text} (reply {code:#04x})")
             );
             assert_eq!(t.receive_eof(), Err(e.clone()), "sticky");
-            let mut t = no_auth(addr("1.2.3.4:80").into());
+            let mut t = awaiting_reply(addr("1.2.3.4:80").into());
             assert_eq!(t.receive(&reply(code)), Err(e));
         }
         for code in [0x09, 0x7F, 0xFF] {
-            let e = no_auth(addr("1.2.3.4:80").into())
+            let e = awaiting_reply(addr("1.2.3.4:80").into())
                 .receive(&reply(code))
                 .unwrap_err();
             assert_eq!(e, ProxyError::Socks5Refused(Socks5Reply(code)));
@@ -842,7 +875,7 @@ mod tests {
             (empty_domain.to_vec(), Socks5Target::domain("", 22)),
             (long_domain, Socks5Target::domain("d".repeat(255), 256)),
         ] {
-            let mut t = no_auth(addr("1.2.3.4:80").into());
+            let mut t = awaiting_reply(addr("1.2.3.4:80").into());
             let mut input = reply.clone();
             input.extend_from_slice(b"tail");
             assert_eq!(t.receive(&input), established(b"tail"));
@@ -852,7 +885,7 @@ mod tests {
 
     #[test]
     fn reserved_byte_is_ignored() {
-        let mut t = no_auth(addr("1.2.3.4:80").into());
+        let mut t = awaiting_reply(addr("1.2.3.4:80").into());
         let mut r = REPLY_V4.to_vec();
         r[2] = 0xAA;
         assert_eq!(t.receive(&r), established(b""));
@@ -861,7 +894,7 @@ mod tests {
     #[test]
     fn unknown_address_type() {
         for atyp in [0, 2, 5, 0xFF] {
-            let mut t = no_auth(addr("1.2.3.4:80").into());
+            let mut t = awaiting_reply(addr("1.2.3.4:80").into());
             let e = t.receive(&[5, 0, 0, atyp, 1, 2, 3, 4, 5, 6]).unwrap_err();
             assert_eq!(e, ProxyError::Socks5UnknownAddressType(atyp));
             assert!(
@@ -873,7 +906,7 @@ mod tests {
 
     #[test]
     fn leftover_bytes_are_kept() {
-        let mut t = no_auth(addr("1.2.3.4:80").into());
+        let mut t = awaiting_reply(addr("1.2.3.4:80").into());
         let mut input = REPLY_V4.to_vec();
         input.extend_from_slice(b"\x16\x03\x01HTTP/1.1 101");
         assert_eq!(t.receive(&input), established(b"\x16\x03\x01HTTP/1.1 101"));
@@ -884,6 +917,7 @@ mod tests {
     #[test]
     fn closing_mid_answer() {
         let mut t = Socks5::new(addr("1.2.3.4:80").into(), None).unwrap();
+        sent(&mut t);
         assert_eq!(t.receive(&[5]), Ok(Progress::NeedMore));
         let e = t.receive_eof().unwrap_err();
         assert_eq!(e, ProxyError::Socks5Closed(Socks5Phase::MethodSelection));
@@ -895,7 +929,7 @@ mod tests {
             Err(ProxyError::Socks5Closed(Socks5Phase::Authentication))
         );
 
-        let mut t = no_auth(addr("1.2.3.4:80").into());
+        let mut t = awaiting_reply(addr("1.2.3.4:80").into());
         assert_eq!(t.receive(&REPLY_V4[..9]), Ok(Progress::NeedMore));
         let e = t.receive_eof().unwrap_err();
         assert_eq!(e, ProxyError::Socks5Closed(Socks5Phase::Connect));
@@ -905,45 +939,135 @@ mod tests {
         );
     }
 
-    // ---- splits and memory ------------------------------------------------
+    // ---- answers before their request --------------------------------------
 
-    /// The whole scripted answer of a proxy that asks for credentials and
-    /// binds a domain, followed by the target's first bytes.
-    fn scripted_answer() -> (Vec<u8>, &'static [u8]) {
-        let leftover: &[u8] = b"\x05\x00HTTP/1.1 101 Switching Protocols\r\n";
-        let answer = [
-            &[5, 2][..],
-            &[1, 0],
-            b"\x05\x00\x00\x03\x0bproxy.local\x04\x38",
-            leftover,
-        ]
-        .concat();
-        (answer, leftover)
+    #[test]
+    fn method_and_connect_replies_in_one_read_are_answered_early() {
+        // The CONNECT reply came with the method reply, before the CONNECT
+        // request it answers could be written: the proxy did not wait.
+        for connect_reply in [REPLY_V4, &REPLY_V4[..1]] {
+            let mut t = Socks5::new(addr("1.2.3.4:80").into(), None).unwrap();
+            sent(&mut t);
+            let input = [&[5, 0][..], connect_reply].concat();
+            let e = t.receive(&input).unwrap_err();
+            assert_eq!(e, answered_early());
+            assert!(e.caused_by_proxy());
+            assert_eq!(
+                e.to_string(),
+                "SOCKS5 proxy answered before the request was sent"
+            );
+            // Sticky: the CONNECT request is never sent, no tunnel opens.
+            assert_eq!(t.receive(REPLY_V4), Err(e.clone()));
+            assert_eq!(t.receive(&[]), Err(e.clone()));
+            assert_eq!(t.receive_eof(), Err(e));
+            assert_eq!(t.poll_transmit(), None);
+            assert!(!t.is_established());
+            assert_eq!(t.bound_addr(), None);
+        }
     }
 
-    /// Runs the exchange over the pieces; returns the leftover of all calls
-    /// together, the tunnel, and all that was written.
+    #[test]
+    fn a_reply_before_its_request_is_written_is_answered_early() {
+        // Before the greeting was written, then with its last byte unwritten.
+        for written in [0, 2] {
+            let mut t = Socks5::new(addr("1.2.3.4:80").into(), None).unwrap();
+            t.advance_transmit(written);
+            assert_eq!(t.receive(&[5]), Err(answered_early()), "{written}");
+            assert_eq!(
+                t.poll_transmit(),
+                None,
+                "the greeting is not sent after all"
+            );
+            assert!(!t.is_established());
+        }
+        // Before the CONNECT request, before the auth request.
+        let mut t = no_auth(addr("1.2.3.4:80").into());
+        assert_eq!(t.receive(REPLY_V4), Err(answered_early()));
+        let mut t = with_auth("alice", "hunter2");
+        assert_eq!(t.receive(&[1, 0]), Err(answered_early()));
+        assert_eq!(t.poll_transmit(), None, "the password is never sent");
+        // An empty read is no answer.
+        let mut t = Socks5::new(addr("1.2.3.4:80").into(), None).unwrap();
+        assert_eq!(t.receive(&[]), Ok(Progress::NeedMore));
+        assert_eq!(sent(&mut t), [5, 1, 0]);
+        assert_eq!(t.receive(&[5, 0]), Ok(Progress::NeedMore));
+    }
+
+    #[test]
+    fn auth_and_connect_replies_in_one_read_are_answered_early() {
+        let mut t = with_auth("alice", "hunter2");
+        assert_eq!(sent(&mut t), b"\x01\x05alice\x07hunter2");
+        let input = [&[1, 0][..], REPLY_V4].concat();
+        assert_eq!(t.receive(&input), Err(answered_early()));
+        assert_eq!(t.receive(REPLY_V4), Err(answered_early()), "sticky");
+        assert_eq!(t.poll_transmit(), None, "the CONNECT request is never sent");
+        assert!(!t.is_established());
+        // The method and auth replies in one read: the auth request, with
+        // the password, is never sent either, nor shown.
+        let creds = Credentials::new("alice", "hunter2");
+        let mut t = Socks5::new(Socks5Target::domain("example.com", 443), Some(&creds)).unwrap();
+        sent(&mut t);
+        assert_eq!(t.receive(&[5, 2, 1, 0]), Err(answered_early()));
+        assert_eq!(t.poll_transmit(), None);
+        assert!(!format!("{t:?}").contains("hunter2"));
+        // The whole scripted answer in one read, as the fuzzer fed it: an
+        // error, not a tunnel whose CONNECT request was never sent.
+        let mut t = Socks5::new(Socks5Target::domain("example.com", 443), Some(&creds)).unwrap();
+        sent(&mut t);
+        assert_eq!(
+            t.receive(&scripted_answer().0.concat()),
+            Err(answered_early())
+        );
+        assert!(!t.is_established());
+    }
+
+    // ---- splits and memory ------------------------------------------------
+
+    /// The scripted answer of a proxy that asks for credentials and binds a
+    /// domain, one reply per phase, the last followed by the target's first
+    /// bytes: each reply is read only after the request it answers is
+    /// written, as the proxy sends it only then.
+    fn scripted_answer() -> ([Vec<u8>; 3], &'static [u8]) {
+        let leftover: &[u8] = b"\x05\x00HTTP/1.1 101 Switching Protocols\r\n";
+        let phases = [
+            vec![5, 2],
+            vec![1, 0],
+            [b"\x05\x00\x00\x03\x0bproxy.local\x04\x38", leftover].concat(),
+        ];
+        (phases, leftover)
+    }
+
+    /// Runs the exchange over the pieces, writing all that is queued before
+    /// each read as a driver does; returns the leftover of all calls
+    /// together, the tunnel, and all that was written. No piece may span
+    /// two phases: that is an answer before its request.
     fn feed(pieces: &[&[u8]]) -> (Vec<u8>, Socks5, Vec<u8>) {
         let creds = Credentials::new("user", "pass");
         let mut t = Socks5::new(Socks5Target::domain("example.com", 443), Some(&creds)).unwrap();
-        let mut written = sent(&mut t);
+        let mut written = Vec::new();
         let mut leftover = Vec::new();
         for piece in pieces {
+            written.extend_from_slice(&sent(&mut t));
             match t.receive(piece) {
                 Ok(Progress::Established { leftover: l }) => leftover.extend_from_slice(&l),
                 Ok(Progress::NeedMore) => {}
                 Err(e) => panic!("{e}"),
             }
-            written.extend_from_slice(&sent(&mut t));
             assert!(t.out.capacity() <= 64, "{}", t.out.capacity());
         }
+        written.extend_from_slice(&sent(&mut t));
         (leftover, t, written)
+    }
+
+    /// Every way to cut `len` bytes in three pieces (empty ones included).
+    fn three_pieces(len: usize) -> impl Iterator<Item = (usize, usize)> + Clone {
+        (0..=len).flat_map(move |a| (a..=len).map(move |b| (a, b)))
     }
 
     #[test]
     fn one_byte_at_a_time() {
-        let (answer, expected) = scripted_answer();
-        let pieces: Vec<&[u8]> = answer.chunks(1).collect();
+        let (phases, expected) = scripted_answer();
+        let pieces: Vec<&[u8]> = phases.iter().flat_map(|p| p.chunks(1)).collect();
         let (leftover, t, written) = feed(&pieces);
         assert_eq!(leftover, expected);
         assert_eq!(
@@ -958,14 +1082,24 @@ mod tests {
 
     #[test]
     fn every_split_point() {
-        let (answer, expected) = scripted_answer();
-        let (_, whole, whole_written) = feed(&[&answer]);
-        for a in 0..=answer.len() {
-            for b in a..=answer.len() {
-                let (leftover, t, written) = feed(&[&answer[..a], &answer[a..b], &answer[b..]]);
-                assert_eq!(leftover, expected, "split {a} {b}");
-                assert_eq!(t.bound_addr(), whole.bound_addr());
-                assert_eq!(written, whole_written);
+        // Each phase's reply cut in three anywhere, the last one with the
+        // leftover bytes, in every combination; no read spans two phases.
+        let (phases, expected) = scripted_answer();
+        let whole: Vec<&[u8]> = phases.iter().map(Vec::as_slice).collect();
+        let (_, whole, whole_written) = feed(&whole);
+        let [p0, p1, p2] = &phases;
+        fn cut(p: &[u8], (a, b): (usize, usize)) -> [&[u8]; 3] {
+            [&p[..a], &p[a..b], &p[b..]]
+        }
+        for c0 in three_pieces(p0.len()) {
+            for c1 in three_pieces(p1.len()) {
+                for c2 in three_pieces(p2.len()) {
+                    let pieces = [cut(p0, c0), cut(p1, c1), cut(p2, c2)].concat();
+                    let (leftover, t, written) = feed(&pieces);
+                    assert_eq!(leftover, expected, "split {c0:?} {c1:?} {c2:?}");
+                    assert_eq!(t.bound_addr(), whole.bound_addr());
+                    assert_eq!(written, whole_written);
+                }
             }
         }
     }
@@ -991,6 +1125,8 @@ mod tests {
     }
 
     proptest! {
+        /// Each phase's reply cut anywhere (the last one with the leftover
+        /// bytes), each read after the request it answers is written.
         #[test]
         fn any_split_gives_the_same_outcome(
             with_credentials in any::<bool>(),
@@ -998,26 +1134,29 @@ mod tests {
             domain in "[a-z0-9.-]{0,255}",
             port in any::<u16>(),
             leftover in proptest::collection::vec(any::<u8>(), 0..100),
-            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..10),
+            cuts in proptest::collection::vec(
+                proptest::collection::vec(any::<prop::sample::Index>(), 0..10),
+                3,
+            ),
         ) {
-            let mut answer = Vec::new();
-            if with_credentials {
-                answer.extend_from_slice(&[5, 2, 1, 0]);
+            let mut phases = if with_credentials {
+                vec![vec![5, 2], vec![1, 0]]
             } else {
-                answer.extend_from_slice(&[5, 0]);
-            }
-            answer.extend_from_slice(&[5, 0, 0, atyp]);
+                vec![vec![5, 0]]
+            };
+            let mut reply = vec![5, 0, 0, atyp];
             match atyp {
-                ATYP_IPV4 => answer.extend_from_slice(&[10, 1, 2, 3]),
-                ATYP_IPV6 => answer.extend_from_slice(&[0x20; 16]),
+                ATYP_IPV4 => reply.extend_from_slice(&[10, 1, 2, 3]),
+                ATYP_IPV6 => reply.extend_from_slice(&[0x20; 16]),
                 _ => {
-                    answer.push(domain.len() as u8);
-                    answer.extend_from_slice(domain.as_bytes());
+                    reply.push(domain.len() as u8);
+                    reply.extend_from_slice(domain.as_bytes());
                 }
             }
-            answer.extend_from_slice(&port.to_be_bytes());
-            let reply_end = answer.len();
-            answer.extend_from_slice(&leftover);
+            reply.extend_from_slice(&port.to_be_bytes());
+            let reply_end = reply.len();
+            reply.extend_from_slice(&leftover);
+            phases.push(reply);
 
             let run = |pieces: &[&[u8]]| {
                 let creds = Credentials::new("u", "p");
@@ -1028,27 +1167,31 @@ mod tests {
                 .unwrap();
                 let mut got = Vec::new();
                 for piece in pieces {
+                    sent(&mut t);
                     if let Progress::Established { leftover } = t.receive(piece).unwrap() {
                         got.extend_from_slice(&leftover);
                     }
                 }
                 (got, t.is_established(), t.bound_addr().cloned())
             };
-            let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(answer.len() + 1)).collect();
-            cuts.sort_unstable();
             let mut pieces = Vec::new();
-            let mut from = 0;
-            for cut in cuts {
-                pieces.push(&answer[from..cut]);
-                from = cut;
+            for (phase, cuts) in phases.iter().zip(&cuts) {
+                let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(phase.len() + 1)).collect();
+                cuts.sort_unstable();
+                let mut from = 0;
+                for cut in cuts {
+                    pieces.push(&phase[from..cut]);
+                    from = cut;
+                }
+                pieces.push(&phase[from..]);
             }
-            pieces.push(&answer[from..]);
-            let whole = run(&[&answer]);
+            let whole: Vec<&[u8]> = phases.iter().map(Vec::as_slice).collect();
+            let whole = run(&whole);
             prop_assert_eq!(&whole.0, &leftover);
             prop_assert!(whole.1);
             prop_assert_eq!(whole.2.as_ref().map(Socks5Target::port), Some(port));
             prop_assert_eq!(run(&pieces), whole);
-            prop_assert_eq!(reply_end + leftover.len(), answer.len());
+            prop_assert_eq!(reply_end + leftover.len(), phases.last().map_or(0, Vec::len));
         }
     }
 }
