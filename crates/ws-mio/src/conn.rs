@@ -107,7 +107,7 @@ impl Conn {
     /// its handshake is complete; `None` for a plain connection or before.
     pub fn tls_info(&self) -> Option<crate::TlsInfo> {
         match &lock(&self.shared.link).transport {
-            Some(Transport::Tls(_, tls)) => crate::TlsInfo::of(tls),
+            Some(Transport::Tls(_, tls)) => tls.info(),
             _ => None,
         }
     }

@@ -34,6 +34,7 @@ mod memory;
 mod options;
 mod stream;
 mod tls;
+mod tls_stream;
 mod transport;
 
 pub use conn::{Batch, Conn, Event, Handler};

@@ -67,7 +67,7 @@ impl Link {
 
     /// Whether the loop must watch for the socket becoming writable.
     pub(crate) fn wants_writable(&self) -> bool {
-        self.blocked || matches!(&self.transport, Some(Transport::Tls(_, tls)) if tls.wants_write())
+        self.blocked || matches!(&self.transport, Some(Transport::Tls(_, tls)) if tls.has_output())
     }
 }
 

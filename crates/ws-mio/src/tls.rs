@@ -147,7 +147,7 @@ pub struct TlsInfo {
 
 impl TlsInfo {
     /// Read off a connection whose handshake is complete; `None` before.
-    pub(crate) fn of(tls: &rustls::Connection) -> Option<Self> {
+    pub(crate) fn of(tls: &rustls::CommonState) -> Option<Self> {
         if tls.is_handshaking() {
             return None;
         }

@@ -1,12 +1,15 @@
 //! The byte stream under a WebSocket connection: plain TCP, or TLS over it.
-//! It only moves bytes between the socket and the protocol state machine.
+//! It only moves bytes between the socket and the protocol state machine;
+//! TLS itself is in [`crate::tls_stream`].
 
 use std::io::{self, IoSlice, Read as _, Write as _};
 
 use crate::error::Error;
 use crate::stream::Stream;
+use crate::tls_stream::TlsStream;
 
 /// What one read produced.
+#[derive(Debug)]
 pub(crate) enum Read {
     /// This many plaintext bytes were read into the buffer.
     Data(usize),
@@ -18,7 +21,7 @@ pub(crate) enum Read {
 
 pub(crate) enum Transport {
     Plain(Stream),
-    Tls(Stream, Box<rustls::Connection>),
+    Tls(Stream, Box<TlsStream>),
 }
 
 impl Transport {
@@ -40,30 +43,7 @@ impl Transport {
                     Err(e) => Err(Error::Io(e)),
                 };
             },
-            Self::Tls(stream, tls) => loop {
-                // Plaintext rustls already decrypted comes first.
-                match tls.reader().read(buf) {
-                    Ok(0) => return Ok(Read::Eof), // close_notify
-                    Ok(n) => return Ok(Read::Data(n)),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    // TCP ended without close_notify: still the end of input.
-                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Read::Eof),
-                    Err(e) => return Err(Error::Io(e)),
-                }
-                match tls.read_tls(stream) {
-                    Ok(0) => return Ok(Read::Eof),
-                    Ok(_) => {
-                        if let Err(e) = tls.process_new_packets() {
-                            // Send the alert that says why, best effort.
-                            let _ = tls.write_tls(stream);
-                            return Err(Error::Tls(e));
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Read::WouldBlock),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(Error::Io(e)),
-                }
-            },
+            Self::Tls(stream, tls) => tls.read(stream, buf),
         }
     }
 
@@ -95,42 +75,14 @@ impl Transport {
                     Err(e) => return Err(Error::Io(e)),
                 }
             },
-            Self::Tls(stream, tls) => loop {
-                let mut more = false;
-                while let Some(bytes) = proto.poll_transmit() {
-                    // rustls takes plaintext up to its buffer limit.
-                    let len = bytes.len();
-                    let n = tls.writer().write(bytes).map_err(Error::Io)?;
-                    proto.advance_transmit(n);
-                    if n < len {
-                        more = true;
-                        break;
-                    }
-                }
-                while tls.wants_write() {
-                    match tls.write_tls(stream) {
-                        Ok(_) => {}
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(Error::Io(e)),
-                    }
-                }
-                if !more {
-                    return Ok(true);
-                }
-            },
+            Self::Tls(stream, tls) => tls.flush(stream, proto),
         }
     }
 
     /// Ends the stream: a TLS close_notify, then TCP FIN.
     pub(crate) fn shutdown(&mut self) {
         if let Self::Tls(stream, tls) = self {
-            tls.send_close_notify();
-            while tls.wants_write() {
-                if tls.write_tls(stream).is_err() {
-                    break;
-                }
-            }
+            tls.shutdown(stream);
         }
         let _ = self.stream().shutdown();
     }

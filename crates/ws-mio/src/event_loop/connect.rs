@@ -27,6 +27,7 @@ use crate::conn::{Conn, Handler, Shared};
 use crate::error::Error;
 use crate::link::{Link, lock};
 use crate::options::ClientOptions;
+use crate::tls_stream::TlsStream;
 use crate::transport::Transport;
 
 impl Handle {
@@ -640,14 +641,9 @@ impl EventLoop {
         let transport = match &target.tls {
             None => Transport::Plain(stream),
             Some((config, name)) => {
-                let tls = rustls::ClientConnection::new(config.clone(), name.clone())
-                    .map_err(Error::Tls)
-                    .and_then(|tls| {
-                        let mut tls = rustls::Connection::from(tls);
-                        feed_tls(&mut tls, leftover)?;
-                        Ok(tls)
-                    });
-                match tls {
+                // The server's bytes that came with the proxy's answer go
+                // first in TLS' input.
+                match TlsStream::client(config.clone(), name.clone(), leftover) {
                     Ok(tls) => Transport::Tls(stream, Box::new(tls)),
                     Err(error) => {
                         let _ = self.poll.registry().deregister(&mut { stream });
@@ -671,15 +667,6 @@ impl EventLoop {
         }
         self.flush(entry);
     }
-}
-
-/// Hands rustls the server's bytes that came with the proxy's answer.
-fn feed_tls(tls: &mut rustls::Connection, mut bytes: &[u8]) -> Result<(), Error> {
-    while !bytes.is_empty() {
-        tls.read_tls(&mut bytes).map_err(Error::Io)?;
-        tls.process_new_packets().map_err(Error::Tls)?;
-    }
-    Ok(())
 }
 
 /// The resolver thread's work: the first hop (unless the caller gave its

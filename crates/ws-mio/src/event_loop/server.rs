@@ -20,6 +20,7 @@ use crate::conn::{Conn, Handler, Shared};
 use crate::link::{Link, lock};
 use crate::options::ServerOptions;
 use crate::stream::Stream;
+use crate::tls_stream::TlsStream;
 use crate::transport::Transport;
 
 /// A listening socket: TCP, or a Unix domain socket.
@@ -154,8 +155,8 @@ impl EventLoop {
     fn add_server_connection(&mut self, stream: Stream, listener: &mut Listener) {
         let transport = match &listener.options.tls {
             None => Transport::Plain(stream),
-            Some(config) => match rustls::ServerConnection::new(config.clone()) {
-                Ok(tls) => Transport::Tls(stream, Box::new(tls.into())),
+            Some(config) => match TlsStream::server(config.clone()) {
+                Ok(tls) => Transport::Tls(stream, Box::new(tls)),
                 Err(_) => return,
             },
         };
