@@ -156,6 +156,27 @@ fn a_missing_socket_fails_at_once() {
     client.stop("client loop");
 }
 
+/// A client connection over `stream`, a socket made here.
+fn connect_stream(
+    client: &LoopThread,
+    stream: ws_mio::Stream,
+    request: &ClientRequest,
+) -> (Conn, mpsc::Receiver<Seen>) {
+    let (tx, rx) = mpsc::channel();
+    let conn = client
+        .handle
+        .connect_stream(
+            stream,
+            request,
+            ClientOptions::default(),
+            move |_: &Conn, e| {
+                let _ = tx.send(Seen::from(e));
+            },
+        )
+        .expect("connect_stream starts");
+    (conn, rx)
+}
+
 #[test]
 fn a_tcp_stream_the_caller_connected() {
     let (server, server_loop, _) = echo_server(ServerOptions::default(), false);
@@ -163,18 +184,7 @@ fn a_tcp_stream_the_caller_connected() {
     let stream = ws_mio::Stream::from_std_tcp(std_stream).expect("non-blocking");
     let client = client_loop();
     let request = ClientRequest::new(server.ip().to_string(), server.port(), "/");
-    let (tx, rx) = mpsc::channel();
-    let conn = client
-        .handle
-        .connect_stream(
-            stream,
-            &request,
-            ClientOptions::default(),
-            move |_: &Conn, e| {
-                let _ = tx.send(Seen::from(e));
-            },
-        )
-        .expect("connect_stream starts");
+    let (conn, rx) = connect_stream(&client, stream, &request);
     expect(&rx, Seen::Open);
     echo_and_close(&conn, &rx);
     client.stop("client loop");
@@ -232,19 +242,8 @@ fn one_end_of_a_socketpair() {
     });
     let client = client_loop();
     let request = ClientRequest::new("pair.local", 80, "/");
-    let (tx, rx) = mpsc::channel();
     let stream = ws_mio::Stream::from_std_unix(ours).expect("non-blocking");
-    let conn = client
-        .handle
-        .connect_stream(
-            stream,
-            &request,
-            ClientOptions::default(),
-            move |_: &Conn, e| {
-                let _ = tx.send(Seen::from(e));
-            },
-        )
-        .expect("connect_stream starts");
+    let (conn, rx) = connect_stream(&client, stream, &request);
     expect(&rx, Seen::Open);
     conn.send_text("paired").expect("send");
     expect(&rx, Seen::Text("paired".into()));

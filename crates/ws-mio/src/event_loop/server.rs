@@ -43,6 +43,17 @@ impl ListenSocket {
     }
 }
 
+/// Runs `$body` with `$l` bound to the listener inside, whatever its kind.
+macro_rules! each {
+    ($socket:expr, $l:ident => $body:expr) => {
+        match $socket {
+            ListenSocket::Tcp($l) => $body,
+            #[cfg(unix)]
+            ListenSocket::Unix($l) => $body,
+        }
+    };
+}
+
 impl Source for ListenSocket {
     fn register(
         &mut self,
@@ -50,11 +61,7 @@ impl Source for ListenSocket {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        match self {
-            Self::Tcp(l) => l.register(registry, token, interests),
-            #[cfg(unix)]
-            Self::Unix(l) => l.register(registry, token, interests),
-        }
+        each!(self, l => l.register(registry, token, interests))
     }
 
     fn reregister(
@@ -63,19 +70,11 @@ impl Source for ListenSocket {
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        match self {
-            Self::Tcp(l) => l.reregister(registry, token, interests),
-            #[cfg(unix)]
-            Self::Unix(l) => l.reregister(registry, token, interests),
-        }
+        each!(self, l => l.reregister(registry, token, interests))
     }
 
     fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        match self {
-            Self::Tcp(l) => l.deregister(registry),
-            #[cfg(unix)]
-            Self::Unix(l) => l.deregister(registry),
-        }
+        each!(self, l => l.deregister(registry))
     }
 }
 
