@@ -144,6 +144,29 @@ fn bytes_after_the_answer_go_to_the_next_stage() {
     client.stop("client loop");
 }
 
+#[test]
+fn bytes_after_the_answer_beyond_one_read_are_not_stranded() {
+    // The 200 and, in the same write, a "server" answer longer than the
+    // tunnel stage's 4 KiB read: its end stays in the socket when the
+    // tunnel opens, and no new data comes. It must still be read (a
+    // stall would end in the 30 s handshake timeout instead). Today both
+    // the re-registration for the streaming stage's interest and the
+    // read the loop schedules after a tunnel see to it; either alone
+    // passes this test.
+    let mut answer =
+        b"HTTP/1.1 200 Connection established\r\n\r\nHTTP/1.1 404 Not Found\r\n".to_vec();
+    answer.extend_from_slice(format!("X-Pad: {}\r\n", "p".repeat(6000)).as_bytes());
+    answer.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    let proxy = http_proxy(answer, Duration::from_secs(5));
+    let client = client_loop();
+    let request = ClientRequest::new("target.example", 80, "/");
+    let mut options = via(&format!("http://{proxy}"));
+    options.config.handshake_timeout = Some(Duration::from_secs(30));
+    let rx = connect(&client.handle, &request, options, |_| {}).1;
+    expect_proxy_failure(&rx, "ws-proto", &["404"]);
+    client.stop("client loop");
+}
+
 /// A SOCKS5 proxy that reads the greeting, answers `method_reply`, then
 /// (if `connect_reply` is given) reads the CONNECT request and answers it.
 fn socks_proxy(method_reply: Vec<u8>, connect_reply: Option<Vec<u8>>) -> SocketAddr {

@@ -563,7 +563,7 @@ impl EventLoop {
                             tunnel: Box::new(tunnel),
                             target,
                         };
-                        self.tunnel_io(entry);
+                        self.tunnel_io(index, entry);
                     }
                     Err(error) => {
                         let proxy = plan.url.to_string();
@@ -578,7 +578,7 @@ impl EventLoop {
     /// The tunnel stage: moves the proxy's exchange along; once the proxy
     /// opened the tunnel, the next stage starts with the bytes read past
     /// its answer.
-    pub(super) fn tunnel_io(&mut self, entry: &mut Entry) {
+    pub(super) fn tunnel_io(&mut self, index: usize, entry: &mut Entry) {
         let Stage::Tunneling {
             stream,
             tunnel,
@@ -597,6 +597,10 @@ impl EventLoop {
                     unreachable!("checked above")
                 };
                 self.open_transport(entry, stream, target, &leftover);
+                // The tunnel stage stopped reading at the proxy's answer,
+                // and readiness is edge-triggered: whatever else the socket
+                // holds would raise no new event, so read it next turn.
+                self.again.push(index);
                 return;
             }
             Err(failure) => {

@@ -434,7 +434,7 @@ impl EventLoop {
             Some(Slot::Conn(_)) => self.with_entry(index, |this, entry| match entry.stage {
                 Stage::Resolving { .. } | Stage::Done => {}
                 Stage::Connecting { .. } => this.check_connected(index, entry),
-                Stage::Tunneling { .. } => this.tunnel_io(entry),
+                Stage::Tunneling { .. } => this.tunnel_io(index, entry),
                 Stage::Streaming { .. } => {
                     if readable && this.read(index, entry, ended) && this.busy_poll && !entry.hot {
                         entry.hot = true;
