@@ -28,8 +28,11 @@ Client options:
   --ca FILE                     also trust the CA certificates in this PEM file
   --send TEXT                   send after open, before stdin (repeatable)
   --binary                      send stdin lines as binary messages
-  --count N                     exit after N messages received
+  --count N                     exit after N messages received (the end of
+                                input then does not close: wsc waits for them)
   --close CODE[:REASON]         close with this code (and reason) at end of input
+                                (or after --count messages); no message is
+                                printed once wsc has asked to close
   --connect-timeout SECS        TCP connect timeout (default 10)
   --handshake-timeout SECS      opening handshake timeout (default 10)
   --close-timeout SECS          closing handshake timeout (default 5)

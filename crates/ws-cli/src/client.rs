@@ -119,6 +119,11 @@ pub(crate) fn run(client: Client) -> Exit {
         client.send
     };
     let read_stdin = client.count != Some(0);
+    // With `--count N` (N > 0) the end of input does not close: wsc waits
+    // for the N messages (or the server's close). No message is printed
+    // once wsc has asked to close, so closing at the end of input would
+    // lose the answers still on their way.
+    let close_at_end = matches!(client.count, None | Some(0));
     let talker = ws.clone();
     // Stdin is read on a thread of its own: a connection that ends (the
     // server closes, --count is reached) ends the process even while a
@@ -139,7 +144,9 @@ pub(crate) fn run(client: Client) -> Exit {
                 return;
             }
         }
-        terminate(&talker, close.as_ref());
+        if close_at_end {
+            terminate(&talker, close.as_ref());
+        }
     });
     loop {
         match events.recv() {

@@ -128,9 +128,9 @@ fn no_url_talks_to_the_embedded_echo_server() {
 }
 
 #[test]
-fn stdin_lines_are_sent_and_echoed_then_end_of_input_closes() {
+fn stdin_lines_are_sent_and_echoed() {
     let server = echo_server();
-    let run = wsc(&[&server.url()], "one\ntwo\r\n\nthree");
+    let run = wsc(&[&server.url(), "--count", "4"], "one\ntwo\r\n\nthree");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let data: Vec<Value> = run.events()[1..5]
         .iter()
@@ -141,10 +141,38 @@ fn stdin_lines_are_sent_and_echoed_then_end_of_input_closes() {
 }
 
 #[test]
+fn end_of_input_closes_without_count() {
+    // The close follows the last line at once; the echo may or may not
+    // come first (once wsc has asked to close, none is printed).
+    let server = echo_server();
+    let run = wsc(&[&server.url()], "one\n");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let types = run.types();
+    assert_eq!(types.first().map(String::as_str), Some("open"), "{types:?}");
+    assert_eq!(
+        types.last().map(String::as_str),
+        Some("terminate"),
+        "{types:?}"
+    );
+    assert!(types.len() <= 3, "{types:?}");
+    assert_eq!(run.terminate()["code"], 1000);
+    assert_eq!(run.terminate()["wasClean"], true);
+}
+
+#[test]
 fn send_options_go_first_in_order_and_binary_is_base64() {
     let server = echo_server();
     let run = wsc(
-        &[&server.url(), "--send", "a", "--send", "b", "--binary"],
+        &[
+            &server.url(),
+            "--send",
+            "a",
+            "--send",
+            "b",
+            "--binary",
+            "--count",
+            "3",
+        ],
         "c\n",
     );
     assert_eq!(run.code, Some(0), "{}", run.stderr);
@@ -160,12 +188,21 @@ fn send_options_go_first_in_order_and_binary_is_base64() {
 #[test]
 fn data_types_shape_the_data() {
     let server = echo_server();
-    let object = wsc(&[&server.url(), "--data-type", "object"], "{\"x\":[1,2]}\n");
+    let object = wsc(
+        &[&server.url(), "--data-type", "object", "--count", "1"],
+        "{\"x\":[1,2]}\n",
+    );
     assert_eq!(object.events()[1]["data"], serde_json::json!({"x": [1, 2]}));
-    let blob = wsc(&[&server.url(), "--data-type", "blob"], "hi\n");
+    let blob = wsc(
+        &[&server.url(), "--data-type", "blob", "--count", "1"],
+        "hi\n",
+    );
     assert_eq!(blob.events()[1]["encoding"], "base64");
     assert_eq!(blob.events()[1]["data"], "aGk=");
-    let text = wsc(&[&server.url(), "--data-type", "text"], "{\"x\":1}\n");
+    let text = wsc(
+        &[&server.url(), "--data-type", "text", "--count", "1"],
+        "{\"x\":1}\n",
+    );
     assert_eq!(text.events()[1]["data"], "{\"x\":1}");
     // Not JSON with the object data type: an error, 1007, exit 1.
     // (stdin stays open, so that wsc's own close at end of input cannot
@@ -263,6 +300,29 @@ fn count_and_close_options() {
     assert_eq!(run.types(), ["open", "message", "message", "terminate"]);
     assert_eq!(run.terminate()["code"], 4001);
     assert_eq!(run.terminate()["reason"], "enough");
+}
+
+#[test]
+fn count_stops_the_messages_even_when_more_are_on_the_way() {
+    // Three messages go out before the first echo comes back; after the
+    // second, wsc terminates, and the third echo is not printed.
+    let server = echo_server();
+    let run = wsc(
+        &[
+            &server.url(),
+            "--send",
+            "a",
+            "--send",
+            "b",
+            "--send",
+            "c",
+            "--count",
+            "2",
+        ],
+        "",
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.types(), ["open", "message", "message", "terminate"]);
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -76,6 +76,10 @@ struct Inner<H> {
     data_type: DataType,
     /// Set by `new`, or by the first event if that comes first.
     conn: OnceLock<Conn>,
+    /// `terminate` was called: from then on no message is delivered, as
+    /// in the browser's API (no `message` event once the socket is
+    /// closing), whatever the peer still sends before its close answer.
+    terminated: AtomicBool,
     handler: Mutex<H>,
 }
 
@@ -241,6 +245,11 @@ impl<H: Handler> WebSocket<H> {
     /// it again, or on a closed connection, does nothing; while connecting,
     /// it abandons the connection (`on_terminate` with 1006).
     ///
+    /// Once it has been called, no `on_message` runs any more, even for
+    /// messages the server sent before it saw the close (as in the
+    /// browser's API); `on_terminate` still comes, last, with the result
+    /// of the closing handshake.
+    ///
     /// ```no_run
     /// # let ws = ws_client::WebSocket::new("ws://127.0.0.1:9001/", ws_client::Callbacks::new())?;
     /// ws.terminate(Some(4000), Some("bye"))?;
@@ -251,6 +260,7 @@ impl<H: Handler> WebSocket<H> {
     pub fn terminate(&self, code: Option<u16>, reason: Option<&str>) -> Result<(), Error> {
         let (code, reason) = (code.unwrap_or(1000), reason.unwrap_or(""));
         check_terminate(code, reason)?;
+        self.inner.terminated.store(true, Ordering::Release);
         match self.inner.conn.get() {
             Some(conn) => conn.close(CloseCode(code), reason).map_err(Error::from),
             None => Ok(()),
@@ -678,6 +688,7 @@ impl Builder {
             url: self.url,
             data_type: self.data_type.unwrap_or_else(|| handler.data_type()),
             conn: OnceLock::new(),
+            terminated: AtomicBool::new(false),
             handler: Mutex::new(handler),
         });
         let ws = WebSocket { inner };
@@ -785,7 +796,7 @@ impl<H: Handler> ws_mio::Handler for Dispatch<H> {
                 self.call(|h, ws| h.on_open(ws, &event));
             }
             ws_mio::Event::Message(message) => {
-                if self.failed {
+                if self.failed || self.ws.inner.terminated.load(Ordering::Acquire) {
                     return;
                 }
                 match self.data(message) {

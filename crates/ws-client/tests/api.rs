@@ -111,6 +111,13 @@ fn every_kind_of_payload_can_be_sent() {
             ws.send(big.clone()).unwrap();
             ws.send(Vec::<u8>::new()).unwrap();
             ws.send("").unwrap();
+        }
+    });
+    // The last echo ends it (no message is delivered after terminate).
+    let mut echoed = 0;
+    let handler = handler.on_message(move |ws, _| {
+        echoed += 1;
+        if echoed == 9 {
             ws.terminate(None, None).unwrap();
         }
     });

@@ -154,6 +154,27 @@ fn terminate_without_arguments_sends_1000() {
 }
 
 #[test]
+fn no_message_is_delivered_after_terminate() {
+    // Three messages are echoed; the handler terminates at the first. The
+    // other two echoes may already be on the way (or decoded): none of
+    // them reaches on_message, and on_terminate comes last, clean.
+    let server = TestServer::start();
+    let (handler, log) = Recorder::new();
+    let handler = handler
+        .on_open(|ws| {
+            for text in ["one", "two", "three"] {
+                ws.send(text).unwrap();
+            }
+        })
+        .on_message(|ws, _| ws.terminate(Some(4000), Some("enough")).unwrap());
+    WebSocket::new(&server.url("/echo"), handler).unwrap();
+    let seen = log.until_terminate();
+    assert_eq!(kinds(&seen), ["open", "message", "terminate"], "{seen:?}");
+    let t = terminate_of(&seen);
+    assert_eq!((t.code, t.was_clean), (4000, true));
+}
+
+#[test]
 fn protocol_error_names_the_violation_and_closes_with_1002() {
     let url = raw_server(|mut stream| {
         accept(&mut stream);

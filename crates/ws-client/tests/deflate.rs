@@ -61,6 +61,13 @@ fn deflate_is_negotiated_end_to_end_and_every_message_round_trips() {
             ws.send(big_text.as_str()).unwrap();
             ws.send(big_binary.clone()).unwrap();
             ws.send("").unwrap();
+        }
+    });
+    // The last echo ends it (no message is delivered after terminate).
+    let mut echoed = 0;
+    let handler = handler.on_message(move |ws, _| {
+        echoed += 1;
+        if echoed == 204 {
             ws.terminate(None, None).unwrap();
         }
     });
