@@ -38,6 +38,9 @@ Client options:
   --close-timeout SECS          closing handshake timeout (default 5)
   --max-message-size BYTES      largest message accepted (default 64 MiB)
   --deflate                     offer permessage-deflate (compression)
+  --ping-interval SECS          send a ping every SECS seconds (payload: a counter)
+  --print-rtt                   print each pong with its round trip:
+                                {\"type\":\"pong\",\"rttMicros\":...}
   --proxy URL                   connect through this proxy: http://[user:pass@]host:port
                                 (HTTP CONNECT), socks5://... or socks5h://... (SOCKS5;
                                 with socks5h the proxy resolves the server's name)
@@ -111,6 +114,8 @@ pub(crate) struct Client {
     pub(crate) binary: bool,
     pub(crate) count: Option<u64>,
     pub(crate) close: Option<(u16, String)>,
+    pub(crate) ping_interval: Option<Duration>,
+    pub(crate) print_rtt: bool,
 }
 
 #[derive(Debug)]
@@ -177,6 +182,14 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Command, lexo
             Long("handshake-timeout") => connect.handshake_timeout = Some(seconds(&mut parser)?),
             Long("close-timeout") => connect.close_timeout = Some(seconds(&mut parser)?),
             Long("deflate") => connect.deflate = true,
+            Long("ping-interval") if !is_bench => {
+                let every = seconds(&mut parser)?;
+                if every.is_zero() {
+                    return Err("--ping-interval must be more than 0".into());
+                }
+                client.ping_interval = Some(every);
+            }
+            Long("print-rtt") if !is_bench => client.print_rtt = true,
             Long("proxy") => connect.proxy = Some(ProxyArg::Url(parser.value()?.string()?)),
             Long("proxy-from-env") => connect.proxy = Some(ProxyArg::FromEnv),
             Long("unix") => connect.unix = Some(parser.value()?.into()),
@@ -314,6 +327,12 @@ mod tests {
             panic!()
         };
         assert_eq!(c.connect.unix, Some(PathBuf::from("/run/gw.sock")));
+        let Ok(Command::Client(c)) = parse_str("ws://h/ --ping-interval 0.5 --print-rtt") else {
+            panic!()
+        };
+        assert_eq!(c.ping_interval, Some(Duration::from_millis(500)));
+        assert!(c.print_rtt);
+        assert!(parse_str("ws://h/ --ping-interval 0").is_err());
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::thread;
 use std::time::Duration;
 
 use ws_client::{
-    Error, ErrorEvent, Event, Handler, MessageEvent, OpenEvent, TerminateEvent, WebSocket,
+    Error, ErrorEvent, Event, Handler, MessageEvent, OpenEvent, PongEvent, TerminateEvent,
+    WebSocket,
 };
 
 use crate::args::Client;
@@ -28,6 +29,8 @@ struct Printer {
     received: u64,
     close: Option<(u16, String)>,
     error: Option<String>,
+    /// Print each pong with its round trip (`--print-rtt`).
+    print_rtt: bool,
 }
 
 impl Printer {
@@ -56,6 +59,19 @@ impl Handler for Printer {
         self.received += 1;
         if self.count == Some(self.received) {
             self.terminate(ws);
+        }
+    }
+
+    fn on_pong(&mut self, _ws: &WebSocket<Self>, event: &PongEvent) {
+        if self.print_rtt {
+            let mut line = serde_json::json!({"type": "pong"});
+            if let Some(rtt) = event.rtt {
+                line["rttMicros"] = serde_json::json!(rtt.as_micros() as u64);
+            }
+            let mut out = std::io::stdout().lock();
+            let _ = serde_json::to_writer(&mut out, &line);
+            let _ = out.write_all(b"\n");
+            let _ = out.flush();
         }
     }
 
@@ -92,6 +108,7 @@ pub(crate) fn run(client: Client) -> Exit {
         received: 0,
         close: client.close.clone(),
         error: None,
+        print_rtt: client.print_rtt,
     };
     let ws = match builder(&client.connect, &url)
         .data_type(client.data_type)
@@ -124,6 +141,19 @@ pub(crate) fn run(client: Client) -> Exit {
     // once wsc has asked to close, so closing at the end of input would
     // lose the answers still on their way.
     let close_at_end = matches!(client.count, None | Some(0));
+    if let Some(every) = client.ping_interval {
+        // Pings on a timer of their own, busy feed or not (keepalive pings
+        // only an idle connection); each carries its number.
+        let pinger = ws.clone();
+        thread::spawn(move || {
+            for n in 1u64.. {
+                thread::sleep(every);
+                if pinger.ping(n.to_string().as_bytes()).is_err() {
+                    return; // closed
+                }
+            }
+        });
+    }
     let talker = ws.clone();
     // Stdin is read on a thread of its own: a connection that ends (the
     // server closes, --count is reached) ends the process even while a

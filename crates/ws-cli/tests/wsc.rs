@@ -574,3 +574,52 @@ fn deflate_option_round_trips_through_the_embedded_server() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(run.events()[1]["data"], text.as_str());
 }
+
+#[test]
+fn ping_interval_and_print_rtt() {
+    // A server that sends "enough" once it has received three pings; wsc
+    // pings every 50 ms, prints each pong with its round trip, and exits
+    // after that one message (--count 1).
+    let mut event_loop = ws_mio::EventLoop::new().unwrap();
+    let addr = event_loop
+        .listen(
+            "127.0.0.1:0".parse().unwrap(),
+            ServerOptions::default(),
+            || {
+                let mut pings = 0;
+                move |conn: &ws_mio::Conn, event: ws_mio::Event| {
+                    if let ws_mio::Event::Ping(_) = event {
+                        pings += 1;
+                        if pings == 3 {
+                            let _ = conn.send_text("enough");
+                        }
+                    }
+                }
+            },
+        )
+        .unwrap();
+    let stop = event_loop.handle();
+    let server = thread::spawn(move || event_loop.run());
+    let url = format!("ws://{addr}/");
+    let run = wsc_with_open_stdin(&[
+        &url,
+        "--ping-interval",
+        "0.05",
+        "--print-rtt",
+        "--count",
+        "1",
+    ]);
+    stop.stop();
+    let _ = server.join();
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let types = run.types();
+    assert_eq!(
+        types.iter().filter(|t| *t == "pong").count(),
+        3,
+        "{types:?}"
+    );
+    assert_eq!(types.last().map(String::as_str), Some("terminate"));
+    for event in run.events().iter().filter(|e| e["type"] == "pong") {
+        assert!(event["rttMicros"].as_u64().is_some(), "{event}");
+    }
+}

@@ -200,6 +200,27 @@ impl ErrorEvent {
     }
 }
 
+/// A pong arrived (`on_pong`).
+///
+/// ```
+/// use ws_client::Callbacks;
+///
+/// let handler = Callbacks::new().on_pong(|_ws, event| {
+///     if let Some(rtt) = event.rtt {
+///         println!("round trip: {} µs", rtt.as_micros());
+///     }
+/// });
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PongEvent {
+    /// The pong's payload.
+    pub payload: bytes::Bytes,
+    /// The round trip, when this pong answered a ping of this connection
+    /// (`WebSocket::ping`, or a keepalive ping); `None` for an unsolicited
+    /// pong or one whose payload matches no ping in flight.
+    pub rtt: Option<std::time::Duration>,
+}
+
 /// The connection is over: `on_terminate`, exactly once, always last.
 ///
 /// ```

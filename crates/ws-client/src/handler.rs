@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::event::{ErrorEvent, MessageEvent, OpenEvent, TerminateEvent};
+use crate::event::{ErrorEvent, MessageEvent, OpenEvent, PongEvent, TerminateEvent};
 use crate::headers::Headers;
 use crate::socket::WebSocket;
 
@@ -101,6 +101,20 @@ pub trait Handler: Send + Sized + 'static {
         let _ = (ws, event);
     }
 
+    /// A ping arrived (already answered: the pong is queued), among the
+    /// messages. Not called after `on_error` or once `terminate` was called.
+    fn on_ping(&mut self, ws: &WebSocket<Self>, payload: &[u8]) {
+        let _ = (ws, payload);
+    }
+
+    /// A pong arrived, among the messages, with the round trip when it
+    /// answered one of this connection's pings ([`WebSocket::ping`], or a
+    /// keepalive ping). Not called after `on_error` or once `terminate` was
+    /// called.
+    fn on_pong(&mut self, ws: &WebSocket<Self>, event: &PongEvent) {
+        let _ = (ws, event);
+    }
+
     /// The connection failed; `on_terminate` follows.
     fn on_error(&mut self, ws: &WebSocket<Self>, event: &ErrorEvent) {
         let _ = (ws, event);
@@ -125,6 +139,9 @@ pub trait Handler: Send + Sized + 'static {
 /// A closure called with the connection and a borrowed event.
 type Callback<E> = Box<dyn FnMut(&WebSocket<Callbacks>, &E) + Send>;
 
+/// A closure called with the connection and a ping's payload.
+type PingCallback = Box<dyn FnMut(&WebSocket<Callbacks>, &[u8]) + Send>;
+
 /// A closure called with the connection and a message it takes.
 type MessageCallback = Box<dyn FnMut(&WebSocket<Callbacks>, MessageEvent) + Send>;
 
@@ -144,6 +161,8 @@ type MessageCallback = Box<dyn FnMut(&WebSocket<Callbacks>, MessageEvent) + Send
 pub struct Callbacks {
     open: Option<Callback<OpenEvent>>,
     message: Option<MessageCallback>,
+    ping: Option<PingCallback>,
+    pong: Option<Callback<PongEvent>>,
     error: Option<Callback<ErrorEvent>>,
     terminate: Option<Callback<TerminateEvent>>,
     data_type: DataType,
@@ -171,6 +190,21 @@ impl Callbacks {
         f: impl FnMut(&WebSocket<Callbacks>, MessageEvent) + Send + 'static,
     ) -> Self {
         self.message = Some(Box::new(f));
+        self
+    }
+
+    /// Sets `on_ping`.
+    pub fn on_ping(mut self, f: impl FnMut(&WebSocket<Callbacks>, &[u8]) + Send + 'static) -> Self {
+        self.ping = Some(Box::new(f));
+        self
+    }
+
+    /// Sets `on_pong`.
+    pub fn on_pong(
+        mut self,
+        f: impl FnMut(&WebSocket<Callbacks>, &PongEvent) + Send + 'static,
+    ) -> Self {
+        self.pong = Some(Box::new(f));
         self
     }
 
@@ -210,6 +244,8 @@ impl fmt::Debug for Callbacks {
         f.debug_struct("Callbacks")
             .field("on_open", &self.open.is_some())
             .field("on_message", &self.message.is_some())
+            .field("on_ping", &self.ping.is_some())
+            .field("on_pong", &self.pong.is_some())
             .field("on_error", &self.error.is_some())
             .field("on_terminate", &self.terminate.is_some())
             .field("data_type", &self.data_type)
@@ -227,6 +263,18 @@ impl Handler for Callbacks {
 
     fn on_message(&mut self, ws: &WebSocket<Self>, event: MessageEvent) {
         if let Some(f) = &mut self.message {
+            f(ws, event);
+        }
+    }
+
+    fn on_ping(&mut self, ws: &WebSocket<Self>, payload: &[u8]) {
+        if let Some(f) = &mut self.ping {
+            f(ws, payload);
+        }
+    }
+
+    fn on_pong(&mut self, ws: &WebSocket<Self>, event: &PongEvent) {
+        if let Some(f) = &mut self.pong {
             f(ws, event);
         }
     }

@@ -48,7 +48,7 @@ mod target;
 mod worker;
 
 pub use error::{Error, ErrorItem};
-pub use event::{Data, ErrorEvent, Event, MessageEvent, OpenEvent, TerminateEvent};
+pub use event::{Data, ErrorEvent, Event, MessageEvent, OpenEvent, PongEvent, TerminateEvent};
 pub use handler::{Callbacks, DataType, Handler};
 pub use headers::Headers;
 pub use message::{Json, Outgoing};

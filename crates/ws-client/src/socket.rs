@@ -2,19 +2,20 @@
 //! that turns the event loop's events into the handler's callbacks.
 
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ws_mio::{ClientOptions, Conn, Roots};
 use ws_proto::proxy::{Host, ProxyEnv, ProxyError, ProxyUrl};
 use ws_proto::{ClientRequest, CloseCode, Config, Message, State};
 
 use crate::error::Error;
-use crate::event::{Data, ErrorEvent, MessageEvent, OpenEvent, TerminateEvent};
+use crate::event::{Data, ErrorEvent, MessageEvent, OpenEvent, PongEvent, TerminateEvent};
 use crate::handler::{Callbacks, DataType, Handler};
 use crate::headers::Headers;
 use crate::message::Outgoing;
@@ -80,8 +81,21 @@ struct Inner<H> {
     /// in the browser's API (no `message` event once the socket is
     /// closing), whatever the peer still sends before its close answer.
     terminated: AtomicBool,
+    /// Pings sent with `ping` and not answered yet (payload, when): the
+    /// latest few, so a pong can be matched to its ping.
+    pings: Mutex<VecDeque<(Vec<u8>, Instant)>>,
+    /// The last round trip measured, in nanoseconds (`NO_RTT`: none yet).
+    rtt_nanos: AtomicU64,
     handler: Mutex<H>,
 }
+
+/// ws-client's keepalive interval and timeout (see [`Builder::keepalive`]).
+const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(20);
+
+/// How many unanswered pings `ping` remembers to match pongs with.
+const PINGS_IN_FLIGHT: usize = 8;
+/// `Inner::rtt_nanos` before anything was measured.
+const NO_RTT: u64 = u64::MAX;
 
 /// A WebSocket client connection, the 4D `WebSocket` object. Cheap to
 /// clone (clones are handles on the same connection); every method can be
@@ -239,6 +253,43 @@ impl<H: Handler> WebSocket<H> {
         }
     }
 
+    /// Sends a ping with `payload` (at most 125 bytes). Its pong reaches
+    /// `on_pong` with the round trip, which [`rtt`](Self::rtt) keeps. Use
+    /// a payload of your own per ping (a counter, a timestamp) to match
+    /// them; the last few unanswered pings are remembered.
+    ///
+    /// ```no_run
+    /// # let ws = ws_client::WebSocket::new("ws://127.0.0.1:9001/", ws_client::Callbacks::new())?;
+    /// ws.ping(b"1")?;
+    /// // ... later, in on_pong or anywhere:
+    /// if let Some(rtt) = ws.rtt() {
+    ///     println!("{} µs", rtt.as_micros());
+    /// }
+    /// # Ok::<(), ws_client::Error>(())
+    /// ```
+    pub fn ping(&self, payload: &[u8]) -> Result<(), Error> {
+        let Some(conn) = self.inner.conn.get() else {
+            return Err(Error::NotConnected(Status::Connecting));
+        };
+        let mut pings = lock(&self.inner.pings);
+        conn.send_ping(payload).map_err(Error::from)?;
+        if pings.len() == PINGS_IN_FLIGHT {
+            pings.pop_front();
+        }
+        pings.push_back((payload.to_vec(), Instant::now()));
+        Ok(())
+    }
+
+    /// The round trip time last measured: by a pong answering
+    /// [`ping`](Self::ping), or a keepalive ping (on by default, see
+    /// [`Builder::keepalive`]). `None` until one is measured.
+    pub fn rtt(&self) -> Option<Duration> {
+        match self.inner.rtt_nanos.load(Ordering::Relaxed) {
+            NO_RTT => None,
+            nanos => Some(Duration::from_nanos(nanos)),
+        }
+    }
+
     /// Starts the closing handshake with `code` (1000 when `None`; else
     /// 1000 or 3000-4999) and `reason` (at most 123 bytes of UTF-8).
     /// An invalid code or reason is an error and changes nothing. Calling
@@ -350,7 +401,13 @@ pub struct Builder {
     resolver: Option<Arc<Resolver>>,
     proxy: ProxyChoice,
     via: Via,
+    /// Changes to `options.config` by the specific setters, applied over
+    /// it at connect (see [`Builder::config`]).
+    tweaks: Vec<ConfigChange>,
 }
+
+/// A change a [`Builder`] setter makes to the protocol settings.
+type ConfigChange = Box<dyn FnOnce(&mut Config) + Send>;
 
 /// How [`Builder`] reaches the server.
 enum Via {
@@ -377,7 +434,8 @@ enum ProxyChoice {
 impl Builder {
     /// Default settings: the shared background loop, data type from the
     /// handler, the defaults of [`ws_proto::Config`] and
-    /// [`ws_mio::ClientOptions`].
+    /// [`ws_mio::ClientOptions`], except keepalive, which is on (a ping
+    /// after 20 s without input, 20 s for its answer).
     pub fn new(url: &str) -> Self {
         Self {
             url: url.to_owned(),
@@ -385,11 +443,22 @@ impl Builder {
             headers: Headers::new(),
             protocols: Vec::new(),
             origin: None,
-            options: ClientOptions::default(),
+            options: ClientOptions {
+                config: Config {
+                    // Long-lived connections die silently (a NAT forgets
+                    // them, a peer vanishes): ping when idle, by default,
+                    // as Python websockets does.
+                    keepalive_interval: Some(DEFAULT_KEEPALIVE),
+                    keepalive_timeout: DEFAULT_KEEPALIVE,
+                    ..Config::default()
+                },
+                ..ClientOptions::default()
+            },
             event_loop: None,
             resolver: None,
             proxy: ProxyChoice::Direct,
             via: Via::Network,
+            tweaks: Vec::new(),
         }
     }
 
@@ -460,40 +529,43 @@ impl Builder {
     }
 
     /// How long the opening handshake may take once connected (default 10 s).
-    pub fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.options.config.handshake_timeout = timeout;
-        self
+    pub fn handshake_timeout(self, timeout: Option<Duration>) -> Self {
+        self.tweak(move |c| c.handshake_timeout = timeout)
     }
 
     /// How long to wait for the server's close frame (default 5 s).
-    pub fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.options.config.close_timeout = timeout;
-        self
+    pub fn close_timeout(self, timeout: Option<Duration>) -> Self {
+        self.tweak(move |c| c.close_timeout = timeout)
     }
 
-    /// Sends a ping after this long without input, and fails the
-    /// connection when nothing comes back in time (default: off).
-    pub fn keepalive(mut self, interval: Option<Duration>) -> Self {
-        self.options.config.keepalive_interval = interval;
-        self
+    /// Sends a ping after this long without input (default 20 s; `None`
+    /// turns keepalive off), and fails the connection (close 1011, then
+    /// `on_error` and `on_terminate` with 1006) when nothing comes back
+    /// within [`keepalive_timeout`](Self::keepalive_timeout). A dead peer
+    /// or a silently dropped network path is found within the sum; its
+    /// pongs also measure [`WebSocket::rtt`].
+    pub fn keepalive(self, interval: Option<Duration>) -> Self {
+        self.tweak(move |c| c.keepalive_interval = interval)
+    }
+
+    /// How long a keepalive ping may go unanswered (default 20 s).
+    pub fn keepalive_timeout(self, timeout: Duration) -> Self {
+        self.tweak(move |c| c.keepalive_timeout = timeout)
     }
 
     /// The largest message accepted (larger ones close with 1009).
-    pub fn max_message_size(mut self, bytes: usize) -> Self {
-        self.options.config.max_message_size = bytes;
-        self
+    pub fn max_message_size(self, bytes: usize) -> Self {
+        self.tweak(move |c| c.max_message_size = bytes)
     }
 
     /// The largest frame accepted (larger ones close with 1009).
-    pub fn max_frame_size(mut self, bytes: usize) -> Self {
-        self.options.config.max_frame_size = bytes;
-        self
+    pub fn max_frame_size(self, bytes: usize) -> Self {
+        self.tweak(move |c| c.max_frame_size = bytes)
     }
 
     /// The most bytes `send` may queue before it refuses.
-    pub fn max_write_buffer(mut self, bytes: usize) -> Self {
-        self.options.config.max_write_buffer = bytes;
-        self
+    pub fn max_write_buffer(self, bytes: usize) -> Self {
+        self.tweak(move |c| c.max_write_buffer = bytes)
     }
 
     /// Offers permessage-deflate (RFC 7692) with these parameters
@@ -503,14 +575,24 @@ impl Builder {
     /// connection once used, and compressing secrets beside data an
     /// attacker chooses can leak them (CRIME/BREACH); turn it on for bulky,
     /// repetitive payloads such as JSON feeds.
-    pub fn deflate(mut self, deflate: Option<ws_proto::DeflateConfig>) -> Self {
-        self.options.config.deflate = deflate;
+    pub fn deflate(self, deflate: Option<ws_proto::DeflateConfig>) -> Self {
+        self.tweak(move |c| c.deflate = deflate)
+    }
+
+    /// Every protocol setting at once, as the base the specific setters
+    /// (`keepalive`, `max_message_size`, `deflate`...) then change,
+    /// whichever order they are called in: a setter always wins over
+    /// `config`. Note that `ws_proto::Config::default()` has keepalive
+    /// off, where this builder's own default has it on.
+    pub fn config(mut self, config: Config) -> Self {
+        self.options.config = config;
         self
     }
 
-    /// Every protocol setting at once.
-    pub fn config(mut self, config: Config) -> Self {
-        self.options.config = config;
+    /// Records a change to the protocol settings, applied over the base
+    /// ([`config`](Self::config)) at connect, in the order made.
+    fn tweak(mut self, change: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        self.tweaks.push(Box::new(change));
         self
     }
 
@@ -679,6 +761,9 @@ impl Builder {
             _ => Vec::new(),
         };
         self.options.proxy = proxy;
+        for change in std::mem::take(&mut self.tweaks) {
+            change(&mut self.options.config);
+        }
         let event_loop = match self.event_loop {
             Some(handle) => handle,
             None => shared_loop()?,
@@ -689,12 +774,16 @@ impl Builder {
             data_type: self.data_type.unwrap_or_else(|| handler.data_type()),
             conn: OnceLock::new(),
             terminated: AtomicBool::new(false),
+            pings: Mutex::new(VecDeque::new()),
+            rtt_nanos: AtomicU64::new(NO_RTT),
+
             handler: Mutex::new(handler),
         });
         let ws = WebSocket { inner };
         let dispatch = Dispatch {
             ws: ws.clone(),
             failed: false,
+            keepalive_rtt: None,
         };
         let conn = match via {
             Via::Network => event_loop.connect_to(&request, addrs, self.options, dispatch)?,
@@ -731,6 +820,7 @@ impl fmt::Debug for Builder {
             .field("protocols", &self.protocols)
             .field("options", &self.options)
             .field("proxy", &self.proxy_for_debug())
+            .field("settings_changed", &self.tweaks.len())
             .finish_non_exhaustive()
     }
 }
@@ -741,6 +831,9 @@ struct Dispatch<H: Handler> {
     ws: WebSocket<H>,
     /// `on_error` has run: later messages and errors are not delivered.
     failed: bool,
+    /// The keepalive round trip last seen, so that a pong tells a new
+    /// measurement from an old one.
+    keepalive_rtt: Option<Duration>,
 }
 
 impl<H: Handler> Dispatch<H> {
@@ -766,6 +859,24 @@ impl<H: Handler> Dispatch<H> {
             let event = ErrorEvent::new(error);
             self.call(|h, ws| h.on_error(ws, &event));
         }
+    }
+
+    /// The round trip this pong ends: a ping sent with `WebSocket::ping`
+    /// with the same payload (the oldest such), or the keepalive ping the
+    /// state machine just matched it with.
+    fn round_trip(&mut self, conn: &Conn, payload: &[u8]) -> Option<Duration> {
+        let mut pings = lock(&self.ws.inner.pings);
+        if let Some(i) = pings.iter().position(|(p, _)| p[..] == *payload) {
+            let (_, sent) = pings.remove(i).expect("found");
+            return Some(sent.elapsed());
+        }
+        drop(pings);
+        let keepalive = conn.rtt();
+        if keepalive.is_some() && keepalive != self.keepalive_rtt {
+            self.keepalive_rtt = keepalive;
+            return keepalive;
+        }
+        None
     }
 
     /// The message as the data type wants it.
@@ -809,7 +920,22 @@ impl<H: Handler> ws_mio::Handler for Dispatch<H> {
                     }
                 }
             }
-            ws_mio::Event::Ping(_) | ws_mio::Event::Pong(_) => {}
+            ws_mio::Event::Ping(payload) => {
+                if !self.failed && !self.ws.inner.terminated.load(Ordering::Acquire) {
+                    self.call(|h, ws| h.on_ping(ws, &payload));
+                }
+            }
+            ws_mio::Event::Pong(payload) => {
+                let rtt = self.round_trip(conn, &payload);
+                if let Some(rtt) = rtt {
+                    let nanos = u64::try_from(rtt.as_nanos()).unwrap_or(NO_RTT - 1);
+                    self.ws.inner.rtt_nanos.store(nanos, Ordering::Relaxed);
+                }
+                if !self.failed && !self.ws.inner.terminated.load(Ordering::Acquire) {
+                    let event = PongEvent { payload, rtt };
+                    self.call(|h, ws| h.on_pong(ws, &event));
+                }
+            }
             ws_mio::Event::Error(e) => self.error(Error::Connection(e)),
             ws_mio::Event::Closed(closed) => {
                 let event = TerminateEvent {
@@ -821,4 +947,10 @@ impl<H: Handler> ws_mio::Handler for Dispatch<H> {
             }
         }
     }
+}
+
+/// Locks `m`; a panic in another holder does not make the data unusable
+/// here (a list of pings).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

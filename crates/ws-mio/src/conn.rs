@@ -193,6 +193,12 @@ impl Conn {
         self.command(|c| c.send_ping(payload))
     }
 
+    /// The round trip time of the last keepalive ping the peer answered
+    /// (see `ws_proto::Connection::rtt`).
+    pub fn rtt(&self) -> Option<std::time::Duration> {
+        lock(&self.shared.link).proto.rtt()
+    }
+
     /// Starts the closing handshake. A connection still connecting is
     /// abandoned; closing twice is harmless.
     pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), SendError> {

@@ -212,10 +212,10 @@ fn keepalive_times_out_against_a_deaf_server() {
     let (client, _conn, rx) = client_to(port, options, |_| {});
     expect(&rx, Seen::Open);
     expect_failure_then_end(&rx, "ws-proto", "keepalive ping timed out");
-    // On the wire: the ping (masked, "keepalive"), then a close 1011.
+    // On the wire: the ping (masked, "keepalive 1"), then a close 1011.
     let (bytes, eof) = recv(&deaf, DEADLINE, "deaf server").expect("deaf server");
     assert_eq!(bytes.first(), Some(&0x89), "a ping first: {bytes:02x?}");
-    let ping_len = 2 + 4 + b"keepalive".len();
+    let ping_len = 2 + 4 + b"keepalive 1".len();
     assert_eq!(
         bytes.get(ping_len),
         Some(&0x88),

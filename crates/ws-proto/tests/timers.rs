@@ -149,6 +149,48 @@ fn keepalive_pings_when_idle_and_fails_when_the_peer_is_silent() {
 }
 
 #[test]
+fn a_keepalive_pong_measures_the_round_trip_and_nothing_else_does() {
+    let now = Instant::now();
+    let config = Config {
+        keepalive_interval: Some(SEC),
+        keepalive_timeout: 10 * SEC,
+        ..Config::default()
+    };
+    let mut client = open_client(now, config);
+    assert_eq!(client.rtt(), None);
+    client.handle_timeout(now + SEC);
+    let ping = output_frames(&mut client).remove(0);
+    assert_eq!(ping.payload, b"keepalive 1");
+    // Unsolicited pongs, and a pong with another payload, measure nothing.
+    for payload in [&b"keepalive"[..], b"keepalive 2", b"", b"x"] {
+        client.receive(
+            now + SEC + SEC / 4,
+            &server_frame(true, OpCode::Pong, payload),
+        );
+        let _ = events(&mut client);
+        assert_eq!(client.rtt(), None, "{payload:?}");
+    }
+    // Its own pong, 300 ms after the ping.
+    let rtt = Duration::from_millis(300);
+    client.receive(
+        now + SEC + rtt,
+        &server_frame(true, OpCode::Pong, b"keepalive 1"),
+    );
+    let _ = events(&mut client);
+    assert_eq!(client.rtt(), Some(rtt));
+    // A second copy of it changes nothing: the ping is answered.
+    client.receive(
+        now + 2 * SEC,
+        &server_frame(true, OpCode::Pong, b"keepalive 1"),
+    );
+    let _ = events(&mut client);
+    assert_eq!(client.rtt(), Some(rtt));
+    // The next ping is number 2.
+    client.handle_timeout(now + 3 * SEC);
+    assert_eq!(output_frames(&mut client)[0].payload, b"keepalive 2");
+}
+
+#[test]
 fn no_timer_without_configuration() {
     let now = Instant::now();
     let config = Config {

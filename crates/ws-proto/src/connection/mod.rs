@@ -9,7 +9,7 @@ mod writer;
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rand::Rng;
@@ -91,6 +91,12 @@ pub struct Connection {
     last_input: Instant,
     /// Draws masking keys and the handshake key; clients only.
     rng: Option<Box<dyn Rng + Send>>,
+    /// The keepalive ping waiting for its pong: its number and when it
+    /// was queued.
+    keepalive_ping: Option<(u64, Instant)>,
+    keepalive_pings: u64,
+    /// The round trip of the last keepalive ping answered.
+    rtt: Option<Duration>,
 }
 
 impl Connection {
@@ -147,6 +153,9 @@ impl Connection {
             eof: false,
             last_input: now,
             rng: None,
+            keepalive_ping: None,
+            keepalive_pings: 0,
+            rtt: None,
         }
     }
 
@@ -430,6 +439,16 @@ impl Connection {
     /// Which end this is.
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// The round trip time of the last keepalive ping the peer answered:
+    /// from the timer that queued it to the input that brought its pong
+    /// (so it includes the peer's and this side's processing). `None`
+    /// until one is answered. Each keepalive ping carries its own number
+    /// (`keepalive N`); a pong with another payload (an unsolicited one, an
+    /// answer to an older ping) changes nothing.
+    pub fn rtt(&self) -> Option<Duration> {
+        self.rtt
     }
 
     /// Bytes queued and not yet written to the transport (the browser API's

@@ -256,7 +256,10 @@ impl Connection {
                 }
                 Step::Event(Event::Ping(payload))
             }
-            Inbound::Pong(payload) => Step::Event(Event::Pong(payload)),
+            Inbound::Pong(payload) => {
+                self.measure_rtt(&payload);
+                Step::Event(Event::Pong(payload))
+            }
             Inbound::Close(frame) => {
                 self.on_remote_close(frame);
                 Step::Progressed
@@ -462,6 +465,17 @@ impl Connection {
 
     // ---- time --------------------------------------------------------------
 
+    /// A pong answering the keepalive ping in flight gives the round trip,
+    /// up to the input that brought it.
+    fn measure_rtt(&mut self, payload: &[u8]) {
+        if let Some((number, sent)) = self.keepalive_ping {
+            if payload == format!("keepalive {number}").as_bytes() {
+                self.rtt = Some(self.last_input.saturating_duration_since(sent));
+                self.keepalive_ping = None;
+            }
+        }
+    }
+
     /// Something arrived: the peer is alive, so the keepalive ping can wait.
     pub(super) fn note_activity(&mut self, now: Instant) {
         self.last_input = now;
@@ -479,8 +493,13 @@ impl Connection {
             self.fail_handshake(Error::Timeout(TimeoutKind::Handshake));
         }
         if self.timers.take_expired(Timer::Keepalive, now) && self.phase == Phase::Open {
-            // The payload only has to be recognisable in a capture.
-            self.writer.keepalive_ping(b"keepalive", rng(&mut self.rng));
+            // Numbered, so that only its own pong measures the round trip;
+            // and recognisable in a capture.
+            self.keepalive_pings += 1;
+            let payload = format!("keepalive {}", self.keepalive_pings);
+            self.writer
+                .keepalive_ping(payload.as_bytes(), rng(&mut self.rng));
+            self.keepalive_ping = Some((self.keepalive_pings, now));
             self.timers.set(
                 Timer::KeepaliveDeadline,
                 now + self.config.keepalive_timeout,
