@@ -19,7 +19,7 @@ use crate::event::{Data, ErrorEvent, MessageEvent, OpenEvent, PongEvent, Termina
 use crate::handler::{Callbacks, DataType, Handler};
 use crate::headers::Headers;
 use crate::message::Outgoing;
-use crate::target::{Resolver, Target, lookup};
+use crate::target::{Resolver, Target, lookup, without_credentials};
 use crate::worker::{Worker, shared_loop};
 
 /// Connection ids, unique within the process.
@@ -197,7 +197,8 @@ impl<H: Handler> WebSocket<H> {
         self.inner.id
     }
 
-    /// The URL given to `new`, as given.
+    /// The URL given to `new`, as given, but for credentials
+    /// (`user:password@`), which are taken out.
     pub fn url(&self) -> &str {
         &self.inner.url
     }
@@ -747,8 +748,18 @@ impl Builder {
         if let Some(origin) = self.origin {
             request = request.origin(origin);
         }
+        let mut authorization = false;
         for (name, value) in handler.headers().iter().chain(self.headers.iter()) {
+            authorization |= name.eq_ignore_ascii_case("authorization");
             request = request.header(name, value);
+        }
+        // Credentials in the URL, unless an Authorization header says
+        // otherwise (RFC 7617).
+        if let (Some((user, password)), false) = (&target.credentials, authorization) {
+            use base64::Engine as _;
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            request = request.header("Authorization", format!("Basic {token}"));
         }
         request.validate().map_err(Error::InvalidRequest)?;
         let via = match (std::mem::replace(&mut self.via, Via::Network), &target.unix) {
@@ -770,7 +781,7 @@ impl Builder {
         };
         let inner = Arc::new(Inner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            url: self.url,
+            url: without_credentials(&self.url).into_owned(),
             data_type: self.data_type.unwrap_or_else(|| handler.data_type()),
             conn: OnceLock::new(),
             terminated: AtomicBool::new(false),
@@ -814,7 +825,7 @@ fn proxy_addresses(url: &ProxyUrl, resolve: Option<&Resolver>) -> Result<Vec<Soc
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
-            .field("url", &self.url)
+            .field("url", &without_credentials(&self.url))
             .field("data_type", &self.data_type)
             .field("headers", &self.headers)
             .field("protocols", &self.protocols)

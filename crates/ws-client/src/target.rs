@@ -21,15 +21,19 @@ pub(crate) struct Target {
     pub(crate) resource: String,
     /// A `ws+unix://` URL: the Unix domain socket to connect to.
     pub(crate) unix: Option<std::path::PathBuf>,
+    /// `user:password@` in the URL, percent-decoded: sent as
+    /// `Authorization: Basic`, as Python websockets does.
+    pub(crate) credentials: Option<(String, String)>,
 }
 
 impl Target {
     /// Parses and checks `url`. Refuses what cannot be a WebSocket
     /// endpoint (RFC 6455 section 3): another scheme, no host, a fragment,
-    /// a bad port; and credentials, which a handshake would not send.
+    /// a bad port. Credentials (`ws://user:password@host/`) are kept aside,
+    /// to be sent as `Authorization: Basic`.
     pub(crate) fn parse(url: &str) -> Result<Self, Error> {
         let invalid = |reason: &str| Error::InvalidUrl {
-            url: url.to_owned(),
+            url: without_credentials(url).into_owned(),
             reason: reason.to_owned(),
         };
         if let Some(target) = Self::parse_unix(url.trim()) {
@@ -48,11 +52,20 @@ impl Target {
         if parsed.fragment().is_some() {
             return Err(invalid("a WebSocket URL cannot have a #fragment"));
         }
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(invalid(
-                "credentials in the URL are not sent; use an Authorization header",
-            ));
-        }
+        let credentials = if parsed.username().is_empty() && parsed.password().is_none() {
+            None
+        } else {
+            let user = percent_decode(parsed.username())
+                .ok_or_else(|| invalid("the user name is not UTF-8 once decoded"))?;
+            let password = percent_decode(parsed.password().unwrap_or(""))
+                .ok_or_else(|| invalid("the password is not UTF-8 once decoded"))?;
+            if user.contains(':') {
+                return Err(invalid(
+                    "a user name with ':' cannot be sent with Basic authentication",
+                ));
+            }
+            Some((user, password))
+        };
         let (host, ip) = match parsed.host() {
             Some(Host::Domain(d)) if !d.is_empty() => (d.to_owned(), None),
             Some(Host::Ipv4(ip)) => (ip.to_string(), Some(ip.into())),
@@ -82,6 +95,7 @@ impl Target {
             port,
             resource,
             unix: None,
+            credentials,
         })
     }
 
@@ -121,6 +135,7 @@ impl Target {
             port: if secure { 443 } else { 80 },
             resource: resource.to_owned(),
             unix: Some(path.into()),
+            credentials: None,
         })
     }
 
@@ -134,6 +149,46 @@ impl Target {
             host: self.host.clone(),
             error,
         })
+    }
+}
+
+/// `%XX`-decodes `s` (RFC 3986 section 2.1); `None` if the result is not
+/// UTF-8. Malformed escapes are kept as they are, as browsers do.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `url` with any `user:password@` taken out, for showing it (errors,
+/// `Debug`, `WebSocket::url`).
+pub(crate) fn without_credentials(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some(scheme_end) = url.find("://") else {
+        return url.into();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}{}", &url[..scheme_end + 3], &rest[at + 1..]).into(),
+        None => url.into(),
     }
 }
 
@@ -228,7 +283,11 @@ mod tests {
         assert!(refused("http://example.com/").contains("scheme"));
         assert!(refused("ws://example.com/#frag").contains("fragment"));
         assert!(refused("ws://example.com/#").contains("fragment"));
-        assert!(refused("ws://user:pw@example.com/").contains("credentials"));
+        let t = ok("ws://us%65r:p%40ss@example.com/");
+        assert_eq!(t.credentials, Some(("user".into(), "p@ss".into())));
+        assert!(refused("ws://a%3Ab:pw@example.com/").contains("':'"));
+        assert_eq!(without_credentials("wss://u:p@h:1/x@y"), "wss://h:1/x@y");
+        assert_eq!(without_credentials("ws://h/"), "ws://h/");
         assert!(refused("ws://example.com:99999/").contains("port"));
         assert!(refused("ws://example.com:0/").contains("port 0"));
         refused("ws://:80/");

@@ -457,3 +457,56 @@ fn events_serialize_with_the_4d_field_names() {
     assert!(json["errors"][0]["errCode"].is_number());
     assert_eq!(json["errors"][0]["componentSignature"], "ws-client");
 }
+
+/// The request headers the `/headers` path of the test server sends back.
+fn headers_sent(
+    url: &str,
+    builder: impl FnOnce(ws_client::Builder) -> ws_client::Builder,
+) -> Vec<(String, String)> {
+    let (handler, log) = Recorder::new();
+    let handler = handler.on_message(|ws, _| ws.terminate(None, None).unwrap());
+    let ws = builder(WebSocket::builder(url)).connect(handler).unwrap();
+    assert!(
+        !ws.url().contains("s3cr"),
+        "url() shows the password: {}",
+        ws.url()
+    );
+    let seen = log.until_terminate();
+    match &seen[1] {
+        Seen::Message(Data::Text(t)) => serde_json::from_str(t.as_str()).unwrap(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn url_credentials_become_basic_authorization() {
+    let server = TestServer::start();
+    let url = format!("ws://alice:s3cr%40t@{}/headers", server.addr);
+    let pairs = headers_sent(&url, |b| b);
+    let auth: Vec<&str> = pairs
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    // base64("alice:s3cr@t")
+    assert_eq!(auth, ["Basic YWxpY2U6czNjckB0"]);
+    // An Authorization header of the caller's wins.
+    let pairs = headers_sent(&url, |b| b.header("Authorization", "Bearer xyz"));
+    let auth: Vec<&str> = pairs
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(auth, ["Bearer xyz"]);
+    // Never shown: Debug, url(), errors.
+    let debug = format!("{:?}", WebSocket::builder(&url));
+    assert!(
+        !debug.contains("s3cr") && !debug.contains("alice"),
+        "{debug}"
+    );
+    let bad = format!("ws://alice:s3cr%40t@{}:99999/", server.addr.ip());
+    match WebSocket::new(&bad, Recorder::new().0) {
+        Err(e) => assert!(!e.to_string().contains("s3cr"), "{e}"),
+        Ok(_) => panic!("port 99999 accepted"),
+    }
+}
