@@ -14,7 +14,7 @@ Usage:
   wsc [OPTIONS] [URL]          connect (no URL: to an embedded echo server);
                                send each stdin line, print each event as JSON
   wsc bench [OPTIONS] [URL]    round-trip latency (no URL: embedded echo server)
-  wsc --serve ADDR [--cert FILE --key FILE] [--memory-budget BYTES]
+  wsc --serve ADDR [--serve-cert FILE --serve-key FILE] [--memory-budget BYTES]
                                run only the echo server, until interrupted;
                                --memory-budget bounds what its connections
                                hold together (one that passes it is closed
@@ -26,6 +26,8 @@ Client options:
   --cookie 'a=b; c=d'           cookies
   --protocol NAME               offer a subprotocol (repeatable)
   --ca FILE                     also trust the CA certificates in this PEM file
+  --cert FILE --key FILE        present this client certificate (PEM chain and
+                                key) to a server that asks for one (mutual TLS)
   --send TEXT                   send after open, before stdin (repeatable)
   --binary                      send stdin lines as binary messages
   --count N                     exit after N messages received (the end of
@@ -87,6 +89,8 @@ pub(crate) struct Connect {
     pub(crate) deflate: bool,
     pub(crate) proxy: Option<ProxyArg>,
     pub(crate) unix: Option<PathBuf>,
+    /// `--cert` and `--key`: the client's certificate chain and key.
+    pub(crate) identity: Option<(PathBuf, PathBuf)>,
 }
 
 /// How `--proxy` / `--proxy-from-env` chose the proxy.
@@ -145,6 +149,7 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Command, lexo
     let mut bench: Option<Bench> = None;
     let mut serve: Option<Serve> = None;
     let (mut cert, mut key) = (None, None);
+    let (mut client_cert, mut client_key) = (None, None);
     let mut memory_budget = None;
     while let Some(arg) = parser.next()? {
         let is_bench = bench.is_some();
@@ -231,14 +236,22 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Command, lexo
             Long("memory-budget") => {
                 memory_budget = Some(positive(parser.value()?.parse()?, "--memory-budget")?);
             }
-            Long("cert") => cert = Some(PathBuf::from(parser.value()?)),
-            Long("key") => key = Some(PathBuf::from(parser.value()?)),
+            Long("serve-cert") => cert = Some(PathBuf::from(parser.value()?)),
+            Long("serve-key") => key = Some(PathBuf::from(parser.value()?)),
+            Long("cert") => client_cert = Some(PathBuf::from(parser.value()?)),
+            Long("key") => client_key = Some(PathBuf::from(parser.value()?)),
             _ => return Err(arg.unexpected()),
         }
     }
     if let Some(mut serve) = serve {
+        if client_cert.is_some() || client_key.is_some() {
+            return Err(
+                "--cert and --key are the client's; --serve takes --serve-cert and --serve-key"
+                    .into(),
+            );
+        }
         if cert.is_some() != key.is_some() {
-            return Err("--cert and --key go together".into());
+            return Err("--serve-cert and --serve-key go together".into());
         }
         serve.cert = cert;
         serve.key = key;
@@ -246,7 +259,16 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Command, lexo
         return Ok(Command::Serve(serve));
     }
     if cert.is_some() || key.is_some() {
-        return Err("--cert and --key are for --serve".into());
+        return Err("--serve-cert and --serve-key are for --serve".into());
+    }
+    let identity = match (client_cert, client_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some((cert, key)),
+        _ => return Err("--cert and --key go together".into()),
+    };
+    match &mut bench {
+        Some(bench) => bench.connect.identity = identity,
+        None => client.connect.identity = identity,
     }
     if memory_budget.is_some() {
         return Err("--memory-budget is for --serve".into());
@@ -371,7 +393,9 @@ mod tests {
             ("--close abc", "not a number"),
             ("--bogus", "bogus"),
             ("ws://a ws://b", "unexpected argument"),
-            ("--serve 127.0.0.1:0 --cert c", "go together"),
+            ("--serve 127.0.0.1:0 --serve-cert c", "go together"),
+            ("--serve 127.0.0.1:0 --cert c --key k", "--serve-cert"),
+            ("ws://h/ --cert c", "go together"),
             ("--memory-budget 10", "for --serve"),
             ("--serve 127.0.0.1:0 --memory-budget 0", "at least 1"),
             ("bench -n 0", "at least 1"),

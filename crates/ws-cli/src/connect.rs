@@ -41,6 +41,9 @@ pub(crate) fn builder(connect: &Connect, url: &str) -> Builder {
     for ca in &connect.ca {
         builder = builder.ca_file(ca);
     }
+    if let Some((cert, key)) = &connect.identity {
+        builder = builder.client_auth_pem(cert, key);
+    }
     if let Some(t) = connect.connect_timeout {
         builder = builder.connect_timeout(t);
     }

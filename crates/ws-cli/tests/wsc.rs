@@ -487,9 +487,9 @@ fn serve_mode_with_and_without_tls() {
         let mut args = vec!["--serve", "127.0.0.1:0"];
         if tls {
             args.extend([
-                "--cert",
+                "--serve-cert",
                 cert_file.to_str().unwrap(),
-                "--key",
+                "--serve-key",
                 key_file.to_str().unwrap(),
             ]);
         }

@@ -517,6 +517,24 @@ impl Builder {
         self
     }
 
+    /// Presents this client certificate to servers that ask for one
+    /// (mutual TLS): a PEM certificate chain (leaf first) and a PEM
+    /// private key. Read at connect; a file that cannot be used fails
+    /// `connect` with [`Error::TlsConfig`].
+    pub fn client_auth_pem(mut self, chain: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.options.tls.client_auth = Some(ws_mio::ClientIdentity::PemFiles {
+            chain: chain.into(),
+            key: key.into(),
+        });
+        self
+    }
+
+    /// Like [`client_auth_pem`](Self::client_auth_pem), from DER bytes.
+    pub fn client_auth_der(mut self, chain: Vec<Vec<u8>>, key: Vec<u8>) -> Self {
+        self.options.tls.client_auth = Some(ws_mio::ClientIdentity::Der { chain, key });
+        self
+    }
+
     /// Uses a complete rustls configuration for `wss://`.
     pub fn tls_config(mut self, config: Arc<ws_mio::rustls::ClientConfig>) -> Self {
         self.options.tls.config = Some(config);

@@ -34,8 +34,50 @@ pub struct TlsOptions {
     pub extra_ca_files: Vec<PathBuf>,
     /// DER certificates trusted as well.
     pub extra_ca_der: Vec<Vec<u8>>,
+    /// A client certificate and its key, for servers that ask for one
+    /// (mutual TLS).
+    pub client_auth: Option<ClientIdentity>,
     /// A complete rustls configuration, used as is instead of the above.
     pub config: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// A client certificate chain and its private key (mutual TLS).
+///
+/// `Debug` never shows the key.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ClientIdentity {
+    /// PEM files: the certificate chain (leaf first) and the private key
+    /// (PKCS#8, PKCS#1 or SEC1).
+    PemFiles {
+        /// The certificate chain.
+        chain: PathBuf,
+        /// The private key.
+        key: PathBuf,
+    },
+    /// DER bytes: the certificate chain (leaf first) and the private key.
+    Der {
+        /// The certificate chain.
+        chain: Vec<Vec<u8>>,
+        /// The private key (PKCS#8, PKCS#1 or SEC1).
+        key: Vec<u8>,
+    },
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::PemFiles { chain, key } => f
+                .debug_struct("PemFiles")
+                .field("chain", chain)
+                .field("key", key)
+                .finish(),
+            Self::Der { chain, .. } => f
+                .debug_struct("Der")
+                .field("chain", &format_args!("{} certificate(s)", chain.len()))
+                .field("key", &"<hidden>")
+                .finish(),
+        }
+    }
 }
 
 /// Settings of a client connection.

@@ -2,7 +2,7 @@
 //! (never the process-level default, so there is no "no process-level
 //! CryptoProvider" panic whatever else the program links).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
@@ -12,7 +12,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 use crate::error::Error;
-use crate::options::{Roots, TlsOptions};
+use crate::options::{ClientIdentity, Roots, TlsOptions};
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -51,14 +51,28 @@ pub(crate) fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, E
 /// How many distinct client configurations [`client_config`] keeps.
 const CACHED_CONFIGS: usize = 16;
 
+/// A file's length and modification time: a file that changed is read
+/// again.
+type Stamp = (u64, SystemTime);
+
+/// A file's length and modification time (`None` if it cannot be read
+/// now: building will say why).
+fn stamp(path: &Path) -> Option<Stamp> {
+    std::fs::metadata(path)
+        .and_then(|m| Ok((m.len(), m.modified()?)))
+        .ok()
+}
+
 /// What makes two sets of TLS options build the same configuration.
 #[derive(PartialEq, Eq)]
 struct ConfigKey {
     roots: Roots,
     /// Each CA file with its length and modification time (`None` if it
     /// cannot be read now: building will say why).
-    files: Vec<(PathBuf, Option<(u64, SystemTime)>)>,
+    files: Vec<(PathBuf, Option<Stamp>)>,
     der: Vec<Vec<u8>>,
+    /// The client identity, its files stamped like the CA files.
+    identity: Option<(ClientIdentity, Vec<Option<Stamp>>)>,
 }
 
 impl ConfigKey {
@@ -66,17 +80,20 @@ impl ConfigKey {
         let files = options
             .extra_ca_files
             .iter()
-            .map(|path| {
-                let stamp = std::fs::metadata(path)
-                    .and_then(|m| Ok((m.len(), m.modified()?)))
-                    .ok();
-                (path.clone(), stamp)
-            })
+            .map(|path| (path.clone(), stamp(path)))
             .collect();
+        let identity = options.client_auth.clone().map(|identity| {
+            let stamps = match &identity {
+                ClientIdentity::PemFiles { chain, key } => vec![stamp(chain), stamp(key)],
+                ClientIdentity::Der { .. } => Vec::new(),
+            };
+            (identity, stamps)
+        });
         Self {
             roots: options.roots.clone(),
             files,
             der: options.extra_ca_der.clone(),
+            identity,
         }
     }
 }
@@ -118,15 +135,57 @@ fn build_client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error>
             .add(CertificateDer::from(der.clone()))
             .map_err(Error::Tls)?;
     }
-    let mut config = ClientConfig::builder_with_provider(provider())
+    let config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(Error::Tls)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let mut config = match &options.client_auth {
+        None => config.with_no_client_auth(),
+        Some(identity) => {
+            let (chain, key) = load_identity(identity)?;
+            config
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| Error::TlsConfig(format!("client certificate: {e}")))?
+        }
+    };
     // The upgrade is an HTTP/1.1 request (RFC 6455 section 4.1); saying so
     // keeps a server that negotiates ALPN from choosing h2.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The certificate chain and key of a client identity.
+fn load_identity(
+    identity: &ClientIdentity,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
+    let (chain, key) = match identity {
+        ClientIdentity::PemFiles { chain, key } => {
+            let file_error = |path: &Path, e: &dyn std::fmt::Display| {
+                Error::TlsConfig(format!("{}: {e}", path.display()))
+            };
+            let certs = CertificateDer::pem_file_iter(chain)
+                .map_err(|e| file_error(chain, &e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| file_error(chain, &e))?;
+            let private = PrivateKeyDer::from_pem_file(key).map_err(|e| file_error(key, &e))?;
+            (certs, private)
+        }
+        ClientIdentity::Der { chain, key } => {
+            let certs = chain
+                .iter()
+                .map(|c| CertificateDer::from(c.clone()))
+                .collect();
+            let private = PrivateKeyDer::try_from(key.clone())
+                .map_err(|e| Error::TlsConfig(format!("client key: {e}")))?;
+            (certs, private)
+        }
+    };
+    if chain.is_empty() {
+        return Err(Error::TlsConfig(
+            "client certificate: no certificate in the chain".into(),
+        ));
+    }
+    Ok((chain, key))
 }
 
 /// What a TLS connection negotiated.

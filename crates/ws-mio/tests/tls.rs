@@ -442,3 +442,135 @@ fn tls_info_and_resumption_across_reconnects() {
     client.stop("client loop");
     server.stop("server loop");
 }
+
+/// A CA, a server certificate for `localhost` and a client certificate,
+/// both signed by the CA.
+struct Pki {
+    ca_der: Vec<u8>,
+    server_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    server_key: Vec<u8>,
+    client_chain_pem: String,
+    client_key_pem: String,
+    client_chain_der: Vec<Vec<u8>>,
+    client_key_der: Vec<u8>,
+}
+
+fn pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().expect("server key");
+    let server_cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .expect("server params")
+        .signed_by(&server_key, &issuer)
+        .expect("server certificate");
+    let client_key = KeyPair::generate().expect("client key");
+    let client_cert = CertificateParams::new(vec!["client.test".to_owned()])
+        .expect("client params")
+        .signed_by(&client_key, &issuer)
+        .expect("client certificate");
+    Pki {
+        ca_der: ca_cert.der().to_vec(),
+        server_chain: vec![server_cert.der().clone()],
+        server_key: server_key.serialize_der(),
+        client_chain_pem: client_cert.pem(),
+        client_key_pem: client_key.serialize_pem(),
+        client_chain_der: vec![client_cert.der().to_vec()],
+        client_key_der: client_key.serialize_der(),
+    }
+}
+
+/// An echo server that requires a client certificate signed by the CA.
+fn mtls_server(
+    pki: &Pki,
+) -> (
+    std::net::SocketAddr,
+    LoopThread,
+    std::sync::mpsc::Receiver<Seen>,
+) {
+    use ws_mio::rustls;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(pki.ca_der.clone()))
+        .expect("CA root");
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
+            .expect("client verifier");
+    let key = rustls::pki_types::PrivateKeyDer::try_from(pki.server_key.clone()).expect("key");
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(pki.server_chain.clone(), key)
+        .expect("server config");
+    echo_server(
+        ServerOptions {
+            tls: Some(std::sync::Arc::new(config)),
+            ..Default::default()
+        },
+        false,
+    )
+}
+
+/// Mutual TLS: a server that requires a client certificate refuses a
+/// client without one, and echoes for one that presents it (DER bytes or
+/// PEM files).
+#[test]
+fn a_client_certificate_for_a_server_that_requires_one() {
+    let pki = pki();
+    let (addr, server, _) = mtls_server(&pki);
+    let client = client_loop();
+    let request = ClientRequest::new("localhost", addr.port(), "/").secure(true);
+    let trust = || TlsOptions {
+        roots: Roots::Empty,
+        extra_ca_der: vec![pki.ca_der.clone()],
+        ..TlsOptions::default()
+    };
+    // None: the server refuses the handshake.
+    let options = ClientOptions {
+        tls: trust(),
+        ..ClientOptions::default()
+    };
+    let (_conn, rx) = connect(&client.handle, &request, options, |_| {});
+    match next(&rx, "the TLS refusal") {
+        Seen::Error { component, message } => {
+            assert_eq!(component, "rustls", "{message}");
+        }
+        other => panic!("expected a TLS error, got {}", other.short()),
+    }
+    let chain = TempFile::with(&pki.client_chain_pem);
+    let key = TempFile::with(&pki.client_key_pem);
+    for identity in [
+        ws_mio::ClientIdentity::Der {
+            chain: pki.client_chain_der.clone(),
+            key: pki.client_key_der.clone(),
+        },
+        ws_mio::ClientIdentity::PemFiles {
+            chain: chain.0.clone(),
+            key: key.0.clone(),
+        },
+    ] {
+        let debug = format!("{identity:?}");
+        assert!(!debug.contains("PRIVATE"), "{debug}");
+        let options = ClientOptions {
+            tls: TlsOptions {
+                client_auth: Some(identity),
+                ..trust()
+            },
+            ..ClientOptions::default()
+        };
+        let (conn, rx) = connect(&client.handle, &request, options, |_| {});
+        expect(&rx, Seen::Open);
+        conn.send_text("mutual").expect("send");
+        expect(&rx, Seen::Text("mutual".into()));
+        conn.close(CloseCode::NORMAL, "").expect("close");
+        expect(&rx, Seen::closed(1000, "", true));
+    }
+    client.stop("client loop");
+    server.stop("server loop");
+}
