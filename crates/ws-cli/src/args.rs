@@ -11,6 +11,7 @@ pub(crate) const USAGE: &str = "\
 wsc: a WebSocket client
 
 Usage:
+  wsc -V | --version           print the version
   wsc [OPTIONS] [URL]          connect (no URL: to an embedded echo server);
                                send each stdin line, print each event as JSON
   wsc bench [OPTIONS] [URL]    round-trip latency (no URL: embedded echo server)
@@ -25,6 +26,7 @@ Client options:
   -H, --header 'Name: value'    extra request header (repeatable)
   --cookie 'a=b; c=d'           cookies
   --protocol NAME               offer a subprotocol (repeatable)
+  --origin ORIGIN               send this Origin header
   --ca FILE                     also trust the CA certificates in this PEM file
   --cert FILE --key FILE        present this client certificate (PEM chain and
                                 key) to a server that asks for one (mutual TLS)
@@ -72,6 +74,7 @@ pub(crate) enum Command {
     Bench(Bench),
     Serve(Serve),
     Help,
+    Version,
 }
 
 /// Connection settings shared by the client and the bench.
@@ -81,6 +84,7 @@ pub(crate) struct Connect {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) cookie: Option<String>,
     pub(crate) protocols: Vec<String>,
+    pub(crate) origin: Option<String>,
     pub(crate) ca: Vec<PathBuf>,
     pub(crate) connect_timeout: Option<Duration>,
     pub(crate) handshake_timeout: Option<Duration>,
@@ -170,6 +174,7 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Command, lexo
         };
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
+            Short('V') | Long("version") => return Ok(Command::Version),
             Value(v) if connect.url.is_none() => connect.url = Some(v.string()?),
             Short('H') | Long("header") => {
                 let line = parser.value()?.string()?;
@@ -182,6 +187,7 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Command, lexo
             }
             Long("cookie") => connect.cookie = Some(parser.value()?.string()?),
             Long("protocol") => connect.protocols.push(parser.value()?.string()?),
+            Long("origin") => connect.origin = Some(parser.value()?.string()?),
             Long("ca") => connect.ca.push(parser.value()?.into()),
             Long("connect-timeout") => connect.connect_timeout = Some(seconds(&mut parser)?),
             Long("handshake-timeout") => connect.handshake_timeout = Some(seconds(&mut parser)?),
@@ -355,6 +361,11 @@ mod tests {
         assert_eq!(c.ping_interval, Some(Duration::from_millis(500)));
         assert!(c.print_rtt);
         assert!(parse_str("ws://h/ --ping-interval 0").is_err());
+        assert!(matches!(parse_str("-V"), Ok(Command::Version)));
+        let Ok(Command::Client(c)) = parse_str("ws://h/ --origin https://app.example") else {
+            panic!()
+        };
+        assert_eq!(c.connect.origin.as_deref(), Some("https://app.example"));
     }
 
     #[test]

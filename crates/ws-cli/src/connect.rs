@@ -38,6 +38,9 @@ pub(crate) fn builder(connect: &Connect, url: &str) -> Builder {
     for protocol in &connect.protocols {
         builder = builder.protocol(protocol);
     }
+    if let Some(origin) = &connect.origin {
+        builder = builder.origin(origin);
+    }
     for ca in &connect.ca {
         builder = builder.ca_file(ca);
     }

@@ -33,6 +33,10 @@ fn main() -> ExitCode {
             print!("{}", args::USAGE);
             Exit::Clean
         }
+        Ok(args::Command::Version) => {
+            println!("wsc {}", env!("CARGO_PKG_VERSION"));
+            Exit::Clean
+        }
         Ok(args::Command::Client(client)) => client::run(client),
         Ok(args::Command::Bench(bench)) => bench::run(bench),
         Ok(args::Command::Serve(serve)) => serve::run(serve),

@@ -257,6 +257,8 @@ fn headers_cookies_and_protocols_arrive_as_given() {
             "p1",
             "--protocol",
             "p2",
+            "--origin",
+            "https://app.example",
             "--count",
             "1",
         ],
@@ -276,6 +278,7 @@ fn headers_cookies_and_protocols_arrive_as_given() {
     };
     assert_eq!(all("x-multi"), ["one", "two"]);
     assert_eq!(all("cookie"), ["a=b; c=d"]);
+    assert_eq!(all("origin"), ["https://app.example"]);
     assert_eq!(all("sec-websocket-protocol"), ["p1, p2"]);
 }
 
@@ -573,6 +576,16 @@ fn deflate_option_round_trips_through_the_embedded_server() {
     let run = wsc(&["--deflate", "--send", &text, "--count", "1"], "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(run.events()[1]["data"], text.as_str());
+}
+
+#[test]
+fn version() {
+    let run = wsc(&["-V"], "");
+    assert_eq!(run.code, Some(0));
+    assert_eq!(
+        run.stdout.trim(),
+        format!("wsc {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
