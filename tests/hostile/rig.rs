@@ -268,6 +268,7 @@ impl Tally {
             Event::Pong(_) => {
                 self.pongs.fetch_add(1, Ordering::SeqCst);
             }
+            Event::Drain => {}
             Event::Error(e) => {
                 if self.errors.fetch_add(1, Ordering::SeqCst) == 0 {
                     let mut note = self.first_error.lock().unwrap_or_else(|e| e.into_inner());

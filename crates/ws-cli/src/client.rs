@@ -31,6 +31,8 @@ struct Printer {
     error: Option<String>,
     /// Print each pong with its round trip (`--print-rtt`).
     print_rtt: bool,
+    /// Wakes the stdin thread waiting for room in the write buffer.
+    drained: mpsc::Sender<()>,
 }
 
 impl Printer {
@@ -75,6 +77,10 @@ impl Handler for Printer {
         }
     }
 
+    fn on_drain(&mut self, _ws: &WebSocket<Self>) {
+        let _ = self.drained.send(());
+    }
+
     fn on_error(&mut self, _ws: &WebSocket<Self>, event: &ErrorEvent) {
         self.print(Event::Error(event));
         self.error = Some(event.error.to_string());
@@ -102,7 +108,9 @@ pub(crate) fn run(client: Client) -> Exit {
         Err(e) => return fail(Exit::Failed, e),
     };
     let (signals, events) = mpsc::channel();
+    let (drained, drains) = mpsc::channel();
     let printer = Printer {
+        drained,
         signals,
         count: client.count,
         received: 0,
@@ -160,7 +168,7 @@ pub(crate) fn run(client: Client) -> Exit {
     // read is blocked.
     thread::spawn(move || {
         for text in sends {
-            if !send(&talker, text.into_bytes(), false) {
+            if !send(&talker, &drains, text.into_bytes(), false) {
                 return;
             }
         }
@@ -170,7 +178,7 @@ pub(crate) fn run(client: Client) -> Exit {
             if line.last() == Some(&b'\r') {
                 line.pop();
             }
-            if !send(&talker, line, binary) {
+            if !send(&talker, &drains, line, binary) {
                 return;
             }
         }
@@ -188,8 +196,9 @@ pub(crate) fn run(client: Client) -> Exit {
 }
 
 /// Sends one line, waiting while the write buffer is full (a line read is
-/// never dropped). `false` once the connection no longer takes messages.
-fn send(ws: &WebSocket<Printer>, line: Vec<u8>, binary: bool) -> bool {
+/// never dropped): until `on_drain` says there is room again. `false` once
+/// the connection no longer takes messages.
+fn send(ws: &WebSocket<Printer>, drains: &mpsc::Receiver<()>, line: Vec<u8>, binary: bool) -> bool {
     let text = if binary {
         None
     } else {
@@ -208,7 +217,12 @@ fn send(ws: &WebSocket<Printer>, line: Vec<u8>, binary: bool) -> bool {
         };
         match result {
             Ok(()) => return true,
-            Err(Error::WriteBufferFull { .. }) => thread::sleep(Duration::from_millis(1)),
+            Err(Error::WriteBufferFull { .. }) => {
+                // A drain signalled before this refusal may still be in the
+                // channel: then the send is simply tried again. The timeout
+                // only guards against a connection that ends meanwhile.
+                let _ = drains.recv_timeout(Duration::from_secs(1));
+            }
             Err(e) => {
                 eprintln!("wsc: not sent: {e}");
                 return false;

@@ -115,6 +115,14 @@ pub trait Handler: Send + Sized + 'static {
         let _ = (ws, event);
     }
 
+    /// The write buffer has drained: a `send` refused with
+    /// [`Error::WriteBufferFull`](crate::Error::WriteBufferFull) can be
+    /// tried again (the buffer is at most half full). Called once per
+    /// refusal, never without one.
+    fn on_drain(&mut self, ws: &WebSocket<Self>) {
+        let _ = ws;
+    }
+
     /// The connection failed; `on_terminate` follows.
     fn on_error(&mut self, ws: &WebSocket<Self>, event: &ErrorEvent) {
         let _ = (ws, event);
@@ -138,6 +146,9 @@ pub trait Handler: Send + Sized + 'static {
 
 /// A closure called with the connection and a borrowed event.
 type Callback<E> = Box<dyn FnMut(&WebSocket<Callbacks>, &E) + Send>;
+
+/// A closure called with the connection alone.
+type DrainCallback = Box<dyn FnMut(&WebSocket<Callbacks>) + Send>;
 
 /// A closure called with the connection and a ping's payload.
 type PingCallback = Box<dyn FnMut(&WebSocket<Callbacks>, &[u8]) + Send>;
@@ -163,6 +174,7 @@ pub struct Callbacks {
     message: Option<MessageCallback>,
     ping: Option<PingCallback>,
     pong: Option<Callback<PongEvent>>,
+    drain: Option<DrainCallback>,
     error: Option<Callback<ErrorEvent>>,
     terminate: Option<Callback<TerminateEvent>>,
     data_type: DataType,
@@ -208,6 +220,12 @@ impl Callbacks {
         self
     }
 
+    /// Sets `on_drain`.
+    pub fn on_drain(mut self, f: impl FnMut(&WebSocket<Callbacks>) + Send + 'static) -> Self {
+        self.drain = Some(Box::new(f));
+        self
+    }
+
     /// Sets `on_error`.
     pub fn on_error(
         mut self,
@@ -246,6 +264,7 @@ impl fmt::Debug for Callbacks {
             .field("on_message", &self.message.is_some())
             .field("on_ping", &self.ping.is_some())
             .field("on_pong", &self.pong.is_some())
+            .field("on_drain", &self.drain.is_some())
             .field("on_error", &self.error.is_some())
             .field("on_terminate", &self.terminate.is_some())
             .field("data_type", &self.data_type)
@@ -276,6 +295,12 @@ impl Handler for Callbacks {
     fn on_pong(&mut self, ws: &WebSocket<Self>, event: &PongEvent) {
         if let Some(f) = &mut self.pong {
             f(ws, event);
+        }
+    }
+
+    fn on_drain(&mut self, ws: &WebSocket<Self>) {
+        if let Some(f) = &mut self.drain {
+            f(ws);
         }
     }
 

@@ -965,6 +965,11 @@ impl<H: Handler> ws_mio::Handler for Dispatch<H> {
                     self.call(|h, ws| h.on_pong(ws, &event));
                 }
             }
+            ws_mio::Event::Drain => {
+                if !self.failed && !self.ws.inner.terminated.load(Ordering::Acquire) {
+                    self.call(|h, ws| h.on_drain(ws));
+                }
+            }
             ws_mio::Event::Error(e) => self.error(Error::Connection(e)),
             ws_mio::Event::Closed(closed) => {
                 let event = TerminateEvent {

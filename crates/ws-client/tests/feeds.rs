@@ -178,3 +178,47 @@ fn config_does_not_undo_the_settings_made_before_it() {
     assert!(matches!(next(&rx), Heard::Error(23)), "the limit held");
     assert!(matches!(next(&rx), Heard::Terminate(_)));
 }
+
+#[test]
+fn on_drain_follows_a_refused_send_once_the_peer_reads() {
+    // A server that reads nothing until told, then everything.
+    let (go, wait) = mpsc::channel::<()>();
+    let url = raw_server(move |mut stream| {
+        accept(&mut stream);
+        let _ = wait.recv_timeout(WAIT);
+        let mut sink = vec![0u8; 1 << 16];
+        while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+    });
+    let (drained, drains) = mpsc::channel();
+    let (handler, rx) = feed(|_| {});
+    let handler = handler.on_drain(move |_| {
+        let _ = drained.send(());
+    });
+    let ws = WebSocket::builder(&url)
+        .max_write_buffer(256 << 10)
+        .connect(handler)
+        .unwrap();
+    assert!(matches!(next(&rx), Heard::Open));
+    let chunk = vec![1u8; 64 << 10];
+    let mut sent = 0usize;
+    loop {
+        match ws.send(&chunk[..]) {
+            Ok(()) => sent += chunk.len(),
+            Err(ws_client::Error::WriteBufferFull { .. }) => break,
+            Err(e) => panic!("send: {e}"),
+        }
+        assert!(
+            sent < 512 << 20,
+            "512 MiB went out to a peer that reads nothing"
+        );
+    }
+    assert!(drains.try_recv().is_err(), "a drain before the peer read");
+    go.send(()).unwrap();
+    drains.recv_timeout(WAIT).expect("on_drain");
+    ws.send(&chunk[..]).expect("room again after the drain");
+    assert!(
+        drains.recv_timeout(Duration::from_millis(300)).is_err(),
+        "one drain per refusal"
+    );
+    ws.terminate(None, None).unwrap();
+}

@@ -67,6 +67,24 @@ pub(crate) struct Shared {
     /// Weak: a connection must not keep its loop's shared part (waker,
     /// queues) alive once the loop is gone, nor form a cycle with it.
     pub(crate) event_loop: Weak<LoopShared>,
+    /// A send was refused for a full write buffer: [`Event::Drain`] is
+    /// owed once the buffer falls to its low-water mark.
+    pub(crate) drain_wanted: AtomicBool,
+}
+
+impl Shared {
+    /// Notes a refusal for a full buffer, so that the drain is signalled.
+    fn note_refusal<T>(&self, result: Result<T, SendError>) -> Result<T, SendError> {
+        if let Err(SendError::WriteBufferFull { .. }) = &result {
+            self.drain_wanted.store(true, Ordering::Release);
+        }
+        result
+    }
+}
+
+/// The low-water mark of [`Event::Drain`]: half the write buffer's limit.
+pub(crate) fn drained(proto: &ws_proto::Connection) -> bool {
+    proto.buffered_amount() <= proto.config().max_write_buffer / 2
 }
 
 /// A connection driven by an event loop. Cheap to clone; every method can
@@ -182,6 +200,7 @@ impl Conn {
         self.run(event_loop, |proto| {
             f(&mut Batch {
                 proto,
+                shared: &self.shared,
                 memory: memory.as_deref().map(|l| &l.memory),
                 admitted: 0,
             })
@@ -214,9 +233,10 @@ impl Conn {
     ) -> Result<(), SendError> {
         let event_loop = self.shared.event_loop.upgrade();
         if let Some(event_loop) = &event_loop {
-            event_loop.memory.admit(len)?;
+            self.shared.note_refusal(event_loop.memory.admit(len))?;
         }
-        self.run(event_loop, send)
+        let result = self.run(event_loop, send);
+        self.shared.note_refusal(result)
     }
 
     /// Runs a command on the state machine, then has the loop write.
@@ -253,7 +273,10 @@ impl Conn {
             // the state or a deadline changed (a close, or the end of a
             // failed connection once its close frame is out), or a write
             // failed.
+            let drain_owed =
+                self.shared.drain_wanted.load(Ordering::Acquire) && drained(&link.proto);
             let settled = !on_loop
+                && !drain_owed
                 && (link.proto.buffered_amount() == 0 || loop_writes)
                 && link.failed.is_none()
                 && before == (link.proto.state(), link.proto.poll_timeout());
@@ -287,6 +310,7 @@ impl Conn {
 /// once, as with [`Conn`]'s own sends.
 pub struct Batch<'a> {
     proto: &'a mut ws_proto::Connection,
+    shared: &'a Shared,
     memory: Option<&'a crate::memory::Memory>,
     /// Bytes admitted in this batch, not yet counted by the loop.
     admitted: usize,
@@ -296,26 +320,27 @@ impl Batch<'_> {
     /// Queues a text message.
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
         self.admit(text.len())?;
-        self.proto.send_text(text)
+        self.shared.note_refusal(self.proto.send_text(text))
     }
 
     /// Queues a binary message.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.admit(data.len())?;
-        self.proto.send_binary(data)
+        self.shared.note_refusal(self.proto.send_binary(data))
     }
 
     /// Queues a binary message held in `Bytes` (see [`Conn::send_bytes`]).
     pub fn send_bytes(&mut self, data: Bytes) -> Result<(), SendError> {
         self.admit(data.len())?;
-        self.proto.send_binary_bytes(data)
+        self.shared.note_refusal(self.proto.send_binary_bytes(data))
     }
 
     /// Checks the loop's memory budget for `len` more bytes, counting what
     /// this batch queued already.
     fn admit(&mut self, len: usize) -> Result<(), SendError> {
         if let Some(memory) = self.memory {
-            memory.admit(self.admitted.saturating_add(len))?;
+            let admitted = memory.admit(self.admitted.saturating_add(len));
+            self.shared.note_refusal(admitted)?;
         }
         self.admitted = self.admitted.saturating_add(len);
         Ok(())
@@ -375,6 +400,11 @@ pub enum Event {
     Ping(Bytes),
     /// A pong arrived.
     Pong(Bytes),
+    /// The write buffer, full when a send was refused with
+    /// `WriteBufferFull` (by its limit or the loop's memory budget), has
+    /// fallen to half its limit: sending can resume. Once per refusal
+    /// (the next refusal arms it again); never before a refusal.
+    Drain,
     /// The connection failed; [`Event::Closed`] follows.
     Error(Error),
     /// The connection is over; always the last event.

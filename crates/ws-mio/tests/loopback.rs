@@ -30,6 +30,7 @@ fn describe(event: &Event) -> String {
         Event::Message(Message::Binary(b)) => format!("binary {} bytes", b.len()),
         Event::Ping(p) => format!("ping {}", String::from_utf8_lossy(p)),
         Event::Pong(p) => format!("pong {}", String::from_utf8_lossy(p)),
+        Event::Drain => "drain".into(),
         Event::Error(e) => format!("error {e}"),
         Event::Closed(c) => format!("closed {} {:?} clean={}", c.code.0, c.reason, c.was_clean),
     }

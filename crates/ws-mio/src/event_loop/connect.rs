@@ -155,6 +155,7 @@ impl Handle {
             queued: AtomicBool::new(false),
             held: AtomicUsize::new(0),
             event_loop: Arc::downgrade(&self.shared),
+            drain_wanted: AtomicBool::new(false),
         });
         let conn = Conn {
             shared: shared.clone(),

@@ -598,13 +598,26 @@ impl EventLoop {
         if !matches!(entry.stage, Stage::Streaming { .. }) {
             return;
         }
-        let failed = {
-            let mut link = lock(&entry.conn.shared.link);
+        let shared = &entry.conn.shared;
+        let (failed, drain) = {
+            let mut link = lock(&shared.link);
             link.write();
-            link.failed.take()
+            let drain = shared.drain_wanted.load(Ordering::Acquire)
+                && crate::conn::drained(&link.proto)
+                && link.failed.is_none()
+                && link.proto.state() == State::Open;
+            if drain {
+                shared.drain_wanted.store(false, Ordering::Release);
+            }
+            (link.failed.take(), drain)
         };
         if let Some(e) = failed {
             self.fail(entry, e);
+        } else if drain && !entry.closed && !entry.error_reported {
+            deliver(entry, Event::Drain);
+            // What the handler sent from `Drain` goes out now (a handler's
+            // sends on the loop's thread wait for the loop to write).
+            self.flush(entry);
         }
     }
 

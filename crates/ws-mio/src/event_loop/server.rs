@@ -172,6 +172,7 @@ impl EventLoop {
             queued: AtomicBool::new(false),
             held: AtomicUsize::new(0),
             event_loop: Arc::downgrade(&self.shared),
+            drain_wanted: AtomicBool::new(false),
         });
         lock(&shared.link).transport = Some(transport);
         let entry = Box::new(Entry {

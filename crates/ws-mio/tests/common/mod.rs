@@ -29,6 +29,7 @@ pub(crate) enum Seen {
     Binary(Vec<u8>),
     Ping(Vec<u8>),
     Pong(Vec<u8>),
+    Drain,
     Error {
         component: &'static str,
         message: String,
@@ -67,6 +68,7 @@ impl From<Event> for Seen {
             Event::Message(Message::Binary(b)) => Self::Binary(b.to_vec()),
             Event::Ping(p) => Self::Ping(p.to_vec()),
             Event::Pong(p) => Self::Pong(p.to_vec()),
+            Event::Drain => Self::Drain,
             Event::Error(e) => Self::Error {
                 component: e.component(),
                 message: e.to_string(),
