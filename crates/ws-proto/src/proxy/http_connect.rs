@@ -23,6 +23,7 @@ use std::fmt;
 use base64::Engine as _;
 
 use super::host::Host;
+use super::outbox::Outbox;
 use super::url::Credentials;
 use super::{Progress, ProxyError, ProxyProtocol};
 
@@ -48,9 +49,8 @@ pub const MAX_REASON_LEN: usize = 128;
 ///
 /// `Debug` shows the state, never the request (it holds the credentials).
 pub struct HttpConnect {
-    request: Vec<u8>,
-    /// How much of `request` was written.
-    sent: usize,
+    /// The request, until written.
+    request: Outbox,
     state: State,
     /// The answer head so far; at most `MAX_ANSWER_HEAD` bytes, ever.
     head: Vec<u8>,
@@ -101,8 +101,7 @@ impl HttpConnect {
         }
         request.push_str("\r\n");
         Ok(Self {
-            request: request.into_bytes(),
-            sent: 0,
+            request: Outbox::new(request.into_bytes()),
             state: State::Reading,
             head: Vec::new(),
             scanned: 0,
@@ -116,19 +115,15 @@ impl HttpConnect {
     /// it is written or the tunnel failed.
     #[must_use]
     pub fn poll_transmit(&self) -> Option<&[u8]> {
-        let rest = &self.request[self.sent..];
-        (!rest.is_empty() && !matches!(self.state, State::Failed(_))).then_some(rest)
+        self.request
+            .pending()
+            .filter(|_| !matches!(self.state, State::Failed(_)))
     }
 
     /// `n` bytes of [`poll_transmit`](Self::poll_transmit) were written. `n`
     /// larger than what it gave is taken as all of it.
     pub fn advance_transmit(&mut self, n: usize) {
-        self.sent = self.sent.saturating_add(n).min(self.request.len());
-        if self.sent == self.request.len() {
-            // Written: nothing to keep, and it holds the credentials.
-            self.request = Vec::new();
-            self.sent = 0;
-        }
+        self.request.advance(n);
     }
 
     // ---- inputs -----------------------------------------------------------
@@ -234,7 +229,7 @@ impl fmt::Debug for HttpConnect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpConnect")
             .field("state", &self.state)
-            .field("unsent", &(self.request.len() - self.sent))
+            .field("unsent", &self.request.unsent())
             .field("head_buffered", &self.head.len())
             .finish_non_exhaustive()
     }

@@ -80,6 +80,7 @@
 mod env;
 mod host;
 mod http_connect;
+mod outbox;
 mod socks5;
 mod url;
 

@@ -32,6 +32,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::host::Host;
+use super::outbox::Outbox;
 use super::url::Credentials;
 use super::{Progress, ProxyError, ProxyProtocol};
 
@@ -201,8 +202,7 @@ impl fmt::Display for Socks5Reply {
 /// request holds the password in clear).
 pub struct Socks5 {
     /// Messages to write; the first `sent` bytes are written.
-    out: Vec<u8>,
-    sent: usize,
+    out: Outbox,
     /// The RFC 1929 request, until the proxy asks for it.
     auth_request: Option<Vec<u8>>,
     /// The CONNECT request, until it is queued.
@@ -243,8 +243,7 @@ impl Socks5 {
             None => vec![VERSION, 1, NO_AUTH],
         };
         Ok(Self {
-            out: greeting,
-            sent: 0,
+            out: Outbox::new(greeting),
             auth_request,
             connect_request,
             phase: Phase::Reading(Socks5Phase::MethodSelection),
@@ -259,18 +258,15 @@ impl Socks5 {
     /// The bytes to write to the proxy next, if any (none once failed).
     #[must_use]
     pub fn poll_transmit(&self) -> Option<&[u8]> {
-        let rest = &self.out[self.sent..];
-        (!rest.is_empty() && !matches!(self.phase, Phase::Failed(_))).then_some(rest)
+        self.out
+            .pending()
+            .filter(|_| !matches!(self.phase, Phase::Failed(_)))
     }
 
     /// `n` bytes of [`poll_transmit`](Self::poll_transmit) were written. `n`
     /// larger than what it gave is taken as all of it.
     pub fn advance_transmit(&mut self, n: usize) {
-        self.sent = self.sent.saturating_add(n).min(self.out.len());
-        if self.sent == self.out.len() {
-            self.out.clear();
-            self.sent = 0;
-        }
+        self.out.advance(n);
     }
 
     // ---- inputs -----------------------------------------------------------
@@ -334,7 +330,7 @@ impl Socks5 {
             let Phase::Reading(phase) = self.phase else {
                 unreachable!("read only while reading");
             };
-            if !data.is_empty() && !self.out.is_empty() {
+            if !data.is_empty() && self.out.unsent() > 0 {
                 // An answer to a request not written yet: the proxy did not
                 // wait for it (or answered the same thing twice).
                 return Err(ProxyError::AnsweredEarly {
@@ -440,9 +436,7 @@ impl Socks5 {
     }
 
     fn queue(&mut self, message: &[u8]) {
-        self.out.drain(..self.sent);
-        self.sent = 0;
-        self.out.extend_from_slice(message);
+        self.out.push(message);
     }
 }
 
@@ -450,7 +444,7 @@ impl fmt::Debug for Socks5 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Socks5")
             .field("phase", &self.phase)
-            .field("unsent", &(self.out.len() - self.sent))
+            .field("unsent", &self.out.unsent())
             .field("answer_buffered", &self.have)
             .field("bound", &self.bound)
             .finish_non_exhaustive()
