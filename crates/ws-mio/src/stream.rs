@@ -8,11 +8,9 @@
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 
-use mio::event::Source;
 use mio::net::TcpStream;
 #[cfg(unix)]
 use mio::net::UnixStream;
-use mio::{Interest, Registry, Token};
 
 /// A connected, non-blocking socket a connection runs over.
 ///
@@ -131,26 +129,48 @@ impl Write for Stream {
     }
 }
 
-impl Source for Stream {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        each!(self, s => s.register(registry, token, interests))
-    }
+/// Implements mio's `Source` for an enum of sockets with variants `Tcp`
+/// and (on Unix) `Unix`, each registered as it is: [`Stream`] here, the
+/// listening socket in the event loop.
+macro_rules! impl_source_by_kind {
+    ($ty:ident) => {
+        impl mio::event::Source for $ty {
+            fn register(
+                &mut self,
+                registry: &mio::Registry,
+                token: mio::Token,
+                interests: mio::Interest,
+            ) -> std::io::Result<()> {
+                match self {
+                    $ty::Tcp(s) => s.register(registry, token, interests),
+                    #[cfg(unix)]
+                    $ty::Unix(s) => s.register(registry, token, interests),
+                }
+            }
 
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        each!(self, s => s.reregister(registry, token, interests))
-    }
+            fn reregister(
+                &mut self,
+                registry: &mio::Registry,
+                token: mio::Token,
+                interests: mio::Interest,
+            ) -> std::io::Result<()> {
+                match self {
+                    $ty::Tcp(s) => s.reregister(registry, token, interests),
+                    #[cfg(unix)]
+                    $ty::Unix(s) => s.reregister(registry, token, interests),
+                }
+            }
 
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        each!(self, s => s.deregister(registry))
-    }
+            fn deregister(&mut self, registry: &mio::Registry) -> std::io::Result<()> {
+                match self {
+                    $ty::Tcp(s) => s.deregister(registry),
+                    #[cfg(unix)]
+                    $ty::Unix(s) => s.deregister(registry),
+                }
+            }
+        }
+    };
 }
+pub(crate) use impl_source_by_kind;
+
+impl_source_by_kind!(Stream);

@@ -9,11 +9,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use mio::event::Source;
+use mio::Interest;
 use mio::net::TcpListener;
 #[cfg(unix)]
 use mio::net::UnixListener;
-use mio::{Interest, Registry, Token};
 
 use super::{Entry, EventLoop, Listener, Slot, Stage, token};
 use crate::conn::{Conn, Handler, Shared};
@@ -43,40 +42,7 @@ impl ListenSocket {
     }
 }
 
-/// Runs `$body` with `$l` bound to the listener inside, whatever its kind.
-macro_rules! each {
-    ($socket:expr, $l:ident => $body:expr) => {
-        match $socket {
-            ListenSocket::Tcp($l) => $body,
-            #[cfg(unix)]
-            ListenSocket::Unix($l) => $body,
-        }
-    };
-}
-
-impl Source for ListenSocket {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        each!(self, l => l.register(registry, token, interests))
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        each!(self, l => l.reregister(registry, token, interests))
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        each!(self, l => l.deregister(registry))
-    }
-}
+crate::stream::impl_source_by_kind!(ListenSocket);
 
 impl EventLoop {
     /// Listens on `addr` (port 0 picks a free one) and serves WebSocket
