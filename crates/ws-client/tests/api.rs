@@ -482,22 +482,21 @@ fn headers_sent(
 fn url_credentials_become_basic_authorization() {
     let server = TestServer::start();
     let url = format!("ws://alice:s3cr%40t@{}/headers", server.addr);
-    let pairs = headers_sent(&url, |b| b);
-    let auth: Vec<&str> = pairs
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let authorization = |pairs: Vec<(String, String)>| -> Vec<String> {
+        pairs
+            .into_iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+            .map(|(_, v)| v)
+            .collect()
+    };
     // base64("alice:s3cr@t")
-    assert_eq!(auth, ["Basic YWxpY2U6czNjckB0"]);
+    assert_eq!(
+        authorization(headers_sent(&url, |b| b)),
+        ["Basic YWxpY2U6czNjckB0"]
+    );
     // An Authorization header of the caller's wins.
     let pairs = headers_sent(&url, |b| b.header("Authorization", "Bearer xyz"));
-    let auth: Vec<&str> = pairs
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-        .map(|(_, v)| v.as_str())
-        .collect();
-    assert_eq!(auth, ["Bearer xyz"]);
+    assert_eq!(authorization(pairs), ["Bearer xyz"]);
     // Never shown: Debug, url(), errors.
     let debug = format!("{:?}", WebSocket::builder(&url));
     assert!(
