@@ -469,7 +469,8 @@ impl Connection {
     /// up to the input that brought it.
     fn measure_rtt(&mut self, payload: &[u8]) {
         if let Some((number, sent)) = self.keepalive_ping {
-            if payload == format!("keepalive {number}").as_bytes() {
+            let mut buf = [0; KEEPALIVE_PAYLOAD_MAX];
+            if payload == keepalive_payload(number, &mut buf) {
                 self.rtt = Some(self.last_input.saturating_duration_since(sent));
                 self.keepalive_ping = None;
             }
@@ -496,9 +497,9 @@ impl Connection {
             // Numbered, so that only its own pong measures the round trip;
             // and recognisable in a capture.
             self.keepalive_pings += 1;
-            let payload = format!("keepalive {}", self.keepalive_pings);
-            self.writer
-                .keepalive_ping(payload.as_bytes(), rng(&mut self.rng));
+            let mut buf = [0; KEEPALIVE_PAYLOAD_MAX];
+            let payload = keepalive_payload(self.keepalive_pings, &mut buf);
+            self.writer.keepalive_ping(payload, rng(&mut self.rng));
             self.keepalive_ping = Some((self.keepalive_pings, now));
             self.timers.set(
                 Timer::KeepaliveDeadline,
@@ -555,4 +556,17 @@ fn truncate(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+/// Room for `keepalive ` and any `u64`.
+const KEEPALIVE_PAYLOAD_MAX: usize = 30;
+
+/// The payload of keepalive ping number `n`: `keepalive N`, written into
+/// `buf` (no allocation on the pong path).
+fn keepalive_payload(n: u64, buf: &mut [u8; KEEPALIVE_PAYLOAD_MAX]) -> &[u8] {
+    use std::io::Write as _;
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    write!(cursor, "keepalive {n}").expect("30 bytes hold any u64");
+    let len = cursor.position() as usize;
+    &buf[..len]
 }
