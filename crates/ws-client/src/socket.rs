@@ -179,10 +179,7 @@ impl<H: Handler> WebSocket<H> {
             IN_CALLBACK.with(Cell::get) != self.inner.id,
             "WebSocket::handler() called from inside its own callback: use `self` there"
         );
-        self.inner
-            .handler
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.inner.handler)
     }
 
     /// A number that identifies the connection within the process.
@@ -868,7 +865,7 @@ struct Dispatch<H: Handler> {
 impl<H: Handler> Dispatch<H> {
     fn call(&self, f: impl FnOnce(&mut H, &WebSocket<H>)) {
         let inner = &self.ws.inner;
-        let mut handler = inner.handler.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut handler = lock(&inner.handler);
         let previous = IN_CALLBACK.with(|c| c.replace(inner.id));
         // Restores the marker even if the callback panics (the loop catches
         // the panic and fails the connection with 1011).
@@ -983,8 +980,9 @@ impl<H: Handler> ws_mio::Handler for Dispatch<H> {
     }
 }
 
-/// Locks `m`; a panic in another holder does not make the data unusable
-/// here (a list of pings).
+/// Locks `m`. A handler that panicked leaves its lock poisoned; the data
+/// (the handler, the list of pings) is still whole between calls, so it is
+/// taken anyway.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
