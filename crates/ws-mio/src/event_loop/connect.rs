@@ -246,12 +246,21 @@ impl Target {
     /// could not be reached.
     fn first_hop_error(&self, error: Error) -> Error {
         match &self.proxy {
-            Some(plan) => Error::ProxyUnreachable {
-                proxy: plan.url.to_string(),
+            Some(_) => Error::ProxyUnreachable {
+                proxy: self.proxy_name(),
                 error: Box::new(error),
             },
             None => error,
         }
+    }
+
+    /// The proxy as errors name it (`scheme://host:port`, never its
+    /// credentials); asked only in the stages that have one.
+    fn proxy_name(&self) -> String {
+        self.proxy
+            .as_ref()
+            .map(|plan| plan.url.to_string())
+            .unwrap_or_default()
     }
 }
 
@@ -260,6 +269,14 @@ impl Target {
 pub(super) struct Resolution {
     addrs: Vec<SocketAddr>,
     target_addr: Option<SocketAddr>,
+}
+
+/// A resolution that failed: for the first hop (the proxy's name, when
+/// there is one, which [`Target::first_hop_error`] says), or for the
+/// server's name resolved here for a SOCKS5 proxy.
+pub(super) enum ResolveError {
+    FirstHop(Error),
+    Server(Error),
 }
 
 /// The host as the resolver takes it (an IPv6 address without brackets).
@@ -366,7 +383,6 @@ impl EventLoop {
         let id = shared.id;
         let (host, port) = target.first_hop();
         let also = target.target_to_resolve();
-        let proxy = target.proxy.as_ref().map(|plan| plan.url.to_string());
         let entry = Box::new(Entry {
             conn: Conn { shared },
             handler,
@@ -402,7 +418,7 @@ impl EventLoop {
                 // The system resolver blocks: it runs on a thread of its own.
                 let shared = self.shared.clone();
                 std::thread::spawn(move || {
-                    let result = resolve(first, (&host, port), also, proxy);
+                    let result = resolve(first, (&host, port), also);
                     let _ = shared.command(Command::Resolved { index, id, result });
                 });
                 self.with_entry(index, |_, _| {}); // schedules the handshake timer
@@ -449,7 +465,12 @@ impl EventLoop {
         }
     }
 
-    pub(super) fn resolved(&mut self, index: usize, id: u64, result: Result<Resolution, Error>) {
+    pub(super) fn resolved(
+        &mut self,
+        index: usize,
+        id: u64,
+        result: Result<Resolution, ResolveError>,
+    ) {
         let Some(mut entry) = self.take(index, id) else {
             return;
         };
@@ -461,7 +482,11 @@ impl EventLoop {
                     }
                     self.connect_next(index, &mut entry, addrs, 0, None);
                 }
-                Err(error) => self.fail(&mut entry, error),
+                Err(ResolveError::FirstHop(error)) => {
+                    let error = target.first_hop_error(error);
+                    self.fail(&mut entry, error);
+                }
+                Err(ResolveError::Server(error)) => self.fail(&mut entry, error),
             }
         }
         self.settle(index, entry);
@@ -604,17 +629,11 @@ impl EventLoop {
                 self.again.push(index);
                 return;
             }
-            Err(failure) => {
-                let proxy = target.proxy.as_ref().map(|p| p.url.to_string());
-                let proxy = proxy.unwrap_or_default();
-                match failure {
-                    TunnelFailure::Proxy(error) => Error::Proxy { proxy, error },
-                    TunnelFailure::Io(e) => Error::ProxyUnreachable {
-                        proxy,
-                        error: Box::new(Error::Io(e)),
-                    },
-                }
-            }
+            Err(TunnelFailure::Proxy(error)) => Error::Proxy {
+                proxy: target.proxy_name(),
+                error,
+            },
+            Err(TunnelFailure::Io(e)) => target.first_hop_error(Error::Io(e)),
         };
         let _ = self.poll.registry().deregister(stream);
         entry.stage = Stage::Done;
@@ -627,9 +646,8 @@ impl EventLoop {
             return;
         };
         let _ = self.poll.registry().deregister(stream);
-        let proxy = target.proxy.as_ref().map(|p| p.url.to_string());
+        let proxy = target.proxy_name();
         entry.stage = Stage::Done;
-        let proxy = proxy.unwrap_or_default();
         self.fail(entry, Error::ProxyTimeout { proxy });
     }
 
@@ -677,26 +695,18 @@ impl EventLoop {
 /// The resolver thread's work: the first hop (unless the caller gave its
 /// addresses), then the server's name when the client resolves it for a
 /// SOCKS5 proxy.
-/// `proxy` names the proxy when the first hop is one.
 fn resolve(
     first: Option<Vec<SocketAddr>>,
     (host, port): (&str, u16),
     also: Option<(String, u16)>,
-    proxy: Option<String>,
-) -> Result<Resolution, Error> {
+) -> Result<Resolution, ResolveError> {
     let target_addr = match also {
-        Some((name, port)) => Some(lookup(&name, port)?[0]),
+        Some((name, port)) => Some(lookup(&name, port).map_err(ResolveError::Server)?[0]),
         None => None,
     };
     let addrs = match first {
         Some(addrs) => addrs,
-        None => lookup(host, port).map_err(|error| match proxy {
-            Some(proxy) => Error::ProxyUnreachable {
-                proxy,
-                error: Box::new(error),
-            },
-            None => error,
-        })?,
+        None => lookup(host, port).map_err(ResolveError::FirstHop)?,
     };
     Ok(Resolution { addrs, target_addr })
 }

@@ -32,7 +32,7 @@ use ws_proto::{CloseCode, State};
 mod connect;
 mod server;
 
-use connect::{PendingConnect, Resolution, Target};
+use connect::{PendingConnect, Resolution, ResolveError, Target};
 
 use crate::conn::{Conn, Event, Handler, OnLoopThread, Shared};
 use crate::error::Error;
@@ -57,7 +57,7 @@ enum Command {
     Resolved {
         index: usize,
         id: u64,
-        result: Result<Resolution, Error>,
+        result: Result<Resolution, ResolveError>,
     },
     Stop,
 }
