@@ -41,7 +41,7 @@ pub use conn::{Batch, Conn, Event, Handler};
 pub use echo::{EchoServer, echo};
 pub use error::Error;
 pub use event_loop::{EventLoop, Handle};
-pub use options::{ClientIdentity, ClientOptions, Roots, ServerOptions, TlsOptions};
+pub use options::{ClientIdentity, ClientOptions, Resolver, Roots, ServerOptions, TlsOptions};
 pub use stream::Stream;
 pub use tls::{TlsInfo, server_config, server_config_from_pem};
 

@@ -1,5 +1,7 @@
 //! Settings of client connections and listeners.
 
+use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,6 +103,52 @@ pub struct ClientOptions {
     /// connection to it is made (its answer to CONNECT, or the SOCKS5
     /// exchange).
     pub proxy_timeout: Duration,
+    /// How long to wait before starting (a reconnect's backoff): the
+    /// connection exists at once, `Connecting`, and can be closed while it
+    /// waits; its handshake timeout counts from the end of the wait. Zero
+    /// (the default): start at once.
+    pub delay: Duration,
+    /// Resolves the first hop's host name instead of the system resolver,
+    /// on the loop's resolver thread (so it may block). `None` (the
+    /// default): the system resolver.
+    pub resolver: Option<Resolver>,
+}
+
+/// A host-name resolver of the caller's: a name and a port in, the
+/// addresses to try (in order) out.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use ws_mio::Resolver;
+///
+/// // Every name is this machine (for tests).
+/// let resolver = Resolver::new(|_host, port| Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]));
+/// assert_eq!(resolver.resolve("example.test", 80).unwrap()[0].port(), 80);
+/// ```
+#[derive(Clone)]
+pub struct Resolver(Arc<ResolveFn>);
+
+/// What a [`Resolver`] runs.
+type ResolveFn = dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync;
+
+impl Resolver {
+    /// A resolver that calls `resolve`.
+    pub fn new(
+        resolve: impl Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync + 'static,
+    ) -> Self {
+        Self(Arc::new(resolve))
+    }
+
+    /// The addresses of `host:port`.
+    pub fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+        (self.0)(host, port)
+    }
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resolver")
+    }
 }
 
 impl Default for ClientOptions {
@@ -112,6 +160,8 @@ impl Default for ClientOptions {
             tls: TlsOptions::default(),
             proxy: None,
             proxy_timeout: Duration::from_secs(10),
+            delay: Duration::ZERO,
+            resolver: None,
         }
     }
 }

@@ -26,7 +26,7 @@ use super::{Command, Entry, EventLoop, Handle, Slot, Stage, dispatch, token};
 use crate::conn::{Conn, Handler, Shared};
 use crate::error::Error;
 use crate::link::{Link, lock};
-use crate::options::ClientOptions;
+use crate::options::{ClientOptions, Resolver};
 use crate::tls_stream::TlsStream;
 use crate::transport::Transport;
 
@@ -101,6 +101,11 @@ impl Handle {
         handler: impl Handler,
     ) -> Result<Conn, Error> {
         let path = path.as_ref();
+        if !options.delay.is_zero() {
+            // Connected when the wait ends; a failure then is an event.
+            let hop = FirstHop::UnixPath(path.to_owned());
+            return self.start_connect(request, hop, options, Box::new(handler));
+        }
         let stream = mio::net::UnixStream::connect(path).map_err(|error| Error::ConnectPath {
             path: path.to_owned(),
             error,
@@ -142,8 +147,15 @@ impl Handle {
                 })
             }
         };
+        if self.shared.stopping.load(Ordering::Acquire) {
+            // A stopping loop closes what it starts: a connection made in
+            // answer to a close (a reconnect) would never let it finish.
+            return Err(Error::LoopStopped);
+        }
+        // The handshake timeout counts from the end of the wait.
+        let start = Instant::now() + options.delay;
         let proto = ws_proto::Connection::client(
-            Instant::now(),
+            start,
             options.config.clone(),
             request,
             crate::conn::ThreadCsprng,
@@ -167,6 +179,7 @@ impl Handle {
             proxy,
             connect_timeout: options.connect_timeout,
             nodelay: options.nodelay,
+            resolver: options.resolver,
         });
         let queued = self
             .shared
@@ -175,6 +188,7 @@ impl Handle {
                 handler,
                 hop,
                 target,
+                delay: options.delay,
             })));
         match queued {
             Ok(()) => Ok(conn),
@@ -189,16 +203,22 @@ pub(super) struct PendingConnect {
     pub(super) handler: Box<dyn Handler>,
     hop: FirstHop,
     target: Box<Target>,
+    /// How long to wait before starting ([`ClientOptions::delay`]).
+    delay: Duration,
 }
 
 /// How the first TCP connection (to the proxy, when there is one) is made.
-enum FirstHop {
+pub(super) enum FirstHop {
     /// Resolve the host, then connect to its addresses in turn.
     Resolve,
     /// Connect to these addresses in turn (the caller resolved the host).
     Addrs(Vec<SocketAddr>),
     /// The caller made it.
     Stream(Stream),
+    /// Connect to this Unix socket (after a wait: at once, `connect_unix`
+    /// connects before it returns).
+    #[cfg(unix)]
+    UnixPath(std::path::PathBuf),
 }
 
 /// Where a client connection goes, and how.
@@ -211,6 +231,8 @@ pub(super) struct Target {
     proxy: Option<ProxyPlan>,
     connect_timeout: Duration,
     nodelay: bool,
+    /// The caller's resolver, if any, for the names resolved here.
+    resolver: Option<Resolver>,
 }
 
 /// The proxy a connection goes through.
@@ -287,16 +309,20 @@ fn host_name(host: &Host) -> String {
     }
 }
 
-/// Resolves `host:port` with the system resolver (which blocks).
-fn lookup(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
+/// Resolves `host:port` with the caller's resolver, or else the system's
+/// (both may block).
+fn lookup(host: &str, port: u16, resolver: Option<&Resolver>) -> Result<Vec<SocketAddr>, Error> {
     let resolve_error = |error| Error::Resolve {
         host: host.to_owned(),
         error,
     };
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(resolve_error)?
-        .collect();
+    let addrs: Vec<SocketAddr> = match resolver {
+        Some(resolver) => resolver.resolve(host, port).map_err(resolve_error)?,
+        None => (host, port)
+            .to_socket_addrs()
+            .map_err(resolve_error)?
+            .collect(),
+    };
     if addrs.is_empty() {
         return Err(resolve_error(io::Error::new(
             io::ErrorKind::NotFound,
@@ -377,16 +403,21 @@ impl EventLoop {
             handler,
             hop,
             target,
+            delay,
         } = pending;
         let index = self.allocate();
         shared.token.store(index, Ordering::Release);
         let id = shared.id;
-        let (host, port) = target.first_hop();
-        let also = target.target_to_resolve();
+        let (stage, hop) = if delay.is_zero() {
+            (Stage::Resolving { target }, Some(hop))
+        } else {
+            let until = Instant::now() + delay;
+            (Stage::Waiting { until, hop, target }, None)
+        };
         let entry = Box::new(Entry {
             conn: Conn { shared },
             handler,
-            stage: Stage::Resolving { target },
+            stage,
             interest: None,
             scheduled: None,
             error_reported: false,
@@ -395,9 +426,58 @@ impl EventLoop {
         });
         self.slots[index] = Slot::Conn(entry);
         self.connections += 1;
+        match hop {
+            Some(hop) => self.begin(index, id, hop),
+            None => self.with_entry(index, |_, _| {}), // schedules the end of the wait
+        }
+        if self.stopping {
+            self.stop_one(index);
+        }
+    }
+
+    /// A waiting entry's time has come: it starts as if just made.
+    pub(super) fn end_wait(&mut self, index: usize, mut entry: Box<Entry>) {
+        let id = entry.conn.id();
+        if let Stage::Waiting { hop, target, .. } = std::mem::replace(&mut entry.stage, Stage::Done)
+        {
+            entry.stage = Stage::Resolving { target };
+            self.slots[index] = Slot::Conn(entry);
+            self.begin(index, id, hop);
+        } else {
+            self.settle(index, entry);
+        }
+    }
+
+    /// Makes the first hop of the entry at `index` (resolving).
+    fn begin(&mut self, index: usize, id: u64, hop: FirstHop) {
+        let Some(Slot::Conn(entry)) = self.slots.get(index) else {
+            return;
+        };
+        let Stage::Resolving { target } = &entry.stage else {
+            return;
+        };
+        let (host, port) = target.first_hop();
+        let also = target.target_to_resolve();
+        let resolver = target.resolver.clone();
         let first = match hop {
             FirstHop::Stream(stream) => {
                 self.adopt(index, id, stream);
+                return;
+            }
+            #[cfg(unix)]
+            FirstHop::UnixPath(path) => {
+                match mio::net::UnixStream::connect(&path) {
+                    Ok(stream) => self.adopt(index, id, stream.into()),
+                    Err(error) => self.with_entry(index, |this, entry| {
+                        let error = Error::ConnectPath { path, error };
+                        let Stage::Resolving { target } = &entry.stage else {
+                            return;
+                        };
+                        let error = target.first_hop_error(error);
+                        entry.stage = Stage::Done;
+                        this.fail(entry, error);
+                    }),
+                }
                 return;
             }
             FirstHop::Addrs(addrs) => Some(addrs),
@@ -418,14 +498,11 @@ impl EventLoop {
                 // The system resolver blocks: it runs on a thread of its own.
                 let shared = self.shared.clone();
                 std::thread::spawn(move || {
-                    let result = resolve(first, (&host, port), also);
+                    let result = resolve(first, (&host, port), also, resolver.as_ref());
                     let _ = shared.command(Command::Resolved { index, id, result });
                 });
                 self.with_entry(index, |_, _| {}); // schedules the handshake timer
             }
-        }
-        if self.stopping {
-            self.stop_one(index);
         }
     }
 
@@ -699,14 +776,15 @@ fn resolve(
     first: Option<Vec<SocketAddr>>,
     (host, port): (&str, u16),
     also: Option<(String, u16)>,
+    resolver: Option<&Resolver>,
 ) -> Result<Resolution, ResolveError> {
     let target_addr = match also {
-        Some((name, port)) => Some(lookup(&name, port).map_err(ResolveError::Server)?[0]),
+        Some((name, port)) => Some(lookup(&name, port, resolver).map_err(ResolveError::Server)?[0]),
         None => None,
     };
     let addrs = match first {
         Some(addrs) => addrs,
-        None => lookup(host, port).map_err(ResolveError::FirstHop)?,
+        None => lookup(host, port, resolver).map_err(ResolveError::FirstHop)?,
     };
     Ok(Resolution { addrs, target_addr })
 }

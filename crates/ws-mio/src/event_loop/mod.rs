@@ -71,6 +71,8 @@ pub(crate) struct LoopShared {
     /// looked: the loop checks this flag, not the two locks, every turn.
     pending: AtomicBool,
     stopped: AtomicBool,
+    /// The loop is stopping: it takes no new connection.
+    stopping: AtomicBool,
     next_id: AtomicU64,
     /// What the connections' buffers hold, and the budget.
     pub(crate) memory: Memory,
@@ -133,6 +135,12 @@ impl Handle {
 
 /// Where a client connection is on its way to an open socket.
 enum Stage {
+    /// Waiting to start ([`ClientOptions::delay`](crate::ClientOptions::delay)).
+    Waiting {
+        until: Instant,
+        hop: connect::FirstHop,
+        target: Box<Target>,
+    },
     Resolving {
         target: Box<Target>,
     },
@@ -236,6 +244,7 @@ impl EventLoop {
                 dirty: Mutex::new(Vec::new()),
                 pending: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),
+                stopping: AtomicBool::new(false),
                 next_id: AtomicU64::new(1),
                 memory: Memory::default(),
             }),
@@ -432,7 +441,7 @@ impl EventLoop {
         match self.slots.get(index) {
             Some(Slot::Listener(_)) => self.accept(index),
             Some(Slot::Conn(_)) => self.with_entry(index, |this, entry| match entry.stage {
-                Stage::Resolving { .. } | Stage::Done => {}
+                Stage::Waiting { .. } | Stage::Resolving { .. } | Stage::Done => {}
                 Stage::Connecting { .. } => this.check_connected(index, entry),
                 Stage::Tunneling { .. } => this.tunnel_io(index, entry),
                 Stage::Streaming { .. } => {
@@ -666,7 +675,7 @@ impl EventLoop {
         }
         let mut link = lock(&entry.conn.shared.link);
         let interest = match &entry.stage {
-            Stage::Resolving { .. } | Stage::Done => None,
+            Stage::Waiting { .. } | Stage::Resolving { .. } | Stage::Done => None,
             Stage::Connecting { .. } | Stage::Tunneling { .. } => {
                 Some(Interest::READABLE | Interest::WRITABLE)
             }
@@ -694,6 +703,7 @@ impl EventLoop {
             Stage::Connecting { deadline, .. } | Stage::Tunneling { deadline, .. } => {
                 Some(*deadline)
             }
+            Stage::Waiting { until, .. } => Some(*until),
             Stage::Streaming { linger, .. } => *linger,
             _ => None,
         };
@@ -779,6 +789,10 @@ impl EventLoop {
                 continue;
             }
             entry.scheduled = None;
+            if matches!(&entry.stage, Stage::Waiting { until, .. } if *until <= now) {
+                self.end_wait(index, entry);
+                continue;
+            }
             if let Stage::Connecting {
                 deadline,
                 stream,
@@ -807,6 +821,7 @@ impl EventLoop {
 
     fn stop_all(&mut self) {
         self.stopping = true;
+        self.shared.stopping.store(true, Ordering::Release);
         for index in 0..self.slots.len() {
             match &self.slots[index] {
                 Slot::Listener(_) => {
