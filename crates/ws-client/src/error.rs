@@ -20,6 +20,7 @@
 //! | `ws-client`   | 10     | invalid TLS configuration |
 //! | `ws-client`   | 11     | other send error (see the message) |
 //! | `ws-client`   | 12     | invalid proxy setting (URL, unsupported scheme, credentials too long) |
+//! | `ws-client`   | 13     | settings that cannot work together (reconnecting over a caller's stream) |
 //! | `ws-client`   | 20     | the connection could not be made (resolve, TCP, timeout) |
 //! | `ws-client`   | 21     | TLS failed (certificate not trusted, expired, wrong host...) |
 //! | `ws-client`   | 22     | the opening handshake failed (rejected, malformed answer, an extension answer that was not offered or is invalid: `HandshakeError::InvalidExtension`) |
@@ -32,6 +33,8 @@
 //! | `ws-client`   | 29     | the proxy could not be reached (its name did not resolve, TCP failed or timed out) |
 //! | `ws-client`   | 30     | the proxy did not open the tunnel (refused, authentication failed, closed, garbage) |
 //! | `ws-client`   | 31     | the proxy did not open the tunnel within the proxy timeout |
+//! | `ws-client`   | 32     | more redirects in a row than [`Builder::follow_redirects`](crate::Builder::follow_redirects) allows |
+//! | `ws-client`   | 33     | a redirect that cannot be followed (no or unusable `Location`, another scheme, a downgrade to `ws://`) |
 //! | `os`          | errno  | the operating system's error number (111: connection refused...) |
 //! | `rustls`      | 1      | invalid certificate |
 //! | `rustls`      | 2      | other TLS error |
@@ -154,6 +157,24 @@ pub enum Error {
     Connection(ws_mio::Error),
     /// A text message received with the data type "object" is not JSON.
     InvalidJson(serde_json::Error),
+    /// Settings that cannot work together.
+    Unsupported(&'static str),
+    /// The server redirected more times in a row than allowed.
+    TooManyRedirects {
+        /// The limit.
+        max: u32,
+        /// Where the last redirect led (without credentials).
+        location: String,
+    },
+    /// A redirect that cannot be followed.
+    InvalidRedirect {
+        /// The HTTP status of the redirect.
+        status: u16,
+        /// Its `Location` (without credentials).
+        location: String,
+        /// Why it cannot be followed.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -174,6 +195,9 @@ impl Error {
             Self::TlsConfig(_) | Self::Connection(M::TlsConfig(_)) => 10,
             Self::Send(_) => 11,
             Self::InvalidProxy(_) => 12,
+            Self::Unsupported(_) => 13,
+            Self::TooManyRedirects { .. } => 32,
+            Self::InvalidRedirect { .. } => 33,
             Self::Connection(e) => match e {
                 M::Resolve { .. }
                 | M::Connect { .. }
@@ -336,6 +360,18 @@ impl fmt::Display for Error {
             Self::Send(e) => write!(f, "cannot send: {e}"),
             Self::Connection(e) => write!(f, "{e}"),
             Self::InvalidJson(e) => write!(f, "received text is not valid JSON: {e}"),
+            Self::Unsupported(why) => write!(f, "unsupported settings: {why}"),
+            Self::TooManyRedirects { max, location } => {
+                write!(f, "more than {max} redirects in a row (the last to {location})")
+            }
+            Self::InvalidRedirect {
+                status,
+                location,
+                reason,
+            } => write!(
+                f,
+                "cannot follow the {status} redirect to {location:?}: {reason}"
+            ),
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::error::{Error, ErrorItem};
 /// ```
 /// use ws_client::{Event, TerminateEvent};
 ///
-/// let t = TerminateEvent { code: 1000, reason: String::new(), was_clean: true };
+/// let t = TerminateEvent { code: 1000, reason: String::new(), was_clean: true, reconnect: None };
 /// assert_eq!(
 ///     serde_json::to_string(&Event::Terminate(&t)).unwrap(),
 ///     r#"{"type":"terminate","code":1000,"reason":"","wasClean":true}"#
@@ -241,6 +241,11 @@ pub struct TerminateEvent {
     pub reason: String,
     /// Whether the closing handshake completed.
     pub was_clean: bool,
+    /// The attempt that follows, with [`Builder::reconnect`](crate::Builder::reconnect):
+    /// `None` when this is the end for good. Serialized as
+    /// `"reconnect":{"attempt":1,"delayMs":850}` when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconnect: Option<crate::Reconnect>,
 }
 
 impl TerminateEvent {

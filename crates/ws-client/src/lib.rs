@@ -38,11 +38,16 @@
 //! Errors carry a stack of [`ErrorItem`]s (code, message, component); the
 //! codes are listed in [`error`].
 
+mod attempt;
+mod builder;
+mod dispatch;
 pub mod error;
 mod event;
 mod handler;
 mod headers;
 mod message;
+mod reconnect;
+mod redirect;
 mod socket;
 mod target;
 mod worker;
@@ -52,12 +57,13 @@ pub use event::{Data, ErrorEvent, Event, MessageEvent, OpenEvent, PongEvent, Ter
 pub use handler::{Callbacks, DataType, Handler};
 pub use headers::Headers;
 pub use message::{Json, Outgoing};
-pub use socket::{Builder, Status, WebSocket, check_terminate};
-pub use target::Resolver;
+pub use builder::Builder;
+pub use reconnect::{Reconnect, ReconnectPolicy};
+pub use socket::{HandlerGuard, Status, WebSocket, check_terminate};
 pub use worker::{Stopper, Worker};
 
 pub use bytes::Bytes;
 pub use serde_json;
-pub use ws_mio::Roots;
+pub use ws_mio::{Resolver, Roots};
 pub use ws_proto::{DeflateConfig, Utf8Bytes};
 pub use {ws_mio, ws_proto};

@@ -1,26 +1,26 @@
-//! [`WebSocket`]: one client connection, its [`Builder`], and the adapter
-//! that turns the event loop's events into the handler's callbacks.
+//! [`WebSocket`]: one client connection, as the application holds it.
+//! Its attempts (the first, redirects, reconnects) are started here and
+//! followed by [`Dispatch`](crate::dispatch::Dispatch).
 
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
-use ws_mio::{ClientOptions, Conn, Roots};
-use ws_proto::proxy::{Host, ProxyEnv, ProxyError, ProxyUrl};
-use ws_proto::{ClientRequest, CloseCode, Config, Message, State};
+use ws_mio::Conn;
+use ws_proto::{CloseCode, State};
 
+use crate::attempt::{Plan, Start};
+use crate::builder::Builder;
+use crate::dispatch::Dispatch;
 use crate::error::Error;
-use crate::event::{Data, ErrorEvent, MessageEvent, OpenEvent, PongEvent, TerminateEvent};
 use crate::handler::{Callbacks, DataType, Handler};
-use crate::headers::Headers;
 use crate::message::Outgoing;
-use crate::target::{Resolver, Target, lookup, without_credentials};
-use crate::worker::{Worker, shared_loop};
+use crate::reconnect::Attempts;
+use crate::target::without_credentials;
 
 /// Connection ids, unique within the process.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -28,7 +28,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 thread_local! {
     /// The connection whose callback this thread is running (0: none), so
     /// that `handler()` from inside it fails clearly instead of deadlocking.
-    static IN_CALLBACK: Cell<u64> = const { Cell::new(0) };
+    pub(crate) static IN_CALLBACK: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Where a connection is in its life; displayed as `Connecting`,
@@ -71,31 +71,46 @@ impl fmt::Display for Status {
     }
 }
 
-struct Inner<H> {
-    id: u64,
+pub(crate) struct Inner<H> {
+    pub(crate) id: u64,
+    /// The URL as given, without credentials.
     url: String,
-    data_type: DataType,
-    /// Set by `new`, or by the first event if that comes first.
-    conn: OnceLock<Conn>,
+    pub(crate) data_type: DataType,
+    /// The current attempt's connection: set by `start`, or by the
+    /// attempt's first event if that comes first; replaced by the next
+    /// attempt (under the write lock, which `terminate` excludes).
+    pub(crate) conn: RwLock<Option<Conn>>,
+    /// Where the current attempt goes (after redirects), without
+    /// credentials.
+    pub(crate) effective_url: Mutex<String>,
     /// `terminate` was called: from then on no message is delivered, as
     /// in the browser's API (no `message` event once the socket is
-    /// closing), whatever the peer still sends before its close answer.
-    terminated: AtomicBool,
+    /// closing), whatever the peer still sends before its close answer;
+    /// and no attempt follows.
+    pub(crate) terminated: AtomicBool,
+    /// No attempt follows the current one: set, under the handler's lock,
+    /// just before the last `on_terminate`.
+    pub(crate) over: AtomicBool,
     /// Pings sent with `ping` and not answered yet (payload, when): the
     /// latest few, so a pong can be matched to its ping.
-    pings: Mutex<VecDeque<(Vec<u8>, Instant)>>,
+    pub(crate) pings: Mutex<VecDeque<(Vec<u8>, Instant)>>,
     /// The last round trip measured, in nanoseconds (`NO_RTT`: none yet).
-    rtt_nanos: AtomicU64,
-    handler: Mutex<H>,
+    pub(crate) rtt_nanos: AtomicU64,
+    /// The handler; `None` once taken back by `into_handler`.
+    pub(crate) handler: Mutex<Option<H>>,
+    /// How to make the connection again.
+    pub(crate) plan: Plan,
+    /// Reconnect attempts in a row.
+    pub(crate) attempts: Mutex<Attempts>,
 }
 
 /// ws-client's keepalive interval and timeout (see [`Builder::keepalive`]).
-const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(20);
+pub(crate) const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(20);
 
 /// How many unanswered pings `ping` remembers to match pongs with.
-const PINGS_IN_FLIGHT: usize = 8;
+pub(crate) const PINGS_IN_FLIGHT: usize = 8;
 /// `Inner::rtt_nanos` before anything was measured.
-const NO_RTT: u64 = u64::MAX;
+pub(crate) const NO_RTT: u64 = u64::MAX;
 
 /// A WebSocket client connection, the 4D `WebSocket` object. Cheap to
 /// clone (clones are handles on the same connection); every method can be
@@ -115,7 +130,7 @@ const NO_RTT: u64 = u64::MAX;
 /// # Ok::<(), ws_client::Error>(())
 /// ```
 pub struct WebSocket<H: Handler = Callbacks> {
-    inner: Arc<Inner<H>>,
+    pub(crate) inner: Arc<Inner<H>>,
 }
 
 impl<H: Handler> Clone for WebSocket<H> {
@@ -174,12 +189,66 @@ impl<H: Handler> WebSocket<H> {
     /// println!("{}", ws.handler().0);
     /// # Ok::<(), ws_client::Error>(())
     /// ```
-    pub fn handler(&self) -> MutexGuard<'_, H> {
+    ///
+    /// Also panics once the handler was taken back with
+    /// [`into_handler`](Self::into_handler).
+    pub fn handler(&self) -> HandlerGuard<'_, H> {
+        self.not_in_callback("handler()");
+        let guard = lock(&self.inner.handler);
+        assert!(
+            guard.is_some(),
+            "WebSocket::handler() called after into_handler() took the handler"
+        );
+        HandlerGuard(guard)
+    }
+
+    /// The handler back, once the connection is over for good: its last
+    /// `on_terminate` has returned and no reconnect follows. Before that
+    /// (or if another handle took it already) the handle comes back as
+    /// the error. Other handles on the connection keep working but for
+    /// [`handler`](Self::handler).
+    ///
+    /// ```no_run
+    /// # use ws_client::{Handler, WebSocket};
+    /// #[derive(Default)]
+    /// struct Tally(usize);
+    /// impl Handler for Tally {}
+    /// let mut ws = WebSocket::new("ws://127.0.0.1:9001/", Tally::default())?;
+    /// // ... once on_terminate has run:
+    /// let tally = loop {
+    ///     match ws.into_handler() {
+    ///         Ok(handler) => break handler,
+    ///         Err(not_yet) => {
+    ///             ws = not_yet;
+    ///             std::thread::sleep(std::time::Duration::from_millis(10));
+    ///         }
+    ///     }
+    /// };
+    /// println!("{}", tally.0);
+    /// # Ok::<(), ws_client::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    /// From inside one of this connection's own callbacks.
+    pub fn into_handler(self) -> Result<H, Self> {
+        self.not_in_callback("into_handler()");
+        let taken = {
+            let mut handler = lock(&self.inner.handler);
+            // `over` is set under this lock, before the last callback
+            // runs: seeing it here means that callback has returned.
+            match self.inner.over.load(Ordering::Acquire) {
+                true => handler.take(),
+                false => None,
+            }
+        };
+        taken.ok_or(self)
+    }
+
+    fn not_in_callback(&self, what: &str) {
         assert!(
             IN_CALLBACK.with(Cell::get) != self.inner.id,
-            "WebSocket::handler() called from inside its own callback: use `self` there"
+            "WebSocket::{what} called from inside its own callback: use `self` there"
         );
-        lock(&self.inner.handler)
     }
 
     /// A number that identifies the connection within the process.
@@ -200,6 +269,17 @@ impl<H: Handler> WebSocket<H> {
         &self.inner.url
     }
 
+    /// Where the connection goes now, without credentials: the URL, or
+    /// where redirects led ([`Builder::follow_redirects`]).
+    pub fn effective_url(&self) -> String {
+        lock(&self.inner.effective_url).clone()
+    }
+
+    /// The current attempt's connection, if it has started.
+    fn conn(&self) -> RwLockReadGuard<'_, Option<Conn>> {
+        self.inner.conn.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Where the connection is: `Connecting`, `Connected`, `Closing` or
     /// `Closed`.
     ///
@@ -208,21 +288,29 @@ impl<H: Handler> WebSocket<H> {
     /// println!("{}", ws.status()); // "Connecting", then "Connected"...
     /// # Ok::<(), ws_client::Error>(())
     /// ```
+    ///
+    /// With [`Builder::reconnect`], `Connecting` again between attempts,
+    /// and `Closed` only once no attempt follows.
     pub fn status(&self) -> Status {
-        self.inner
-            .conn
-            .get()
-            .map_or(Status::Connecting, |conn| conn.state().into())
+        match &*self.conn() {
+            None => Status::Connecting,
+            // Ended, but the handler has not heard it yet, and a reconnect
+            // may follow.
+            Some(conn) if conn.state() == State::Closed && !self.inner.over.load(Ordering::Acquire) => {
+                Status::Closing
+            }
+            Some(conn) => conn.state().into(),
+        }
     }
 
     /// The subprotocol the server chose, once connected.
     pub fn protocol(&self) -> Option<String> {
-        self.inner.conn.get().and_then(Conn::subprotocol)
+        self.conn().as_ref().and_then(Conn::subprotocol)
     }
 
     /// Bytes queued and not yet written to the socket.
     pub fn buffered_amount(&self) -> usize {
-        self.inner.conn.get().map_or(0, Conn::buffered_amount)
+        self.conn().as_ref().map_or(0, Conn::buffered_amount)
     }
 
     /// Sends a message: text (`&str`, `String`) as a text frame, bytes
@@ -245,7 +333,7 @@ impl<H: Handler> WebSocket<H> {
     /// # Ok::<(), ws_client::Error>(())
     /// ```
     pub fn send(&self, message: impl Outgoing) -> Result<(), Error> {
-        match self.inner.conn.get() {
+        match &*self.conn() {
             Some(conn) => message.send_on(conn),
             None => Err(Error::NotConnected(Status::Connecting)),
         }
@@ -266,7 +354,8 @@ impl<H: Handler> WebSocket<H> {
     /// # Ok::<(), ws_client::Error>(())
     /// ```
     pub fn ping(&self, payload: &[u8]) -> Result<(), Error> {
-        let Some(conn) = self.inner.conn.get() else {
+        let slot = self.conn();
+        let Some(conn) = &*slot else {
             return Err(Error::NotConnected(Status::Connecting));
         };
         let mut pings = lock(&self.inner.pings);
@@ -309,8 +398,12 @@ impl<H: Handler> WebSocket<H> {
     pub fn terminate(&self, code: Option<u16>, reason: Option<&str>) -> Result<(), Error> {
         let (code, reason) = (code.unwrap_or(1000), reason.unwrap_or(""));
         check_terminate(code, reason)?;
+        // Under the read lock: a reconnect starts under the write lock
+        // after checking the flag, so it either sees the flag or its
+        // connection is the one closed here.
+        let slot = self.conn();
         self.inner.terminated.store(true, Ordering::Release);
-        match self.inner.conn.get() {
+        match &*slot {
             Some(conn) => conn.close(CloseCode(code), reason).map_err(Error::from),
             None => Ok(()),
         }
@@ -336,6 +429,93 @@ pub fn check_terminate(code: u16, reason: &str) -> Result<(), Error> {
         return Err(Error::ReasonTooLong(reason.len()));
     }
     Ok(())
+}
+
+impl<H: Handler> WebSocket<H> {
+    /// Makes the `WebSocket` and starts its first attempt.
+    pub(crate) fn start(
+        plan: Plan,
+        data_type: DataType,
+        handler: H,
+        start: Start,
+    ) -> Result<Self, Error> {
+        let url = plan.url.clone();
+        let ws = WebSocket {
+            inner: Arc::new(Inner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                url: without_credentials(&url).into_owned(),
+                data_type,
+                conn: RwLock::new(None),
+                effective_url: Mutex::new(without_credentials(&url).into_owned()),
+                terminated: AtomicBool::new(false),
+                over: AtomicBool::new(false),
+                pings: Mutex::new(VecDeque::new()),
+                rtt_nanos: AtomicU64::new(NO_RTT),
+                handler: Mutex::new(Some(handler)),
+                plan,
+                attempts: Mutex::new(Attempts::default()),
+            }),
+        };
+        let dispatch = Dispatch::new(ws.clone(), url.clone(), false, 0);
+        let conn = ws.inner.plan.connect(&url, false, start, dispatch)?;
+        let mut slot = ws.inner.conn.write().unwrap_or_else(PoisonError::into_inner);
+        // The attempt's first event may have put it there already (and it
+        // may even have ended and made way for the next attempt).
+        slot.get_or_insert(conn);
+        drop(slot);
+        Ok(ws)
+    }
+
+    /// Starts the attempt that follows the current one: to `url` (a
+    /// redirect's; the URL given, for a reconnect) after `delay`.
+    /// `None` (and nothing started) once `terminate` was called.
+    pub(crate) fn next_attempt(
+        &self,
+        url: &str,
+        other_origin: bool,
+        redirects: u32,
+        delay: Duration,
+    ) -> Option<Result<(), Error>> {
+        let inner = &self.inner;
+        let mut slot = inner.conn.write().unwrap_or_else(PoisonError::into_inner);
+        if inner.terminated.load(Ordering::Acquire) {
+            return None;
+        }
+        let dispatch =
+            Dispatch::new(self.clone(), url.to_owned(), other_origin, redirects).installed();
+        let started = inner
+            .plan
+            .connect(url, other_origin, Start::Later(delay), dispatch);
+        Some(started.map(|conn| {
+            *slot = Some(conn);
+            *lock(&inner.effective_url) = without_credentials(url).into_owned();
+            lock(&inner.pings).clear();
+        }))
+    }
+}
+
+/// The handler of a [`WebSocket`], locked while this lives (see
+/// [`WebSocket::handler`]).
+pub struct HandlerGuard<'a, H>(MutexGuard<'a, Option<H>>);
+
+impl<H> Deref for HandlerGuard<'_, H> {
+    type Target = H;
+
+    fn deref(&self) -> &H {
+        self.0.as_ref().expect("checked when the guard was made")
+    }
+}
+
+impl<H> DerefMut for HandlerGuard<'_, H> {
+    fn deref_mut(&mut self) -> &mut H {
+        self.0.as_mut().expect("checked when the guard was made")
+    }
+}
+
+impl<H: fmt::Debug> fmt::Debug for HandlerGuard<'_, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
 }
 
 impl WebSocket<Callbacks> {
@@ -371,618 +551,9 @@ impl<H: Handler> fmt::Debug for WebSocket<H> {
     }
 }
 
-/// Settings for a connection beyond the handler's; ends with
-/// [`connect`](Self::connect). Settings given here win over the handler's
-/// `data_type`; headers given here are sent after the handler's.
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use ws_client::{Callbacks, Roots, WebSocket};
-///
-/// let ws = WebSocket::builder("wss://feed.example/v1")
-///     .tls_roots(Roots::System)
-///     .ca_file("/etc/my-ca.pem")
-///     .cookie("session=abc")
-///     .keepalive(Some(Duration::from_secs(15)))
-///     .max_write_buffer(8 << 20)
-///     .connect(Callbacks::new())?;
-/// # Ok::<(), ws_client::Error>(())
-/// ```
-pub struct Builder {
-    url: String,
-    data_type: Option<DataType>,
-    headers: Headers,
-    protocols: Vec<String>,
-    origin: Option<String>,
-    options: ClientOptions,
-    event_loop: Option<ws_mio::Handle>,
-    resolver: Option<Arc<Resolver>>,
-    proxy: ProxyChoice,
-    via: Via,
-    /// Changes to `options.config` by the specific setters, applied over
-    /// it at connect (see [`Builder::config`]).
-    tweaks: Vec<ConfigChange>,
-}
-
-/// A change a [`Builder`] setter makes to the protocol settings.
-type ConfigChange = Box<dyn FnOnce(&mut Config) + Send>;
-
-/// How [`Builder`] reaches the server.
-enum Via {
-    /// Over TCP to the URL's host (or the proxy's).
-    Network,
-    /// Over a Unix domain socket ([`Builder::unix_socket`], `ws+unix://`).
-    Unix(PathBuf),
-    /// Over a stream the caller made ([`Builder::stream`]).
-    Stream(ws_mio::Stream),
-}
-
-/// How [`Builder`] chooses the proxy. Not `Debug`: the URL may hold
-/// credentials (see [`Builder::proxy_for_debug`]).
-#[derive(Clone)]
-enum ProxyChoice {
-    /// Directly (the default, and [`Builder::no_proxy`]).
-    Direct,
-    /// Through this proxy URL ([`Builder::proxy`]); read at connect.
-    Url(String),
-    /// As the environment says ([`Builder::proxy_from_env`]).
-    FromEnv,
-}
-
-impl Builder {
-    /// Default settings: the shared background loop, data type from the
-    /// handler, the defaults of [`ws_proto::Config`] and
-    /// [`ws_mio::ClientOptions`], except keepalive, which is on (a ping
-    /// after 20 s without input, 20 s for its answer).
-    pub fn new(url: &str) -> Self {
-        Self {
-            url: url.to_owned(),
-            data_type: None,
-            headers: Headers::new(),
-            protocols: Vec::new(),
-            origin: None,
-            options: ClientOptions {
-                config: Config {
-                    // Long-lived connections die silently (a NAT forgets
-                    // them, a peer vanishes): ping when idle, by default,
-                    // as Python websockets does.
-                    keepalive_interval: Some(DEFAULT_KEEPALIVE),
-                    keepalive_timeout: DEFAULT_KEEPALIVE,
-                    ..Config::default()
-                },
-                ..ClientOptions::default()
-            },
-            event_loop: None,
-            resolver: None,
-            proxy: ProxyChoice::Direct,
-            via: Via::Network,
-            tweaks: Vec::new(),
-        }
-    }
-
-    /// Sets the data type (instead of the handler's).
-    pub fn data_type(mut self, data_type: DataType) -> Self {
-        self.data_type = Some(data_type);
-        self
-    }
-
-    /// Adds a request header (a name given again is sent again).
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.append(name, value);
-        self
-    }
-
-    /// Adds request headers.
-    pub fn headers(mut self, headers: Headers) -> Self {
-        self.headers.extend(headers.iter());
-        self
-    }
-
-    /// Adds cookies, as `"name=value; name2=value2"`.
-    pub fn cookie(self, cookies: impl Into<String>) -> Self {
-        self.header("Cookie", cookies)
-    }
-
-    /// Offers a subprotocol (call again to offer several, in order of
-    /// preference).
-    pub fn protocol(mut self, name: impl Into<String>) -> Self {
-        self.protocols.push(name.into());
-        self
-    }
-
-    /// Sends an `Origin` header.
-    pub fn origin(mut self, origin: impl Into<String>) -> Self {
-        self.origin = Some(origin.into());
-        self
-    }
-
-    /// The base trust store for `wss://` (default: webpki-roots).
-    pub fn tls_roots(mut self, roots: Roots) -> Self {
-        self.options.tls.roots = roots;
-        self
-    }
-
-    /// Trusts the CA certificates in a PEM file as well.
-    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.options.tls.extra_ca_files.push(path.into());
-        self
-    }
-
-    /// Trusts a DER certificate as well.
-    pub fn ca_der(mut self, der: impl Into<Vec<u8>>) -> Self {
-        self.options.tls.extra_ca_der.push(der.into());
-        self
-    }
-
-    /// Presents this client certificate to servers that ask for one
-    /// (mutual TLS): a PEM certificate chain (leaf first) and a PEM
-    /// private key. Read at connect; a file that cannot be used fails
-    /// `connect` with [`Error::TlsConfig`].
-    pub fn client_auth_pem(mut self, chain: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
-        self.options.tls.client_auth = Some(ws_mio::ClientIdentity::PemFiles {
-            chain: chain.into(),
-            key: key.into(),
-        });
-        self
-    }
-
-    /// Like [`client_auth_pem`](Self::client_auth_pem), from DER bytes.
-    pub fn client_auth_der(mut self, chain: Vec<Vec<u8>>, key: Vec<u8>) -> Self {
-        self.options.tls.client_auth = Some(ws_mio::ClientIdentity::Der { chain, key });
-        self
-    }
-
-    /// Uses a complete rustls configuration for `wss://`.
-    pub fn tls_config(mut self, config: Arc<ws_mio::rustls::ClientConfig>) -> Self {
-        self.options.tls.config = Some(config);
-        self
-    }
-
-    /// How long a TCP connect to one address may take (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.options.connect_timeout = timeout;
-        self
-    }
-
-    /// How long the opening handshake may take once connected (default 10 s).
-    pub fn handshake_timeout(self, timeout: Option<Duration>) -> Self {
-        self.tweak(move |c| c.handshake_timeout = timeout)
-    }
-
-    /// How long to wait for the server's close frame (default 5 s).
-    pub fn close_timeout(self, timeout: Option<Duration>) -> Self {
-        self.tweak(move |c| c.close_timeout = timeout)
-    }
-
-    /// Sends a ping after this long without input (default 20 s; `None`
-    /// turns keepalive off), and fails the connection (close 1011, then
-    /// `on_error` and `on_terminate` with 1006) when nothing comes back
-    /// within [`keepalive_timeout`](Self::keepalive_timeout). A dead peer
-    /// or a silently dropped network path is found within the sum; its
-    /// pongs also measure [`WebSocket::rtt`].
-    pub fn keepalive(self, interval: Option<Duration>) -> Self {
-        self.tweak(move |c| c.keepalive_interval = interval)
-    }
-
-    /// How long a keepalive ping may go unanswered (default 20 s).
-    pub fn keepalive_timeout(self, timeout: Duration) -> Self {
-        self.tweak(move |c| c.keepalive_timeout = timeout)
-    }
-
-    /// The largest message accepted (larger ones close with 1009).
-    pub fn max_message_size(self, bytes: usize) -> Self {
-        self.tweak(move |c| c.max_message_size = bytes)
-    }
-
-    /// The largest frame accepted (larger ones close with 1009).
-    pub fn max_frame_size(self, bytes: usize) -> Self {
-        self.tweak(move |c| c.max_frame_size = bytes)
-    }
-
-    /// The most bytes `send` may queue before it refuses.
-    pub fn max_write_buffer(self, bytes: usize) -> Self {
-        self.tweak(move |c| c.max_write_buffer = bytes)
-    }
-
-    /// Offers permessage-deflate (RFC 7692) with these parameters
-    /// (`DeflateConfig::default()`: 15-bit windows, context takeover,
-    /// level 1, messages under 32 bytes sent as they are). Off by default:
-    /// it costs CPU time on every message (latency) and about 430 KB per
-    /// connection once used, and compressing secrets beside data an
-    /// attacker chooses can leak them (CRIME/BREACH); turn it on for bulky,
-    /// repetitive payloads such as JSON feeds.
-    pub fn deflate(self, deflate: Option<ws_proto::DeflateConfig>) -> Self {
-        self.tweak(move |c| c.deflate = deflate)
-    }
-
-    /// Every protocol setting at once, as the base the specific setters
-    /// (`keepalive`, `max_message_size`, `deflate`...) then change,
-    /// whichever order they are called in: a setter always wins over
-    /// `config`. Note that `ws_proto::Config::default()` has keepalive
-    /// off, where this builder's own default has it on.
-    pub fn config(mut self, config: Config) -> Self {
-        self.options.config = config;
-        self
-    }
-
-    /// Records a change to the protocol settings, applied over the base
-    /// ([`config`](Self::config)) at connect, in the order made.
-    fn tweak(mut self, change: impl FnOnce(&mut Config) + Send + 'static) -> Self {
-        self.tweaks.push(Box::new(change));
-        self
-    }
-
-    /// Disables Nagle's algorithm (default: yes).
-    pub fn nodelay(mut self, nodelay: bool) -> Self {
-        self.options.nodelay = nodelay;
-        self
-    }
-
-    /// Runs the connection, and its callbacks, on `worker` (on the thread
-    /// that drives it) instead of the shared background loop.
-    pub fn worker(mut self, worker: &Worker) -> Self {
-        self.event_loop = Some(worker.loop_handle());
-        self
-    }
-
-    /// Resolves host names with `resolve` instead of the system resolver
-    /// (a custom DNS, a fixed address for tests...).
-    pub fn resolver(
-        mut self,
-        resolve: impl Fn(&str, u16) -> std::io::Result<Vec<SocketAddr>> + Send + Sync + 'static,
-    ) -> Self {
-        self.resolver = Some(Arc::new(resolve));
-        self
-    }
-
-    /// Connects through the proxy at `url`: `http://[user:password@]host[:port]`
-    /// (HTTP CONNECT, with Basic authentication when credentials are
-    /// given), `socks5://...` (SOCKS5; this client resolves the server's
-    /// name, with the system resolver) or `socks5h://...` (the proxy
-    /// resolves it). The URL is read by [`connect`](Self::connect), which
-    /// fails with [`Error::InvalidProxy`] if it cannot be used (`https://`
-    /// proxies are not supported). Credentials never appear in errors or
-    /// `Debug` output. Replaces an earlier [`proxy_from_env`](Self::proxy_from_env)
-    /// or [`no_proxy`](Self::no_proxy).
-    ///
-    /// ```no_run
-    /// use ws_client::{Callbacks, WebSocket};
-    ///
-    /// let ws = WebSocket::builder("wss://feed.example.com/quotes")
-    ///     .proxy("http://alice:secret@proxy.corp:3128")
-    ///     .connect(Callbacks::new())?;
-    /// # Ok::<(), ws_client::Error>(())
-    /// ```
-    pub fn proxy(mut self, url: impl Into<String>) -> Self {
-        self.proxy = ProxyChoice::Url(url.into());
-        self
-    }
-
-    /// How long the proxy may take to open the tunnel once the TCP
-    /// connection to it is made (default 10 s).
-    pub fn proxy_timeout(mut self, timeout: Duration) -> Self {
-        self.options.proxy_timeout = timeout;
-        self
-    }
-
-    /// Connects over the Unix domain socket at `path` (a local gateway or
-    /// sidecar) instead of TCP; the URL still gives the handshake's `Host`
-    /// and resource, and `wss://` runs TLS over the socket with the URL's
-    /// host as the server name. A `ws+unix:///path/to.sock:/resource` URL
-    /// says the same in one string.
-    pub fn unix_socket(mut self, path: impl Into<PathBuf>) -> Self {
-        self.via = Via::Unix(path.into());
-        self
-    }
-
-    /// Runs the connection over `stream`, a socket the caller connected
-    /// (a connection pool's, a tunnel of its own, one end of a
-    /// socketpair): [`ws_mio::Stream::from_std_tcp`],
-    /// [`ws_mio::Stream::from_std_unix`], or a mio socket.
-    /// The URL gives the handshake's `Host` and resource, and `wss://`
-    /// runs TLS over it; a proxy set too is asked for a tunnel over it.
-    pub fn stream(mut self, stream: impl Into<ws_mio::Stream>) -> Self {
-        self.via = Via::Stream(stream.into());
-        self
-    }
-
-    /// Connects directly, whatever the environment says (the default).
-    pub fn no_proxy(mut self) -> Self {
-        self.proxy = ProxyChoice::Direct;
-        self
-    }
-
-    /// Chooses the proxy from the environment, as curl does, when
-    /// [`connect`](Self::connect) runs: `https_proxy` (or `HTTPS_PROXY`)
-    /// for `wss://`, `http_proxy` (lowercase only: `HTTP_PROXY` can be set
-    /// by a web server's request headers in CGI programs) for `ws://`, else
-    /// `all_proxy` / `ALL_PROXY`; none for a host that `no_proxy` /
-    /// `NO_PROXY` lists (comma-separated host suffixes, IP addresses, CIDR
-    /// blocks, `host:port`, or `*` for all). The environment is never read
-    /// unless this is called.
-    pub fn proxy_from_env(mut self) -> Self {
-        self.proxy = ProxyChoice::FromEnv;
-        self
-    }
-
-    /// The proxy choice as `Debug` shows it: the URL without credentials.
-    fn proxy_for_debug(&self) -> String {
-        match &self.proxy {
-            ProxyChoice::Direct => "direct".to_owned(),
-            ProxyChoice::FromEnv => "from the environment".to_owned(),
-            ProxyChoice::Url(url) => match ProxyUrl::parse(url) {
-                Ok(url) => url.to_string(),
-                Err(_) => "<invalid URL>".to_owned(),
-            },
-        }
-    }
-
-    /// The proxy for `target`, per the builder's choice.
-    fn chosen_proxy(&self, target: &Target) -> Result<Option<ProxyUrl>, Error> {
-        let proxy = self.named_proxy(target)?;
-        if let Some(url) = &proxy {
-            if url.scheme().uses_tls() {
-                // Before resolving it: ws-mio would refuse it anyway.
-                let scheme = url.scheme();
-                return Err(Error::InvalidProxy(ProxyError::Unsupported { scheme }));
-            }
-        }
-        Ok(proxy)
-    }
-
-    fn named_proxy(&self, target: &Target) -> Result<Option<ProxyUrl>, Error> {
-        match &self.proxy {
-            ProxyChoice::Direct => Ok(None),
-            ProxyChoice::Url(url) => ProxyUrl::parse(url)
-                .map(Some)
-                .map_err(|e| Error::InvalidProxy(e.into())),
-            ProxyChoice::FromEnv => {
-                let env = ProxyEnv::from_lookup(|name| std::env::var(name).ok());
-                env.proxy_for(target.secure, &target.host, target.port)
-                    .map(Option::<&ProxyUrl>::cloned)
-                    .map_err(Error::InvalidProxy)
-            }
-        }
-    }
-
-    /// Opens the connection with `handler`; see [`WebSocket::new`].
-    pub fn connect<H: Handler>(mut self, handler: H) -> Result<WebSocket<H>, Error> {
-        let target = Target::parse(&self.url)?;
-        let proxy = match (&self.via, &target.unix) {
-            (Via::Network, None) => self.chosen_proxy(&target)?,
-            // A local socket: the environment's proxies are for the network.
-            _ if matches!(self.proxy, ProxyChoice::FromEnv) => None,
-            _ => self.chosen_proxy(&target)?,
-        };
-        let mut request =
-            ClientRequest::new(target.host.clone(), target.port, target.resource.clone())
-                .secure(target.secure);
-        for protocol in self.protocols {
-            request = request.protocol(protocol);
-        }
-        if let Some(origin) = self.origin {
-            request = request.origin(origin);
-        }
-        let mut authorization = false;
-        for (name, value) in handler.headers().iter().chain(self.headers.iter()) {
-            authorization |= name.eq_ignore_ascii_case("authorization");
-            request = request.header(name, value);
-        }
-        // Credentials in the URL, unless an Authorization header says
-        // otherwise (RFC 7617).
-        if let (Some((user, password)), false) = (&target.credentials, authorization) {
-            use base64::Engine as _;
-            let token =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            request = request.header("Authorization", format!("Basic {token}"));
-        }
-        request.validate().map_err(Error::InvalidRequest)?;
-        let via = match (std::mem::replace(&mut self.via, Via::Network), &target.unix) {
-            (Via::Network, Some(path)) => Via::Unix(path.clone()),
-            (via, _) => via,
-        };
-        let addrs = match (&via, &proxy) {
-            (Via::Network, None) => target.addresses(self.resolver.as_deref())?,
-            (Via::Network, Some(url)) => proxy_addresses(url, self.resolver.as_deref())?,
-            _ => Vec::new(),
-        };
-        self.options.proxy = proxy;
-        for change in std::mem::take(&mut self.tweaks) {
-            change(&mut self.options.config);
-        }
-        let event_loop = match self.event_loop {
-            Some(handle) => handle,
-            None => shared_loop()?,
-        };
-        let inner = Arc::new(Inner {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            url: without_credentials(&self.url).into_owned(),
-            data_type: self.data_type.unwrap_or_else(|| handler.data_type()),
-            conn: OnceLock::new(),
-            terminated: AtomicBool::new(false),
-            pings: Mutex::new(VecDeque::new()),
-            rtt_nanos: AtomicU64::new(NO_RTT),
-
-            handler: Mutex::new(handler),
-        });
-        let ws = WebSocket { inner };
-        let dispatch = Dispatch {
-            ws: ws.clone(),
-            failed: false,
-            keepalive_rtt: None,
-        };
-        let conn = match via {
-            Via::Network => event_loop.connect_to(&request, addrs, self.options, dispatch)?,
-            Via::Unix(path) => event_loop.connect_unix(path, &request, self.options, dispatch)?,
-            Via::Stream(stream) => {
-                event_loop.connect_stream(stream, &request, self.options, dispatch)?
-            }
-        };
-        let _ = ws.inner.conn.set(conn);
-        Ok(ws)
-    }
-}
-
-/// The proxy's addresses: the first hop.
-fn proxy_addresses(url: &ProxyUrl, resolve: Option<&Resolver>) -> Result<Vec<SocketAddr>, Error> {
-    let host = match url.host() {
-        Host::Name(name) => name.clone(),
-        Host::Ip(ip) => ip.to_string(),
-    };
-    lookup(&host, url.port(), resolve).map_err(|error| {
-        Error::Connection(ws_mio::Error::ProxyUnreachable {
-            proxy: url.to_string(),
-            error: Box::new(ws_mio::Error::Resolve { host, error }),
-        })
-    })
-}
-
-impl fmt::Debug for Builder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Builder")
-            .field("url", &without_credentials(&self.url))
-            .field("data_type", &self.data_type)
-            .field("headers", &self.headers)
-            .field("protocols", &self.protocols)
-            .field("options", &self.options)
-            .field("proxy", &self.proxy_for_debug())
-            .field("settings_changed", &self.tweaks.len())
-            .finish_non_exhaustive()
-    }
-}
-
-/// Turns the event loop's events into the handler's callbacks, keeping
-/// the 4D order: nothing but `on_terminate` after `on_error`.
-struct Dispatch<H: Handler> {
-    ws: WebSocket<H>,
-    /// `on_error` has run: later messages and errors are not delivered.
-    failed: bool,
-    /// The keepalive round trip last seen, so that a pong tells a new
-    /// measurement from an old one.
-    keepalive_rtt: Option<Duration>,
-}
-
-impl<H: Handler> Dispatch<H> {
-    fn call(&self, f: impl FnOnce(&mut H, &WebSocket<H>)) {
-        let inner = &self.ws.inner;
-        let mut handler = lock(&inner.handler);
-        let previous = IN_CALLBACK.with(|c| c.replace(inner.id));
-        // Restores the marker even if the callback panics (the loop catches
-        // the panic and fails the connection with 1011).
-        struct Restore(u64);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                IN_CALLBACK.with(|c| c.set(self.0));
-            }
-        }
-        let _restore = Restore(previous);
-        f(&mut handler, &self.ws);
-    }
-
-    fn error(&mut self, error: Error) {
-        if !self.failed {
-            self.failed = true;
-            let event = ErrorEvent::new(error);
-            self.call(|h, ws| h.on_error(ws, &event));
-        }
-    }
-
-    /// The round trip this pong ends: a ping sent with `WebSocket::ping`
-    /// with the same payload (the oldest such), or the keepalive ping the
-    /// state machine just matched it with.
-    fn round_trip(&mut self, conn: &Conn, payload: &[u8]) -> Option<Duration> {
-        let mut pings = lock(&self.ws.inner.pings);
-        if let Some(i) = pings.iter().position(|(p, _)| p[..] == *payload) {
-            let (_, sent) = pings.remove(i).expect("found");
-            return Some(sent.elapsed());
-        }
-        drop(pings);
-        let keepalive = conn.rtt();
-        if keepalive.is_some() && keepalive != self.keepalive_rtt {
-            self.keepalive_rtt = keepalive;
-            return keepalive;
-        }
-        None
-    }
-
-    /// The message as the data type wants it.
-    fn data(&self, message: Message) -> Result<Data, serde_json::Error> {
-        Ok(match (self.ws.inner.data_type, message) {
-            (_, Message::Binary(bytes)) => Data::Blob(bytes),
-            (DataType::Blob, Message::Text(text)) => Data::Blob(text.into_bytes()),
-            (DataType::Text, Message::Text(text)) => Data::Text(text),
-            (DataType::Object, Message::Text(text)) => {
-                Data::Object(serde_json::from_str(text.as_str())?)
-            }
-        })
-    }
-}
-
-impl<H: Handler> ws_mio::Handler for Dispatch<H> {
-    fn on_event(&mut self, conn: &Conn, event: ws_mio::Event) {
-        if self.ws.inner.conn.get().is_none() {
-            let _ = self.ws.inner.conn.set(conn.clone());
-        }
-        match event {
-            ws_mio::Event::Open(open) => {
-                let event = OpenEvent {
-                    protocol: open.subprotocol,
-                    headers: open.headers,
-                    tls: conn.tls_info(),
-                };
-                self.call(|h, ws| h.on_open(ws, &event));
-            }
-            ws_mio::Event::Message(message) => {
-                if self.failed || self.ws.inner.terminated.load(Ordering::Acquire) {
-                    return;
-                }
-                match self.data(message) {
-                    Ok(data) => self.call(|h, ws| h.on_message(ws, MessageEvent { data })),
-                    Err(e) => {
-                        // RFC 6455 section 7.4.1: 1007, data inconsistent
-                        // with the message's type.
-                        let _ = conn.close(CloseCode::INVALID_PAYLOAD, "invalid JSON");
-                        self.error(Error::InvalidJson(e));
-                    }
-                }
-            }
-            ws_mio::Event::Ping(payload) => {
-                if !self.failed && !self.ws.inner.terminated.load(Ordering::Acquire) {
-                    self.call(|h, ws| h.on_ping(ws, &payload));
-                }
-            }
-            ws_mio::Event::Pong(payload) => {
-                let rtt = self.round_trip(conn, &payload);
-                if let Some(rtt) = rtt {
-                    let nanos = u64::try_from(rtt.as_nanos()).unwrap_or(NO_RTT - 1);
-                    self.ws.inner.rtt_nanos.store(nanos, Ordering::Relaxed);
-                }
-                if !self.failed && !self.ws.inner.terminated.load(Ordering::Acquire) {
-                    let event = PongEvent { payload, rtt };
-                    self.call(|h, ws| h.on_pong(ws, &event));
-                }
-            }
-            ws_mio::Event::Drain => {
-                if !self.failed && !self.ws.inner.terminated.load(Ordering::Acquire) {
-                    self.call(|h, ws| h.on_drain(ws));
-                }
-            }
-            ws_mio::Event::Error(e) => self.error(Error::Connection(e)),
-            ws_mio::Event::Closed(closed) => {
-                let event = TerminateEvent {
-                    code: closed.code.0,
-                    reason: closed.reason,
-                    was_clean: closed.was_clean,
-                };
-                self.call(|h, ws| h.on_terminate(ws, &event));
-            }
-        }
-    }
-}
-
 /// Locks `m`. A handler that panicked leaves its lock poisoned; the data
 /// (the handler, the list of pings) is still whole between calls, so it is
 /// taken anyway.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -1,6 +1,7 @@
 //! From the URL given to `WebSocket::new` to what the handshake needs.
 
 use std::io;
+use ws_mio::Resolver;
 use std::net::{SocketAddr, ToSocketAddrs as _};
 
 use url::{Host, Url};
@@ -203,7 +204,7 @@ pub(crate) fn lookup(
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
     let addrs: Vec<SocketAddr> = match resolve {
-        Some(resolve) => resolve(host, port)?,
+        Some(resolver) => resolver.resolve(host, port)?,
         None => (host, port).to_socket_addrs()?.collect(),
     };
     if addrs.is_empty() {
@@ -212,8 +213,6 @@ pub(crate) fn lookup(
     Ok(addrs)
 }
 
-/// A host name resolver: the host and port in, the addresses to try out.
-pub type Resolver = dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>> + Send + Sync;
 
 #[cfg(test)]
 mod tests {

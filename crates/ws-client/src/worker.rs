@@ -9,7 +9,8 @@ use ws_mio::EventLoop;
 
 use crate::error::Error;
 use crate::handler::Handler;
-use crate::socket::{Builder, WebSocket};
+use crate::builder::Builder;
+use crate::socket::WebSocket;
 
 /// The handle on the process's shared background loop, started on first
 /// use on a thread named `ws-client`, which runs every callback of the

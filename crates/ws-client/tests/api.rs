@@ -442,14 +442,23 @@ fn events_serialize_with_the_4d_field_names() {
         serde_json::to_string(&Event::Message(&message)).unwrap(),
         r#"{"type":"message","data":{"a":[1]}}"#
     );
-    let terminate = TerminateEvent {
+    let mut terminate = TerminateEvent {
         code: 1000,
         reason: String::new(),
         was_clean: true,
+        reconnect: None,
     };
     assert_eq!(
         serde_json::to_string(&Event::Terminate(&terminate)).unwrap(),
         r#"{"type":"terminate","code":1000,"reason":"","wasClean":true}"#
+    );
+    terminate.reconnect = Some(ws_client::Reconnect {
+        attempt: 2,
+        delay: std::time::Duration::from_millis(1500),
+    });
+    assert_eq!(
+        serde_json::to_string(&Event::Terminate(&terminate)).unwrap(),
+        r#"{"type":"terminate","code":1000,"reason":"","wasClean":true,"reconnect":{"attempt":2,"delayMs":1500}}"#
     );
     let error = ws_client::ErrorEvent::new(Error::Stopped);
     let json = serde_json::to_value(Event::Error(&error)).unwrap();
