@@ -34,7 +34,9 @@ impl ProxyChoice {
     fn for_target(&self, target: &Target) -> Result<Option<ProxyUrl>, Error> {
         let proxy = match self {
             Self::Direct => None,
-            Self::Url(url) => Some(ProxyUrl::parse(url).map_err(|e| Error::InvalidProxy(e.into()))?),
+            Self::Url(url) => {
+                Some(ProxyUrl::parse(url).map_err(|e| Error::InvalidProxy(e.into()))?)
+            }
             Self::FromEnv => {
                 let env = ProxyEnv::from_lookup(|name| std::env::var(name).ok());
                 env.proxy_for(target.secure, &target.host, target.port)

@@ -134,9 +134,12 @@ impl<H: Handler> Dispatch<H> {
     fn ended(&mut self, code: u16, reason: String, was_clean: bool) {
         if let Some(redirect) = self.redirect.take() {
             let other_origin = self.other_origin || redirect.other_origin;
-            let started =
-                self.ws
-                    .next_attempt(&redirect.url, other_origin, self.redirects + 1, Duration::ZERO);
+            let started = self.ws.next_attempt(
+                &redirect.url,
+                other_origin,
+                self.redirects + 1,
+                Duration::ZERO,
+            );
             match started {
                 Some(Ok(())) => return, // no callback for a redirect
                 Some(Err(e)) => self.error(e),
@@ -209,7 +212,12 @@ impl<H: Handler> ws_mio::Handler for Dispatch<H> {
     fn on_event(&mut self, conn: &Conn, event: ws_mio::Event) {
         if !self.installed {
             self.installed = true;
-            let mut slot = self.ws.inner.conn.write().unwrap_or_else(PoisonError::into_inner);
+            let mut slot = self
+                .ws
+                .inner
+                .conn
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
             slot.get_or_insert_with(|| conn.clone());
         }
         match event {

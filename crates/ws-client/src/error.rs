@@ -362,7 +362,10 @@ impl fmt::Display for Error {
             Self::InvalidJson(e) => write!(f, "received text is not valid JSON: {e}"),
             Self::Unsupported(why) => write!(f, "unsupported settings: {why}"),
             Self::TooManyRedirects { max, location } => {
-                write!(f, "more than {max} redirects in a row (the last to {location})")
+                write!(
+                    f,
+                    "more than {max} redirects in a row (the last to {location})"
+                )
             }
             Self::InvalidRedirect {
                 status,

@@ -52,12 +52,12 @@ mod socket;
 mod target;
 mod worker;
 
+pub use builder::Builder;
 pub use error::{Error, ErrorItem};
 pub use event::{Data, ErrorEvent, Event, MessageEvent, OpenEvent, PongEvent, TerminateEvent};
 pub use handler::{Callbacks, DataType, Handler};
 pub use headers::Headers;
 pub use message::{Json, Outgoing};
-pub use builder::Builder;
 pub use reconnect::{Reconnect, ReconnectPolicy};
 pub use socket::{HandlerGuard, Status, WebSocket, check_terminate};
 pub use worker::{Stopper, Worker};

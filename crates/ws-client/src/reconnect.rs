@@ -69,7 +69,11 @@ impl ReconnectPolicy {
     /// What the ceiling is multiplied by per attempt (default 2; below 1
     /// counts as 1).
     pub fn factor(mut self, factor: f64) -> Self {
-        self.factor = if factor.is_finite() { factor.max(1.0) } else { 1.0 };
+        self.factor = if factor.is_finite() {
+            factor.max(1.0)
+        } else {
+            1.0
+        };
         self
     }
 
@@ -322,7 +326,8 @@ mod tests {
             let next = Attempts::default().next(&policy, &ending, 0.5);
             assert_eq!(next.is_some(), again, "{status}");
         }
-        let lost_error = Error::Connection(ws_mio::Error::Protocol(ws_proto::Error::ConnectionLost));
+        let lost_error =
+            Error::Connection(ws_mio::Error::Protocol(ws_proto::Error::ConnectionLost));
         assert!(!repeats(&lost_error));
         let ending = Ending {
             failed: true,

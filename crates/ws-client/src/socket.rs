@@ -277,7 +277,10 @@ impl<H: Handler> WebSocket<H> {
 
     /// The current attempt's connection, if it has started.
     fn conn(&self) -> RwLockReadGuard<'_, Option<Conn>> {
-        self.inner.conn.read().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .conn
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Where the connection is: `Connecting`, `Connected`, `Closing` or
@@ -296,7 +299,9 @@ impl<H: Handler> WebSocket<H> {
             None => Status::Connecting,
             // Ended, but the handler has not heard it yet, and a reconnect
             // may follow.
-            Some(conn) if conn.state() == State::Closed && !self.inner.over.load(Ordering::Acquire) => {
+            Some(conn)
+                if conn.state() == State::Closed && !self.inner.over.load(Ordering::Acquire) =>
+            {
                 Status::Closing
             }
             Some(conn) => conn.state().into(),
@@ -458,7 +463,11 @@ impl<H: Handler> WebSocket<H> {
         };
         let dispatch = Dispatch::new(ws.clone(), url.clone(), false, 0);
         let conn = ws.inner.plan.connect(&url, false, start, dispatch)?;
-        let mut slot = ws.inner.conn.write().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = ws
+            .inner
+            .conn
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         // The attempt's first event may have put it there already (and it
         // may even have ended and made way for the next attempt).
         slot.get_or_insert(conn);

@@ -1,8 +1,8 @@
 //! From the URL given to `WebSocket::new` to what the handshake needs.
 
 use std::io;
-use ws_mio::Resolver;
 use std::net::{SocketAddr, ToSocketAddrs as _};
+use ws_mio::Resolver;
 
 use url::{Host, Url};
 
@@ -212,7 +212,6 @@ pub(crate) fn lookup(
     }
     Ok(addrs)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use ws_mio::EventLoop;
 
+use crate::builder::Builder;
 use crate::error::Error;
 use crate::handler::Handler;
-use crate::builder::Builder;
 use crate::socket::WebSocket;
 
 /// The handle on the process's shared background loop, started on first

@@ -137,6 +137,34 @@ pub fn raw_server(script: impl FnOnce(TcpStream) + Send + 'static) -> String {
     format!("ws://{addr}/")
 }
 
+/// Serves up to `max` connections, the n-th (from 0) with `script(n,
+/// stream)`, each on its own thread; returns `ws://127.0.0.1:PORT` and the
+/// count of connections accepted so far.
+pub fn scripted_server(
+    max: usize,
+    script: impl Fn(usize, TcpStream) + Send + Sync + 'static,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    let script = Arc::new(script);
+    thread::spawn(move || {
+        for n in 0..max {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            count.fetch_add(1, Ordering::SeqCst);
+            stream.set_read_timeout(Some(WAIT)).unwrap();
+            let script = script.clone();
+            thread::spawn(move || script(n, stream));
+        }
+    });
+    (format!("ws://{addr}"), accepted)
+}
+
 /// Reads the request head, up to its blank line (bounded by the read
 /// timeout).
 pub fn read_head(stream: &mut TcpStream) -> String {
