@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
+use rustls::client::WantsClientCert;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::client::WantsClientCert;
 use rustls::{ClientConfig, ConfigBuilder, RootCertStore, ServerConfig, WantsVerifier};
 
 use crate::error::Error;
@@ -134,7 +134,10 @@ fn build_client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error>
 /// certificate, whose trust store would go unused and is not even read.
 #[cfg_attr(
     not(feature = "danger-accept-invalid-certs"),
-    allow(unused_variables, reason = "the provider serves the dangerous branch only")
+    allow(
+        unused_variables,
+        reason = "the provider serves the dangerous branch only"
+    )
 )]
 fn with_verifier(
     builder: ConfigBuilder<ClientConfig, WantsVerifier>,
