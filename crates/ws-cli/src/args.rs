@@ -30,6 +30,9 @@ Client options:
   --ca FILE                     also trust the CA certificates in this PEM file
   --cert FILE --key FILE        present this client certificate (PEM chain and
                                 key) to a server that asks for one (mutual TLS)
+  -k, --insecure                accept any server certificate (self-signed,
+                                expired, for another host): anyone on the path
+                                can then pose as the server; for testing only
   --send TEXT                   send after open, before stdin (repeatable)
   --binary                      send stdin lines as binary messages
   --count N                     exit after N messages received (the end of
@@ -58,7 +61,7 @@ Bench options:
   -n, --count N                 round trips measured (default 100000)
   -s, --size BYTES              message size (default 32)
   --warmup N                    round trips before measuring (default 1000)
-  --ca FILE, -H, --protocol     as for the client
+  --ca FILE, -k, -H, --protocol as for the client
 
 Output: one JSON object per line on stdout, with the 4D event fields:
   {\"type\":\"open\"}  {\"type\":\"message\",\"data\":...}
@@ -95,6 +98,9 @@ pub(crate) struct Connect {
     pub(crate) unix: Option<PathBuf>,
     /// `--cert` and `--key`: the client's certificate chain and key.
     pub(crate) identity: Option<(PathBuf, PathBuf)>,
+    /// `-k` / `--insecure`: accept any server certificate.
+    #[cfg(feature = "insecure")]
+    pub(crate) insecure: bool,
 }
 
 /// How `--proxy` / `--proxy-from-env` chose the proxy.
@@ -189,6 +195,14 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Command, lexo
             Long("protocol") => connect.protocols.push(parser.value()?.string()?),
             Long("origin") => connect.origin = Some(parser.value()?.string()?),
             Long("ca") => connect.ca.push(parser.value()?.into()),
+            Short('k') | Long("insecure") => {
+                #[cfg(feature = "insecure")]
+                {
+                    connect.insecure = true;
+                }
+                #[cfg(not(feature = "insecure"))]
+                return Err(WITHOUT_INSECURE.into());
+            }
             Long("connect-timeout") => connect.connect_timeout = Some(seconds(&mut parser)?),
             Long("handshake-timeout") => connect.handshake_timeout = Some(seconds(&mut parser)?),
             Long("close-timeout") => connect.close_timeout = Some(seconds(&mut parser)?),
@@ -285,6 +299,11 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Command, lexo
     })
 }
 
+/// Why `-k` is refused by a wsc built without the `insecure` feature (a
+/// packager's choice: the library crates never turn it on by themselves).
+#[cfg(not(feature = "insecure"))]
+const WITHOUT_INSECURE: &str = "-k/--insecure: this wsc was built without the `insecure` feature";
+
 fn seconds(parser: &mut lexopt::Parser) -> Result<Duration, lexopt::Error> {
     let secs: f64 = parser.value()?.parse()?;
     Duration::try_from_secs_f64(secs).map_err(|e| format!("{secs} seconds: {e}").into())
@@ -366,6 +385,36 @@ mod tests {
             panic!()
         };
         assert_eq!(c.connect.origin.as_deref(), Some("https://app.example"));
+    }
+
+    /// `-k` / `--insecure`, for the client and the bench; refused, saying
+    /// why, by a wsc built without the feature.
+    #[test]
+    fn insecure_option() {
+        #[cfg(feature = "insecure")]
+        {
+            let Ok(Command::Client(c)) = parse_str("-k wss://h/") else {
+                panic!()
+            };
+            assert!(c.connect.insecure);
+            let Ok(Command::Client(c)) = parse_str("wss://h/ --insecure") else {
+                panic!()
+            };
+            assert!(c.connect.insecure);
+            let Ok(Command::Client(c)) = parse_str("wss://h/") else {
+                panic!()
+            };
+            assert!(!c.connect.insecure);
+            let Ok(Command::Bench(b)) = parse_str("bench wss://h/ -k") else {
+                panic!()
+            };
+            assert!(b.connect.insecure);
+        }
+        #[cfg(not(feature = "insecure"))]
+        for line in ["-k wss://h/", "wss://h/ --insecure"] {
+            let error = parse_str(line).expect_err(line);
+            assert!(error.contains("without the `insecure` feature"), "{error}");
+        }
     }
 
     #[test]

@@ -47,6 +47,10 @@ pub(crate) fn builder(connect: &Connect, url: &str) -> Builder {
     if let Some((cert, key)) = &connect.identity {
         builder = builder.client_auth_pem(cert, key);
     }
+    #[cfg(feature = "insecure")]
+    if connect.insecure {
+        builder = builder.danger_accept_invalid_certs();
+    }
     if let Some(t) = connect.connect_timeout {
         builder = builder.connect_timeout(t);
     }

@@ -481,6 +481,175 @@ fn wss_with_an_extra_ca_and_refused_without_it() {
     let _ = std::fs::remove_file(ca);
 }
 
+/// An echo server on 127.0.0.1 speaking TLS with `tls`.
+fn tls_echo_server(tls: std::sync::Arc<ws_mio::rustls::ServerConfig>) -> EchoServer {
+    let options = ServerOptions {
+        tls: Some(tls),
+        ..Default::default()
+    };
+    EchoServer::start("127.0.0.1:0".parse().unwrap(), options).unwrap()
+}
+
+/// `-k` (curl's `--insecure`, in a stock wsc): a self-signed certificate
+/// is accepted; without `-k` the same connection fails on the certificate.
+#[cfg(feature = "insecure")]
+#[test]
+fn insecure_accepts_a_self_signed_certificate_and_only_with_k() {
+    let (cert, key) = self_signed();
+    let server =
+        tls_echo_server(ws_mio::server_config_from_pem(cert.as_bytes(), key.as_bytes()).unwrap());
+    let url = server.url();
+    assert!(url.starts_with("wss://127.0.0.1:"), "{url}");
+    for k in ["-k", "--insecure"] {
+        let run = wsc(&[k, &url, "--send", "unchecked", "--count", "1"], "");
+        assert_eq!(run.code, Some(0), "{k}: {}", run.stderr);
+        assert_eq!(run.types(), ["open", "message", "terminate"], "{k}");
+        assert_eq!(run.events()[1]["data"], "unchecked", "{k}");
+    }
+
+    let checked = wsc(&[&url, "--send", "unchecked", "--count", "1"], "");
+    assert_eq!(checked.code, Some(1), "{}", checked.stderr);
+    assert_eq!(checked.types(), ["error", "terminate"]);
+    assert_eq!(checked.events()[0]["errors"][0]["errCode"], 21);
+    assert_eq!(checked.stderr.lines().count(), 1, "{}", checked.stderr);
+    assert!(
+        checked.stderr.contains("certificate") && checked.stderr.contains("unknown issuer"),
+        "{}",
+        checked.stderr
+    );
+}
+
+/// A wsc built without the `insecure` feature refuses `-k`, saying why.
+#[cfg(not(feature = "insecure"))]
+#[test]
+fn insecure_is_refused_when_built_without_the_feature() {
+    let run = wsc(&["-k", "wss://127.0.0.1:9/"], "");
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("without the `insecure` feature"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A CA and, signed by it, a server certificate for 127.0.0.1 and a
+/// client certificate: PEM texts.
+struct Pki {
+    ca_pem: String,
+    ca_der: Vec<u8>,
+    server_pem: String,
+    server_key_pem: String,
+    client_pem: String,
+    client_key_pem: String,
+}
+
+fn pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let signed = |name: &str| {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec![name.to_owned()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let (server_pem, server_key_pem) = signed("127.0.0.1");
+    let (client_pem, client_key_pem) = signed("wsc.client.test");
+    Pki {
+        ca_pem: ca.pem(),
+        ca_der: ca.der().to_vec(),
+        server_pem,
+        server_key_pem,
+        client_pem,
+        client_key_pem,
+    }
+}
+
+/// A server configuration that requires a client certificate signed by
+/// the CA (rustls' WebPKI client verifier).
+fn mtls_server_config(pki: &Pki) -> std::sync::Arc<ws_mio::rustls::ServerConfig> {
+    use std::sync::Arc;
+    use ws_mio::rustls;
+    use ws_mio::rustls::pki_types::pem::PemObject as _;
+    use ws_mio::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(pki.ca_der.clone())).unwrap();
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
+            .unwrap();
+    let chain = vec![CertificateDer::from_pem_slice(pki.server_pem.as_bytes()).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(pki.server_key_pem.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .unwrap();
+    Arc::new(config)
+}
+
+/// Mutual TLS: a server that requires a client certificate echoes for
+/// `wsc --ca --cert --key`, and refuses wsc without `--cert`/`--key` with
+/// one clear error line and exit status 1.
+#[test]
+fn mutual_tls_with_cert_and_key_and_refused_without() {
+    let pki = pki();
+    let server = tls_echo_server(mtls_server_config(&pki));
+    let url = server.url();
+    let ca = temp_file("mtls-ca.pem", &pki.ca_pem);
+    let cert = temp_file("mtls-client.pem", &pki.client_pem);
+    let key = temp_file("mtls-client-key.pem", &pki.client_key_pem);
+    let (ca_arg, cert_arg, key_arg) = (
+        ca.to_str().unwrap(),
+        cert.to_str().unwrap(),
+        key.to_str().unwrap(),
+    );
+
+    let with_identity = wsc(
+        &[
+            "--ca", ca_arg, "--cert", cert_arg, "--key", key_arg, &url, "--send", "mutual",
+            "--count", "1",
+        ],
+        "",
+    );
+    let without = wsc(
+        &["--ca", ca_arg, &url, "--send", "mutual", "--count", "1"],
+        "",
+    );
+    for file in [&ca, &cert, &key] {
+        let _ = std::fs::remove_file(file);
+    }
+
+    assert_eq!(with_identity.code, Some(0), "{}", with_identity.stderr);
+    assert_eq!(with_identity.types(), ["open", "message", "terminate"]);
+    assert_eq!(with_identity.events()[1]["data"], "mutual");
+
+    assert_eq!(without.code, Some(1), "{}", without.stderr);
+    assert!(
+        !without.types().contains(&"message".to_owned()),
+        "{}",
+        without.stdout
+    );
+    assert_eq!(
+        without.types().last().map(String::as_str),
+        Some("terminate")
+    );
+    assert_eq!(without.stderr.lines().count(), 1, "{}", without.stderr);
+    println!("without a client certificate: {}", without.stderr);
+    assert!(
+        without.stderr.contains("CertificateRequired"),
+        "{}",
+        without.stderr
+    );
+}
+
 #[test]
 fn serve_mode_with_and_without_tls() {
     let (cert, key) = self_signed();
@@ -559,6 +728,8 @@ fn help_lists_the_options() {
         "--cookie",
         "--protocol",
         "--ca",
+        "--cert",
+        "--insecure",
         "--send",
         "--binary",
         "--count",

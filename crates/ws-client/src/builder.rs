@@ -173,6 +173,29 @@ impl Builder {
         self
     }
 
+    /// **DANGER: accepts any server certificate.** The `wss://` connection
+    /// no longer checks who the server is: a self-signed, expired or
+    /// unknown-CA certificate, or one for another host, is accepted, so
+    /// anyone who can intercept the connection can pose as the server and
+    /// read and change everything sent and received (a man-in-the-middle
+    /// attack). For development against a server with a throwaway
+    /// certificate only; never for real traffic. The handshake is still
+    /// encrypted and its signatures checked against the certificate
+    /// shown.
+    ///
+    /// The trust settings ([`tls_roots`](Self::tls_roots),
+    /// [`ca_file`](Self::ca_file), [`ca_der`](Self::ca_der)) are then not
+    /// used; a client certificate still is; a [`tls_config`](Self::tls_config)
+    /// wins over this. See [`ws_mio::TlsOptions::danger_accept_invalid_certs`].
+    ///
+    /// Exists only with the cargo feature `danger-accept-invalid-certs`
+    /// (off by default).
+    #[cfg(feature = "danger-accept-invalid-certs")]
+    pub fn danger_accept_invalid_certs(mut self) -> Self {
+        self.options.tls.danger_accept_invalid_certs = true;
+        self
+    }
+
     /// Uses a complete rustls configuration for `wss://`.
     pub fn tls_config(mut self, config: Arc<ws_mio::rustls::ClientConfig>) -> Self {
         self.options.tls.config = Some(config);

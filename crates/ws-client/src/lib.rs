@@ -37,6 +37,14 @@
 //!
 //! Errors carry a stack of [`ErrorItem`]s (code, message, component); the
 //! codes are listed in [`error`].
+//!
+//! # Cargo features
+//!
+//! - `danger-accept-invalid-certs` (off by default): adds
+//!   `Builder::danger_accept_invalid_certs`, which accepts any server
+//!   certificate. A connection made with it does not know who it talks
+//!   to and is open to man-in-the-middle attacks: for development against
+//!   self-signed servers only, never for real traffic.
 
 mod attempt;
 mod builder;

@@ -79,3 +79,43 @@ fn an_unreadable_ca_file_fails_at_once() {
     assert!(matches!(error, ws_client::Error::TlsConfig(_)), "{error:?}");
     assert_eq!(error.code(), 10);
 }
+
+/// `Builder::danger_accept_invalid_certs` (cargo feature
+/// `danger-accept-invalid-certs`).
+#[cfg(feature = "danger-accept-invalid-certs")]
+mod accept_invalid_certs {
+    use super::*;
+
+    /// A self-signed certificate for another name carries messages with
+    /// the flag; the same connection without it is refused, naming the
+    /// cause, even after the unchecked one succeeded.
+    #[test]
+    fn a_self_signed_certificate_is_accepted_only_with_the_flag() {
+        let (cert, key, _) = self_signed(&["other.example"]);
+        let server = TestServer::start_tls(&cert, &key);
+        let url = format!("wss://{}/echo", server.addr);
+
+        let (handler, log) = Recorder::new();
+        let handler = handler
+            .on_open(|ws| ws.send("unchecked").unwrap())
+            .on_message(|ws, _| ws.terminate(None, None).unwrap());
+        WebSocket::builder(&url)
+            .danger_accept_invalid_certs()
+            .connect(handler)
+            .unwrap();
+        let seen = log.until_terminate();
+        assert_eq!(kinds(&seen), ["open", "message", "terminate"]);
+        assert!(matches!(&seen[1], Seen::Message(Data::Text(t)) if t.as_str() == "unchecked"));
+        assert!(terminate_of(&seen).was_clean);
+
+        let (handler, log) = Recorder::new();
+        WebSocket::builder(&url).connect(handler).unwrap();
+        let seen = log.until_terminate();
+        assert_eq!(kinds(&seen), ["error", "terminate"]);
+        let (code, stack) = error_of(&seen);
+        assert_eq!(code, 21);
+        let tls = stack.last().unwrap();
+        assert_eq!(tls.component_signature, "rustls");
+        assert!(tls.message.contains("unknown issuer"), "{tls:?}");
+    }
+}

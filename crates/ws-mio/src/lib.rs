@@ -24,6 +24,11 @@
 //! from any thread: sends go straight into the connection's state machine
 //! (so errors such as a full write buffer are returned to the sender at
 //! once, and messages keep their order), and the loop is woken to write.
+//!
+//! Cargo features: `danger-accept-invalid-certs` (off by default) adds
+//! `TlsOptions::danger_accept_invalid_certs`, which accepts any server
+//! certificate: the connection is then open to man-in-the-middle attacks.
+//! For development against self-signed servers only.
 
 mod conn;
 mod echo;
@@ -34,6 +39,8 @@ mod memory;
 mod options;
 mod stream;
 mod tls;
+#[cfg(feature = "danger-accept-invalid-certs")]
+mod tls_insecure;
 mod tls_stream;
 mod transport;
 

@@ -41,6 +41,25 @@ pub struct TlsOptions {
     pub client_auth: Option<ClientIdentity>,
     /// A complete rustls configuration, used as is instead of the above.
     pub config: Option<Arc<rustls::ClientConfig>>,
+    /// **DANGER: turns off the server's authentication.** When `true`, any
+    /// certificate chain for any name is accepted (self-signed, expired,
+    /// for another host, from an unknown CA), so anyone who can intercept
+    /// the connection can impersonate the server and read and change
+    /// everything sent over it (a man-in-the-middle attack). Only for
+    /// development against a server with a throwaway certificate; never
+    /// for real traffic.
+    ///
+    /// The handshake is still encrypted and its signatures are still
+    /// checked against the certificate the server sent: this is "no
+    /// authentication", not "no crypto". The trust settings above
+    /// ([`roots`](Self::roots), the extra CAs) are then not used; the
+    /// client identity still is. Ignored when [`config`](Self::config) is
+    /// set.
+    ///
+    /// Default `false`. Exists only with the cargo feature
+    /// `danger-accept-invalid-certs` (off by default).
+    #[cfg(feature = "danger-accept-invalid-certs")]
+    pub danger_accept_invalid_certs: bool,
 }
 
 /// A client certificate chain and its private key (mutual TLS).

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
+use rustls::client::WantsClientCert;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::{ClientConfig, ConfigBuilder, RootCertStore, ServerConfig, WantsVerifier};
 
 use crate::error::Error;
 use crate::options::{ClientIdentity, Roots, TlsOptions};
@@ -73,6 +74,12 @@ struct ConfigKey {
     der: Vec<Vec<u8>>,
     /// The client identity, its files stamped like the CA files.
     identity: Option<(ClientIdentity, Vec<Option<Stamp>>)>,
+    /// Part of the key so that a configuration that accepts any
+    /// certificate is never handed to a connection that must check it,
+    /// nor its session cache: resuming a session made without checks
+    /// would skip them too.
+    #[cfg(feature = "danger-accept-invalid-certs")]
+    accept_invalid_certs: bool,
 }
 
 impl ConfigKey {
@@ -94,11 +101,60 @@ impl ConfigKey {
             files,
             der: options.extra_ca_der.clone(),
             identity,
+            #[cfg(feature = "danger-accept-invalid-certs")]
+            accept_invalid_certs: options.danger_accept_invalid_certs,
         }
     }
 }
 
 fn build_client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
+    let provider = provider();
+    let config = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(Error::Tls)?;
+    let config = with_verifier(config, options, &provider)?;
+    let mut config = match &options.client_auth {
+        None => config.with_no_client_auth(),
+        Some(identity) => {
+            let (chain, key) = load_identity(identity)?;
+            config
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| Error::TlsConfig(format!("client certificate: {e}")))?
+        }
+    };
+    // The upgrade is an HTTP/1.1 request (RFC 6455 section 4.1); saying so
+    // keeps a server that negotiates ALPN from choosing h2.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// `builder` with the server certificate verifier `options` ask for: the
+/// WebPKI one over the trust store, or (feature
+/// `danger-accept-invalid-certs`, flag set) one that accepts any
+/// certificate, whose trust store would go unused and is not even read.
+#[cfg_attr(
+    not(feature = "danger-accept-invalid-certs"),
+    allow(
+        unused_variables,
+        reason = "the provider serves the dangerous branch only"
+    )
+)]
+fn with_verifier(
+    builder: ConfigBuilder<ClientConfig, WantsVerifier>,
+    options: &TlsOptions,
+    provider: &CryptoProvider,
+) -> Result<ConfigBuilder<ClientConfig, WantsClientCert>, Error> {
+    #[cfg(feature = "danger-accept-invalid-certs")]
+    if options.danger_accept_invalid_certs {
+        return Ok(crate::tls_insecure::accept_any_certificate(
+            builder, provider,
+        ));
+    }
+    Ok(builder.with_root_certificates(root_store(options)?))
+}
+
+/// The certificates `options` trust: the base roots and the extra CAs.
+fn root_store(options: &TlsOptions) -> Result<RootCertStore, Error> {
     let mut roots = RootCertStore::empty();
     match options.roots {
         Roots::WebPki => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -135,23 +191,7 @@ fn build_client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error>
             .add(CertificateDer::from(der.clone()))
             .map_err(Error::Tls)?;
     }
-    let config = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(Error::Tls)?
-        .with_root_certificates(roots);
-    let mut config = match &options.client_auth {
-        None => config.with_no_client_auth(),
-        Some(identity) => {
-            let (chain, key) = load_identity(identity)?;
-            config
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| Error::TlsConfig(format!("client certificate: {e}")))?
-        }
-    };
-    // The upgrade is an HTTP/1.1 request (RFC 6455 section 4.1); saying so
-    // keeps a server that negotiates ALPN from choosing h2.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok(roots)
 }
 
 /// The certificate chain and key of a client identity.

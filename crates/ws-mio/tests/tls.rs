@@ -574,3 +574,144 @@ fn a_client_certificate_for_a_server_that_requires_one() {
     client.stop("client loop");
     server.stop("server loop");
 }
+
+/// `TlsOptions::danger_accept_invalid_certs` (cargo feature
+/// `danger-accept-invalid-certs`): no authentication of the server, but
+/// the handshake's signatures still checked, and never a configuration
+/// shared with connections that check.
+#[cfg(feature = "danger-accept-invalid-certs")]
+mod accept_invalid_certs {
+    use std::sync::Arc;
+
+    use ws_mio::rustls;
+
+    use super::*;
+
+    /// Options that trust nothing, with the flag as given: the two sets
+    /// differ by the flag only.
+    fn options(accept_invalid_certs: bool) -> ClientOptions {
+        ClientOptions {
+            tls: TlsOptions {
+                roots: Roots::Empty,
+                danger_accept_invalid_certs: accept_invalid_certs,
+                ..TlsOptions::default()
+            },
+            ..ClientOptions::default()
+        }
+    }
+
+    /// A server config that shows `chain`, signs with `key` and only speaks
+    /// `version`.
+    fn server_tls(
+        chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+        key: rustls::pki_types::PrivateKeyDer<'static>,
+        version: &'static rustls::SupportedProtocolVersion,
+    ) -> Arc<rustls::ServerConfig> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // A resolver does not check that the key matches the certificate
+        // (`with_single_cert` would): the lying server below needs that.
+        let signing_key = provider
+            .key_provider
+            .load_private_key(key)
+            .expect("signing key");
+        let certified = rustls::sign::CertifiedKey::new(chain, signing_key);
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[version])
+            .expect("versions")
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified)));
+        Arc::new(config)
+    }
+
+    fn der_of(id: &Identity) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+        vec![rustls::pki_types::CertificateDer::from(id.cert_der.clone())]
+    }
+
+    fn key_of(id: &Identity) -> rustls::pki_types::PrivateKeyDer<'static> {
+        use rustls::pki_types::pem::PemObject as _;
+        rustls::pki_types::PrivateKeyDer::from_pem_slice(id.key_pem.as_bytes()).expect("key")
+    }
+
+    fn server(
+        tls: Arc<rustls::ServerConfig>,
+    ) -> (
+        std::net::SocketAddr,
+        LoopThread,
+        std::sync::mpsc::Receiver<Seen>,
+    ) {
+        echo_server(
+            ServerOptions {
+                tls: Some(tls),
+                ..Default::default()
+            },
+            false,
+        )
+    }
+
+    /// Connects with `options` and expects an echo.
+    fn echo_through(client: &LoopThread, request: &ClientRequest, options: ClientOptions) {
+        let (conn, rx) = connect(&client.handle, request, options, |conn| {
+            conn.send_text("unchecked").unwrap();
+        });
+        expect(&rx, Seen::Open);
+        expect(&rx, Seen::Text("unchecked".into()));
+        conn.close(CloseCode::NORMAL, "").unwrap();
+        expect(&rx, Seen::closed(1000, "", true));
+    }
+
+    /// A self-signed certificate for another name, over TLS 1.3 and 1.2
+    /// (the two signature checks): accepted with the flag.
+    #[test]
+    fn any_certificate_for_any_name_is_accepted() {
+        let id = identity(&["other.example"]);
+        let client = client_loop();
+        for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+            let (addr, server, _) = server(server_tls(der_of(&id), key_of(&id), version));
+            let request = ClientRequest::new("localhost", addr.port(), "/").secure(true);
+            echo_through(&client, &request, options(true));
+            server.stop("server loop");
+        }
+        client.stop("client loop");
+    }
+
+    /// The same options but the flag, after an unchecked connection to the
+    /// same server succeeded: still checked, still refused (the cached
+    /// configuration and its sessions are not shared), and the unchecked
+    /// one still works after it.
+    #[test]
+    fn a_checked_connection_after_an_unchecked_one_is_still_checked() {
+        let id = identity(&["localhost", "127.0.0.1"]);
+        let (addr, server, _) = tls_server(&id, Config::default());
+        let client = client_loop();
+        let request = ClientRequest::new("localhost", addr.port(), "/").secure(true);
+        echo_through(&client, &request, options(true));
+        let (_conn, rx) = connect(&client.handle, &request, options(false), |conn| {
+            panic!("opened an untrusted connection: {conn:?}")
+        });
+        expect_tls_failure(&rx, "unknown issuer");
+        echo_through(&client, &request, options(true));
+        client.stop("client loop");
+        server.stop("server loop");
+    }
+
+    /// A server that shows one certificate but signs with another key (it
+    /// does not own the certificate it shows) is refused even with the
+    /// flag, over TLS 1.3 and 1.2: the signature check is kept.
+    #[test]
+    fn a_server_without_the_certificates_key_is_refused() {
+        let shown = identity(&["localhost"]);
+        let signer = identity(&["localhost"]);
+        let client = client_loop();
+        for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+            let tls = server_tls(der_of(&shown), key_of(&signer), version);
+            let (addr, server, _) = server(tls);
+            let request = ClientRequest::new("localhost", addr.port(), "/").secure(true);
+            let (_conn, rx) = connect(&client.handle, &request, options(true), |conn| {
+                panic!("opened a connection to an impostor: {conn:?}")
+            });
+            expect_tls_failure(&rx, "BadSignature");
+            server.stop("server loop");
+        }
+        client.stop("client loop");
+    }
+}
