@@ -56,6 +56,17 @@ Client options:
   --unix PATH                   connect over this Unix domain socket (the URL
                                 gives Host and path); or a URL
                                 ws+unix:///path/to.sock:/resource
+  -L, --location                follow redirects (301, 302, 303, 307, 308), at
+                                most 10 in a row; never from wss to ws
+  --max-redirects N             follow at most N redirects in a row (implies -L)
+  --reconnect                   connect again after an unclean close or a failed
+                                connect (backoff from 1 s up to 60 s, with
+                                jitter); the terminate line then carries
+                                \"reconnect\":{\"attempt\":N,\"delayMs\":...}; --send
+                                messages are sent again on each open; lines
+                                read meanwhile wait for the connection
+  --reconnect-attempts N        give up after N attempts in a row (implies
+                                --reconnect)
 
 Bench options:
   -n, --count N                 round trips measured (default 100000)
@@ -98,6 +109,8 @@ pub(crate) struct Connect {
     pub(crate) unix: Option<PathBuf>,
     /// `--cert` and `--key`: the client's certificate chain and key.
     pub(crate) identity: Option<(PathBuf, PathBuf)>,
+    /// `-L` / `--max-redirects`: redirects followed in a row (0: none).
+    pub(crate) redirects: u32,
     /// `-k` / `--insecure`: accept any server certificate.
     #[cfg(feature = "insecure")]
     pub(crate) insecure: bool,
@@ -130,6 +143,9 @@ pub(crate) struct Client {
     pub(crate) close: Option<(u16, String)>,
     pub(crate) ping_interval: Option<Duration>,
     pub(crate) print_rtt: bool,
+    /// `--reconnect`: `Some(max attempts in a row)`, `None` inside for no
+    /// limit.
+    pub(crate) reconnect: Option<Option<u32>>,
 }
 
 #[derive(Debug)]
@@ -218,6 +234,16 @@ fn parse_inner(args: impl IntoIterator<Item = OsString>) -> Result<Command, lexo
             Long("proxy") => connect.proxy = Some(ProxyArg::Url(parser.value()?.string()?)),
             Long("proxy-from-env") => connect.proxy = Some(ProxyArg::FromEnv),
             Long("unix") => connect.unix = Some(parser.value()?.into()),
+            Short('L') | Long("location") if connect.redirects == 0 => connect.redirects = 10,
+            Short('L') | Long("location") => {} // --max-redirects said how many
+            Long("max-redirects") => connect.redirects = parser.value()?.parse()?,
+            Long("reconnect") if !is_bench => {
+                client.reconnect = Some(client.reconnect.flatten());
+            }
+            Long("reconnect-attempts") if !is_bench => {
+                let n = positive(parser.value()?.parse()?, "--reconnect-attempts")?;
+                client.reconnect = Some(Some(u32::try_from(n).unwrap_or(u32::MAX)));
+            }
             Long("max-message-size") => connect.max_message_size = Some(parser.value()?.parse()?),
             Short('n') | Long("count") => match &mut bench {
                 Some(b) => b.count = positive(parser.value()?.parse()?, "--count")?,
@@ -385,6 +411,32 @@ mod tests {
             panic!()
         };
         assert_eq!(c.connect.origin.as_deref(), Some("https://app.example"));
+    }
+
+    #[test]
+    fn redirect_and_reconnect_options() {
+        let redirects = |line: &str| match parse_str(line) {
+            Ok(Command::Client(c)) => c.connect.redirects,
+            other => panic!("{line}: {other:?}"),
+        };
+        assert_eq!(redirects("ws://h/"), 0);
+        assert_eq!(redirects("ws://h/ -L"), 10);
+        assert_eq!(redirects("ws://h/ --location"), 10);
+        assert_eq!(redirects("ws://h/ --max-redirects 3 -L"), 3);
+        assert_eq!(redirects("ws://h/ -L --max-redirects 3"), 3);
+        let reconnect = |line: &str| match parse_str(line) {
+            Ok(Command::Client(c)) => c.reconnect,
+            other => panic!("{line}: {other:?}"),
+        };
+        assert_eq!(reconnect("ws://h/"), None);
+        assert_eq!(reconnect("ws://h/ --reconnect"), Some(None));
+        assert_eq!(reconnect("ws://h/ --reconnect-attempts 5"), Some(Some(5)));
+        assert_eq!(
+            reconnect("ws://h/ --reconnect-attempts 5 --reconnect"),
+            Some(Some(5))
+        );
+        assert!(parse_str("ws://h/ --reconnect-attempts 0").is_err());
+        assert!(parse_str("bench ws://h/ --reconnect").is_err());
     }
 
     /// `-k` / `--insecure`, for the client and the bench; refused, saying

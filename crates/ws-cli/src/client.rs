@@ -6,8 +6,8 @@ use std::thread;
 use std::time::Duration;
 
 use ws_client::{
-    Error, ErrorEvent, Event, Handler, MessageEvent, OpenEvent, PongEvent, TerminateEvent,
-    WebSocket,
+    Error, ErrorEvent, Event, Handler, MessageEvent, OpenEvent, PongEvent, ReconnectPolicy, Status,
+    TerminateEvent, WebSocket,
 };
 
 use crate::args::Client;
@@ -33,6 +33,10 @@ struct Printer {
     print_rtt: bool,
     /// Wakes the stdin thread waiting for room in the write buffer.
     drained: mpsc::Sender<()>,
+    /// `--send` messages, sent again on each open after the first
+    /// (`--reconnect`: a feed's subscriptions).
+    resend: Vec<String>,
+    opened: u64,
 }
 
 impl Printer {
@@ -51,8 +55,17 @@ impl Printer {
 }
 
 impl Handler for Printer {
-    fn on_open(&mut self, _ws: &WebSocket<Self>, event: &OpenEvent) {
+    fn on_open(&mut self, ws: &WebSocket<Self>, event: &OpenEvent) {
         self.print(Event::Open(event));
+        self.opened += 1;
+        if self.opened > 1 {
+            // The first open's are sent by the main thread, before stdin.
+            for text in &self.resend {
+                if let Err(e) = ws.send(text.as_str()) {
+                    eprintln!("wsc: not sent again: {e}");
+                }
+            }
+        }
         let _ = self.signals.send(Signal::Open);
     }
 
@@ -88,6 +101,10 @@ impl Handler for Printer {
 
     fn on_terminate(&mut self, _ws: &WebSocket<Self>, event: &TerminateEvent) {
         self.print(Event::Terminate(event));
+        if event.reconnect.is_some() {
+            self.error = None; // this attempt's; the next one starts afresh
+            return;
+        }
         let outcome = match self.error.take() {
             Some(error) => Err(error),
             None if event.was_clean => Ok(()),
@@ -117,11 +134,18 @@ pub(crate) fn run(client: Client) -> Exit {
         close: client.close.clone(),
         error: None,
         print_rtt: client.print_rtt,
+        resend: if client.reconnect.is_some() {
+            client.send.clone()
+        } else {
+            Vec::new()
+        },
+        opened: 0,
     };
-    let ws = match builder(&client.connect, &url)
-        .data_type(client.data_type)
-        .connect(printer)
-    {
+    let mut builder = builder(&client.connect, &url).data_type(client.data_type);
+    if let Some(attempts) = client.reconnect {
+        builder = builder.reconnect(ReconnectPolicy::default().max_attempts(attempts));
+    }
+    let ws = match builder.connect(printer) {
         Ok(ws) => ws,
         Err(e) => {
             let exit = match e {
@@ -222,6 +246,11 @@ fn send(ws: &WebSocket<Printer>, drains: &mpsc::Receiver<()>, line: Vec<u8>, bin
                 // channel: then the send is simply tried again. The timeout
                 // only guards against a connection that ends meanwhile.
                 let _ = drains.recv_timeout(Duration::from_secs(1));
+            }
+            Err(Error::NotConnected(Status::Connecting)) => {
+                // Between two attempts (`--reconnect`): the line waits for
+                // the next connection, or for the end.
+                thread::sleep(Duration::from_millis(10));
             }
             Err(e) => {
                 eprintln!("wsc: not sent: {e}");

@@ -71,6 +71,9 @@ pub(crate) fn builder(connect: &Connect, url: &str) -> Builder {
     if let Some(path) = &connect.unix {
         builder = builder.unix_socket(path);
     }
+    if connect.redirects > 0 {
+        builder = builder.follow_redirects(connect.redirects);
+    }
     if connect.deflate {
         builder = builder.deflate(Some(ws_client::ws_proto::DeflateConfig::default()));
     }

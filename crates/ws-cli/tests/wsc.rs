@@ -807,3 +807,128 @@ fn ping_interval_and_print_rtt() {
         assert!(event["rttMicros"].as_u64().is_some(), "{event}");
     }
 }
+
+/// Reads a WebSocket head and answers 101 (RFC 6455 section 4.2.2).
+fn accept_raw(stream: &mut TcpStream) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    let key = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("sec-websocket-key")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let answer = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+        ws_proto::handshake::accept_key(key.as_bytes())
+    );
+    stream.write_all(answer.as_bytes()).unwrap();
+}
+
+/// Reads one small masked client frame: its opcode and unmasked payload.
+fn read_client_frame(stream: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).ok()?;
+    let len = usize::from(head[1] & 0x7f);
+    assert!(len < 126, "a small frame is expected");
+    let mut mask = [0u8; 4];
+    stream.read_exact(&mut mask).ok()?;
+    let mut payload = vec![0u8; len];
+    stream.read_exact(&mut payload).ok()?;
+    for (i, b) in payload.iter_mut().enumerate() {
+        *b ^= mask[i % 4];
+    }
+    Some((head[0] & 0x0f, payload))
+}
+
+#[test]
+fn reconnect_comes_back_after_a_drop_and_sends_the_subscription_again() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/feed", listener.local_addr().unwrap());
+    let (subscriptions_tx, subscriptions) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for n in 0..2 {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            stream.set_read_timeout(Some(LIMIT)).unwrap();
+            accept_raw(&mut stream);
+            let sub = read_client_frame(&mut stream);
+            let _ = subscriptions_tx.send(sub);
+            if n == 0 {
+                continue; // dropped without a close frame
+            }
+            // The second: one message, then the closing handshake.
+            stream.write_all(&[0x81, 0x04]).unwrap();
+            stream.write_all(b"tick").unwrap();
+            if let Some((0x8, _)) = read_client_frame(&mut stream) {
+                let _ = stream.write_all(&[0x88, 0x02, 0x03, 0xe8]);
+            }
+        }
+    });
+    let run = wsc_with_open_stdin(&[&url, "--reconnect", "--send", "subscribe", "--count", "1"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.types(),
+        ["open", "error", "terminate", "open", "message", "terminate"],
+        "{}",
+        run.stdout
+    );
+    let events = run.events();
+    assert_eq!(events[2]["code"], 1006);
+    assert_eq!(events[2]["reconnect"]["attempt"], 1);
+    assert!(events[2]["reconnect"]["delayMs"].as_u64().unwrap() <= 1000);
+    assert_eq!(events[4]["data"], "tick");
+    assert_eq!(events[5]["code"], 1000);
+    assert!(events[5].get("reconnect").is_none());
+    for _ in 0..2 {
+        let sub = subscriptions.recv_timeout(LIMIT).unwrap();
+        assert_eq!(sub, Some((0x1, b"subscribe".to_vec())));
+    }
+}
+
+#[test]
+fn location_follows_a_redirect_and_is_off_without_it() {
+    let echo = echo_server();
+    let redirect = |location: String| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("ws://{}/", listener.local_addr().unwrap());
+        thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                stream.set_read_timeout(Some(LIMIT)).unwrap();
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+                );
+                let _ = stream.write_all(answer.as_bytes());
+            }
+        });
+        url
+    };
+    let followed = wsc(&["-L", &redirect(echo.url()), "--count", "1"], "through\n");
+    assert_eq!(followed.code, Some(0), "{}", followed.stderr);
+    assert_eq!(followed.types(), ["open", "message", "terminate"]);
+    assert_eq!(followed.events()[1]["data"], "through");
+
+    let refused = wsc(&[&redirect(echo.url())], "through\n");
+    assert_eq!(refused.code, Some(1));
+    assert_eq!(refused.types(), ["error", "terminate"]);
+    assert_eq!(refused.events()[0]["errors"][0]["errCode"], 22);
+    assert!(refused.stderr.contains("302"), "{}", refused.stderr);
+}
