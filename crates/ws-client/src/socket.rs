@@ -145,7 +145,7 @@ impl<H: Handler> WebSocket<H> {
     /// Opens a connection to `url` (`ws://host[:port]path[?query]` or
     /// `wss://...`), with `handler`'s callbacks and settings, on the
     /// shared background event loop. Use [`WebSocket::builder`] for more
-    /// settings, or a [`Worker`] to run the callbacks on a thread of yours.
+    /// settings, or a [`Worker`](crate::Worker) to run the callbacks on a thread of yours.
     ///
     /// Returns as soon as the connection has started; what follows reaches
     /// the handler. Fails at once, calling no callback, when the URL cannot
@@ -529,7 +529,7 @@ impl<H: fmt::Debug> fmt::Debug for HandlerGuard<'_, H> {
 
 impl WebSocket<Callbacks> {
     /// A [`Builder`] for a connection to `url`, for the settings beyond the
-    /// handler's: subprotocols, TLS trust, timeouts, limits, a [`Worker`].
+    /// handler's: subprotocols, TLS trust, timeouts, limits, a [`Worker`](crate::Worker).
     ///
     /// ```no_run
     /// use std::time::Duration;
