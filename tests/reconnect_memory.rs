@@ -96,10 +96,7 @@ fn reconnecting_holds_no_more_after_forty_attempts_than_after_ten() {
             .connect(sampler)
             .expect("connect");
         worker.run_until_idle().expect("worker");
-        let sampler = ws
-            .into_handler()
-            .ok()
-            .expect("over: the handler comes back");
+        let sampler = ws.into_handler().expect("over: the handler comes back");
         tx.send(sampler.samples).unwrap();
     });
     let samples = rx
