@@ -222,3 +222,78 @@ fn on_drain_follows_a_refused_send_once_the_peer_reads() {
     );
     ws.terminate(None, None).unwrap();
 }
+
+/// Reads one small masked client frame: its opcode and unmasked payload.
+fn read_client_frame(stream: &mut std::net::TcpStream) -> Option<(u8, Vec<u8>)> {
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).ok()?;
+    let len = usize::from(head[1] & 0x7f);
+    assert!(len < 126, "a small frame is expected");
+    let mut mask = [0u8; 4];
+    stream.read_exact(&mut mask).ok()?;
+    let mut payload = vec![0u8; len];
+    stream.read_exact(&mut payload).ok()?;
+    for (i, b) in payload.iter_mut().enumerate() {
+        *b ^= mask[i % 4];
+    }
+    Some((head[0] & 0x0f, payload))
+}
+
+/// Pongs with the wrong payload, a flood of pongs nobody asked for, and an
+/// answer to a ping too old to be remembered measure nothing; only the
+/// right answer to a remembered ping does.
+#[test]
+fn wrong_unsolicited_and_stale_pongs_measure_nothing() {
+    const PINGS: u8 = 20;
+    const FLOOD: usize = 5_000;
+    let url = raw_server(|mut stream| {
+        accept(&mut stream);
+        let mut pings = 0;
+        while pings < PINGS {
+            match read_client_frame(&mut stream) {
+                Some((0x9, _)) => {
+                    pings += 1;
+                    stream.write_all(&[0x8A, 5]).unwrap();
+                    stream.write_all(b"wrong").unwrap();
+                }
+                Some(_) => {}
+                None => return,
+            }
+        }
+        let flood: Vec<u8> = [0x8A, 3, b'z', b'z', b'z'].repeat(FLOOD);
+        stream.write_all(&flood).unwrap();
+        // The answer to the oldest ping (no longer remembered), then to
+        // the latest.
+        stream
+            .write_all(&[0x8A, 1, b'1', 0x8A, 2, b'2', b'0'])
+            .unwrap();
+        let mut sink = [0u8; 1024];
+        while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+    });
+    let (handler, rx) = feed(|ws| {
+        for n in 1..=PINGS {
+            ws.ping(n.to_string().as_bytes()).unwrap();
+        }
+    });
+    let ws = WebSocket::builder(&url)
+        .keepalive(None)
+        .close_timeout(Some(Duration::from_millis(200)))
+        .connect(handler)
+        .unwrap();
+    assert!(matches!(next(&rx), Heard::Open));
+    let mut pongs = Vec::new();
+    while pongs.len() < usize::from(PINGS) + FLOOD + 2 {
+        match next(&rx) {
+            Heard::Pong(payload, rtt) => pongs.push((payload, rtt)),
+            other => panic!("expected pongs, got {other:?}"),
+        }
+    }
+    let (last, rest) = pongs.split_last().unwrap();
+    for (payload, rtt) in rest {
+        assert_eq!(*rtt, None, "the pong {payload:?} measured a round trip");
+    }
+    assert_eq!(last.0, b"20");
+    assert!(last.1.is_some(), "the answer to the latest ping measures");
+    assert_eq!(ws.rtt(), last.1);
+    ws.terminate(None, None).unwrap();
+}
