@@ -24,6 +24,9 @@ pub(crate) struct ReadBuf {
     /// `bytes[..filled]`: received; `bytes[filled..]`: initialized room.
     bytes: BytesMut,
     filled: usize,
+    /// Received bytes moved by growth so far (for tests of how often).
+    #[cfg(test)]
+    pub(crate) moved: usize,
 }
 
 impl ReadBuf {
@@ -53,6 +56,10 @@ impl ReadBuf {
             return;
         }
         // Growing moves the received bytes only (not the room after them).
+        #[cfg(test)]
+        {
+            self.moved += self.filled;
+        }
         let initialized_end = self.bytes.as_ptr() as usize + self.bytes.len();
         self.bytes.truncate(self.filled);
         reserve_within(&mut self.bytes, want, cap);
@@ -102,17 +109,36 @@ impl ReadBuf {
         self.filled = end;
     }
 
-    /// Room for at least `want` bytes after the received ones (more if
-    /// initialized room is already there), growing within `cap` as
-    /// [`reserve`](Self::reserve) does. Fill a prefix of it, then
+    /// Room after the received bytes: what is there already when it holds
+    /// at least `needed` bytes, else room for `want` (at least `needed`),
+    /// growing within `cap` as [`reserve`](Self::reserve) does; more when
+    /// initialized room is already there. Fill a prefix of it, then
     /// [`commit`](Self::commit) that many bytes.
-    pub(crate) fn room(&mut self, want: usize, cap: usize) -> &mut [u8] {
-        self.reserve(want, cap);
+    /// At most `upto` bytes are lent.
+    pub(crate) fn room(
+        &mut self,
+        want: usize,
+        needed: usize,
+        cap: usize,
+        upto: usize,
+    ) -> &mut [u8] {
+        if self.spare() < needed.max(1) {
+            self.reserve(want.max(needed), cap);
+        }
         let end = (self.filled + want).min(self.bytes.capacity());
         if self.bytes.len() < end {
             self.bytes.resize(end, 0); // within capacity: zeroes, never moves
         }
-        &mut self.bytes[self.filled..]
+        let end = self
+            .bytes
+            .len()
+            .min(self.filled.saturating_add(upto.max(1)));
+        &mut self.bytes[self.filled..end]
+    }
+
+    /// Room after the received bytes in the current allocation.
+    pub(crate) fn spare(&self) -> usize {
+        self.bytes.capacity() - self.filled
     }
 
     /// Counts `n` bytes written at the start of [`room`](Self::room) as
@@ -153,7 +179,7 @@ mod tests {
     fn room_read_into_is_received_in_order() {
         let mut buf = ReadBuf::default();
         buf.extend_from_slice(b"ab");
-        let room = buf.room(4, usize::MAX);
+        let room = buf.room(4, 4, usize::MAX, usize::MAX);
         assert!(room.len() >= 4);
         room[..3].copy_from_slice(b"cde");
         buf.commit(3);
@@ -169,7 +195,7 @@ mod tests {
     fn room_is_reused_without_growing() {
         let mut buf = ReadBuf::default();
         for round in 0..1000u32 {
-            let room = buf.room(64, usize::MAX);
+            let room = buf.room(64, 64, usize::MAX, usize::MAX);
             room[..8].copy_from_slice(&u64::from(round).to_le_bytes());
             buf.commit(8);
             let got = buf.split_to(8);
@@ -189,7 +215,7 @@ mod tests {
         let mut kept = Vec::new();
         for round in 0..2000usize {
             let want = 64 + (round * 37) % 5000;
-            let room = buf.room(want, usize::MAX);
+            let room = buf.room(want, want, usize::MAX, usize::MAX);
             let n = (round * 53) % room.len().max(1) + 1;
             for b in &mut room[..n] {
                 *b = next_in;
@@ -216,7 +242,7 @@ mod tests {
     #[should_panic(expected = "committed more")]
     fn committing_past_the_room_panics() {
         let mut buf = ReadBuf::default();
-        let n = buf.room(8, usize::MAX).len();
+        let n = buf.room(8, 8, usize::MAX, usize::MAX).len();
         buf.commit(n + 1);
     }
 }
