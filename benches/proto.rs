@@ -121,15 +121,25 @@
 //!
 //! # What the large sizes show about ws-proto
 //!
-//! Above 64 KiB the sans-io design costs copies the others do not make:
-//! the driver's read copies into its buffer and `receive` copies again into
-//! the reader's (tungstenite and fastwebsockets read straight into theirs),
-//! and when a frame spans reads the reader moves its unread tail to the
-//! front of its buffer (`reserve_within` reclaiming, in `next_header`):
-//! about a third of the copying in `decode_server/ws-proto/64KiB`. On the
-//! send side `send_binary` copies the payload into the output buffer before
-//! the driver writes it out, where fastwebsockets (server) writes the
-//! caller's slice with a vectored write.
+//! Received bytes are copied once, by the read into the connection's
+//! buffer, as the others do. Two costs were found and removed (session 7,
+//! `perf` on `decode_server/ws-proto/64KiB`): the unfinished frame at the
+//! end of a read was moved to the front of the buffer to make room, most
+//! of a frame per frame (a read now ends where a frame like the current
+//! one would end, for frames of 16 KiB and more, and the buffer grows only
+//! when a frame could not be completed in place), and unmasking ran the
+//! baseline SSE2 loop (it takes an AVX2 one when the CPU has it). What is
+//! left at 64 KiB is the read's copy and one unmasking pass.
+//!
+//! On the send side `send_binary(&[u8])` copies the payload into the output
+//! buffer before the driver writes it out, where fastwebsockets (server)
+//! writes the caller's slice with a vectored write: a server sending what
+//! it keeps uses `send_binary_bytes` (the `ws-proto Bytes` row), which
+//! queues it with no copy. A client masks: fastwebsockets' `in-place` row
+//! XORs the caller's buffer (scrambling it); ws-proto's equivalent,
+//! `send_binary_owned` / `send_binary_bytes` of a buffer given away, masks
+//! in place too but has no row here (a benchmark would have to hand it a
+//! fresh buffer per message).
 //!
 //! # Run
 //!
