@@ -808,17 +808,25 @@ fn ping_interval_and_print_rtt() {
     }
 }
 
-/// Reads a WebSocket head and answers 101 (RFC 6455 section 4.2.2).
-fn accept_raw(stream: &mut TcpStream) {
+/// Reads a request head up to its blank line (`None` if the client went
+/// first or the read timed out).
+fn read_request_head(stream: &mut TcpStream) -> Option<String> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         match stream.read(&mut byte) {
             Ok(1) => head.push(byte[0]),
-            _ => return,
+            _ => return None,
         }
     }
-    let head = String::from_utf8_lossy(&head);
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// Reads a WebSocket head and answers 101 (RFC 6455 section 4.2.2).
+fn accept_raw(stream: &mut TcpStream) {
+    let Some(head) = read_request_head(stream) else {
+        return;
+    };
     let key = head
         .lines()
         .find_map(|l| {
@@ -905,13 +913,8 @@ fn location_follows_a_redirect_and_is_off_without_it() {
         thread::spawn(move || {
             if let Ok((mut stream, _)) = listener.accept() {
                 stream.set_read_timeout(Some(LIMIT)).unwrap();
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    match stream.read(&mut byte) {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
-                    }
+                if read_request_head(&mut stream).is_none() {
+                    return;
                 }
                 let answer = format!(
                     "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
