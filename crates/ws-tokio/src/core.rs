@@ -50,6 +50,8 @@ pub(crate) struct Core<S> {
     io_error: Option<io::Error>,
     /// The transport's read side ended (or failed).
     read_done: bool,
+    /// Reads that found nothing since the last one that brought data.
+    idle_polls: u8,
     /// A write failed: nothing more is written.
     write_broken: bool,
     /// Bytes were written since the transport was last flushed (TLS keeps
@@ -82,6 +84,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             error: None,
             io_error: None,
             read_done: false,
+            idle_polls: 0,
             write_broken: false,
             unflushed: false,
             finished: false,
@@ -221,7 +224,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 self.read_done = true;
                 self.conn.receive_eof();
             }
-            Poll::Ready(Ok(n)) => self.conn.commit_received(Instant::now(), n),
+            Poll::Ready(Ok(n)) => {
+                self.idle_polls = 0;
+                self.conn.commit_received(Instant::now(), n);
+            }
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
             Poll::Ready(Err(e)) => {
                 // A reset is the end of the transport; ws-proto reports it,
@@ -231,7 +237,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 self.conn.receive_eof();
             }
             Poll::Pending => {
-                self.conn.receive_drained();
+                // A connection that found nothing to read twice in a row
+                // (woken by its timer or a write, not by input) is quiet:
+                // ws-proto may then give back its read buffer. Not after
+                // the first: in a request-response exchange every read
+                // comes after one empty poll, and returning the buffer
+                // there would cost an allocation per message.
+                if self.idle_polls > 0 {
+                    self.conn.receive_drained();
+                }
+                self.idle_polls = self.idle_polls.saturating_add(1);
                 return Poll::Pending;
             }
         }
