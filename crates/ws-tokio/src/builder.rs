@@ -277,7 +277,11 @@ impl Target {
         let secure = match parsed.scheme() {
             "ws" => false,
             "wss" => true,
-            other => return Err(invalid(&format!("the scheme must be ws or wss, not {other:?}"))),
+            other => {
+                return Err(invalid(&format!(
+                    "the scheme must be ws or wss, not {other:?}"
+                )));
+            }
         };
         if parsed.fragment().is_some() {
             return Err(invalid("a WebSocket URL cannot have a #fragment"));
@@ -323,11 +327,31 @@ mod tests {
     fn urls_taken_apart() {
         let t = Target::parse("wss://Example.com/a/b?c=d").unwrap();
         assert!(t.secure);
-        assert_eq!((t.host.as_str(), t.port, t.resource.as_str()), ("example.com", 443, "/a/b?c=d"));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.resource.as_str()),
+            ("example.com", 443, "/a/b?c=d")
+        );
         let t = Target::parse("ws://[::1]:9001").unwrap();
-        assert_eq!((t.host.as_str(), t.bare_host.as_str(), t.port, t.resource.as_str()), ("[::1]", "::1", 9001, "/"));
-        assert!(matches!(Target::parse("http://x/"), Err(Error::InvalidUrl { .. })));
-        assert!(matches!(Target::parse("ws://x/#f"), Err(Error::InvalidUrl { .. })));
-        assert!(matches!(Target::parse("nonsense"), Err(Error::InvalidUrl { .. })));
+        assert_eq!(
+            (
+                t.host.as_str(),
+                t.bare_host.as_str(),
+                t.port,
+                t.resource.as_str()
+            ),
+            ("[::1]", "::1", 9001, "/")
+        );
+        assert!(matches!(
+            Target::parse("http://x/"),
+            Err(Error::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            Target::parse("ws://x/#f"),
+            Err(Error::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            Target::parse("nonsense"),
+            Err(Error::InvalidUrl { .. })
+        ));
     }
 }

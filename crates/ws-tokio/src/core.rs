@@ -297,7 +297,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 }
             };
             match ready!(result) {
-                Ok(0) => return Poll::Ready(Err(self.write_failed(io::ErrorKind::WriteZero.into()))),
+                Ok(0) => {
+                    return Poll::Ready(Err(self.write_failed(io::ErrorKind::WriteZero.into())));
+                }
                 Ok(n) => {
                     self.conn.advance_transmit(n);
                     self.unflushed = true;
@@ -394,10 +396,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             Instant::now() + drain
         });
         if !self.write_broken {
-            let done = match self.poll_write_out(w) {
-                Poll::Ready(_) => true,
-                Poll::Pending => false,
-            };
+            // Written or failed: either way, nothing more to wait for.
+            let done = self.poll_write_out(w).is_ready();
             let shut = done && {
                 let mut cx = Context::from_waker(w.get(Source::Write));
                 Pin::new(&mut self.io).poll_shutdown(&mut cx).is_ready()

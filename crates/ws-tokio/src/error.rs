@@ -52,7 +52,9 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::InvalidUrl { url, reason } => write!(f, "invalid WebSocket URL {url:?}: {reason}"),
+            Self::InvalidUrl { url, reason } => {
+                write!(f, "invalid WebSocket URL {url:?}: {reason}")
+            }
             Self::Request(e) => write!(f, "invalid handshake request: {e}"),
             Self::Io(e) => write!(f, "transport error: {e}"),
             Self::Tls(e) => write!(f, "TLS settings: {e}"),
@@ -73,9 +75,10 @@ impl std::error::Error for Error {
             Self::Handshake(e) => Some(e),
             Self::WebSocket(e) => Some(e),
             Self::Send(e) => Some(e),
-            Self::InvalidUrl { .. } | Self::Tls(_) | Self::ConnectTimeout | Self::ConnectionClosed => {
-                None
-            }
+            Self::InvalidUrl { .. }
+            | Self::Tls(_)
+            | Self::ConnectTimeout
+            | Self::ConnectionClosed => None,
         }
     }
 }

@@ -114,8 +114,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
             return Err((self, other));
         }
         drop(other);
-        let shared = Arc::try_unwrap(self.shared)
-            .unwrap_or_else(|_| unreachable!("both halves were given"));
+        let shared =
+            Arc::try_unwrap(self.shared).unwrap_or_else(|_| unreachable!("both halves were given"));
         let core = shared
             .core
             .into_inner()

@@ -57,7 +57,10 @@ impl TlsSettings {
         for pem in &self.extra_pem {
             let mut any = false;
             for cert in CertificateDer::pem_slice_iter(pem) {
-                add(cert.map_err(|e| Error::Tls(format!("PEM: {e}")))?, &"PEM certificate")?;
+                add(
+                    cert.map_err(|e| Error::Tls(format!("PEM: {e}")))?,
+                    &"PEM certificate",
+                )?;
                 any = true;
             }
             if !any {

@@ -49,7 +49,9 @@ async fn round_trips(ws: &mut ws_tokio::WebSocketStream<tokio::io::DuplexStream>
     let payload = [7u8; 300];
     for i in 0..n {
         if i % 2 == 0 {
-            ws.send_text("a short text message, as most are").await.unwrap();
+            ws.send_text("a short text message, as most are")
+                .await
+                .unwrap();
         } else {
             ws.send_binary(&payload).await.unwrap();
         }
@@ -75,5 +77,8 @@ async fn no_allocation_per_message_in_steady_state() {
     COUNTING.with(|c| c.set(false));
     let count = COUNT.with(Cell::get);
     println!("{count} allocations over {N} round trips (both ends)");
-    assert!(count < (N / 20) as u64, "{count} allocations over {N} round trips");
+    assert!(
+        count < (N / 20) as u64,
+        "{count} allocations over {N} round trips"
+    );
 }

@@ -43,7 +43,10 @@ async fn echo_every_kind() {
     bounded(ws.send_text("by reference")).await.unwrap();
     bounded(ws.send_binary(b"by reference")).await.unwrap();
     bounded(ws.send_ping(b"are you there")).await.unwrap();
-    assert_eq!(bounded(ws.recv()).await.unwrap().unwrap(), text("by reference"));
+    assert_eq!(
+        bounded(ws.recv()).await.unwrap().unwrap(),
+        text("by reference")
+    );
     assert_eq!(
         bounded(ws.recv()).await.unwrap().unwrap(),
         binary(b"by reference".to_vec())
@@ -53,13 +56,19 @@ async fn echo_every_kind() {
         bounded(ws.send_text(&i.to_string())).await.unwrap();
     }
     for i in 0..500 {
-        assert_eq!(bounded(ws.recv()).await.unwrap().unwrap(), text(&i.to_string()));
+        assert_eq!(
+            bounded(ws.recv()).await.unwrap().unwrap(),
+            text(&i.to_string())
+        );
     }
     bounded(ws.close(CloseCode::NORMAL, "done")).await.unwrap();
     assert!(bounded(ws.recv()).await.is_none());
     let closed = ws.closed().unwrap();
     assert_eq!((closed.code, closed.was_clean), (CloseCode::NORMAL, true));
-    assert!(matches!(ws.send_text("late").await, Err(Error::ConnectionClosed)));
+    assert!(matches!(
+        ws.send_text("late").await,
+        Err(Error::ConnectionClosed)
+    ));
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -77,7 +86,9 @@ async fn stream_and_sink() {
     let url = echo_server().await;
     let mut ws = bounded(ws_tokio::connect(&url)).await.unwrap();
     for i in 0..100 {
-        bounded(common::feed(&mut ws, text(&format!("m{i}")))).await.unwrap();
+        bounded(common::feed(&mut ws, text(&format!("m{i}"))))
+            .await
+            .unwrap();
     }
     bounded(common::flush(&mut ws)).await.unwrap();
     for i in 0..100 {
@@ -105,7 +116,10 @@ async fn split_halves_on_two_tasks() {
                 writer.send(binary(vec![7; 100_000])).await.unwrap();
             }
         }
-        writer.close(CloseCode::GOING_AWAY, "leaving").await.unwrap();
+        writer
+            .close(CloseCode::GOING_AWAY, "leaving")
+            .await
+            .unwrap();
         writer
     });
     let reading = tokio::spawn(async move {
@@ -125,7 +139,10 @@ async fn split_halves_on_two_tasks() {
     let (texts, reader) = bounded(reading).await.unwrap();
     assert_eq!(texts, N);
     let closed = reader.closed().unwrap();
-    assert_eq!((closed.code, closed.was_clean), (CloseCode::GOING_AWAY, true));
+    assert_eq!(
+        (closed.code, closed.was_clean),
+        (CloseCode::GOING_AWAY, true)
+    );
     assert!(reader.reunite(writer).is_ok());
 }
 
@@ -166,7 +183,10 @@ async fn cancelled_recv_loses_nothing() {
     })
     .await;
     assert_eq!(received, N);
-    assert!(cancelled > 0, "no recv was cancelled: the test proves nothing");
+    assert!(
+        cancelled > 0,
+        "no recv was cancelled: the test proves nothing"
+    );
     println!("{received} messages received, {cancelled} recv futures dropped while pending");
     bounded(server).await.unwrap();
 }
@@ -261,10 +281,7 @@ async fn server_role_with_accept() {
             .unwrap();
         assert_eq!(ws.subprotocol(), Some("v2"));
         assert_eq!(ws.handshake_info().resource, "/room?id=7");
-        assert_eq!(
-            ws.handshake_info().headers.get_str("x-user"),
-            Some("alice")
-        );
+        assert_eq!(ws.handshake_info().headers.get_str("x-user"), Some("alice"));
         ws.send_text("welcome").await.unwrap();
         assert_eq!(ws.recv().await.unwrap().unwrap(), text("thanks"));
         ws.close(CloseCode(4000), "room closed").await.unwrap();
@@ -304,9 +321,12 @@ async fn accept_refuses_a_bad_request() {
     let result = bounded(accepting).await.unwrap();
     assert!(matches!(result, Err(Error::Handshake(_))), "{result:?}");
     let mut answer = String::new();
-    bounded(tokio::io::AsyncReadExt::read_to_string(&mut client, &mut answer))
-        .await
-        .unwrap();
+    bounded(tokio::io::AsyncReadExt::read_to_string(
+        &mut client,
+        &mut answer,
+    ))
+    .await
+    .unwrap();
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
 }
 
@@ -332,7 +352,10 @@ async fn caller_supplied_streams() {
         .await
         .unwrap();
     bounded(ws.send_text("over unix")).await.unwrap();
-    assert_eq!(bounded(ws.recv()).await.unwrap().unwrap(), text("over unix"));
+    assert_eq!(
+        bounded(ws.recv()).await.unwrap().unwrap(),
+        text("over unix")
+    );
     bounded(ws.close(CloseCode::NORMAL, "")).await.unwrap();
     assert!(ws.closed().unwrap().was_clean);
 }
@@ -345,12 +368,16 @@ async fn invalid_utf8_fails_with_1007() {
     let server = tokio::spawn(async move {
         raw_server(&mut b).await;
         b.write_all(&server_frame(0x1, b"fine")).await.unwrap();
-        b.write_all(&server_frame(0x1, &[0xce, 0xba, 0xff])).await.unwrap();
+        b.write_all(&server_frame(0x1, &[0xce, 0xba, 0xff]))
+            .await
+            .unwrap();
         let mut rest = Vec::new();
         let _ = tokio::io::AsyncReadExt::read_to_end(&mut b, &mut rest).await;
         rest // the client's close frame, masked
     });
-    let mut ws = bounded(Builder::new("ws://raw/").connect_on(a)).await.unwrap();
+    let mut ws = bounded(Builder::new("ws://raw/").connect_on(a))
+        .await
+        .unwrap();
     assert_eq!(bounded(ws.recv()).await.unwrap().unwrap(), text("fine"));
     let error = bounded(ws.recv()).await.unwrap().unwrap_err();
     assert!(
@@ -379,8 +406,11 @@ async fn message_over_the_limit_fails_with_1009() {
     assert!(
         matches!(
             error,
-            Error::WebSocket(ws_proto::Error::Protocol(ProtocolError::MessageTooLarge { .. }))
-                | Error::WebSocket(ws_proto::Error::Protocol(ProtocolError::FrameTooLarge { .. }))
+            Error::WebSocket(ws_proto::Error::Protocol(
+                ProtocolError::MessageTooLarge { .. }
+            )) | Error::WebSocket(ws_proto::Error::Protocol(
+                ProtocolError::FrameTooLarge { .. }
+            ))
         ),
         "{error:?}"
     );
@@ -412,11 +442,16 @@ async fn close_is_bounded_by_the_close_timeout() {
     assert!(
         matches!(
             result,
-            Err(Error::WebSocket(ws_proto::Error::Timeout(TimeoutKind::Close)))
+            Err(Error::WebSocket(ws_proto::Error::Timeout(
+                TimeoutKind::Close
+            )))
         ),
         "{result:?}"
     );
-    assert!(took >= Duration::from_millis(250) && took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
     assert!(!ws.closed().unwrap().was_clean);
     server.abort();
 }
@@ -450,7 +485,15 @@ async fn connect_errors() {
     let result = bounded(ws_tokio::connect(format!("ws://{addr}/"))).await;
     assert!(matches!(result, Err(Error::Io(_))), "{result:?}");
     let result = bounded(ws_tokio::connect("http://127.0.0.1/")).await;
-    assert!(matches!(result, Err(Error::InvalidUrl { .. })), "{result:?}");
-    let result = bounded(Builder::new("ws://127.0.0.1:1/").header("Bad Name", "x").connect_on(tokio::io::duplex(16).0)).await;
+    assert!(
+        matches!(result, Err(Error::InvalidUrl { .. })),
+        "{result:?}"
+    );
+    let result = bounded(
+        Builder::new("ws://127.0.0.1:1/")
+            .header("Bad Name", "x")
+            .connect_on(tokio::io::duplex(16).0),
+    )
+    .await;
     assert!(matches!(result, Err(Error::Request(_))), "{result:?}");
 }
