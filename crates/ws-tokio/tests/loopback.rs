@@ -497,3 +497,24 @@ async fn connect_errors() {
     .await;
     assert!(matches!(result, Err(Error::Request(_))), "{result:?}");
 }
+
+/// The write half closes on its own (it reads the peer's close itself)
+/// once the read half is gone, and the Sink side of a half works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_half_closes_without_its_reader() {
+    let url = echo_server().await;
+    let ws = bounded(ws_tokio::connect(&url)).await.unwrap();
+    let (reader, mut writer) = ws.split();
+    drop(reader);
+    for i in 0..10 {
+        bounded(common::feed(&mut writer, text(&i.to_string())))
+            .await
+            .unwrap();
+    }
+    bounded(common::flush(&mut writer)).await.unwrap();
+    bounded(common::close(&mut writer)).await.unwrap();
+    assert!(matches!(
+        writer.send_text("late").await,
+        Err(Error::ConnectionClosed)
+    ));
+}
