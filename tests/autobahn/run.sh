@@ -3,7 +3,7 @@
 # clients, and compares every case's result with tests/autobahn/expected.txt:
 # any change, even from OK to NON-STRICT, fails.
 #
-#   tests/autobahn/run.sh [client|proto|mio] [ARGS...]
+#   tests/autobahn/run.sh [client|proto|mio|tokio] [ARGS...]
 #     client (default)  ws-client's public API, all cases including the
 #                       permessage-deflate ones, 12.* and 13.*
 #                       (crates/ws-client/examples/autobahn_client.rs)
@@ -11,8 +11,11 @@
 #                       (crates/ws-proto/examples/blocking_client.rs)
 #     mio               the ws-mio event loop, 1.* to 10.*
 #                       (crates/ws-mio/examples/autobahn_mio.rs)
+#     tokio             ws-tokio's public API on a current-thread runtime,
+#                       all cases including 12.* and 13.*
+#                       (crates/ws-tokio/examples/autobahn_tokio.rs)
 # proto and mio do not offer deflate: 12.* and 13.* (8 minutes of large
-# compressed messages) run once, through ws-client, whose deflate is
+# compressed messages) run through ws-client and ws-tokio, whose deflate is
 # ws-proto's.
 #
 # ARGS go to the shared script, e.g. --cases '6.*' (then only those cases
@@ -28,12 +31,13 @@ suite="${AUTOBAHN_SUITE:-$root/../shared/tools/autobahn/run-client-suite.sh}"
 expected="$here/expected.txt"
 driver=client
 case "${1:-}" in
-    client | proto | mio) driver="$1"; shift ;;
+    client | proto | mio | tokio) driver="$1"; shift ;;
 esac
 case "$driver" in
     client) package=ws-client example=autobahn_client exclude='' ;;
     proto) package=ws-proto example=blocking_client exclude='12.*,13.*' ;;
     mio) package=ws-mio example=autobahn_mio exclude='12.*,13.*' ;;
+    tokio) package=ws-tokio example=autobahn_tokio exclude='' ;;
 esac
 report="${TMPDIR:-/tmp}/autobahn-report-$driver"
 agent="ws-$driver"
