@@ -117,7 +117,11 @@ fuzz_target!(|data: &[u8]| {
             run.log.events, whole.log.events,
             "events depend on the split"
         );
-        assert_eq!(run.written, whole.written, "output depends on the split");
+        // Output written late makes the peer look stalled, and automatic
+        // pongs are then coalesced (by design): only then may it differ.
+        if !run.input_while_unwritten {
+            assert_eq!(run.written, whole.written, "output depends on the split");
+        }
     }
 });
 

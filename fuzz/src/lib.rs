@@ -1276,6 +1276,11 @@ pub struct Driven {
     pub now: Instant,
     /// The largest piece of input given so far.
     pub max_piece: usize,
+    /// Input arrived while output was still unwritten (a partial write
+    /// between chunks): the peer looked stalled, so automatic pongs may
+    /// have been coalesced. Output then depends on the split by design;
+    /// events never do.
+    pub input_while_unwritten: bool,
 }
 
 impl Driven {
@@ -1290,6 +1295,7 @@ impl Driven {
             timer_fired: false,
             now: start(),
             max_piece: 0,
+            input_while_unwritten: false,
         }
     }
 
@@ -1339,7 +1345,10 @@ impl Driven {
     /// as `flags` allow and `prng` decides, then the end of the transport;
     /// flushes everything.
     pub fn run(&mut self, chunks: &[&[u8]], flags: Flags, prng: &mut Prng) {
-        for chunk in chunks {
+        for (i, chunk) in chunks.iter().enumerate() {
+            // Before the first chunk both runs are alike (a client's request
+            // is still unwritten in either).
+            self.input_while_unwritten |= i > 0 && self.conn.buffered_amount() > 0;
             if prng.one_in(2) {
                 self.receive_by_read(chunk, 1 + prng.below(4096) as usize);
             } else {
