@@ -5,7 +5,7 @@
 //! 10x fewer messages, one run instead of three; `--only` runs one part:
 //! `latency`, `throughput`, or one throughput size: `16B`, `1KiB`,
 //! `64KiB`, `1MiB`). At full size it takes about 3 minutes pinned to one
-//! CPU, `--quick` about 20 s.
+//! CPU under load, `--quick` under 10 s.
 //!
 //! To pin every thread to one CPU, build with
 //! `cargo bench --bench tokio --no-run` and run the binary it names:
@@ -492,7 +492,7 @@ fn tung_throughput(addr: SocketAddr, run: &Run) -> Duration {
 
 const LATENCY_LIBS: [Lib; 3] = [Lib::WsTokio, Lib::Tung, Lib::Fws];
 
-fn latency(scale: usize) -> Vec<(&'static str, Percentiles)> {
+fn latency(scale: usize) -> Vec<LatencyRow> {
     let n = LATENCY_ROUND_TRIPS / scale / LATENCY_ROUNDS;
     let warm = LATENCY_WARM_UP / scale / LATENCY_ROUNDS;
     println!();
@@ -502,20 +502,31 @@ fn latency(scale: usize) -> Vec<(&'static str, Percentiles)> {
         n * LATENCY_ROUNDS,
         warm * LATENCY_ROUNDS
     );
-    let mut samples: Vec<Vec<Duration>> = LATENCY_LIBS.iter().map(|_| Vec::new()).collect();
+    // Per contestant, the samples of each round.
+    let mut rounds: Vec<Vec<Vec<Duration>>> = LATENCY_LIBS.iter().map(|_| Vec::new()).collect();
     for _ in 0..LATENCY_ROUNDS {
-        for (&lib, samples) in LATENCY_LIBS.iter().zip(&mut samples) {
+        for (&lib, rounds) in LATENCY_LIBS.iter().zip(&mut rounds) {
             let server = Server::start(lib);
-            samples.extend(latency_of(lib, server.addr, warm, n));
+            rounds.push(latency_of(lib, server.addr, warm, n));
             server.finish();
         }
     }
-    let rows: Vec<_> = LATENCY_LIBS
+    let rows: Vec<LatencyRow> = LATENCY_LIBS
         .iter()
-        .zip(samples)
-        .map(|(lib, samples)| (lib.name(), Percentiles::of(samples)))
+        .zip(rounds)
+        .map(|(lib, rounds)| {
+            let per_round: Vec<Percentiles> =
+                rounds.iter().map(|r| Percentiles::of(r.clone())).collect();
+            let span = |f: fn(&Percentiles) -> f64| Span::of(per_round.iter().map(f));
+            LatencyRow {
+                name: lib.name(),
+                p50_rounds: span(|p| p.p50),
+                p99_rounds: span(|p| p.p99),
+                all: Percentiles::of(rounds.concat()),
+            }
+        })
         .collect();
-    let (tung, fws) = (&rows[1].1, &rows[2].1);
+    let (tung, fws) = (&rows[1].all, &rows[2].all);
     println!(
         "{:<20} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>8} {:>8} {:>9} {:>9}",
         "client -> server",
@@ -530,7 +541,7 @@ fn latency(scale: usize) -> Vec<(&'static str, Percentiles)> {
         "p50/tung",
         "p99/tung"
     );
-    for (name, p) in &rows {
+    for LatencyRow { name, all: p, .. } in &rows {
         println!(
             "{:<20} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>8.1} {:>7.1} {:>7.2}x {:>7.2}x {:>8.2}x {:>8.2}x",
             name,
@@ -546,7 +557,67 @@ fn latency(scale: usize) -> Vec<(&'static str, Percentiles)> {
             p.p99 / tung.p99,
         );
     }
+    println!("per-round p50 and p99 (lowest..highest of the {LATENCY_ROUNDS} rounds):");
+    for row in &rows {
+        println!(
+            "  {:<18} p50 [{:.1}..{:.1}]  p99 [{:.1}..{:.1}]",
+            row.name, row.p50_rounds.lo, row.p50_rounds.hi, row.p99_rounds.lo, row.p99_rounds.hi
+        );
+    }
     rows
+}
+
+struct LatencyRow {
+    name: &'static str,
+    /// Every round's samples together.
+    all: Percentiles,
+    /// The spread of the rounds' own p50 and p99.
+    p50_rounds: Span,
+    p99_rounds: Span,
+}
+
+/// The lowest and highest of a few measurements of one figure.
+#[derive(Clone, Copy)]
+struct Span {
+    lo: f64,
+    hi: f64,
+}
+
+impl Span {
+    fn of(values: impl Iterator<Item = f64>) -> Self {
+        values.fold(
+            Self {
+                lo: f64::INFINITY,
+                hi: f64::NEG_INFINITY,
+            },
+            |s, v| Self {
+                lo: s.lo.min(v),
+                hi: s.hi.max(v),
+            },
+        )
+    }
+
+    /// How `self` compares with `other` when more is better: ahead or
+    /// behind only when the spreads do not overlap.
+    fn versus(self, other: Self) -> &'static str {
+        if self.lo > other.hi {
+            "ahead"
+        } else if self.hi < other.lo {
+            "BEHIND"
+        } else if self.hi >= other.hi {
+            "spreads overlap, best ahead"
+        } else {
+            "spreads overlap, best BEHIND"
+        }
+    }
+
+    /// The same for times, where less is better.
+    fn negated(self) -> Self {
+        Self {
+            lo: -self.hi,
+            hi: -self.lo,
+        }
+    }
 }
 
 struct Rate {
@@ -618,37 +689,49 @@ fn throughput(
     rows
 }
 
-/// Issue 16's target: ws-tokio ahead of both anchors at every row.
-fn print_targets(latencies: &[(&str, Percentiles)], rows: &[ThroughputRow]) {
-    let verdict = |ahead: bool| if ahead { "ahead" } else { "BEHIND" };
+/// Issue 16's target: ws-tokio ahead of both anchors at every row. A
+/// verdict says "ahead" or "BEHIND" only when the spreads (latency: the
+/// rounds' p50 or p99; throughput: the runs) do not overlap.
+fn print_targets(latencies: &[LatencyRow], rows: &[ThroughputRow]) {
+    let pct = |ours: f64, other: f64| (ours / other - 1.0) * 100.0;
     println!();
     println!(
         "Target (issue 16): ws-tokio ahead of tokio-tungstenite and fastwebsockets at every row"
     );
-    if let [(_, ours), (_, tung), (_, fws)] = latencies {
-        for (what, ours, tung, fws) in [
-            ("p50", ours.p50, tung.p50, fws.p50),
-            ("p99", ours.p99, tung.p99, fws.p99),
-        ] {
+    if let [ours, tung, fws] = latencies {
+        type Pick = fn(&LatencyRow) -> (f64, Span);
+        let figures: [(&str, Pick); 2] = [
+            ("p50", |r| (r.all.p50, r.p50_rounds)),
+            ("p99", |r| (r.all.p99, r.p99_rounds)),
+        ];
+        for (what, pick) in figures {
+            let ((o, os), (t, ts), (f, fs)) = (pick(ours), pick(tung), pick(fws));
             println!(
-                "  latency {what}: ws-tokio {ours:.1} µs; fastwebsockets {fws:.1} ({:+.1}%, {}); \
-                 tokio-tungstenite {tung:.1} ({:+.1}%, {})",
-                (ours / fws - 1.0) * 100.0,
-                verdict(ours < fws),
-                (ours / tung - 1.0) * 100.0,
-                verdict(ours < tung)
+                "  latency {what}: ws-tokio {o:.1} µs; fastwebsockets {f:.1} ({:+.1}%, {}); \
+                 tokio-tungstenite {t:.1} ({:+.1}%, {})",
+                pct(o, f),
+                os.negated().versus(fs.negated()),
+                pct(o, t),
+                os.negated().versus(ts.negated()),
             );
         }
     }
     for (label, _, _, _, rates) in rows {
-        let (ours, tung, fws) = (rates[WS_TOKIO].best, rates[TUNG].best, rates[FWS].best);
+        let span = |r: &Rate| Span {
+            lo: r.worst,
+            hi: r.best,
+        };
+        let (ours, tung, fws) = (&rates[WS_TOKIO], &rates[TUNG], &rates[FWS]);
         println!(
-            "  throughput {label}: ws-tokio {ours:.0} msg/s; fastwebsockets {fws:.0} ({:+.1}%, {}); \
-             tokio-tungstenite {tung:.0} ({:+.1}%, {})",
-            (ours / fws - 1.0) * 100.0,
-            verdict(ours > fws),
-            (ours / tung - 1.0) * 100.0,
-            verdict(ours > tung)
+            "  throughput {label}: ws-tokio {:.0} msg/s; fastwebsockets {:.0} ({:+.1}%, {}); \
+             tokio-tungstenite {:.0} ({:+.1}%, {})",
+            ours.best,
+            fws.best,
+            pct(ours.best, fws.best),
+            span(ours).versus(span(fws)),
+            tung.best,
+            pct(ours.best, tung.best),
+            span(ours).versus(span(tung)),
         );
     }
 }
