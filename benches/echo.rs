@@ -149,6 +149,13 @@ mod send;
 mod stream;
 #[path = "echo/wire.rs"]
 mod wire;
+// Shared with benches/tokio.rs.
+#[path = "shared/report.rs"]
+mod report;
+#[path = "shared/window.rs"]
+mod window;
+
+use report::{Clock, Percentiles, cpu_affinity, load_average};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
@@ -391,11 +398,7 @@ impl Contestant {
 // ---- environment -------------------------------------------------------------
 
 fn print_environment(quick: bool) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let affinity = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-        .map_or("unknown", str::trim);
+    let affinity = cpu_affinity();
     let parallelism = thread::available_parallelism().map_or(0, |n| n.get());
     println!("echo benchmark: ws-mio vs tungstenite vs raw TCP over loopback");
     println!(
@@ -403,12 +406,6 @@ fn print_environment(quick: bool) {
         if quick { "--quick (1/10 size)" } else { "full" }
     );
     println!("load average at start: {}", load_average());
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 // ---- servers -------------------------------------------------------------------
@@ -770,40 +767,6 @@ impl Window {
     }
 }
 
-/// Times the echoes from number `warm` to `warm + messages`.
-struct Clock {
-    warm: u64,
-    total: u64,
-    start: Option<Instant>,
-}
-
-impl Clock {
-    fn new(warm: u64, messages: u64) -> Self {
-        Self {
-            warm,
-            total: warm + messages,
-            start: None,
-        }
-    }
-
-    /// Notes that `received` echoes have arrived; the measured time once
-    /// they all have.
-    fn tick(&mut self, received: u64) -> Option<Duration> {
-        let now = Instant::now();
-        if self.start.is_none() && received >= self.warm {
-            self.start = Some(now);
-        }
-        (received >= self.total).then(|| now - self.start.unwrap_or(now))
-    }
-
-    /// [`tick`](Self::tick), reading the clock only when it starts or
-    /// stops (for counts that arrive millions of times a second).
-    fn at(&mut self, received: u64) -> Option<Duration> {
-        let boundary = (self.start.is_none() && received >= self.warm) || received >= self.total;
-        if boundary { self.tick(received) } else { None }
-    }
-}
-
 fn raw_throughput(
     addr: SocketAddr,
     size: usize,
@@ -951,37 +914,6 @@ fn mio_throughput(
 }
 
 // ---- results -------------------------------------------------------------------
-
-/// Latency percentiles in microseconds.
-struct Percentiles {
-    p50: f64,
-    p90: f64,
-    p99: f64,
-    p999: f64,
-    max: f64,
-    mean: f64,
-}
-
-impl Percentiles {
-    fn of(mut samples: Vec<Duration>) -> Self {
-        assert!(!samples.is_empty());
-        samples.sort_unstable();
-        let us = |d: Duration| d.as_secs_f64() * 1e6;
-        let at = |q: f64| {
-            let rank = (q * samples.len() as f64).ceil() as usize;
-            us(samples[rank.clamp(1, samples.len()) - 1])
-        };
-        let mean = samples.iter().map(|&d| us(d)).sum::<f64>() / samples.len() as f64;
-        Self {
-            p50: at(0.50),
-            p90: at(0.90),
-            p99: at(0.99),
-            p999: at(0.999),
-            max: us(samples[samples.len() - 1]),
-            mean,
-        }
-    }
-}
 
 struct Rate {
     name: &'static str,

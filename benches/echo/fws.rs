@@ -6,14 +6,12 @@
 //! Every run is one `block_on` under a `tokio::time::timeout` of
 //! [`DEADLINE`], so nothing can hang.
 
-use std::cell::Cell;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::{Pin, pin};
-use std::rc::Rc;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use fastwebsockets::{Frame, OpCode, Payload, Role, WebSocket};
@@ -23,14 +21,15 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_rustls::client::TlsStream;
 use ws_mio::rustls::ClientConfig;
 
+use crate::window::{Window, join2};
 use crate::wire;
 use crate::{Clock, DEADLINE, KIB, LATENCY_PAYLOAD};
 
-/// A current-thread runtime with the I/O and time drivers.
+/// A current-thread runtime with every driver the features give (I/O and
+/// time).
 pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
+        .enable_all()
         .build()
         .expect("tokio runtime")
 }
@@ -265,69 +264,6 @@ impl AsyncWrite for WriteOnly {
     }
 }
 
-/// Polls two futures on one task until both are done.
-async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
-    let (mut a, mut b) = (pin!(a), pin!(b));
-    let (mut ra, mut rb) = (None, None);
-    poll_fn(move |cx| {
-        if ra.is_none() {
-            if let Poll::Ready(v) = a.as_mut().poll(cx) {
-                ra = Some(v);
-            }
-        }
-        if rb.is_none() {
-            if let Poll::Ready(v) = b.as_mut().poll(cx) {
-                rb = Some(v);
-            }
-        }
-        match (ra.take(), rb.take()) {
-            (Some(a), Some(b)) => Poll::Ready((a, b)),
-            (a, b) => {
-                (ra, rb) = (a, b);
-                Poll::Pending
-            }
-        }
-    })
-    .await
-}
-
-/// The window of the throughput client, shared by its writing and reading
-/// futures on one task: the writer waits when `limit` messages are in
-/// flight and is woken once no more than half of them are.
-struct Window {
-    limit: u64,
-    sent: Cell<u64>,
-    received: Cell<u64>,
-    writer: Cell<Option<Waker>>,
-}
-
-impl Window {
-    fn room(&self) -> u64 {
-        self.limit - (self.sent.get() - self.received.get()).min(self.limit)
-    }
-
-    async fn wait_for_room(&self) {
-        poll_fn(|cx| {
-            if self.room() > 0 {
-                Poll::Ready(())
-            } else {
-                self.writer.set(Some(cx.waker().clone()));
-                Poll::Pending
-            }
-        })
-        .await;
-    }
-
-    fn received(&self, received: u64) {
-        self.received.set(received);
-        if self.sent.get() - received <= self.limit / 2 {
-            if let Some(waker) = self.writer.take() {
-                waker.wake();
-            }
-        }
-    }
-}
-
 /// The windowed echo: a writing and a reading `WebSocket` over the two
 /// halves of one socket (the crate's own split is behind a feature that is
 /// off), polled together on one task; `write_frame` per message.
@@ -347,20 +283,15 @@ pub(crate) fn throughput(
         let mut reader = WebSocket::after_handshake(ReadOnly(read), Role::Client);
         let mut writer = WebSocket::after_handshake(WriteOnly(write), Role::Client);
         let total = warm + messages;
-        let window = Rc::new(Window {
-            limit: window,
-            sent: Cell::new(0),
-            received: Cell::new(0),
-            writer: Cell::new(None),
-        });
-        let counter = window.clone();
+        let window = Window::new(window);
+        let counter = &window;
         let writing = async {
             let message = vec![0xA5u8; size];
             let mut scratch = vec![0u8; size];
             for sent in 0..total {
                 window.wait_for_room().await;
                 send(&mut writer, &mut scratch, &message).await;
-                window.sent.set(sent + 1);
+                window.sent(sent + 1);
             }
         };
         let reading = async {
