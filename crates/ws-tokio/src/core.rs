@@ -255,11 +255,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
 
     /// Whether the clock has reached `at`; registers the timer waker when
     /// it has not.
+    ///
+    /// A deadline that moved later (keepalive, pushed back by every input)
+    /// keeps the timer armed at the earlier one: it fires early, finds
+    /// nothing due, and is re-armed then, once, instead of at every
+    /// message (`Sleep::reset` costs a timer-wheel update).
     fn poll_timer(&mut self, at: Instant, w: &Wakers<'_>) -> Poll<()> {
-        if at <= Instant::now() {
+        let now = Instant::now();
+        if at <= now {
             return Poll::Ready(());
         }
-        if self.armed != Some(at) {
+        let keep = self.armed.is_some_and(|armed| armed <= at && armed > now);
+        if !keep {
             self.timer
                 .as_mut()
                 .reset(tokio::time::Instant::from_std(at));

@@ -475,6 +475,38 @@ async fn keepalive_through_the_timer() {
     bounded(ws.close(CloseCode::NORMAL, "")).await.unwrap();
 }
 
+/// With traffic, the keepalive deadline moves later at every input: the
+/// timer stays armed at the earlier deadline, fires early, finds nothing
+/// due and is re-armed. After many such moves, once idle, the ping still
+/// goes out and its pong is measured. (Whether a ping went out during the
+/// traffic depends on the machine's timing: not asserted.)
+#[tokio::test]
+async fn keepalive_deadline_pushed_back_by_traffic() {
+    let url = echo_server().await;
+    let mut ws = bounded(
+        Builder::new(&url)
+            .keepalive(Some(Duration::from_millis(60)))
+            .connect(),
+    )
+    .await
+    .unwrap();
+    for i in 0..20u8 {
+        bounded(ws.send_binary(&[i; 8])).await.unwrap();
+        assert_eq!(
+            bounded(ws.recv()).await.unwrap().unwrap(),
+            binary(vec![i; 8])
+        );
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    let idle = tokio::time::timeout(Duration::from_millis(400), ws.recv()).await;
+    assert!(idle.is_err(), "{idle:?}");
+    assert!(
+        ws.connection().rtt().is_some(),
+        "no keepalive ping once idle"
+    );
+    bounded(ws.close(CloseCode::NORMAL, "")).await.unwrap();
+}
+
 /// Connecting to a port nobody listens on, and to bad URLs, fails
 /// cleanly.
 #[tokio::test]
