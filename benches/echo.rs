@@ -150,54 +150,24 @@ mod stream;
 #[path = "echo/wire.rs"]
 mod wire;
 // Shared with benches/tokio.rs.
+#[path = "shared/plan.rs"]
+mod plan;
 #[path = "shared/report.rs"]
 mod report;
 #[path = "shared/window.rs"]
 mod window;
 
+use plan::{
+    Args, DEADLINE, IO_TIMEOUT, KIB, LATENCY_PAYLOAD, LATENCY_ROUND_TRIPS, LATENCY_ROUNDS,
+    LATENCY_WARM_UP,
+};
 use report::{Clock, Percentiles, cpu_affinity, load_average};
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
-
-/// Latency: payload, measured round trips and warm-up at full size.
-const LATENCY_PAYLOAD: usize = 32;
-const LATENCY_ROUND_TRIPS: usize = 100_000;
-const LATENCY_WARM_UP: usize = 5_000;
-const LATENCY_ROUNDS: usize = 5;
-
-/// Throughput: label, payload, window (messages in flight), measured
-/// messages at full size.
-const SIZES: [(&str, usize, u64, u64); 4] = [
-    ("16 B", 16, 64, 1_000_000),
-    ("1 KiB", KIB, 64, 400_000),
-    ("64 KiB", 64 * KIB, 16, 30_000),
-    ("1 MiB", MIB, 4, 2_000),
-];
-
-/// How long any one measurement may take before the program gives up.
-const DEADLINE: Duration = Duration::from_secs(120);
-
-/// Socket reads that take longer than this mean something is stuck.
-const IO_TIMEOUT: Duration = Duration::from_secs(60);
-
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    // `--only X` (repeatable) runs part of the program: `latency`,
-    // `throughput`, or one throughput size (`16B`, `1KiB`, `64KiB`, `1MiB`).
-    let only: Vec<String> = args
-        .windows(2)
-        .filter(|w| w[0] == "--only")
-        .map(|w| w[1].replace(' ', ""))
-        .collect();
-    let wanted = |part: &str| only.is_empty() || only.iter().any(|o| o == part);
-    let sizes: Vec<_> = SIZES
-        .into_iter()
-        .filter(|(label, ..)| wanted("throughput") || wanted(&label.replace(' ', "")))
-        .collect();
-    let scale = if quick { 10 } else { 1 };
-    let runs = if quick { 1 } else { 3 };
+    let args = Args::from_env();
+    let (quick, scale, runs) = (args.quick, args.scale, args.runs);
+    let wanted = |part: &str| args.wanted(part);
+    let sizes = args.sizes();
     let started = Instant::now();
     print_environment(quick);
 
@@ -215,10 +185,7 @@ fn main() {
         stream::stream(scale as u64, runs);
     }
     if wanted("send") {
-        let sender = args
-            .windows(2)
-            .find(|w| w[0] == "--sender")
-            .map(|w| w[1].as_str());
+        let sender = args.value("--sender");
         send::send(scale as u64, runs, sender);
     }
     if wanted("app-latency") {

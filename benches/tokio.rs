@@ -84,6 +84,12 @@ use ws_tokio::{CloseCode, Message};
 #[allow(dead_code, reason = "shared with benches/echo.rs, which uses the rest")]
 #[path = "echo/fws.rs"]
 mod fws;
+#[allow(
+    dead_code,
+    reason = "shared with benches/echo.rs, which reads --sender"
+)]
+#[path = "shared/plan.rs"]
+mod plan;
 #[path = "shared/report.rs"]
 mod report;
 #[path = "shared/window.rs"]
@@ -92,49 +98,18 @@ mod window;
 #[path = "echo/wire.rs"]
 mod wire;
 
+use plan::{
+    Args, DEADLINE, IO_TIMEOUT, KIB, LATENCY_PAYLOAD, LATENCY_ROUND_TRIPS, LATENCY_ROUNDS,
+    LATENCY_WARM_UP,
+};
 use report::{Clock, Percentiles, cpu_affinity, load_average};
 use window::{Window, join2};
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
-
-/// Latency: payload, measured round trips and warm-up at full size.
-const LATENCY_PAYLOAD: usize = 32;
-const LATENCY_ROUND_TRIPS: usize = 100_000;
-const LATENCY_WARM_UP: usize = 5_000;
-const LATENCY_ROUNDS: usize = 5;
-
-/// Throughput: label, payload, window (messages in flight), measured
-/// messages at full size (those of `benches/echo.rs`).
-const SIZES: [(&str, usize, u64, u64); 4] = [
-    ("16 B", 16, 64, 1_000_000),
-    ("1 KiB", KIB, 64, 400_000),
-    ("64 KiB", 64 * KIB, 16, 30_000),
-    ("1 MiB", MIB, 4, 2_000),
-];
-
-/// How long any one measurement may take before the program gives up.
-const DEADLINE: Duration = Duration::from_secs(120);
-
-/// Blocking socket reads (the hand-made peers of `wire.rs`) that take
-/// longer than this mean something is stuck.
-const IO_TIMEOUT: Duration = Duration::from_secs(60);
-
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let only: Vec<String> = args
-        .windows(2)
-        .filter(|w| w[0] == "--only")
-        .map(|w| w[1].replace(' ', ""))
-        .collect();
-    let wanted = |part: &str| only.is_empty() || only.iter().any(|o| o == part);
-    let sizes: Vec<_> = SIZES
-        .into_iter()
-        .filter(|(label, ..)| wanted("throughput") || wanted(&label.replace(' ', "")))
-        .collect();
-    let scale = if quick { 10 } else { 1 };
-    let runs = if quick { 1 } else { 3 };
+    let args = Args::from_env();
+    let (quick, scale, runs) = (args.quick, args.scale, args.runs);
+    let wanted = |part: &str| args.wanted(part);
+    let sizes = args.sizes();
     let started = Instant::now();
 
     println!("tokio benchmark: ws-tokio vs tokio-tungstenite vs fastwebsockets over loopback");
