@@ -179,7 +179,9 @@ impl<H: Handler> WebSocket<H> {
     ///
     /// # Panics
     /// From inside one of this connection's own callbacks, where the
-    /// handler is `self` already (waiting for the lock would deadlock).
+    /// handler is `self` already (waiting for the lock would deadlock),
+    /// and once the handler was taken back with
+    /// [`into_handler`](Self::into_handler).
     ///
     /// ```no_run
     /// # use ws_client::{Handler, WebSocket};
@@ -189,9 +191,6 @@ impl<H: Handler> WebSocket<H> {
     /// println!("{}", ws.handler().0);
     /// # Ok::<(), ws_client::Error>(())
     /// ```
-    ///
-    /// Also panics once the handler was taken back with
-    /// [`into_handler`](Self::into_handler).
     pub fn handler(&self) -> HandlerGuard<'_, H> {
         self.not_in_callback("handler()");
         let guard = lock(&self.inner.handler);
