@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::headers::Headers;
 use crate::reconnect::ReconnectPolicy;
 use crate::redirect::RedirectPolicy;
-use crate::target::{Target, lookup};
+use crate::target::Target;
 
 /// How a [`Builder`](crate::Builder) chooses the proxy. Not `Debug`: the
 /// URL may hold credentials.
@@ -179,7 +179,7 @@ fn proxy_addresses(url: &ProxyUrl, resolve: Option<&Resolver>) -> Result<Vec<Soc
         Host::Name(name) => name.clone(),
         Host::Ip(ip) => ip.to_string(),
     };
-    lookup(&host, url.port(), resolve).map_err(|error| {
+    Resolver::lookup(resolve, &host, url.port()).map_err(|error| {
         Error::Connection(ws_mio::Error::ProxyUnreachable {
             proxy: url.to_string(),
             error: Box::new(ws_mio::Error::Resolve { host, error }),

@@ -1,7 +1,6 @@
 //! From the URL given to `WebSocket::new` to what the handshake needs.
 
-use std::io;
-use std::net::{SocketAddr, ToSocketAddrs as _};
+use std::net::SocketAddr;
 use ws_mio::Resolver;
 
 use url::{Host, Url};
@@ -146,7 +145,7 @@ impl Target {
         if let Some(ip) = self.ip {
             return Ok(vec![SocketAddr::new(ip, self.port)]);
         }
-        lookup(&self.host, self.port, resolve).map_err(|error| Error::Resolve {
+        Resolver::lookup(resolve, &self.host, self.port).map_err(|error| Error::Resolve {
             host: self.host.clone(),
             error,
         })
@@ -191,26 +190,6 @@ pub(crate) fn without_credentials(url: &str) -> std::borrow::Cow<'_, str> {
         Some(at) => format!("{}{}", &url[..scheme_end + 3], &rest[at + 1..]).into(),
         None => url.into(),
     }
-}
-
-/// The addresses of `host` (a name, or an IP address without brackets),
-/// from `resolve` or the system resolver.
-pub(crate) fn lookup(
-    host: &str,
-    port: u16,
-    resolve: Option<&Resolver>,
-) -> io::Result<Vec<SocketAddr>> {
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    let addrs: Vec<SocketAddr> = match resolve {
-        Some(resolver) => resolver.resolve(host, port)?,
-        None => (host, port).to_socket_addrs()?.collect(),
-    };
-    if addrs.is_empty() {
-        return Err(io::Error::new(io::ErrorKind::NotFound, "no address"));
-    }
-    Ok(addrs)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Settings of client connections and listeners.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -137,7 +137,7 @@ pub struct ClientOptions {
 /// addresses to try (in order) out.
 ///
 /// ```
-/// use std::net::SocketAddr;
+/// use std::net::{SocketAddr, ToSocketAddrs as _};
 /// use ws_mio::Resolver;
 ///
 /// // Every name is this machine (for tests).
@@ -161,6 +161,33 @@ impl Resolver {
     /// The addresses of `host:port`.
     pub fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
         (self.0)(host, port)
+    }
+
+    /// The addresses of `host` (a name, or an IP address without brackets)
+    /// and `port`: the address itself, or what `resolver` answers (the
+    /// system resolver without one); no address at all is `NotFound`.
+    /// Blocks while the resolver does.
+    ///
+    /// ```
+    /// use ws_mio::Resolver;
+    ///
+    /// let addrs = Resolver::lookup(None, "::1", 443).unwrap();
+    /// assert_eq!(addrs[0].to_string(), "[::1]:443");
+    /// let none = Resolver::new(|_, _| Ok(Vec::new()));
+    /// assert!(Resolver::lookup(Some(&none), "feed.test", 80).is_err());
+    /// ```
+    pub fn lookup(resolver: Option<&Self>, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        let addrs: Vec<SocketAddr> = match resolver {
+            Some(resolver) => resolver.resolve(host, port)?,
+            None => (host, port).to_socket_addrs()?.collect(),
+        };
+        if addrs.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "no address"));
+        }
+        Ok(addrs)
     }
 }
 

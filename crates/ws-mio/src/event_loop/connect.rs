@@ -7,7 +7,7 @@
 //! A connection enters here in one place, [`Handle::start_connect`].
 
 use std::io::{self, Read as _, Write as _};
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs as _};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -312,24 +312,10 @@ fn host_name(host: &Host) -> String {
 /// Resolves `host:port` with the caller's resolver, or else the system's
 /// (both may block).
 fn lookup(host: &str, port: u16, resolver: Option<&Resolver>) -> Result<Vec<SocketAddr>, Error> {
-    let resolve_error = |error| Error::Resolve {
+    Resolver::lookup(resolver, host, port).map_err(|error| Error::Resolve {
         host: host.to_owned(),
         error,
-    };
-    let addrs: Vec<SocketAddr> = match resolver {
-        Some(resolver) => resolver.resolve(host, port).map_err(resolve_error)?,
-        None => (host, port)
-            .to_socket_addrs()
-            .map_err(resolve_error)?
-            .collect(),
-    };
-    if addrs.is_empty() {
-        return Err(resolve_error(io::Error::new(
-            io::ErrorKind::NotFound,
-            "no address",
-        )));
-    }
-    Ok(addrs)
+    })
 }
 
 /// The tunnel to `host:port` through `url`. `target_addr`: the server's
