@@ -125,7 +125,7 @@
 //! `taskset -c 0` (every thread on one CPU) or `taskset -c 0,1`.
 
 use std::io::{Read as _, Write as _};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::{self, JoinHandle, Thread};
@@ -159,7 +159,7 @@ mod window;
 
 use plan::{
     Args, DEADLINE, IO_TIMEOUT, KIB, LATENCY_PAYLOAD, LATENCY_ROUND_TRIPS, LATENCY_ROUNDS,
-    LATENCY_WARM_UP,
+    LATENCY_WARM_UP, serve_one,
 };
 use report::{Clock, Percentiles, cpu_affinity, load_average};
 
@@ -423,14 +423,7 @@ impl Server {
 
     /// Accepts one connection and serves it on a thread.
     fn blocking(serve: fn(TcpStream)) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().unwrap();
-        let thread = thread::spawn(move || {
-            let (stream, _) = listener.accept().expect("accept");
-            stream.set_nodelay(true).unwrap();
-            stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-            serve(stream);
-        });
+        let (addr, thread) = serve_one(serve);
         Self {
             addr,
             stop: None,

@@ -68,7 +68,7 @@
 //! to stdout as tables, with the CPU affinity and the load average the run
 //! had.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -100,7 +100,7 @@ mod wire;
 
 use plan::{
     Args, DEADLINE, IO_TIMEOUT, KIB, LATENCY_PAYLOAD, LATENCY_ROUND_TRIPS, LATENCY_ROUNDS,
-    LATENCY_WARM_UP,
+    LATENCY_WARM_UP, serve_one,
 };
 use report::{Clock, Percentiles, cpu_affinity, load_average};
 use window::{Window, join2};
@@ -190,13 +190,7 @@ impl Server {
             Lib::Tung => tung_echo,
             Lib::Fws => fws::echo,
         };
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().unwrap();
-        let thread = thread::spawn(move || {
-            let (stream, _) = listener.accept().expect("accept");
-            stream.set_nodelay(true).unwrap();
-            serve(stream);
-        });
+        let (addr, thread) = serve_one(serve);
         Self { addr, thread }
     }
 

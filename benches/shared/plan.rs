@@ -3,6 +3,8 @@
 //! deadlines for both, so that their figures compare, and one reading of
 //! the command line (`--quick`, `--only PART`, `--NAME VALUE`).
 
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 pub(crate) const KIB: usize = 1024;
@@ -82,4 +84,19 @@ impl Args {
             .find(|w| w[0] == name)
             .map(|w| w[1].as_str())
     }
+}
+
+/// An echo server for one connection: accepts it on a thread of its own
+/// (nodelay, reads bounded by [`IO_TIMEOUT`]) and runs `serve` on it; the
+/// thread ends with the connection.
+pub(crate) fn serve_one(serve: fn(TcpStream)) -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().unwrap();
+    let thread = thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        stream.set_nodelay(true).unwrap();
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        serve(stream);
+    });
+    (addr, thread)
 }
