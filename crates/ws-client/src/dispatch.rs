@@ -30,10 +30,15 @@ pub(crate) struct Dispatch<H: Handler> {
     /// The connection is in `Inner::conn` (the first attempt's is put
     /// there by its first event, if that comes before `start` returns).
     installed: bool,
-    /// `on_error` has run: later messages and errors are not delivered.
-    failed: bool,
-    /// The error reported would happen again: no reconnect.
-    failed_for_good: bool,
+    /// Why this side failed the connection (a message that is not JSON),
+    /// reported in the place of the error the connection reports for it.
+    /// The connection's state machine orders the events (at most one
+    /// error, nothing but the end after it), so this only delivers.
+    cause: Option<Error>,
+    /// `on_error` ran in this attempt, and whether its error would happen
+    /// again (then no reconnect). The reconnect policy's input, not a
+    /// guard on what is delivered.
+    error_repeats: Option<bool>,
     /// When the handshake completed.
     opened: Option<Instant>,
     /// The redirect this attempt's end leads to.
@@ -52,8 +57,8 @@ impl<H: Handler> Dispatch<H> {
             other_origin,
             installed: false,
             redirects,
-            failed: false,
-            failed_for_good: false,
+            cause: None,
+            error_repeats: None,
             opened: None,
             redirect: None,
             keepalive_rtt: None,
@@ -93,18 +98,20 @@ impl<H: Handler> Dispatch<H> {
     }
 
     fn error(&mut self, error: Error) {
-        if !self.failed {
-            self.failed = true;
-            self.failed_for_good = repeats(&error);
-            let event = ErrorEvent::new(error);
-            self.call(false, |h, ws| h.on_error(ws, &event));
-        }
+        self.error_repeats = Some(repeats(&error));
+        let event = ErrorEvent::new(error);
+        self.call(false, |h, ws| h.on_error(ws, &event));
     }
 
-    /// The handshake was answered with `error`: a redirect to follow
-    /// (kept for the end of the attempt, reported to nobody), a redirect
-    /// that cannot be followed, or just the error.
-    fn handshake_failed(&mut self, error: ws_mio::Error) {
+    /// The connection's one error: this side's own cause in its place, a
+    /// redirect to follow (kept for the end of the attempt, reported to
+    /// nobody), a redirect that cannot be followed, or just the error.
+    fn failed(&mut self, error: ws_mio::Error) {
+        if let ws_mio::Error::Protocol(ws_proto::Error::Failed(_)) = error {
+            if let Some(cause) = self.cause.take() {
+                return self.error(cause);
+            }
+        }
         let policy = self.ws.inner.plan.redirects;
         let rejection = match &error {
             ws_mio::Error::Protocol(ws_proto::Error::Handshake(
@@ -162,8 +169,8 @@ impl<H: Handler> Dispatch<H> {
         let policy = inner.plan.reconnect.as_ref()?;
         let ending = Ending {
             by_user: inner.terminated.load(Ordering::Acquire),
-            failed: self.failed,
-            failed_for_good: self.failed_for_good,
+            failed: self.error_repeats.is_some(),
+            failed_for_good: self.error_repeats == Some(true),
             was_clean,
             opened: self.opened,
         };
@@ -231,21 +238,22 @@ impl<H: Handler> ws_mio::Handler for Dispatch<H> {
                 self.call(false, |h, ws| h.on_open(ws, &event));
             }
             ws_mio::Event::Message(message) => {
-                if self.failed || self.ws.inner.terminated.load(Ordering::Acquire) {
+                if self.ws.inner.terminated.load(Ordering::Acquire) {
                     return;
                 }
                 match self.data(message) {
                     Ok(data) => self.call(false, |h, ws| h.on_message(ws, MessageEvent { data })),
                     Err(e) => {
                         // RFC 6455 section 7.4.1: 1007, data inconsistent
-                        // with the message's type.
-                        let _ = conn.close(CloseCode::INVALID_PAYLOAD, "invalid JSON");
-                        self.error(Error::InvalidJson(e));
+                        // with the message's type. The connection reports
+                        // the failure next, with nothing in between.
+                        self.cause = Some(Error::InvalidJson(e));
+                        let _ = conn.fail(CloseCode::INVALID_PAYLOAD, "invalid JSON");
                     }
                 }
             }
             ws_mio::Event::Ping(payload) => {
-                if !self.failed && !self.ws.inner.terminated.load(Ordering::Acquire) {
+                if !self.ws.inner.terminated.load(Ordering::Acquire) {
                     self.call(false, |h, ws| h.on_ping(ws, &payload));
                 }
             }
@@ -255,17 +263,17 @@ impl<H: Handler> ws_mio::Handler for Dispatch<H> {
                     let nanos = u64::try_from(rtt.as_nanos()).unwrap_or(NO_RTT - 1);
                     self.ws.inner.rtt_nanos.store(nanos, Ordering::Relaxed);
                 }
-                if !self.failed && !self.ws.inner.terminated.load(Ordering::Acquire) {
+                if !self.ws.inner.terminated.load(Ordering::Acquire) {
                     let event = PongEvent { payload, rtt };
                     self.call(false, |h, ws| h.on_pong(ws, &event));
                 }
             }
             ws_mio::Event::Drain => {
-                if !self.failed && !self.ws.inner.terminated.load(Ordering::Acquire) {
+                if !self.ws.inner.terminated.load(Ordering::Acquire) {
                     self.call(false, |h, ws| h.on_drain(ws));
                 }
             }
-            ws_mio::Event::Error(e) => self.handshake_failed(e),
+            ws_mio::Event::Error(e) => self.failed(e),
             ws_mio::Event::Closed(closed) => {
                 self.ended(closed.code.0, closed.reason, closed.was_clean);
             }

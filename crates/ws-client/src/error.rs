@@ -206,7 +206,7 @@ impl Error {
                 M::Tls(_) => 21,
                 M::Protocol(P::Handshake(_)) | M::Request(_) => 22,
                 M::Protocol(P::Protocol(_)) => 23,
-                M::Protocol(P::ConnectionLost) => 24,
+                M::Protocol(P::ConnectionLost | P::Transport) => 24,
                 M::Protocol(P::Timeout(_)) | M::TlsTimeout => 25,
                 M::Io(_) => 27,
                 M::MemoryBudget { .. } => 28,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::time::Duration;
 
 use common::*;
@@ -222,7 +222,47 @@ fn invalid_json_with_data_type_object_is_an_error_and_closes_with_1007() {
     assert!(stack.iter().any(|e| e.component_signature == "serde_json"));
     let t = terminate_of(&seen);
     assert_eq!(t.code, 1007);
-    assert!(t.was_clean, "the server answers the close frame");
+    // Failed (RFC 6455 section 7.1.7): the close frame goes out and the
+    // connection ends without waiting for the answer.
+    assert!(!t.was_clean);
+}
+
+#[test]
+fn nothing_received_after_invalid_json_reaches_the_handler() {
+    // One write: the loop decodes all four messages in one batch, and the
+    // failure at the second must hold back the two after it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let url = raw_server(move |mut stream| {
+        accept(&mut stream);
+        let mut burst = Vec::new();
+        for text in [r#"{"a":1}"#, "not json", r#"{"b":2}"#, r#"{"c":3}"#] {
+            burst.extend([0x81, text.len() as u8]);
+            burst.extend(text.as_bytes());
+        }
+        stream.write_all(&burst).unwrap();
+        // The client's close frame: masked, so its code is unmasked here.
+        let mut frame = [0u8; 8];
+        let got = stream.read_exact(&mut frame).map(|()| {
+            let mask = &frame[2..6];
+            u16::from_be_bytes([frame[6] ^ mask[0], frame[7] ^ mask[1]])
+        });
+        let _ = tx.send(got.ok().map(|code| (frame[0], code)));
+        wait_for_client_to_go(&mut stream);
+    });
+    let (handler, log) = Recorder::new();
+    WebSocket::new(&url, handler.with_data_type(DataType::Object)).unwrap();
+    let seen = log.until_terminate();
+    assert_eq!(kinds(&seen), ["open", "message", "error", "terminate"]);
+    assert!(matches!(&seen[1], Seen::Message(Data::Object(v)) if v["a"] == 1));
+    assert_eq!(error_of(&seen).0, 26);
+    assert_eq!(terminate_of(&seen).code, 1007);
+    let close = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        close,
+        Some((0x88, 1007)),
+        "a close frame with 1007 on the wire"
+    );
+    log.assert_quiet(Duration::from_millis(200));
 }
 
 #[test]

@@ -20,6 +20,17 @@ thread_local! {
     /// The connection whose handler runs now on this thread, if any (its
     /// `Shared` address).
     static SERVICING: Cell<usize> = const { Cell::new(0) };
+    /// The handler running on this thread closed or failed its own
+    /// connection (see [`handler_ended`]).
+    static ENDED_BY_HANDLER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the handler running on this thread closed or failed its own
+/// connection since the last call (which clears it): only then can the
+/// state machine have stopped handing out messages the loop decoded
+/// ahead. Sends do not count, so an echoing handler costs no check.
+pub(crate) fn handler_ended() -> bool {
+    ENDED_BY_HANDLER.with(|c| c.replace(false))
 }
 
 /// Runs `f` (a handler call) as the handler of `shared`: its sends need
@@ -221,7 +232,34 @@ impl Conn {
     /// Starts the closing handshake. A connection still connecting is
     /// abandoned; closing twice is harmless.
     pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), SendError> {
-        self.command(|c| c.close(Instant::now(), code, reason))
+        self.ending(|c| c.close(Instant::now(), code, reason))
+    }
+
+    /// Fails the connection for a reason of the caller's own (RFC 6455
+    /// section 7.1.7), such as a message the application cannot accept
+    /// (1007 for JSON that does not parse): the close frame with `code`
+    /// and `reason` goes out, nothing more is decoded or handed to the
+    /// handler (not even messages the loop decoded ahead), and the
+    /// connection ends once the frame is written (or at the drain
+    /// timeout) without waiting for the peer's answer.
+    ///
+    /// The handler hears [`Event::Error`] with
+    /// `Error::Protocol(ws_proto::Error::Failed(code))`, in which place the
+    /// caller reports its own cause, unless another error came first; then
+    /// [`Event::Closed`] with `code`. The code and reason are checked as
+    /// for [`close`](Self::close); failing a closed connection does
+    /// nothing.
+    pub fn fail(&self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.ending(|c| c.fail(Instant::now(), code, reason))
+    }
+
+    /// A command that may end the connection: noted for the loop when its
+    /// own handler gives it (see [`handler_ended`]).
+    fn ending<T>(&self, f: impl FnOnce(&mut ws_proto::Connection) -> T) -> T {
+        if SERVICING.with(|c| c.get()) == Arc::as_ptr(&self.shared) as usize {
+            ENDED_BY_HANDLER.with(|c| c.set(true));
+        }
+        self.command(f)
     }
 
     /// Sends a message of `len` bytes, unless the loop's memory budget

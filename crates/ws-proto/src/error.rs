@@ -31,6 +31,15 @@ pub enum Error {
     Timeout(TimeoutKind),
     /// The transport ended before the closing handshake finished.
     ConnectionLost,
+    /// The driver said the transport failed
+    /// ([`Connection::transport_failed`](crate::Connection::transport_failed)):
+    /// an I/O error, a reset, a TLS alert. The driver holds the cause and
+    /// reports it in this error's place.
+    Transport,
+    /// The driver or the application failed the connection with
+    /// [`Connection::fail`](crate::Connection::fail) and this code. It knows
+    /// why, and reports its own cause in this error's place.
+    Failed(CloseCode),
 }
 
 impl fmt::Display for Error {
@@ -40,6 +49,8 @@ impl fmt::Display for Error {
             Self::Protocol(e) => write!(f, "protocol error: {e}"),
             Self::Timeout(kind) => write!(f, "{kind}"),
             Self::ConnectionLost => f.write_str("connection lost without a close frame"),
+            Self::Transport => f.write_str("the transport failed"),
+            Self::Failed(code) => write!(f, "failed by this side with close code {code}"),
         }
     }
 }
@@ -49,7 +60,7 @@ impl std::error::Error for Error {
         match self {
             Self::Handshake(e) => Some(e),
             Self::Protocol(e) => Some(e),
-            Self::Timeout(_) | Self::ConnectionLost => None,
+            Self::Timeout(_) | Self::ConnectionLost | Self::Transport | Self::Failed(_) => None,
         }
     }
 }

@@ -380,7 +380,8 @@ fn s7_1_7_without_a_drain_timeout_a_failed_connection_waits_for_the_close_timeou
 }
 
 #[test]
-fn s7_1_7_a_driver_fails_a_connection_with_its_own_code_and_reports_the_error_itself() {
+fn s7_1_7_a_driver_fails_a_connection_with_its_own_code_and_reports_its_cause_in_the_errors_place()
+{
     let now = Instant::now();
     let mut server = open_server(now, Config::default());
     server.send_text("before").unwrap();
@@ -389,9 +390,10 @@ fn s7_1_7_a_driver_fails_a_connection_with_its_own_code_and_reports_the_error_it
         .unwrap();
     assert_eq!(
         events(&mut server),
-        [],
-        "no Error event: the driver reports it"
+        [Event::Error(Error::Failed(CloseCode::TRY_AGAIN_LATER))],
+        "the error's place, for the driver's cause"
     );
+    assert!(!server.is_receiving());
     // Nothing is decoded once failed.
     server.receive(now, &client_frame(true, OpCode::Text, b"after"));
     assert_eq!(events(&mut server), []);
@@ -431,9 +433,160 @@ fn s7_1_7_failing_checks_its_arguments_and_abandons_a_handshake() {
     client.fail(now, CloseCode::TRY_AGAIN_LATER, "").unwrap();
     assert!(matches!(
         events(&mut client)[..],
-        [Event::Closed(Closed {
-            code: CloseCode::ABNORMAL,
-            ..
-        })]
+        [
+            Event::Error(Error::Failed(CloseCode::TRY_AGAIN_LATER)),
+            Event::Closed(Closed {
+                code: CloseCode::ABNORMAL,
+                ..
+            })
+        ]
     ));
+}
+
+#[test]
+fn s7_1_7_failing_after_a_violation_reports_nothing_more() {
+    let now = Instant::now();
+    let mut client = open_client(now, Config::default());
+    client.receive(now, &raw_frame(0x83, b"x", None)); // reserved opcode
+    let first = events(&mut client);
+    assert!(
+        matches!(&first[..], [Event::Error(Error::Protocol(_))]),
+        "{first:?}"
+    );
+    assert!(!client.is_receiving());
+    client
+        .fail(now, CloseCode::INVALID_PAYLOAD, "invalid JSON")
+        .unwrap();
+    client.transport_failed();
+    let rest = events(&mut client);
+    assert!(
+        matches!(&rest[..], [Event::Closed(_)]),
+        "one error, the first: {rest:?}"
+    );
+}
+
+#[test]
+fn s7_1_4_a_failed_transport_is_reported_in_place_of_the_loss_after_what_was_received() {
+    let now = Instant::now();
+    let mut client = open_client(now, Config::default());
+    client.receive(now, &server_frame(true, OpCode::Text, b"last words"));
+    client.transport_failed();
+    assert!(
+        client.is_receiving(),
+        "what came before is still handed out"
+    );
+    assert_eq!(
+        events(&mut client),
+        [
+            Event::Message(Message::Text("last words".into())),
+            Event::Error(Error::Transport),
+            closed_uncleanly(CloseCode::ABNORMAL, "", Initiator::Remote),
+        ]
+    );
+    // A later end of the transport changes nothing.
+    client.receive_eof();
+    client.transport_failed();
+    assert_eq!(client.poll_event(), None);
+}
+
+#[test]
+fn s7_1_4_a_transport_failure_while_connecting_ends_the_handshake_with_one_error() {
+    let now = Instant::now();
+    let request = ws_proto::ClientRequest::new("example.com", 80, "/");
+    let mut client =
+        ws_proto::Connection::client(now, Config::default(), &request, rng(3)).unwrap();
+    client.transport_failed();
+    client.handle_timeout(now + Duration::from_secs(3600));
+    assert!(matches!(
+        events(&mut client)[..],
+        [
+            Event::Error(Error::Transport),
+            Event::Closed(Closed {
+                code: CloseCode::ABNORMAL,
+                was_clean: false,
+                ..
+            })
+        ]
+    ));
+}
+
+#[test]
+fn s7_1_4_a_transport_failure_after_the_closing_handshake_or_a_failure_is_not_an_error() {
+    let now = Instant::now();
+    // The closing handshake is complete: a client waits for the server's
+    // end of the transport, and a reset then is no error.
+    let mut client = open_client(now, Config::default());
+    client.close(now, CloseCode::NORMAL, "bye").unwrap();
+    client.receive(
+        now,
+        &server_frame(true, OpCode::Close, &close_payload(1000, "")),
+    );
+    client.transport_failed();
+    assert_eq!(
+        events(&mut client),
+        [Event::Closed(Closed {
+            code: CloseCode::NORMAL,
+            reason: String::new(),
+            was_clean: true,
+            initiator: Initiator::Local,
+        })]
+    );
+    // This side failed it: its own error came, the reset adds none.
+    let mut server = open_server(now, Config::default());
+    server.fail(now, CloseCode::TRY_AGAIN_LATER, "").unwrap();
+    server.transport_failed();
+    let events = events(&mut server);
+    assert!(
+        matches!(
+            &events[..],
+            [Event::Error(Error::Failed(_)), Event::Closed(_)]
+        ),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn s7_abandoning_ends_at_once_with_no_error() {
+    let now = Instant::now();
+    let mut client = open_client(now, Config::default());
+    client.close(now, CloseCode::GOING_AWAY, "").unwrap();
+    client.receive(now, &server_frame(true, OpCode::Text, b"in flight"));
+    client.abandon();
+    assert_eq!(
+        events(&mut client),
+        [closed_uncleanly(CloseCode::ABNORMAL, "", Initiator::Local)],
+        "nothing decoded, no error"
+    );
+    let sent = output_frames(&mut client);
+    assert_eq!(sent.last().and_then(|f| f.close_code()), Some(1001));
+    // Later inputs change nothing.
+    client.transport_failed();
+    client.abandon();
+    assert_eq!(client.poll_event(), None);
+
+    // A complete closing handshake keeps its outcome.
+    let mut client = open_client(now, Config::default());
+    client.close(now, CloseCode::NORMAL, "").unwrap();
+    client.receive(
+        now,
+        &server_frame(true, OpCode::Close, &close_payload(1000, "")),
+    );
+    assert_eq!(
+        events(&mut client),
+        [],
+        "a client waits for the server's end"
+    );
+    client.abandon();
+    let events = events(&mut client);
+    assert!(
+        matches!(
+            &events[..],
+            [Event::Closed(Closed {
+                code: CloseCode::NORMAL,
+                was_clean: true,
+                ..
+            })]
+        ),
+        "{events:?}"
+    );
 }

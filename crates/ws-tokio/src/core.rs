@@ -46,7 +46,8 @@ pub(crate) struct Core<S> {
     pub(crate) closed: Option<Closed>,
     /// The failure reported by the connection, until a caller takes it.
     error: Option<Error>,
-    /// A transport error, reported in place of ws-proto's `ConnectionLost`.
+    /// A transport error, told to ws-proto with `transport_failed`:
+    /// reported in the place of its `Error::Transport`, if it reports one.
     io_error: Option<io::Error>,
     /// The transport's read side ended (or failed).
     read_done: bool,
@@ -173,7 +174,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             Event::Ping(_) | Event::Pong(_) | Event::Message(_) => {}
             Event::Error(e) => {
                 self.error = Some(match self.io_error.take() {
-                    Some(io) if e == ws_proto::Error::ConnectionLost => Error::Io(io),
+                    Some(io) if e == ws_proto::Error::Transport => Error::Io(io),
                     _ => e.into(),
                 });
             }
@@ -230,11 +231,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             }
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
             Poll::Ready(Err(e)) => {
-                // A reset is the end of the transport; ws-proto reports it,
-                // and the I/O error takes the place of `ConnectionLost`.
+                // A reset is the end of the transport; ws-proto decides
+                // whether it is an error to report.
                 self.io_error.get_or_insert(e);
                 self.read_done = true;
-                self.conn.receive_eof();
+                self.conn.transport_failed();
             }
             Poll::Pending => {
                 // A connection that found nothing to read twice in a row
@@ -330,7 +331,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         self.write_broken = true;
         let reported = io::Error::new(e.kind(), e.to_string());
         self.io_error.get_or_insert(e);
-        self.conn.receive_eof();
+        self.conn.transport_failed();
         Error::Io(reported)
     }
 

@@ -406,7 +406,7 @@ impl EventLoop {
             stage,
             interest: None,
             scheduled: None,
-            error_reported: false,
+            cause: None,
             closed: false,
             hot: false,
         });

@@ -174,7 +174,13 @@ struct Entry {
     stage: Stage,
     interest: Option<Interest>,
     scheduled: Option<Instant>,
-    error_reported: bool,
+    /// Why this driver failed the connection (its transport, its memory
+    /// budget), told to the state machine as an input: handed to the
+    /// handler in the place of the error the state machine reports for
+    /// it, if the state machine reports one (it alone decides).
+    cause: Option<Error>,
+    /// The handler has had `Closed`: the entry goes once its last bytes
+    /// are out.
     closed: bool,
     /// In the loop's list of connections read on every busy-polling turn.
     hot: bool,
@@ -622,7 +628,7 @@ impl EventLoop {
         };
         if let Some(e) = failed {
             self.fail(entry, e);
-        } else if drain && !entry.closed && !entry.error_reported {
+        } else if drain && !entry.closed {
             deliver(entry, Event::Drain);
             // What the handler sent from `Drain` goes out now (a handler's
             // sends on the loop's thread wait for the loop to write).
@@ -635,7 +641,9 @@ impl EventLoop {
     fn fail_over_budget(&mut self, entry: &mut Entry) {
         let memory = &self.shared.memory;
         let (held, budget) = (memory.held(), memory.budget().unwrap_or(usize::MAX));
-        report_error(entry, Error::MemoryBudget { held, budget });
+        entry
+            .cause
+            .get_or_insert(Error::MemoryBudget { held, budget });
         {
             let mut link = lock(&entry.conn.shared.link);
             let code = match link.proto.role() {
@@ -650,10 +658,11 @@ impl EventLoop {
         dispatch(entry);
     }
 
-    /// The transport failed: report why, then let the state machine end.
+    /// The transport failed: the state machine ends the connection, and
+    /// `error` is what the handler hears if it reports the failure.
     fn fail(&mut self, entry: &mut Entry, error: Error) {
-        report_error(entry, error);
-        lock(&entry.conn.shared.link).proto.receive_eof();
+        entry.cause.get_or_insert(error);
+        lock(&entry.conn.shared.link).proto.transport_failed();
         dispatch(entry);
         // Whatever the state machine thinks, the transport is gone.
         entry.closed = true;
@@ -882,12 +891,11 @@ impl EventLoop {
                     stage: Stage::Done,
                     interest: None,
                     scheduled: None,
-                    error_reported: false,
+                    cause: Some(Error::LoopStopped),
                     closed: false,
                     hot: false,
                 };
-                report_error(&mut entry, Error::LoopStopped);
-                lock(&entry.conn.shared.link).proto.receive_eof();
+                lock(&entry.conn.shared.link).proto.transport_failed();
                 dispatch(&mut entry);
             }
         }
@@ -897,7 +905,8 @@ impl EventLoop {
 impl Drop for EventLoop {
     /// A loop dropped while connections are live ends them at once: each
     /// gets a best-effort close frame (1001), its handler hears `Closed`
-    /// (with no `Error` before it), and later sends on its `Conn` handles
+    /// (1006, with no `Error` before it), and later sends on its `Conn`
+    /// handles
     /// fail instead of vanishing.
     fn drop(&mut self) {
         self.shut();
@@ -914,12 +923,10 @@ impl Drop for EventLoop {
                 if let Some(mut transport) = link.transport.take() {
                     transport.shutdown();
                 }
-                link.proto.receive_eof();
+                // The loop's owner ended it knowingly: no error, only the
+                // end (1006: no time for the closing handshake).
+                link.proto.abandon();
             }
-            // The loop's owner ended the connection: that is not a failure
-            // to report, only the end (`Closed`, 1006: no time for the
-            // closing handshake).
-            entry.error_reported = true;
             dispatch(&mut entry);
         }
     }
@@ -963,18 +970,28 @@ fn dispatch_then<T>(entry: &mut Entry, then: impl FnOnce(&Shared, &mut Link) -> 
                 None
             } else {
                 match link.proto.poll_event() {
-                    Some(event) => event_for_handler(
+                    Some(event) => Some(event_for_handler(
                         event,
                         &mut link,
-                        &mut entry.error_reported,
+                        &mut entry.cause,
                         &mut entry.closed,
-                    ),
+                    )),
                     None => return then(&entry.conn.shared, &mut link),
                 }
             }
         };
-        for message in batch[..decoded].iter_mut().filter_map(Option::take) {
+        let mut decoded_ahead = batch[..decoded].iter_mut().filter_map(Option::take);
+        while let Some(message) = decoded_ahead.next() {
             deliver(entry, Event::Message(message));
+            // The handler failed the connection (invalid JSON, say): the
+            // state machine would not have handed out what it decoded
+            // after, so neither does the loop.
+            if crate::conn::handler_ended()
+                && !lock(&entry.conn.shared.link).proto.is_receiving()
+            {
+                decoded_ahead.for_each(drop);
+                break;
+            }
         }
         if let Some(event) = event {
             deliver(entry, event);
@@ -982,15 +999,15 @@ fn dispatch_then<T>(entry: &mut Entry, then: impl FnOnce(&Shared, &mut Link) -> 
     }
 }
 
-/// What the handler hears of `event`, if anything; notes an error reported
-/// and the end in the entry's flags.
+/// What the handler hears of `event`: the driver's `cause` in the place of
+/// the state machine's error for it; notes the end in `closed`.
 fn event_for_handler(
     event: ws_proto::Event,
     link: &mut Link,
-    error_reported: &mut bool,
+    cause: &mut Option<Error>,
     closed: &mut bool,
-) -> Option<Event> {
-    Some(match event {
+) -> Event {
+    match event {
         ws_proto::Event::Open(open) => {
             // What the handshake used is not needed any more: an idle
             // connection keeps no buffer.
@@ -1000,11 +1017,10 @@ fn event_for_handler(
         ws_proto::Event::Message(message) => Event::Message(message),
         ws_proto::Event::Ping(payload) => Event::Ping(payload),
         ws_proto::Event::Pong(payload) => Event::Pong(payload),
+        ws_proto::Event::Error(
+            error @ (ws_proto::Error::Transport | ws_proto::Error::Failed(_)),
+        ) => Event::Error(cause.take().unwrap_or(Error::Protocol(error))),
         ws_proto::Event::Error(error) => {
-            if *error_reported {
-                return None; // the transport's own error was reported already
-            }
-            *error_reported = true;
             let tls_unfinished =
                 matches!(&link.transport, Some(Transport::Tls(_, tls)) if tls.is_handshaking());
             let handshake_timeout = matches!(
@@ -1022,13 +1038,6 @@ fn event_for_handler(
             *closed = true;
             Event::Closed(end)
         }
-    })
-}
-
-fn report_error(entry: &mut Entry, error: Error) {
-    if !entry.error_reported && !entry.closed {
-        entry.error_reported = true;
-        deliver(entry, Event::Error(error));
     }
 }
 

@@ -147,7 +147,7 @@ impl EventLoop {
             stage: Stage::Streaming { linger: None },
             interest: None,
             scheduled: None,
-            error_reported: false,
+            cause: None,
             closed: false,
             hot: false,
         });

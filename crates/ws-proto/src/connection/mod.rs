@@ -56,6 +56,8 @@ enum Handshake {
 ///   [`commit_received`](Self::commit_received) (the transport reads
 ///   straight into the connection's buffer),
 ///   [`receive_eof`](Self::receive_eof) (the transport ended),
+///   [`transport_failed`](Self::transport_failed) (it failed),
+///   [`abandon`](Self::abandon) (this side ends it at once),
 ///   [`handle_timeout`](Self::handle_timeout) (the clock reached
 ///   [`poll_timeout`](Self::poll_timeout));
 /// - commands: [`send_text`](Self::send_text), [`send_binary`](Self::send_binary),
@@ -87,6 +89,10 @@ pub struct Connection {
     events: VecDeque<Event>,
     /// The transport ended; acted on once the buffered bytes are decoded.
     eof: bool,
+    /// ... because it failed ([`Connection::transport_failed`]).
+    transport_failed: bool,
+    /// An [`Event::Error`] was queued: no other comes.
+    error_reported: bool,
     /// The time of the latest input; timers started while decoding count from it.
     last_input: Instant,
     /// Draws masking keys and the handshake key; clients only.
@@ -151,6 +157,8 @@ impl Connection {
             timers,
             events: VecDeque::new(),
             eof: false,
+            transport_failed: false,
+            error_reported: false,
             last_input: now,
             rng: None,
             keepalive_ping: None,
@@ -226,8 +234,9 @@ impl Connection {
         self.reader.drained();
     }
 
-    /// Tells the connection that the transport has ended (read returned 0,
-    /// or it was reset). Bytes received before are still decoded first.
+    /// Tells the connection that the transport has ended (read returned 0).
+    /// Bytes received before are still decoded first. A connection cut
+    /// short this way reports [`Error::ConnectionLost`](crate::Error::ConnectionLost).
     pub fn receive_eof(&mut self) {
         if self.eof {
             return;
@@ -235,11 +244,45 @@ impl Connection {
         self.eof = true;
         if let Phase::Connecting = self.phase {
             let error = match &mut self.handshake {
-                Handshake::Client(hs) => hs.receive_eof(),
-                _ => crate::error::HandshakeError::UnexpectedEof,
+                _ if self.transport_failed => crate::Error::Transport,
+                Handshake::Client(hs) => crate::Error::Handshake(hs.receive_eof()),
+                _ => crate::Error::Handshake(crate::error::HandshakeError::UnexpectedEof),
             };
-            self.fail_handshake(crate::Error::Handshake(error));
+            self.fail_handshake(error);
         }
+    }
+
+    /// Tells the connection that the transport failed (an I/O error, a
+    /// reset, a TLS alert, a proxy or connect failure before the handshake):
+    /// nothing more will be read or written. Bytes received before are
+    /// still decoded first, then the connection ends as at
+    /// [`receive_eof`](Self::receive_eof), except that the error it reports,
+    /// if it reports one, is [`Error::Transport`](crate::Error::Transport):
+    /// the driver holds the cause and reports it in that error's place.
+    ///
+    /// No error is reported when another came first, or when the
+    /// connection had no more to lose (its closing handshake was complete,
+    /// or this side had failed it), so a driver never decides whether its
+    /// failure is the one to report.
+    pub fn transport_failed(&mut self) {
+        if !self.eof {
+            self.transport_failed = true;
+        }
+        self.receive_eof();
+    }
+
+    /// Ends the connection at once, by this side's own choice (a driver
+    /// shutting down): nothing more is decoded or sent, and
+    /// [`Event::Closed`] comes at once with no [`Event::Error`] for it (an
+    /// error already queued still comes first): 1006, not clean, unless
+    /// the closing handshake was complete or this side had failed the
+    /// connection (then what those report). What is queued for the transport stays in
+    /// [`poll_transmit`](Self::poll_transmit) for a last best-effort
+    /// write: call [`close`](Self::close) first to have a close frame
+    /// among it. Abandoning a closed connection does nothing.
+    pub fn abandon(&mut self) {
+        self.eof = true;
+        self.abandon_now();
     }
 
     /// Acts on the timers that have expired by `now`. Calling it early does
@@ -316,12 +359,16 @@ impl Connection {
     }
 
     /// Fails the connection for a reason of the caller's own, such as a
-    /// memory budget or an application-level violation by the peer: the
-    /// close frame with `code` and `reason` goes out (if none has yet),
-    /// nothing more is decoded, and the connection ends as a failed one
-    /// does: once the close frame is written or at
-    /// [`Config::drain_timeout`], with [`Event::Closed`] reporting `code`.
-    /// No [`Event::Error`] comes: the caller knows why, and reports it.
+    /// memory budget or an application-level violation by the peer (a
+    /// message that is not the JSON it must be: 1007): the close frame
+    /// with `code` and `reason` goes out (if none has yet), nothing more is
+    /// decoded, and the connection ends as a failed one does: once the
+    /// close frame is written or at [`Config::drain_timeout`], with
+    /// [`Event::Closed`] reporting `code`.
+    ///
+    /// The failure is reported as [`Error::Failed`](crate::Error::Failed),
+    /// in which place the caller puts its own cause, unless an error was
+    /// reported already: then only `Closed` follows.
     ///
     /// Closing while connecting abandons the handshake (as
     /// [`close`](Self::close) does); failing a closed connection does
@@ -430,6 +477,18 @@ impl Connection {
     }
 
     // ---- getters ---------------------------------------------------------
+
+    /// Whether what the peer sends is still decoded and handed out: `false`
+    /// once the connection failed (a violation, [`fail`](Self::fail), the
+    /// transport), once the peer's close frame arrived, and once it ended.
+    ///
+    /// A driver that decodes messages ahead with
+    /// [`poll_message`](Self::poll_message) and hands them out later drops
+    /// those not handed out yet when a handler's command turns this
+    /// `false`: the state machine would not have handed them out.
+    pub fn is_receiving(&self) -> bool {
+        self.receiving()
+    }
 
     /// Where the connection is in its life.
     pub fn state(&self) -> State {

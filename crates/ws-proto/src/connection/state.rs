@@ -25,8 +25,13 @@
 //!   [`Connection::fail`]) waits for nothing but the write of its close
 //!   frame: it ends once the frame is written, or at the drain timeout, and
 //!   the driver closes the transport (section 7.1.7).
-//! - [`Event::Error`] comes at most once, [`Event::Closed`] exactly once and
-//!   last; after it the connection ignores every input.
+//! - [`Event::Error`] comes at most once (`report` is the one place that
+//!   queues it), [`Event::Closed`] exactly once and last; after it the
+//!   connection ignores every input. Nothing but `Closed` follows an
+//!   error: a failed connection decodes nothing more. A driver's own
+//!   failures come in as inputs ([`Connection::fail`],
+//!   [`Connection::transport_failed`]) and take the error's place only
+//!   when no other came first, so a driver never counts errors itself.
 
 use std::fmt;
 use std::time::Instant;
@@ -200,7 +205,7 @@ impl Connection {
             _ => Initiator::Remote,
         };
         self.handshake = Handshake::Done;
-        self.events.push_back(Event::Error(error));
+        self.report(error);
         self.finish(Closed {
             code: CloseCode::ABNORMAL,
             reason: String::new(),
@@ -348,22 +353,57 @@ impl Connection {
             return; // Only the first violation is reported.
         }
         let reason = truncate(&violation.to_string(), MAX_CLOSE_REASON).to_owned();
-        self.events
-            .push_back(Event::Error(Error::Protocol(violation)));
+        self.report(Error::Protocol(violation));
         self.fail_with(code, reason);
     }
 
     /// The driver failed the connection for a reason of its own (a memory
-    /// budget, say), which it reports itself: the same as a violation, with
-    /// no `Error` event, and nothing more read.
+    /// budget, say): the same as a violation, reported as
+    /// [`Error::Failed`] (the driver puts its cause in its place), and
+    /// nothing more read.
     pub(super) fn fail_local(&mut self, code: CloseCode, reason: &str) {
         match self.phase {
-            Phase::Connecting => self.close_local(code, reason),
+            Phase::Connecting => {
+                self.report(Error::Failed(code));
+                self.close_local(code, reason);
+            }
             Phase::Open | Phase::Closing(_) => {
                 self.reader.stop();
+                self.report(Error::Failed(code));
                 self.fail_with(code, reason.to_owned());
             }
             Phase::Closed => {}
+        }
+    }
+
+    /// Queues the connection's error: the first one only, and none once
+    /// the connection has ended. The one place that keeps
+    /// [`Event::Error`] to at most one, before [`Event::Closed`].
+    fn report(&mut self, error: Error) {
+        if !self.error_reported && self.phase != Phase::Closed {
+            self.error_reported = true;
+            self.events.push_back(Event::Error(error));
+        }
+    }
+
+    /// What the end of the transport is reported as, when it cuts the
+    /// connection short: the driver's failure, or a plain loss.
+    fn lost(&self) -> Error {
+        if self.transport_failed {
+            Error::Transport
+        } else {
+            Error::ConnectionLost
+        }
+    }
+
+    /// Whether what the peer sends is still decoded and handed out: not
+    /// once the connection failed (a violation, [`Connection::fail`], the
+    /// transport), once the peer's close frame arrived, or once it ended.
+    pub(super) fn receiving(&self) -> bool {
+        match &self.phase {
+            Phase::Open => true,
+            Phase::Closing(closing) => !closing.complete() && !closing.failed,
+            Phase::Connecting | Phase::Closed => false,
         }
     }
 
@@ -432,7 +472,7 @@ impl Connection {
         match &self.phase {
             Phase::Connecting | Phase::Closed => {}
             Phase::Open => {
-                self.events.push_back(Event::Error(Error::ConnectionLost));
+                self.report(self.lost());
                 self.finish(Closed {
                     code: CloseCode::ABNORMAL,
                     reason: String::new(),
@@ -442,10 +482,29 @@ impl Connection {
             }
             Phase::Closing(closing) => {
                 if !closing.complete() && !closing.failed {
-                    self.events.push_back(Event::Error(Error::ConnectionLost));
+                    self.report(self.lost());
                 }
                 self.finish_closing();
             }
+        }
+    }
+
+    /// This side ended the connection at once ([`Connection::abandon`]):
+    /// not a loss to report.
+    pub(super) fn abandon_now(&mut self) {
+        match self.phase {
+            Phase::Connecting | Phase::Open => {
+                self.handshake = Handshake::Done;
+                self.finish(Closed {
+                    code: CloseCode::ABNORMAL,
+                    reason: String::new(),
+                    was_clean: false,
+                    initiator: Initiator::Local,
+                });
+            }
+            // What the closing handshake got to: 1006 unless complete.
+            Phase::Closing(_) => self.finish_closing(),
+            Phase::Closed => {}
         }
     }
 
@@ -512,8 +571,7 @@ impl Connection {
             let reason = "keepalive ping timeout";
             self.writer
                 .close(CloseCode::INTERNAL_ERROR, reason, rng(&mut self.rng));
-            self.events
-                .push_back(Event::Error(Error::Timeout(TimeoutKind::Keepalive)));
+            self.report(Error::Timeout(TimeoutKind::Keepalive));
             self.finish(Closed {
                 code: CloseCode::ABNORMAL,
                 reason: String::new(),
@@ -524,8 +582,7 @@ impl Connection {
         if self.timers.take_expired(Timer::Close, now) {
             if let Phase::Closing(closing) = &self.phase {
                 if !closing.complete() && !closing.failed {
-                    self.events
-                        .push_back(Event::Error(Error::Timeout(TimeoutKind::Close)));
+                    self.report(Error::Timeout(TimeoutKind::Close));
                 }
                 self.finish_closing();
             }
