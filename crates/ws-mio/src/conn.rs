@@ -408,24 +408,15 @@ impl fmt::Debug for Conn {
 /// carries none; keys are drawn on whichever thread sends.
 pub(crate) struct ThreadCsprng;
 
-impl rand::TryRng for ThreadCsprng {
-    type Error = std::convert::Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok(rand::Rng::next_u32(&mut rand::rng()))
+impl ws_proto::KeySource for ThreadCsprng {
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        rand::Rng::fill_bytes(&mut rand::rng(), dest);
     }
 
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        Ok(rand::Rng::next_u64(&mut rand::rng()))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        rand::Rng::fill_bytes(&mut rand::rng(), dst);
-        Ok(())
+    fn mask_key(&mut self) -> [u8; 4] {
+        rand::Rng::next_u32(&mut rand::rng()).to_ne_bytes()
     }
 }
-
-impl rand::TryCryptoRng for ThreadCsprng {}
 
 /// What happened on a connection, as a [`Handler`] sees it.
 #[derive(Debug)]

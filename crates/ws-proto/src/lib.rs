@@ -91,6 +91,7 @@ mod event;
 mod extension;
 pub mod frame;
 pub mod handshake;
+mod key_source;
 pub mod proxy;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
@@ -103,11 +104,13 @@ pub use event::{Closed, Event, Initiator, Message, Open};
 pub use extension::{DeflateConfig, DeflateParams};
 pub use frame::Utf8Bytes;
 pub use handshake::{ClientRequest, Headers, ServerConfig};
+pub use key_source::{DefaultKeySource, KeySource};
 
 pub use bytes::Bytes;
 
 /// A CSPRNG (ChaCha12) seeded from the operating system, for masking keys
-/// and `Sec-WebSocket-Key`. Tests pass a seeded `rand::rngs::StdRng` instead.
-pub fn default_rng() -> rand::rngs::StdRng {
-    rand::make_rng()
+/// and `Sec-WebSocket-Key`. Tests pass a seeded `rand::rngs::StdRng` instead
+/// (any [`KeySource`]).
+pub fn default_rng() -> DefaultKeySource {
+    DefaultKeySource::new()
 }

@@ -986,9 +986,7 @@ fn dispatch_then<T>(entry: &mut Entry, then: impl FnOnce(&Shared, &mut Link) -> 
             // The handler failed the connection (invalid JSON, say): the
             // state machine would not have handed out what it decoded
             // after, so neither does the loop.
-            if crate::conn::handler_ended()
-                && !lock(&entry.conn.shared.link).proto.is_receiving()
-            {
+            if crate::conn::handler_ended() && !lock(&entry.conn.shared.link).proto.is_receiving() {
                 decoded_ahead.for_each(drop);
                 break;
             }

@@ -11,8 +11,8 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::key_source::KeySource;
 use bytes::Bytes;
-use rand::Rng;
 
 use crate::close::{CloseCode, MAX_CLOSE_REASON};
 use crate::config::Config;
@@ -96,7 +96,7 @@ pub struct Connection {
     /// The time of the latest input; timers started while decoding count from it.
     last_input: Instant,
     /// Draws masking keys and the handshake key; clients only.
-    rng: Option<Box<dyn Rng + Send>>,
+    rng: Option<Box<dyn KeySource>>,
     /// The keepalive ping waiting for its pong: its number and when it
     /// was queued.
     keepalive_ping: Option<(u64, Instant)>,
@@ -117,9 +117,9 @@ impl Connection {
         now: Instant,
         config: Config,
         request: &ClientRequest,
-        rng: impl Rng + Send + 'static,
+        rng: impl KeySource + 'static,
     ) -> Result<Self, RequestError> {
-        let mut rng: Box<dyn Rng + Send> = Box::new(rng);
+        let mut rng: Box<dyn KeySource> = Box::new(rng);
         let mut conn = Self::new(now, Role::Client, config, Handshake::Done);
         let config = &conn.config;
         let handshake = conn
@@ -567,8 +567,8 @@ fn check_close_frame(code: CloseCode, reason: &str) -> Result<(), SendError> {
 }
 
 /// The masking RNG as the writer takes it.
-fn rng(rng: &mut Option<Box<dyn Rng + Send>>) -> Option<&mut dyn Rng> {
-    rng.as_deref_mut().map(|r| r as &mut dyn Rng)
+fn rng(rng: &mut Option<Box<dyn KeySource>>) -> Option<&mut dyn KeySource> {
+    rng.as_deref_mut().map(|r| r as &mut dyn KeySource)
 }
 
 impl fmt::Debug for Connection {

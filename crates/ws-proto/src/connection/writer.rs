@@ -26,8 +26,8 @@
 
 use std::io::IoSlice;
 
+use crate::key_source::KeySource;
 use bytes::{Bytes, BytesMut};
-use rand::Rng;
 
 use crate::close::CloseCode;
 use crate::connection::output::Output;
@@ -135,7 +135,7 @@ impl Writer {
         &mut self,
         opcode: OpCode,
         payload: &[u8],
-        rng: Option<&mut dyn Rng>,
+        rng: Option<&mut dyn KeySource>,
     ) -> Result<(), SendError> {
         match &mut self.deflater {
             Some(deflater) if deflater.compresses(payload.len()) => {
@@ -162,11 +162,11 @@ impl Writer {
         opcode: OpCode,
         rsv: u8,
         payload: &[u8],
-        mut rng: Option<&mut dyn Rng>,
+        mut rng: Option<&mut dyn KeySource>,
     ) -> Result<(), SendError> {
         let frames = self.make_room(payload.len())?;
         if frames == 1 {
-            let mask = rng.map(|r| r.next_u32().to_ne_bytes());
+            let mask = rng.map(|r| r.mask_key());
             self.frame(true, rsv, opcode, payload, mask);
             return Ok(());
         }
@@ -175,7 +175,7 @@ impl Writer {
         let mut chunks = payload.chunks(self.fragment_size);
         for i in 0..frames {
             let chunk = chunks.next().unwrap_or_default();
-            let mask = rng.as_deref_mut().map(|r| r.next_u32().to_ne_bytes());
+            let mask = rng.as_deref_mut().map(|r| r.mask_key());
             self.frame(i + 1 == frames, rsv, opcode, chunk, mask);
             (opcode, rsv) = (OpCode::Continuation, 0);
         }
@@ -191,7 +191,7 @@ impl Writer {
         &mut self,
         opcode: OpCode,
         payload: Bytes,
-        rng: Option<&mut dyn Rng>,
+        rng: Option<&mut dyn KeySource>,
     ) -> Result<(), SendError> {
         let compressed = matches!(&self.deflater, Some(d) if d.compresses(payload.len()));
         // Small frames would each be a segment: copying them costs less.
@@ -223,13 +223,13 @@ impl Writer {
         &mut self,
         opcode: OpCode,
         mut data: BytesMut,
-        mut rng: Option<&mut dyn Rng>,
+        mut rng: Option<&mut dyn KeySource>,
     ) -> Result<(), SendError> {
         let frames = self.make_room(data.len())?;
         let mut opcode = opcode;
         for i in 0..frames {
             let len = self.fragment_size.min(data.len());
-            let mask = rng.as_deref_mut().map(|r| r.next_u32().to_ne_bytes());
+            let mask = rng.as_deref_mut().map(|r| r.mask_key());
             self.header(i + 1 == frames, 0, opcode, len, mask);
             let mut part = data.split_to(len); // same allocation, no copy
             if let Some(key) = mask {
@@ -273,7 +273,7 @@ impl Writer {
         &mut self,
         opcode: OpCode,
         payload: &[u8],
-        rng: Option<&mut dyn Rng>,
+        rng: Option<&mut dyn KeySource>,
     ) -> Result<(), SendError> {
         self.check_room(control_len(payload.len(), rng.is_some()))?;
         self.control_frame(opcode, payload, rng);
@@ -282,7 +282,7 @@ impl Writer {
 
     /// The keepalive ping, skipped when it does not fit: a peer that reads
     /// nothing is caught by the keepalive deadline all the same.
-    pub(crate) fn keepalive_ping(&mut self, payload: &[u8], rng: Option<&mut dyn Rng>) {
+    pub(crate) fn keepalive_ping(&mut self, payload: &[u8], rng: Option<&mut dyn KeySource>) {
         let _ = self.control(OpCode::Ping, payload, rng);
     }
 
@@ -290,7 +290,7 @@ impl Writer {
     /// the pong replaces the previous automatic one if that is still
     /// unwritten and nothing was queued after it; a pong that does not fit
     /// is skipped. Returns whether a pong is queued for this ping.
-    pub(crate) fn auto_pong(&mut self, payload: &[u8], rng: Option<&mut dyn Rng>) -> bool {
+    pub(crate) fn auto_pong(&mut self, payload: &[u8], rng: Option<&mut dyn KeySource>) -> bool {
         let len = control_len(payload.len(), rng.is_some());
         let replaceable = match self.last_pong {
             Some((after, old_len)) if self.stalled && after == self.out.pushes() => old_len,
@@ -312,15 +312,15 @@ impl Writer {
     }
 
     /// Encodes a control frame (at most 125 bytes of payload) as one piece.
-    fn control_frame(&mut self, opcode: OpCode, payload: &[u8], rng: Option<&mut dyn Rng>) {
+    fn control_frame(&mut self, opcode: OpCode, payload: &[u8], rng: Option<&mut dyn KeySource>) {
         debug_assert!(opcode.is_control() && payload.len() <= 125);
-        let mask = rng.map(|r| r.next_u32().to_ne_bytes());
+        let mask = rng.map(|r| r.mask_key());
         self.frame(true, 0, opcode, payload, mask);
     }
 
     /// Encodes a close frame with `code` and `reason` (already checked to
     /// fit); queued whatever the limit, as the protocol's last word.
-    pub(crate) fn close(&mut self, code: CloseCode, reason: &str, rng: Option<&mut dyn Rng>) {
+    pub(crate) fn close(&mut self, code: CloseCode, reason: &str, rng: Option<&mut dyn KeySource>) {
         let mut payload = [0u8; 125];
         payload[..2].copy_from_slice(&code.0.to_be_bytes());
         payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
@@ -328,11 +328,11 @@ impl Writer {
     }
 
     /// Encodes a close frame without a status code (the answer to one).
-    pub(crate) fn close_empty(&mut self, rng: Option<&mut dyn Rng>) {
+    pub(crate) fn close_empty(&mut self, rng: Option<&mut dyn KeySource>) {
         self.close_frame(&[], rng);
     }
 
-    fn close_frame(&mut self, payload: &[u8], rng: Option<&mut dyn Rng>) {
+    fn close_frame(&mut self, payload: &[u8], rng: Option<&mut dyn KeySource>) {
         self.control_frame(OpCode::Close, payload, rng);
         self.close_end = Some(self.out.end());
     }
@@ -376,7 +376,7 @@ fn control_len(payload: usize, masked: bool) -> usize {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use rand::{Rng, SeedableRng};
+    use rand::SeedableRng;
 
     /// The most the writer holds beyond `Config::max_write_buffer`: the
     /// queue's slack, the one close frame queued whatever the limit, and
@@ -414,7 +414,7 @@ mod tests {
             let mut expected_vectored = 0;
             for (i, &size) in sizes.iter().enumerate() {
                 let payload: Vec<u8> = (0..size).map(|b| (b * 31 + i) as u8).collect();
-                let (ra, rb): (Option<&mut dyn rand::Rng>, Option<&mut dyn rand::Rng>) = if masked {
+                let (ra, rb): (Option<&mut dyn KeySource>, Option<&mut dyn KeySource>) = if masked {
                     (Some(&mut rng_a), Some(&mut rng_b))
                 } else {
                     (None, None)
@@ -609,7 +609,7 @@ mod tests {
             let mut w = Writer::new(None, limit);
             let mut rng = rand::rngs::StdRng::seed_from_u64(9);
             for op in ops {
-                let rng: Option<&mut dyn Rng> = if masked { Some(&mut rng) } else { None };
+                let rng: Option<&mut dyn KeySource> = if masked { Some(&mut rng) } else { None };
                 let before = w.buffered();
                 let refused = match op {
                     Op::Send(n) => w.message(OpCode::Binary, &vec![1; n], rng).is_err(),

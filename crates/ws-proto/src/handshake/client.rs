@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
+use crate::key_source::KeySource;
 use base64::Engine as _;
-use rand::Rng;
 
 use super::{HeadReader, Headers, accept_key, invalid, is_header_value, is_token, parse_error};
 use crate::config::Config;
@@ -279,7 +279,7 @@ impl ClientHandshake {
     pub(crate) fn start(
         request: &ClientRequest,
         config: &Config,
-        rng: &mut dyn Rng,
+        rng: &mut dyn KeySource,
         out: &mut Vec<u8>,
     ) -> Result<Self, RequestError> {
         request.validate()?;
