@@ -42,6 +42,7 @@ mod tls;
 #[cfg(feature = "danger-accept-invalid-certs")]
 mod tls_insecure;
 mod tls_stream;
+mod trace;
 mod transport;
 
 pub use conn::{Batch, Conn, Event, Handler};

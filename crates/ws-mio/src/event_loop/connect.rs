@@ -28,6 +28,7 @@ use crate::error::Error;
 use crate::link::{Link, lock};
 use crate::options::{ClientOptions, Resolver};
 use crate::tls_stream::TlsStream;
+use crate::trace;
 use crate::transport::Transport;
 
 impl Handle {
@@ -394,6 +395,15 @@ impl EventLoop {
         let index = self.allocate();
         shared.token.store(index, Ordering::Release);
         let id = shared.id;
+        trace::debug!(
+            conn = id,
+            host = %target.host,
+            port = target.port,
+            delay_ms = delay.as_millis() as u64,
+            proxy = target.proxy.is_some(),
+            tls = target.tls.is_some(),
+            "connecting"
+        );
         let (stage, hop) = if delay.is_zero() {
             (Stage::Resolving { target }, Some(hop))
         } else {
@@ -640,12 +650,14 @@ impl EventLoop {
         if target.nodelay {
             let _ = stream.set_nodelay(true);
         }
+        trace::debug!(conn = entry.conn.id(), "TCP connected");
         match &target.proxy {
             None => self.open_transport(entry, stream, target, &[]),
             Some(plan) => {
                 let tunnel = tunnel_for(&plan.url, &target.host, target.port, plan.target_addr);
                 match tunnel {
                     Ok(tunnel) => {
+                        trace::debug!(conn = entry.conn.id(), proxy = %plan.url, "opening the proxy tunnel");
                         entry.stage = Stage::Tunneling {
                             deadline: Instant::now() + plan.timeout,
                             stream,
@@ -746,6 +758,11 @@ impl EventLoop {
             }
             link.transport = Some(transport);
         }
+        trace::debug!(
+            conn = entry.conn.id(),
+            tls = target.tls.is_some(),
+            "transport ready: TLS and the WebSocket handshake follow"
+        );
         entry.stage = Stage::Streaming { linger: None };
         if !leftover.is_empty() {
             // Read already: no readiness event will come for these bytes.

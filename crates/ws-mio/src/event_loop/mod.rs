@@ -40,6 +40,7 @@ use crate::link::{Link, lock};
 use crate::memory::Memory;
 use crate::options::ServerOptions;
 use crate::stream::Stream;
+use crate::trace;
 use crate::transport::{Read, Transport};
 
 const WAKER: Token = Token(0);
@@ -641,6 +642,12 @@ impl EventLoop {
     fn fail_over_budget(&mut self, entry: &mut Entry) {
         let memory = &self.shared.memory;
         let (held, budget) = (memory.held(), memory.budget().unwrap_or(usize::MAX));
+        trace::warn!(
+            conn = entry.conn.id(),
+            held,
+            budget,
+            "failing the connection: over the loop's memory budget"
+        );
         entry
             .cause
             .get_or_insert(Error::MemoryBudget { held, budget });
@@ -1043,6 +1050,7 @@ fn event_for_handler(
 /// never the loop.
 fn deliver(entry: &mut Entry, event: Event) {
     let Entry { conn, handler, .. } = entry;
+    trace::event(conn.id(), &event);
     let call = || catch_unwind(AssertUnwindSafe(|| handler.on_event(conn, event)));
     if crate::conn::serving(&conn.shared, call).is_err() {
         let _ = lock(&conn.shared.link).proto.close(
