@@ -15,8 +15,6 @@
 //! its counters are global). Each measures and prints everything before it
 //! asserts, so a failing run still shows every figure.
 
-#[path = "common/counting_alloc.rs"]
-mod counting_alloc;
 #[path = "hostile/duel.rs"]
 mod duel;
 #[path = "hostile/peer.rs"]
@@ -24,6 +22,7 @@ mod peer;
 #[path = "hostile/rig.rs"]
 mod rig;
 
+use ws_test_support::counting_alloc;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -38,6 +37,10 @@ use ws_proto::{Config, DeflateConfig, SendError};
 use duel::{Duel, Peer, Plan};
 use peer::{Dir, Pace, Reader, Scan, Wrote, deadline};
 use rig::{Behaviour, Bound, Role, Run, wait_until};
+
+// Counts what the library allocates (ws-test-support's counter).
+#[global_allocator]
+static GLOBAL: counting_alloc::CountingAlloc = counting_alloc::CountingAlloc;
 
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
