@@ -85,6 +85,11 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// The first byte as it was on the wire (FIN, RSV, opcode).
+    pub fn first_byte(&self) -> u8 {
+        (u8::from(self.fin) << 7) | (self.rsv << 4) | self.opcode
+    }
+
     /// The close code of a close frame, if it has one.
     pub fn close_code(&self) -> Option<u16> {
         (self.opcode == op::CLOSE && self.payload.len() >= 2)
@@ -185,6 +190,20 @@ pub fn read_frame(stream: &mut impl Read) -> io::Result<Frame> {
     })
 }
 
+/// Reads one whole frame a client sent (bounded by the stream's read
+/// timeout); an unmasked one is an error (`InvalidData`), as RFC 6455
+/// section 5.1 makes it for a server.
+pub fn read_client_frame(stream: &mut impl Read) -> io::Result<Frame> {
+    let frame = read_frame(stream)?;
+    if !frame.masked {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "an unmasked client frame",
+        ));
+    }
+    Ok(frame)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +223,11 @@ mod tests {
                 };
                 assert_eq!(parse(&bytes), [expected.clone()]);
                 assert_eq!(read_frame(&mut &bytes[..]).unwrap(), expected);
+                assert_eq!(
+                    read_client_frame(&mut &bytes[..]).is_ok(),
+                    mask.is_some()
+                );
+                assert_eq!(expected.first_byte(), op::BINARY);
                 assert_eq!(parse_one(&bytes[..bytes.len() - 1]), None);
             }
         }
