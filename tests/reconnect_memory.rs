@@ -6,14 +6,13 @@
 //! thread, which runs the whole client side; the server's thread is not
 //! counted.
 
-
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use ws_client::{Handler, ReconnectPolicy, TerminateEvent, WebSocket, Worker};
 use ws_test_support::counting_alloc::{self, Scope, live_bytes, track_current_thread};
 use ws_test_support::{handshake, raw_server};
-use ws_client::{Handler, ReconnectPolicy, TerminateEvent, WebSocket, Worker};
 
 // Counts what the library allocates (ws-test-support's counter).
 #[global_allocator]

@@ -8,9 +8,9 @@
 mod common;
 
 use common::{open_client, push_server_frame};
-use ws_test_support::counting_alloc::{self, Counted};
 use ws_proto::frame::OpCode;
 use ws_proto::{Connection, Event, Message};
+use ws_test_support::counting_alloc::{self, Counted};
 
 // Counts what the library allocates (ws-test-support's counter).
 #[global_allocator]

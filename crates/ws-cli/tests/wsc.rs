@@ -834,9 +834,8 @@ fn location_follows_a_redirect_and_is_off_without_it() {
             if handshake::read_head(&mut stream).is_none() {
                 return;
             }
-            let answer = format!(
-                "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
-            );
+            let answer =
+                format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n");
             let _ = stream.write_all(answer.as_bytes());
         });
         raw_server::ws_url(addr, "/")

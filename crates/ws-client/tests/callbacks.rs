@@ -8,9 +8,9 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use common::*;
+use ws_client::{Data, DataType, Status, WebSocket};
 use ws_test_support::handshake::{accept, read_head};
 use ws_test_support::raw_server::wait_for_eof;
-use ws_client::{Data, DataType, Status, WebSocket};
 
 #[test]
 fn success_open_messages_terminate_with_status_at_each_stage() {

@@ -10,10 +10,10 @@ use std::io::Write as _;
 use std::net::TcpStream;
 
 use common::*;
-use ws_test_support::handshake::read_head;
-use ws_test_support::raw_server::wait_for_eof;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use ws_client::{Data, DeflateConfig, WebSocket};
+use ws_test_support::handshake::read_head;
+use ws_test_support::raw_server::wait_for_eof;
 use ws_test_support::{frames, handshake};
 
 /// A ticker message like a market-data feed sends, `n` making each unique.

@@ -9,10 +9,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::*;
-use ws_test_support::handshake::accept;
 use ws_client::{Callbacks, PongEvent, WebSocket};
 use ws_proto::Config;
 use ws_test_support::frames;
+use ws_test_support::handshake::accept;
 
 /// What the feed handler saw, in order.
 #[derive(Debug)]
@@ -236,7 +236,10 @@ fn wrong_unsolicited_and_stale_pongs_measure_nothing() {
         accept(&mut stream).unwrap();
         let mut pings = 0;
         while pings < PINGS {
-            match frames::read_client_frame(&mut stream).ok().map(|f| (f.opcode, f.payload)) {
+            match frames::read_client_frame(&mut stream)
+                .ok()
+                .map(|f| (f.opcode, f.payload))
+            {
                 Some((0x9, _)) => {
                     pings += 1;
                     stream.write_all(&[0x8A, 5]).unwrap();

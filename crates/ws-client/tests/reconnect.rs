@@ -10,9 +10,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::*;
+use ws_client::{Data, ReconnectPolicy, Status, WebSocket};
 use ws_test_support::handshake::{accept, read_head};
 use ws_test_support::raw_server::wait_for_eof;
-use ws_client::{Data, ReconnectPolicy, Status, WebSocket};
 
 /// Quick attempts, so that the tests take little time.
 fn quick() -> ReconnectPolicy {

@@ -9,8 +9,8 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
 use common::*;
-use ws_test_support::handshake::read_head;
 use ws_client::{Status, WebSocket};
+use ws_test_support::handshake::read_head;
 
 /// Answers every request with `status` and `Location: location`.
 fn redirecting(

@@ -22,8 +22,8 @@ use common::{
 };
 use ws_mio::{ClientOptions, ServerOptions};
 use ws_proto::ClientRequest;
-use ws_test_support::handshake;
 use ws_proto::proxy::ProxyUrl;
+use ws_test_support::handshake;
 
 const GENEROUS: Duration = Duration::from_secs(10);
 

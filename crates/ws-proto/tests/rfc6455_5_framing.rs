@@ -6,11 +6,11 @@ mod common;
 use std::time::Instant;
 
 use common::*;
-use ws_test_support::frames;
 use ws_proto::frame::OpCode;
 use ws_proto::{
     CloseCode, Config, Connection, Error, Event, Message, ProtocolError, SendError, State,
 };
+use ws_test_support::frames;
 
 /// Feeds `bytes` to an open client and returns its events and what it sent.
 fn client_receives(bytes: &[u8], config: Config) -> (Vec<Event>, Vec<WireFrame>) {
@@ -108,7 +108,8 @@ fn s5_2_reserved_bits_without_an_extension_fail_with_1002() {
 #[test]
 fn s5_2_reserved_opcodes_fail_with_1002() {
     for op in [3u8, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF] {
-        let (events, sent) = client_receives(&frames::encode(0x80 | op, b"", None), Config::default());
+        let (events, sent) =
+            client_receives(&frames::encode(0x80 | op, b"", None), Config::default());
         assert_failed(&events, &sent, ProtocolError::ReservedOpcode(op));
     }
 }

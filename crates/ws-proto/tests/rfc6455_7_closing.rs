@@ -5,11 +5,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use ws_test_support::frames;
 use ws_proto::frame::OpCode;
 use ws_proto::{
     CloseCode, Closed, Config, Error, Event, Initiator, Message, ProtocolError, SendError, State,
 };
+use ws_test_support::frames;
 
 fn closed_events(events: &[Event]) -> Vec<&Closed> {
     events

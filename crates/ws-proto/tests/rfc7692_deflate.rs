@@ -8,13 +8,13 @@ use std::time::Instant;
 
 use common::deflate::*;
 use common::*;
-use ws_test_support::frames;
 use proptest::prelude::*;
 use ws_proto::frame::OpCode;
 use ws_proto::{
     CloseCode, Config, DeflateConfig, DeflateParams, Error, Event, HandshakeError, Message,
     ProtocolError,
 };
+use ws_test_support::frames;
 
 const RSV1: u8 = 0b100;
 
@@ -775,7 +775,11 @@ fn s7_2_uncompressed_messages_still_flow_with_deflate_on() {
     let mut client = deflate_client(deflate_all(), "permessage-deflate");
     let mut wire = server_frame(true, OpCode::Text, b"plain");
     let mut peer = PeerDeflater::new(15);
-    wire.extend(frames::encode(0x80 | 0x40 | 0x2, &peer.message(b"packed"), None));
+    wire.extend(frames::encode(
+        0x80 | 0x40 | 0x2,
+        &peer.message(b"packed"),
+        None,
+    ));
     wire.extend(server_frame(false, OpCode::Binary, b"pl"));
     wire.extend(server_frame(true, OpCode::Continuation, b"ain"));
     assert_eq!(
@@ -833,7 +837,10 @@ fn s6_1_rsv1_on_a_continuation_frame_fails_with_1002() {
 fn s6_1_rsv1_on_a_control_frame_fails_with_1002() {
     for opcode in [0x9, 0xA, 0x8] {
         let mut client = deflate_client(deflate_all(), "permessage-deflate");
-        client.receive(Instant::now(), &frames::encode(0x80 | 0x40 | opcode, &[], None));
+        client.receive(
+            Instant::now(),
+            &frames::encode(0x80 | 0x40 | opcode, &[], None),
+        );
         assert_failed(&mut client, ProtocolError::CompressedControlFrame);
     }
 }
@@ -844,7 +851,10 @@ fn s6_1_rsv1_without_the_extension_and_rsv2_with_it_fail_with_1002() {
     declined.receive(Instant::now(), &frames::encode(0xc1, &[0x00], None));
     assert_failed(&mut declined, ProtocolError::ReservedBitsSet(RSV1));
     let mut client = deflate_client(deflate_all(), "permessage-deflate");
-    client.receive(Instant::now(), &frames::encode(0x80 | 0x60 | 0x1, &[0x00], None));
+    client.receive(
+        Instant::now(),
+        &frames::encode(0x80 | 0x60 | 0x1, &[0x00], None),
+    );
     assert_failed(&mut client, ProtocolError::ReservedBitsSet(0b110));
 }
 
@@ -852,7 +862,10 @@ fn s6_1_rsv1_without_the_extension_and_rsv2_with_it_fail_with_1002() {
 fn s6_2_invalid_deflate_data_fails_with_1007() {
     let mut client = deflate_client(deflate_all(), "permessage-deflate");
     // BTYPE 11 (reserved) in the first block.
-    client.receive(Instant::now(), &frames::encode(0xc2, &[0xff, 0xff, 0xff], None));
+    client.receive(
+        Instant::now(),
+        &frames::encode(0xc2, &[0xff, 0xff, 0xff], None),
+    );
     assert_failed(&mut client, ProtocolError::InvalidCompressedData);
     assert_eq!(
         ProtocolError::InvalidCompressedData.close_code(),

@@ -30,26 +30,33 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4]) {
     }
 }
 
-/// Appends one frame to `out`: `first` is the first byte as is (FIN, RSV
-/// and opcode bits), the length takes its shortest form, and with `mask`
-/// the key follows and the payload is masked with it (as a client sends).
-pub fn push(out: &mut Vec<u8>, first: u8, payload: &[u8], mask: Option<[u8; 4]>) {
+/// Appends a frame header announcing `len` payload bytes: `first` is the
+/// first byte as is (FIN, RSV and opcode bits), so every rule can be
+/// broken, the length takes its shortest form, and `mask`'s key follows
+/// when given. The caller appends the payload (masked with that key).
+pub fn push_header(out: &mut Vec<u8>, first: u8, len: u64, mask: Option<[u8; 4]>) {
     out.push(first);
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n @ 0..=125 => out.push(mask_bit | n as u8),
-        n @ 126..=0xFFFF => {
+    match len {
+        0..=125 => out.push(mask_bit | len as u8),
+        126..=0xFFFF => {
             out.push(mask_bit | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
+            out.extend_from_slice(&(len as u16).to_be_bytes());
         }
-        n => {
+        _ => {
             out.push(mask_bit | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
+            out.extend_from_slice(&len.to_be_bytes());
         }
     }
     if let Some(key) = mask {
         out.extend_from_slice(&key);
     }
+}
+
+/// Appends one whole frame to `out`: [`push_header`], then the payload,
+/// masked with `mask` when given (as a client sends).
+pub fn push(out: &mut Vec<u8>, first: u8, payload: &[u8], mask: Option<[u8; 4]>) {
+    push_header(out, first, payload.len() as u64, mask);
     let start = out.len();
     out.extend_from_slice(payload);
     if let Some(key) = mask {
@@ -102,7 +109,10 @@ impl Frame {
 pub fn parse_one(bytes: &[u8]) -> Option<(Frame, usize)> {
     let [b0, b1, ..] = *bytes else { return None };
     let (len, mut at) = match b1 & 0x7F {
-        126 => (u64::from(u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?)), 4),
+        126 => (
+            u64::from(u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?)),
+            4,
+        ),
         127 => (u64::from_be_bytes(bytes.get(2..10)?.try_into().ok()?), 10),
         n => (u64::from(n), 2),
     };
@@ -223,10 +233,7 @@ mod tests {
                 };
                 assert_eq!(parse(&bytes), [expected.clone()]);
                 assert_eq!(read_frame(&mut &bytes[..]).unwrap(), expected);
-                assert_eq!(
-                    read_client_frame(&mut &bytes[..]).is_ok(),
-                    mask.is_some()
-                );
+                assert_eq!(read_client_frame(&mut &bytes[..]).is_ok(), mask.is_some());
                 assert_eq!(expected.first_byte(), op::BINARY);
                 assert_eq!(parse_one(&bytes[..bytes.len() - 1]), None);
             }
@@ -236,7 +243,12 @@ mod tests {
     #[test]
     fn the_first_close_code_is_found_after_other_frames() {
         let mut bytes = server_frame(op::TEXT, b"hi");
-        push(&mut bytes, FIN | op::CLOSE, &1001u16.to_be_bytes(), Some([9; 4]));
+        push(
+            &mut bytes,
+            FIN | op::CLOSE,
+            &1001u16.to_be_bytes(),
+            Some([9; 4]),
+        );
         assert_eq!(first_close_code(&bytes), Some(1001));
         assert_eq!(first_close_code(&bytes[..bytes.len() - 1]), None);
     }

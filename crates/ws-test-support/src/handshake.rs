@@ -96,7 +96,12 @@ pub fn read_head_within(
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
             Ok(_) => head.push(byte[0]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 match deadline {
                     Some(deadline) if Instant::now() < deadline => {}
                     Some(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "no HTTP head")),

@@ -7,10 +7,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{bounded, echo_server, raw_server};
-use ws_test_support::frames::{op, server_frame};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpListener;
 use ws_proto::{ProtocolError, SendError, TimeoutKind};
+use ws_test_support::frames::{op, server_frame};
 use ws_tokio::{Builder, Bytes, CloseCode, Error, Message};
 
 fn text(s: &str) -> Message {
