@@ -231,7 +231,7 @@ mod tests {
                     masked: mask.is_some(),
                     payload,
                 };
-                assert_eq!(parse(&bytes), [expected.clone()]);
+                assert_eq!(parse(&bytes), std::slice::from_ref(&expected));
                 assert_eq!(read_frame(&mut &bytes[..]).unwrap(), expected);
                 assert_eq!(read_client_frame(&mut &bytes[..]).is_ok(), mask.is_some());
                 assert_eq!(expected.first_byte(), op::BINARY);
