@@ -190,7 +190,7 @@ impl EventLog {
     /// same events must come, in the same order.
     pub fn drain_batched(&mut self, conn: &mut Connection, budget: usize, batched: bool) {
         let mut n = 0;
-        let mut next = |conn: &mut Connection| {
+        let next = |conn: &mut Connection| {
             batched
                 .then(|| conn.poll_message().map(Event::Message))
                 .flatten()
