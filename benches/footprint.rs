@@ -33,11 +33,10 @@
 //! Every socket is on 127.0.0.1; every child process ends itself after
 //! [`DEADLINE`], and every wait is bounded.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -47,6 +46,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tungstenite::Message as TMessage;
 use ws_mio::{ClientOptions, Conn, EchoServer, Event, EventLoop, ServerOptions};
 use ws_proto::{ClientRequest, Message};
+use ws_test_support::counting_alloc::{CountingAlloc, held_bytes};
+use ws_test_support::handshake;
 
 /// The connections each library opens (unless `--connections` says).
 const CONNECTIONS: usize = 1_000;
@@ -60,54 +61,15 @@ const DEADLINE: Duration = Duration::from_secs(120);
 /// The target for ws-mio, after one small echo.
 const TARGET: f64 = 2048.0;
 
-/// The request key of the hand-made handshake (RFC 6455's example).
-const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-
 // ---- the counting allocator ------------------------------------------------------
 
-/// `System`, keeping the bytes currently allocated by the process.
-struct Counting;
-
-static HELD: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call is forwarded unchanged to `System`; the only addition
-// is an atomic counter update, which does not allocate.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        HELD.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        HELD.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        HELD.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        HELD.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+// ws-test-support's: it keeps the bytes the whole process holds.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 /// Heap bytes held now.
 fn heap() -> isize {
-    HELD.load(Ordering::SeqCst)
+    held_bytes()
 }
 
 /// Resident set size now, in bytes.
@@ -412,10 +374,7 @@ fn tung_client(addr: SocketAddr, n: usize) -> (Mark, Mark) {
 async fn fws_connect(addr: SocketAddr) -> WebSocket<tokio::net::TcpStream> {
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     stream.set_nodelay(true).unwrap();
-    let request = format!(
-        "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    );
+    let request = handshake::request(&addr.to_string(), "/", "");
     stream.write_all(request.as_bytes()).await.expect("write");
     // The head one byte at a time: nothing after it is taken.
     let mut head = Vec::new();
@@ -425,7 +384,7 @@ async fn fws_connect(addr: SocketAddr) -> WebSocket<tokio::net::TcpStream> {
         stream.read_exact(&mut byte).await.expect("read");
         head.push(byte[0]);
     }
-    let accept = ws_proto::handshake::accept_key(KEY.as_bytes());
+    let accept = handshake::accept_key(handshake::SAMPLE_KEY.as_bytes());
     let head = String::from_utf8_lossy(&head);
     assert!(
         head.starts_with("HTTP/1.1 101") && head.contains(&accept),

@@ -7,9 +7,7 @@
 #
 #   fuzz/run.sh [SECONDS]        # from the repository root, or anywhere
 #
-# Environment: FUZZ_TARGETS="pair frame_header" runs only those targets;
-# WS_FUZZ_STRICT=1 turns the checks of known, unfixed bugs back on (see
-# fuzz/README.md).
+# Environment: FUZZ_TARGETS="pair frame_header" runs only those targets.
 set -euo pipefail
 
 seconds="${1:-30}"

@@ -1,20 +1,22 @@
 //! Heap held per connection with permessage-deflate on, measured by the
-//! counting allocator of `common/counting_alloc.rs` (`cargo test --test
+//! counting allocator of ws-test-support (`cargo test --test
 //! deflate_memory -- --nocapture` prints the table): nothing until the
 //! first compressed message (the compressor and decompressor are created
 //! on first use), the deflate states after it, and nothing again after
 //! `release_buffers` without context takeover.
 
 mod common;
-#[path = "common/counting_alloc.rs"]
-mod counting_alloc;
 
 use std::time::Instant;
 
 use common::{open_pair, pump};
-use counting_alloc::{live_bytes, measure};
+use ws_test_support::counting_alloc::{self, live_bytes, measure};
 
 use ws_proto::{Connection, DeflateConfig, Event};
+
+// Counts what the library allocates (ws-test-support's counter).
+#[global_allocator]
+static GLOBAL: counting_alloc::CountingAlloc = counting_alloc::CountingAlloc;
 
 fn drain(conn: &mut Connection) -> Vec<Event> {
     std::iter::from_fn(|| conn.poll_event()).collect()

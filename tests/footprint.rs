@@ -5,18 +5,19 @@
 //! for it, the handler, the loop's own tables as they grow. The echo
 //! server runs on an untracked thread, so it is not counted.
 
-#[path = "common/counting_alloc.rs"]
-mod counting_alloc;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use counting_alloc::{Scope, live_bytes, track_current_thread};
 use ws_mio::{ClientOptions, Conn, EchoServer, Event, EventLoop};
 use ws_proto::ClientRequest;
+use ws_test_support::counting_alloc::{self, Scope, live_bytes, track_current_thread};
+
+// Counts what the library allocates (ws-test-support's counter).
+#[global_allocator]
+static GLOBAL: counting_alloc::CountingAlloc = counting_alloc::CountingAlloc;
 
 const CONNECTIONS: usize = 200;
 const DEADLINE: Duration = Duration::from_secs(30);

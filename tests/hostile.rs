@@ -15,8 +15,6 @@
 //! its counters are global). Each measures and prints everything before it
 //! asserts, so a failing run still shows every figure.
 
-#[path = "common/counting_alloc.rs"]
-mod counting_alloc;
 #[path = "hostile/duel.rs"]
 mod duel;
 #[path = "hostile/peer.rs"]
@@ -30,14 +28,20 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+use ws_test_support::counting_alloc;
 
 use ws_mio::Conn;
 use ws_proto::frame::OpCode;
 use ws_proto::{Config, DeflateConfig, SendError};
+use ws_test_support::handshake;
 
 use duel::{Duel, Peer, Plan};
 use peer::{Dir, Pace, Reader, Scan, Wrote, deadline};
 use rig::{Behaviour, Bound, Role, Run, wait_until};
+
+// Counts what the library allocates (ws-test-support's counter).
+#[global_allocator]
+static GLOBAL: counting_alloc::CountingAlloc = counting_alloc::CountingAlloc;
 
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
@@ -716,7 +720,7 @@ fn hostile_head(peer: &mut Peer, padding: &[u8]) -> Result<Vec<u8>, String> {
         Dir::ToClient => {
             let request = peer::read_head(peer.stream(), 16 * KIB, deadline(10))
                 .map_err(|e| format!("reading the request: {e}"))?;
-            let key = peer::header(&request, "sec-websocket-key").ok_or("no key")?;
+            let key = handshake::header(&request, "sec-websocket-key").ok_or("no key")?;
             let answer = peer::answer_head(key, false);
             answer.trim_end_matches("\r\n").as_bytes().to_vec()
         }
@@ -748,7 +752,7 @@ fn watch(stream: &TcpStream, answers: bool) -> Result<mpsc::Receiver<Watch>, Str
                 peer::read_head(&mut stream, 16 * KIB, deadline(10))
                     .ok()
                     .as_deref()
-                    .and_then(peer::status)
+                    .and_then(handshake::status)
             } else {
                 None
             };
@@ -1035,7 +1039,7 @@ fn storm(mut peer: Peer) -> Result<usize, String> {
                 }
                 let request = peer::read_head(stream, 16 * KIB, deadline(10)).map_err(e)?;
                 if ending != Ending::MidHandshake {
-                    let key = peer::header(&request, "sec-websocket-key").ok_or("no key")?;
+                    let key = handshake::header(&request, "sec-websocket-key").ok_or("no key")?;
                     peer::write_all(
                         stream,
                         peer::answer_head(key, false).as_bytes(),

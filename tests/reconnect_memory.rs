@@ -6,17 +6,17 @@
 //! thread, which runs the whole client side; the server's thread is not
 //! counted.
 
-#[path = "common/counting_alloc.rs"]
-mod counting_alloc;
-
-use std::io::{Read as _, Write as _};
-use std::net::TcpListener;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use counting_alloc::{Scope, live_bytes, track_current_thread};
 use ws_client::{Handler, ReconnectPolicy, TerminateEvent, WebSocket, Worker};
+use ws_test_support::counting_alloc::{self, Scope, live_bytes, track_current_thread};
+use ws_test_support::{handshake, raw_server};
+
+// Counts what the library allocates (ws-test-support's counter).
+#[global_allocator]
+static GLOBAL: counting_alloc::CountingAlloc = counting_alloc::CountingAlloc;
 
 const ATTEMPTS: usize = 40;
 /// The most the held heap may grow between the 10th and the last end.
@@ -38,41 +38,11 @@ impl Handler for Sampler {
 
 /// Accepts, answers the handshake, drops: up to `max` times.
 fn dropping_server(max: usize) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("ws://{}/", listener.local_addr().unwrap());
-    thread::spawn(move || {
-        for _ in 0..max {
-            let Ok((mut stream, _)) = listener.accept() else {
-                return;
-            };
-            stream
-                .set_read_timeout(Some(Duration::from_secs(10)))
-                .unwrap();
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") {
-                match stream.read(&mut byte) {
-                    Ok(1) => head.push(byte[0]),
-                    _ => break,
-                }
-            }
-            let head = String::from_utf8_lossy(&head);
-            let key = head
-                .lines()
-                .find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("sec-websocket-key")
-                        .then(|| value.trim().to_owned())
-                })
-                .unwrap_or_default();
-            let answer = format!(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-                ws_proto::handshake::accept_key(key.as_bytes())
-            );
-            let _ = stream.write_all(answer.as_bytes());
-        }
+    let addr = raw_server::serve_in_turn(max, Duration::from_secs(10), |_, mut stream| {
+        let head = handshake::read_head(&mut stream).unwrap_or_default();
+        let _ = handshake::answer(&mut stream, &head, "");
     });
-    url
+    raw_server::ws_url(addr, "/")
 }
 
 #[test]

@@ -3,16 +3,18 @@
 //! none on the receive path either (feed a frame, take the message, drop it
 //! before the next frame).
 //!
-//! The counting allocator is `common/counting_alloc.rs`.
+//! The counting allocator is ws-test-support's `counting_alloc`.
 
 mod common;
-#[path = "common/counting_alloc.rs"]
-mod counting_alloc;
 
 use common::{open_client, push_server_frame};
-use counting_alloc::Counted;
 use ws_proto::frame::OpCode;
 use ws_proto::{Connection, Event, Message};
+use ws_test_support::counting_alloc::{self, Counted};
+
+// Counts what the library allocates (ws-test-support's counter).
+#[global_allocator]
+static GLOBAL: counting_alloc::CountingAlloc = counting_alloc::CountingAlloc;
 
 /// The allocations `f` made on this thread.
 fn count_allocations(f: impl FnOnce()) -> Counted {

@@ -72,9 +72,7 @@ fn run(flags: Flags, seed: u8, stream: &[u8]) -> Driven {
     match d.log.events.first() {
         Some(Event::Open(open)) => {
             assert_eq!(open.subprotocol, None);
-            if !ws_fuzz::known_bug("client-open-resource") {
-                assert_eq!(open.resource, "/", "Open::resource is the requested one");
-            }
+            assert_eq!(open.resource, "/", "Open::resource is the requested one");
         }
         other => panic!("a correct 101 does not open the connection: {other:?}"),
     }

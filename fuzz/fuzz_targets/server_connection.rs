@@ -31,9 +31,6 @@ fuzz_target!(|data: &[u8]| {
     };
     let flags = Flags(*flags);
     let prefixed = flags.0 & 0x01 != 0;
-    if !prefixed && ws_fuzz::leading_empty_line(stream) {
-        return;
-    }
     let flags_config = Flags(flags.0 & !0x01);
     let mut input = Vec::with_capacity(stream.len() + 200);
     if prefixed {

@@ -114,8 +114,6 @@ pub struct EventLog {
     last_was_error: bool,
     /// The `Closed` event, once seen.
     pub closed: Option<ws_proto::Closed>,
-    /// Events dropped because of a known bug (see [`known_bug`]).
-    pub suppressed: usize,
 }
 
 impl EventLog {
@@ -140,14 +138,6 @@ impl EventLog {
     /// Checks one event against the order the crate documents.
     pub fn observe(&mut self, event: Event) {
         let name = self.name;
-        if self.error.is_some()
-            && self.closed.is_none()
-            && matches!(event, Event::Message(_))
-            && known_bug("message-after-error")
-        {
-            self.suppressed += 1;
-            return;
-        }
         assert!(
             self.closed.is_none(),
             "{name}: event after Closed: {event:?} (closed: {:?})",
@@ -200,7 +190,7 @@ impl EventLog {
     /// same events must come, in the same order.
     pub fn drain_batched(&mut self, conn: &mut Connection, budget: usize, batched: bool) {
         let mut n = 0;
-        let mut next = |conn: &mut Connection| {
+        let next = |conn: &mut Connection| {
             batched
                 .then(|| conn.poll_message().map(Event::Message))
                 .flatten()
@@ -1175,34 +1165,6 @@ pub fn response_101(request: &[u8]) -> Vec<u8> {
 
 /// A valid client request a server must accept.
 pub const VALID_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-
-/// Bugs found by fuzzing that are not fixed yet: their checks are skipped,
-/// so the other checks keep running (see README.md), unless
-/// `WS_FUZZ_STRICT` is `1` (all of them) or a comma-separated list of their
-/// names. Remove an entry once its bug is fixed.
-pub fn known_bug(which: &str) -> bool {
-    static STRICT: OnceLock<Vec<String>> = OnceLock::new();
-    let strict = STRICT.get_or_init(|| {
-        std::env::var("WS_FUZZ_STRICT")
-            .unwrap_or_default()
-            .split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect()
-    });
-    let checked = strict.iter().any(|s| s == "1" || s == which);
-    !checked && KNOWN_BUGS.contains(&which)
-}
-
-/// See [`known_bug`].
-const KNOWN_BUGS: &[&str] = &[];
-
-/// Whether an HTTP head hits the "leading-empty-lines" bug: the blank line
-/// that ends it is preceded by nothing but CR and LF.
-pub fn leading_empty_line(head: &[u8]) -> bool {
-    find_head_end(head).is_some_and(|end| head[..end].iter().all(|b| matches!(b, b'\r' | b'\n')))
-        && known_bug("leading-empty-lines")
-}
 
 // ---- driving one connection through a byte stream ---------------------------------
 

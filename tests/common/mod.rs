@@ -9,8 +9,9 @@ use std::time::Instant;
 
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
-use ws_proto::frame::{FrameHeader, OpCode};
+use ws_proto::frame::OpCode;
 use ws_proto::{ClientRequest, Config, Connection, DeflateConfig, Event, ServerConfig, State};
+use ws_test_support::{frames, handshake};
 
 /// Moves everything `from` has to send into `to`.
 pub(crate) fn pump(from: &mut Connection, to: &mut Connection, now: Instant) {
@@ -58,20 +59,8 @@ pub(crate) fn open_client(seed: u64) -> (Connection, Instant) {
     let head = conn.poll_transmit().expect("request queued").to_vec();
     conn.advance_transmit(head.len());
     let head = String::from_utf8(head).expect("ASCII request");
-    let key = head
-        .lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.trim()
-                .eq_ignore_ascii_case("sec-websocket-key")
-                .then(|| value.trim().to_owned())
-        })
-        .expect("Sec-WebSocket-Key");
-    let answer = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\r\n",
-        ws_proto::handshake::accept_key(key.as_bytes())
-    );
+    let key = handshake::header_str(&head, "sec-websocket-key").expect("Sec-WebSocket-Key");
+    let answer = handshake::answer_101(key.as_bytes(), "");
     conn.receive(now, answer.as_bytes());
     assert!(matches!(conn.poll_event(), Some(Event::Open(_))));
     assert!(conn.poll_event().is_none());
@@ -82,15 +71,5 @@ pub(crate) fn open_client(seed: u64) -> (Connection, Instant) {
 /// Appends one unmasked (server-to-client) frame, header and payload, to
 /// `out`.
 pub(crate) fn push_server_frame(opcode: OpCode, payload: &[u8], out: &mut Vec<u8>) {
-    let header = FrameHeader {
-        fin: true,
-        rsv: 0,
-        opcode,
-        mask: None,
-        payload_len: payload.len() as u64,
-    };
-    let mut head = [0u8; ws_proto::frame::header::MAX_HEADER_LEN];
-    let n = header.encode(&mut head);
-    out.extend_from_slice(&head[..n]);
-    out.extend_from_slice(payload);
+    frames::push(out, frames::FIN | opcode.bits(), payload, None);
 }

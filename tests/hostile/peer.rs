@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use flate2::{Compress, Compression, FlushCompress};
 use ws_proto::frame::header::MAX_HEADER_LEN;
-use ws_proto::frame::{FrameHeader, OpCode, apply_mask};
+use ws_proto::frame::{FrameHeader, OpCode};
+use ws_test_support::handshake::{self, header, status};
+use ws_test_support::{frames, raw_server};
 
 /// How long one socket call may block before the caller looks at the clock.
 const POLL: Duration = Duration::from_millis(50);
@@ -64,16 +66,11 @@ pub(crate) fn push_header(
     len: u64,
     mask: Option<[u8; 4]>,
 ) {
-    let header = FrameHeader {
-        fin,
-        rsv,
-        opcode,
-        mask,
-        payload_len: len,
-    };
-    let mut head = [0u8; MAX_HEADER_LEN];
-    let n = header.encode(&mut head);
-    out.extend_from_slice(&head[..n]);
+    frames::push_header(out, first_byte(fin, rsv, opcode), len, mask);
+}
+
+fn first_byte(fin: bool, rsv: u8, opcode: OpCode) -> u8 {
+    (u8::from(fin) << 7) | (rsv << 4) | opcode.bits()
 }
 
 /// Appends a whole frame, masked as `dir` requires.
@@ -90,13 +87,7 @@ pub(crate) fn push_frame_rsv(
     opcode: OpCode,
     payload: &[u8],
 ) {
-    let key = dir.key();
-    push_header(out, fin, rsv, opcode, payload.len() as u64, key);
-    let at = out.len();
-    out.extend_from_slice(payload);
-    if let Some(key) = key {
-        apply_mask(&mut out[at..], key, 0);
-    }
+    frames::push(out, first_byte(fin, rsv, opcode), payload, dir.key());
 }
 
 /// Appends the header of a bulk frame whose payload the caller appends as
@@ -169,30 +160,23 @@ fn compress_sync(deflate: &mut Compress, input: &[u8]) -> Vec<u8> {
 /// A request head as a browser would send it, with a permessage-deflate
 /// offer when asked.
 pub(crate) fn request_head(addr: SocketAddr, deflate: bool) -> String {
-    let mut head = format!(
-        "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-    );
-    if deflate {
-        head.push_str("Sec-WebSocket-Extensions: permessage-deflate\r\n");
-    }
-    head.push_str("\r\n");
-    head
+    handshake::request(&addr.to_string(), "/", deflate_line(deflate))
 }
 
 /// The 101 answer to a request with `key`, accepting permessage-deflate
 /// with its defaults when asked.
 pub(crate) fn answer_head(key: &[u8], deflate: bool) -> String {
-    let mut head = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n",
-        ws_proto::handshake::accept_key(key)
-    );
+    handshake::answer_101(key, deflate_line(deflate))
+}
+
+/// The `Sec-WebSocket-Extensions` line that offers or accepts
+/// permessage-deflate with its defaults, or nothing.
+fn deflate_line(deflate: bool) -> &'static str {
     if deflate {
-        head.push_str("Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+    } else {
+        ""
     }
-    head.push_str("\r\n");
-    head
 }
 
 /// Connects to `addr` with timeouts set on the stream.
@@ -207,26 +191,11 @@ pub(crate) fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
 /// Accepts one connection, giving up at `deadline`; the stream comes back
 /// blocking, with timeouts set.
 pub(crate) fn accept(listener: &TcpListener, deadline: Instant) -> io::Result<TcpStream> {
-    listener.set_nonblocking(true)?;
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                stream.set_nonblocking(false)?;
-                stream.set_read_timeout(Some(POLL))?;
-                stream.set_write_timeout(Some(POLL))?;
-                stream.set_nodelay(true)?;
-                return Ok(stream);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if Instant::now() >= deadline {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "nobody connected"));
-                }
-                thread::sleep(Duration::from_millis(2));
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let stream = raw_server::accept_within(listener, deadline)?;
+    stream.set_read_timeout(Some(POLL))?;
+    stream.set_write_timeout(Some(POLL))?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// Reads an HTTP head through its blank line, one byte at a time so that
@@ -237,42 +206,7 @@ pub(crate) fn read_head(
     max: usize,
     deadline: Instant,
 ) -> io::Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(256);
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if head.len() >= max {
-            return Err(io::Error::other("HTTP head too large"));
-        }
-        match stream.read(&mut byte) {
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(_) => head.push(byte[0]),
-            Err(e) if retry(&e) => {
-                if Instant::now() >= deadline {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "no HTTP head"));
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(head)
-}
-
-/// The status code of a response head.
-pub(crate) fn status(head: &[u8]) -> Option<u16> {
-    let line = head.split(|&b| b == b'\r').next()?;
-    let code = line.split(|&b| b == b' ').nth(1)?;
-    std::str::from_utf8(code).ok()?.parse().ok()
-}
-
-/// The value of header `name` in a head.
-pub(crate) fn header<'a>(head: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    head.split(|&b| b == b'\n').find_map(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let colon = line.iter().position(|&b| b == b':')?;
-        let (n, value) = line.split_at(colon);
-        n.eq_ignore_ascii_case(name.as_bytes())
-            .then(|| value[1..].trim_ascii())
-    })
+    handshake::read_head_within(stream, max, Some(deadline))
 }
 
 /// The client's half of the handshake: sends the request, reads the 101

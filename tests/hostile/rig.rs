@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ws_mio::{Conn, Event, EventLoop, Handle};
 use ws_proto::Message;
 
-use crate::counting_alloc::{self, Scope};
+use ws_test_support::counting_alloc::{self, Scope};
 
 /// How long the loop waits in one turn before it looks for jobs.
 const TURN: Duration = Duration::from_millis(5);

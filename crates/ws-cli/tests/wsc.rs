@@ -3,13 +3,14 @@
 //! error lines. Every run is killed after `LIMIT`.
 
 use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use ws_mio::{Conn, EchoServer, Event, EventLoop, ServerOptions};
+use ws_test_support::{frames, handshake, raw_server};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -331,23 +332,8 @@ fn count_stops_the_messages_even_when_more_are_on_the_way() {
 #[test]
 fn a_server_close_ends_wsc_even_with_stdin_open() {
     // A raw server that accepts, then closes with 1001 and goes.
-    let url = raw_server(|mut stream| {
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8_lossy(&head).into_owned();
-        let key = head
-            .lines()
-            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
-            .unwrap_or_default()
-            .to_owned();
-        let answer = format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-            ws_proto::handshake::accept_key(key.as_bytes())
-        );
-        stream.write_all(answer.as_bytes()).unwrap();
+    let url = raw_url(|mut stream| {
+        handshake::accept(&mut stream).unwrap();
         stream.write_all(&[0x88, 0x02, 0x03, 0xE9]).unwrap(); // close 1001
         let mut sink = [0u8; 256];
         let _ = stream.read(&mut sink); // the client's answer
@@ -360,16 +346,8 @@ fn a_server_close_ends_wsc_even_with_stdin_open() {
 
 /// Serves one TCP connection with `script` on a thread (reads time out
 /// after `LIMIT`); returns its `ws://` URL.
-fn raw_server(script: fn(TcpStream)) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("ws://{}/", listener.local_addr().unwrap());
-    thread::spawn(move || {
-        if let Ok((stream, _)) = listener.accept() {
-            stream.set_read_timeout(Some(LIMIT)).unwrap();
-            script(stream);
-        }
-    });
-    url
+fn raw_url(script: fn(TcpStream)) -> String {
+    raw_server::ws_url(raw_server::serve_one(LIMIT, script), "/")
 }
 
 #[test]
@@ -399,10 +377,7 @@ fn errors_are_one_clear_line_and_a_nonzero_exit() {
         bad_close.stderr
     );
 
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = raw_server::refused_addr().port();
     let refused = wsc(&[&format!("ws://127.0.0.1:{port}/")], "");
     assert_eq!(refused.code, Some(1));
     assert_eq!(refused.types(), ["error", "terminate"]);
@@ -417,10 +392,7 @@ fn errors_are_one_clear_line_and_a_nonzero_exit() {
 #[test]
 fn handshake_timeout_option() {
     // A server that accepts and never answers.
-    let url = raw_server(|mut stream| {
-        let mut sink = [0u8; 1024];
-        while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
-    });
+    let url = raw_url(|mut stream| raw_server::wait_for_eof(&mut stream));
     let run = wsc(&[&url, "--handshake-timeout", "0.2"], "");
     assert_eq!(run.code, Some(1));
     assert!(
@@ -808,81 +780,31 @@ fn ping_interval_and_print_rtt() {
     }
 }
 
-/// Reads a request head up to its blank line (`None` if the client went
-/// first or the read timed out).
-fn read_request_head(stream: &mut TcpStream) -> Option<String> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return None,
-        }
-    }
-    Some(String::from_utf8_lossy(&head).into_owned())
-}
-
-/// Reads a WebSocket head and answers 101 (RFC 6455 section 4.2.2).
-fn accept_raw(stream: &mut TcpStream) {
-    let Some(head) = read_request_head(stream) else {
-        return;
-    };
-    let key = head
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("sec-websocket-key")
-                .then(|| value.trim().to_owned())
-        })
-        .unwrap_or_default();
-    let answer = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-        ws_proto::handshake::accept_key(key.as_bytes())
-    );
-    stream.write_all(answer.as_bytes()).unwrap();
-}
-
-/// Reads one small masked client frame: its opcode and unmasked payload.
+/// Reads one client frame: its opcode and unmasked payload (`None` if
+/// the client went first, the read timed out or the frame was not masked).
 fn read_client_frame(stream: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
-    let mut head = [0u8; 2];
-    stream.read_exact(&mut head).ok()?;
-    let len = usize::from(head[1] & 0x7f);
-    assert!(len < 126, "a small frame is expected");
-    let mut mask = [0u8; 4];
-    stream.read_exact(&mut mask).ok()?;
-    let mut payload = vec![0u8; len];
-    stream.read_exact(&mut payload).ok()?;
-    for (i, b) in payload.iter_mut().enumerate() {
-        *b ^= mask[i % 4];
-    }
-    Some((head[0] & 0x0f, payload))
+    let frame = frames::read_client_frame(stream).ok()?;
+    Some((frame.opcode, frame.payload))
 }
 
 #[test]
 fn reconnect_comes_back_after_a_drop_and_sends_the_subscription_again() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("ws://{}/feed", listener.local_addr().unwrap());
     let (subscriptions_tx, subscriptions) = std::sync::mpsc::channel();
-    thread::spawn(move || {
-        for n in 0..2 {
-            let Ok((mut stream, _)) = listener.accept() else {
-                return;
-            };
-            stream.set_read_timeout(Some(LIMIT)).unwrap();
-            accept_raw(&mut stream);
-            let sub = read_client_frame(&mut stream);
-            let _ = subscriptions_tx.send(sub);
-            if n == 0 {
-                continue; // dropped without a close frame
-            }
-            // The second: one message, then the closing handshake.
-            stream.write_all(&[0x81, 0x04]).unwrap();
-            stream.write_all(b"tick").unwrap();
-            if let Some((0x8, _)) = read_client_frame(&mut stream) {
-                let _ = stream.write_all(&[0x88, 0x02, 0x03, 0xe8]);
-            }
+    let addr = raw_server::serve_in_turn(2, LIMIT, move |n, mut stream| {
+        let _ = handshake::accept(&mut stream);
+        let sub = read_client_frame(&mut stream);
+        let _ = subscriptions_tx.send(sub);
+        if n == 0 {
+            return; // dropped without a close frame
+        }
+        // The second: one message, then the closing handshake.
+        stream.write_all(&[0x81, 0x04]).unwrap();
+        stream.write_all(b"tick").unwrap();
+        if let Some((0x8, _)) = read_client_frame(&mut stream) {
+            let _ = stream.write_all(&[0x88, 0x02, 0x03, 0xe8]);
         }
     });
+    let url = raw_server::ws_url(addr, "/feed");
     let run = wsc_with_open_stdin(&[&url, "--reconnect", "--send", "subscribe", "--count", "1"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     assert_eq!(
@@ -908,21 +830,15 @@ fn reconnect_comes_back_after_a_drop_and_sends_the_subscription_again() {
 fn location_follows_a_redirect_and_is_off_without_it() {
     let echo = echo_server();
     let redirect = |location: String| {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("ws://{}/", listener.local_addr().unwrap());
-        thread::spawn(move || {
-            if let Ok((mut stream, _)) = listener.accept() {
-                stream.set_read_timeout(Some(LIMIT)).unwrap();
-                if read_request_head(&mut stream).is_none() {
-                    return;
-                }
-                let answer = format!(
-                    "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
-                );
-                let _ = stream.write_all(answer.as_bytes());
+        let addr = raw_server::serve_one(LIMIT, move |mut stream| {
+            if handshake::read_head(&mut stream).is_none() {
+                return;
             }
+            let answer =
+                format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n");
+            let _ = stream.write_all(answer.as_bytes());
         });
-        url
+        raw_server::ws_url(addr, "/")
     };
     let followed = wsc(&["-L", &redirect(echo.url()), "--count", "1"], "through\n");
     assert_eq!(followed.code, Some(0), "{}", followed.stderr);

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use common::*;
 use ws_client::{Data, DataType, Status, WebSocket};
+use ws_test_support::handshake::{accept, read_head};
+use ws_test_support::raw_server::wait_for_eof;
 
 #[test]
 fn success_open_messages_terminate_with_status_at_each_stage() {
@@ -52,7 +54,7 @@ fn the_status_starts_as_connecting() {
     // A server that accepts and stays silent keeps the client connecting.
     let url = raw_server(|mut stream| {
         let _ = read_head(&mut stream);
-        wait_for_client_to_go(&mut stream);
+        wait_for_eof(&mut stream);
     });
     let (handler, log) = Recorder::new();
     let ws = WebSocket::new(&url, handler).unwrap();
@@ -126,7 +128,7 @@ fn server_close_reports_its_code_and_reason() {
 #[test]
 fn server_close_without_a_code_reports_1005() {
     let url = raw_server(|mut stream| {
-        accept(&mut stream);
+        accept(&mut stream).unwrap();
         let _ = stream.write_all(&[0x88, 0x00]); // close, no payload
         // Read the client's answer, then close the TCP connection first,
         // as a server does (RFC 6455 section 7.1.1).
@@ -177,7 +179,7 @@ fn no_message_is_delivered_after_terminate() {
 #[test]
 fn protocol_error_names_the_violation_and_closes_with_1002() {
     let url = raw_server(|mut stream| {
-        accept(&mut stream);
+        accept(&mut stream).unwrap();
         // RSV1 set with no extension negotiated.
         let _ = stream.write_all(&[0xC1, 0x02, b'h', b'i']);
         // Answer the client's close frame, then go.
@@ -268,7 +270,7 @@ fn nothing_received_after_invalid_json_reaches_the_handler() {
 #[test]
 fn dropped_connection_is_an_error_then_1006() {
     let url = raw_server(|mut stream| {
-        accept(&mut stream);
+        accept(&mut stream).unwrap();
         let _ = stream.write_all(&[0x81, 0x02, b'h', b'i']);
         // and go away without a close frame
     });
@@ -285,7 +287,7 @@ fn dropped_connection_is_an_error_then_1006() {
 fn handshake_timeout_is_an_error_then_1006() {
     let url = raw_server(|mut stream| {
         let _ = read_head(&mut stream);
-        wait_for_client_to_go(&mut stream);
+        wait_for_eof(&mut stream);
     });
     let (handler, log) = Recorder::new();
     WebSocket::builder(&url)
@@ -303,8 +305,8 @@ fn handshake_timeout_is_an_error_then_1006() {
 fn close_timeout_is_an_error_then_1006() {
     // The server never answers the client's close frame.
     let url = raw_server(|mut stream| {
-        accept(&mut stream);
-        wait_for_client_to_go(&mut stream);
+        accept(&mut stream).unwrap();
+        wait_for_eof(&mut stream);
     });
     let (handler, log) = Recorder::new();
     let handler = handler.on_open(|ws| ws.terminate(None, None).unwrap());

@@ -6,12 +6,15 @@
 
 mod common;
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::net::TcpStream;
 
 use common::*;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use ws_client::{Data, DeflateConfig, WebSocket};
+use ws_test_support::handshake::read_head;
+use ws_test_support::raw_server::wait_for_eof;
+use ws_test_support::{frames, handshake};
 
 /// A ticker message like a market-data feed sends, `n` making each unique.
 fn ticker(n: usize) -> String {
@@ -109,56 +112,19 @@ fn without_the_option_nothing_is_offered() {
 
 /// Answers 101 with this `Sec-WebSocket-Extensions` value.
 fn answer(stream: &mut TcpStream, head: &str, extensions: &str) {
-    accept_with(
-        stream,
-        head,
-        &format!("Sec-WebSocket-Extensions: {extensions}\r\n"),
-    );
+    let extra = format!("Sec-WebSocket-Extensions: {extensions}\r\n");
+    handshake::answer(stream, head, &extra).unwrap();
 }
 
 /// Reads one client frame: (first byte, unmasked payload).
 fn read_frame(stream: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
-    let mut head = [0u8; 2];
-    stream.read_exact(&mut head).ok()?;
-    let len = match head[1] & 0x7f {
-        126 => {
-            let mut n = [0u8; 2];
-            stream.read_exact(&mut n).ok()?;
-            u64::from(u16::from_be_bytes(n))
-        }
-        127 => {
-            let mut n = [0u8; 8];
-            stream.read_exact(&mut n).ok()?;
-            u64::from_be_bytes(n)
-        }
-        n => u64::from(n),
-    };
-    let mut mask = [0u8; 4];
-    stream.read_exact(&mut mask).ok()?;
-    let mut payload = vec![0u8; usize::try_from(len).ok()?];
-    stream.read_exact(&mut payload).ok()?;
-    for (i, b) in payload.iter_mut().enumerate() {
-        *b ^= mask[i % 4];
-    }
-    Some((head[0], payload))
+    let frame = frames::read_client_frame(stream).ok()?;
+    Some((frame.first_byte(), frame.payload))
 }
 
 /// An unmasked server frame.
 fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![first];
-    match payload.len() {
-        n if n < 126 => out.push(n as u8),
-        n if n <= 0xffff => {
-            out.push(126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(payload);
-    out
+    frames::encode(first, payload, None)
 }
 
 /// Raw deflate of one message, without the final empty block's
@@ -194,7 +160,7 @@ fn on_the_wire_the_offer_is_made_and_messages_are_compressed_both_ways() {
     // The server checks what the client sent and reports in one compressed
     // message; the test reads the verdict from the client's on_message.
     let url = raw_server(|mut stream| {
-        let head = read_head(&mut stream);
+        let head = read_head(&mut stream).unwrap_or_default();
         let offer = head
             .lines()
             .find(|l| l.to_lowercase().starts_with("sec-websocket-extensions:"))
@@ -270,14 +236,14 @@ fn proto_entry(seen: &[Seen]) -> (i64, i64, String) {
 #[test]
 fn an_invalid_extension_answer_fails_the_handshake_with_code_22() {
     let seen = against(|mut stream| {
-        let head = read_head(&mut stream);
+        let head = read_head(&mut stream).unwrap_or_default();
         // 7 is below the range RFC 7692 allows (8 to 15).
         answer(
             &mut stream,
             &head,
             "permessage-deflate; server_max_window_bits=7",
         );
-        wait_for_client_to_go(&mut stream);
+        wait_for_eof(&mut stream);
     });
     assert_eq!(kinds(&seen), ["error", "terminate"]);
     let (code, proto, message) = proto_entry(&seen);
@@ -289,9 +255,9 @@ fn an_invalid_extension_answer_fails_the_handshake_with_code_22() {
 #[test]
 fn an_extension_answer_that_was_not_offered_fails_the_handshake() {
     let url = raw_server(|mut stream| {
-        let head = read_head(&mut stream);
+        let head = read_head(&mut stream).unwrap_or_default();
         answer(&mut stream, &head, "permessage-deflate");
-        wait_for_client_to_go(&mut stream);
+        wait_for_eof(&mut stream);
     });
     let (handler, log) = Recorder::new();
     WebSocket::new(&url, handler).unwrap(); // deflate not offered
@@ -305,7 +271,7 @@ fn an_extension_answer_that_was_not_offered_fails_the_handshake() {
 /// client's callbacks.
 fn after_violation(first: Vec<u8>) -> Vec<Seen> {
     against(move |mut stream| {
-        let head = read_head(&mut stream);
+        let head = read_head(&mut stream).unwrap_or_default();
         answer(&mut stream, &head, "permessage-deflate");
         let _ = stream.write_all(&first);
         if let Some((_, close)) = read_frame(&mut stream) {

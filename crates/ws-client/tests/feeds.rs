@@ -11,6 +11,8 @@ use std::time::Duration;
 use common::*;
 use ws_client::{Callbacks, PongEvent, WebSocket};
 use ws_proto::Config;
+use ws_test_support::frames;
+use ws_test_support::handshake::accept;
 
 /// What the feed handler saw, in order.
 #[derive(Debug)]
@@ -109,7 +111,7 @@ fn keepalive_pongs_measure_the_round_trip_too() {
 /// nobody asked for, then reads without ever answering anything.
 fn pinging_then_deaf_server() -> String {
     raw_server(|mut stream| {
-        accept(&mut stream);
+        accept(&mut stream).unwrap();
         // Unmasked: a ping "srv", then an unsolicited pong "zzz".
         stream.write_all(&[0x89, 3, b's', b'r', b'v']).unwrap();
         stream.write_all(&[0x8A, 3, b'z', b'z', b'z']).unwrap();
@@ -184,7 +186,7 @@ fn on_drain_follows_a_refused_send_once_the_peer_reads() {
     // A server that reads nothing until told, then everything.
     let (go, wait) = mpsc::channel::<()>();
     let url = raw_server(move |mut stream| {
-        accept(&mut stream);
+        accept(&mut stream).unwrap();
         let _ = wait.recv_timeout(WAIT);
         let mut sink = vec![0u8; 1 << 16];
         while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
@@ -223,22 +225,6 @@ fn on_drain_follows_a_refused_send_once_the_peer_reads() {
     ws.terminate(None, None).unwrap();
 }
 
-/// Reads one small masked client frame: its opcode and unmasked payload.
-fn read_client_frame(stream: &mut std::net::TcpStream) -> Option<(u8, Vec<u8>)> {
-    let mut head = [0u8; 2];
-    stream.read_exact(&mut head).ok()?;
-    let len = usize::from(head[1] & 0x7f);
-    assert!(len < 126, "a small frame is expected");
-    let mut mask = [0u8; 4];
-    stream.read_exact(&mut mask).ok()?;
-    let mut payload = vec![0u8; len];
-    stream.read_exact(&mut payload).ok()?;
-    for (i, b) in payload.iter_mut().enumerate() {
-        *b ^= mask[i % 4];
-    }
-    Some((head[0] & 0x0f, payload))
-}
-
 /// Pongs with the wrong payload, a flood of pongs nobody asked for, and an
 /// answer to a ping too old to be remembered measure nothing; only the
 /// right answer to a remembered ping does.
@@ -247,10 +233,13 @@ fn wrong_unsolicited_and_stale_pongs_measure_nothing() {
     const PINGS: u8 = 20;
     const FLOOD: usize = 5_000;
     let url = raw_server(|mut stream| {
-        accept(&mut stream);
+        accept(&mut stream).unwrap();
         let mut pings = 0;
         while pings < PINGS {
-            match read_client_frame(&mut stream) {
+            match frames::read_client_frame(&mut stream)
+                .ok()
+                .map(|f| (f.opcode, f.payload))
+            {
                 Some((0x9, _)) => {
                     pings += 1;
                     stream.write_all(&[0x8A, 5]).unwrap();

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use ws_client::{Data, ReconnectPolicy, Status, WebSocket};
+use ws_test_support::handshake::{accept, read_head};
+use ws_test_support::raw_server::wait_for_eof;
 
 /// Quick attempts, so that the tests take little time.
 fn quick() -> ReconnectPolicy {
@@ -37,14 +39,14 @@ fn take_back<H: ws_client::Handler>(mut ws: WebSocket<H>) -> H {
 #[test]
 fn a_server_that_drops_three_times_then_serves_is_reached_on_the_fourth_attempt() {
     let (url, accepted) = scripted_server(8, |n, mut stream| {
-        accept(&mut stream);
+        accept(&mut stream).unwrap();
         if n < 3 {
             return; // dropped: no close frame, the client sees 1006
         }
         // The fourth: a text message, then it waits for the client.
         stream.write_all(&[0x81, 0x05]).unwrap();
         stream.write_all(b"hello").unwrap();
-        wait_for_client_to_go(&mut stream);
+        wait_for_eof(&mut stream);
     });
     let (recorder, log) = Recorder::new();
     let ws = WebSocket::builder(&format!("{url}/feed"))
@@ -131,7 +133,7 @@ fn a_storm_against_a_refusing_port_is_held_by_the_backoff() {
 #[test]
 fn terminate_during_the_wait_cancels_the_next_attempt() {
     let (url, accepted) = scripted_server(4, |_, mut stream| {
-        accept(&mut stream); // then dropped
+        accept(&mut stream).unwrap(); // then dropped
     });
     let (recorder, log) = Recorder::new();
     let policy = ReconnectPolicy::default().initial_delay(Duration::from_secs(3600));
@@ -212,8 +214,8 @@ fn a_503_is_retried() {
             let _ = stream.write_all(b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n");
             return;
         }
-        accept(&mut stream);
-        wait_for_client_to_go(&mut stream);
+        accept(&mut stream).unwrap();
+        wait_for_eof(&mut stream);
     });
     let (recorder, log) = Recorder::new();
     let ws = WebSocket::builder(&format!("{url}/"))

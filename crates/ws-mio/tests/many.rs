@@ -14,86 +14,35 @@
 //! The tests of this file share the allocator's counter, so they run one
 //! at a time (`SERIAL`). Every wait is bounded.
 
-#![allow(unsafe_code)] // the counting allocator below
-
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    DEADLINE, LoopThread, Seen, accept_by_hand, accept_within, client_loop, connect, expect,
-    read_http_head, recv, serve, spawn_helper,
+    DEADLINE, LoopThread, Seen, accept_by_hand, client_loop, connect, expect, recv, serve,
+    spawn_helper,
 };
 use ws_mio::{ClientOptions, Conn, Event, EventLoop, Handler, ServerOptions};
 use ws_proto::{ClientRequest, CloseCode, Message};
+use ws_test_support::counting_alloc::{CountingAlloc, held_blocks, held_bytes};
+use ws_test_support::handshake;
+use ws_test_support::raw_server::accept_within;
 
 // ---- counting allocator -----------------------------------------------------
 
-/// Live heap bytes and blocks of the whole process.
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-static LIVE_BLOCKS: AtomicIsize = AtomicIsize::new(0);
-
-struct Counting;
-
-// SAFETY: every call is forwarded to `System` unchanged; only counters are
-// updated around it.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-            LIVE_BLOCKS.fetch_add(1, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-            LIVE_BLOCKS.fetch_add(1, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        LIVE_BLOCKS.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            LIVE_BYTES.fetch_add(
-                new_size as isize - layout.size() as isize,
-                Ordering::Relaxed,
-            );
-        }
-        new
-    }
-}
-
+// ws-test-support's: it keeps the live heap of the whole process.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 /// Live heap: (bytes, blocks).
 fn live() -> (isize, isize) {
-    (
-        LIVE_BYTES.load(Ordering::SeqCst),
-        LIVE_BLOCKS.load(Ordering::SeqCst),
-    )
+    (held_bytes(), held_blocks())
 }
 
 // ---- helpers ------------------------------------------------------------------
@@ -493,13 +442,8 @@ fn idle_clients(n: usize) -> Figure {
 fn idle_server_connections(n: usize) -> Figure {
     let counters = Arc::new(Counters::default());
     let (addr, server) = counting_server("idle-server", &counters);
-    let request = format!(
-        "GET / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        addr.port()
-    );
+    let request = handshake::request(&format!("127.0.0.1:{}", addr.port()), "/", "");
     let mut held: Vec<TcpStream> = Vec::with_capacity(n);
-    let mut head = [0u8; 1024];
     settle();
 
     let before = live();
@@ -510,10 +454,8 @@ fn idle_server_connections(n: usize) -> Figure {
     }
     for stream in &mut held {
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        let len = read_http_head(stream, &mut head)
-            .expect("raw read")
-            .expect("a response");
-        assert!(head[..len].starts_with(b"HTTP/1.1 101 "));
+        let head = handshake::read_head_within(stream, 1024, None).expect("a response");
+        assert!(head.starts_with(b"HTTP/1.1 101 "));
     }
     wait_until(
         DEADLINE,

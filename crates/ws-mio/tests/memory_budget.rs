@@ -12,11 +12,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    LoopThread, Seen, accept_by_hand, close_code_in, connect_by_hand, drain_until_eof, expect,
-    frame, next, raw_server, recv,
+    LoopThread, Seen, accept_by_hand, connect_by_hand, expect, frame, next, raw_server, recv,
 };
 use ws_mio::{ClientOptions, Conn, Event, EventLoop, ServerOptions};
 use ws_proto::{ClientRequest, Config, Message, SendError};
+use ws_test_support::frames::first_close_code;
+use ws_test_support::raw_server::drain_until_eof;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -83,7 +84,7 @@ fn the_connection_that_passes_the_budget_is_failed_with_1013_and_the_others_go_o
     });
     let (wire, eof) = hog.join().unwrap();
     assert!(eof, "the hostile connection was not closed");
-    assert_eq!(close_code_in(&wire), Some(1013), "{} bytes", wire.len());
+    assert_eq!(first_close_code(&wire), Some(1013), "{} bytes", wire.len());
 
     // The server reported why, then the close with the code it sent.
     let mut hog_events = Vec::new();
@@ -194,6 +195,6 @@ fn a_failed_connection_closes_its_transport_once_the_close_frame_is_out() {
     ));
     let (wire, eof) = recv(&server, DEADLINE, "server").unwrap();
     assert!(eof, "the client did not end the transport");
-    assert_eq!(close_code_in(&wire), Some(1007));
+    assert_eq!(first_close_code(&wire), Some(1007));
     client.stop("client loop");
 }

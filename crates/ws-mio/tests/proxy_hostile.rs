@@ -18,11 +18,12 @@ use std::time::{Duration, Instant};
 
 use common::{
     DEADLINE, LoopThread, Seen, client_loop, connect, echo_server, expect, expect_no_more,
-    next_within, raw_server, read_http_head,
+    next_within, raw_server,
 };
 use ws_mio::{ClientOptions, ServerOptions};
 use ws_proto::ClientRequest;
 use ws_proto::proxy::ProxyUrl;
+use ws_test_support::handshake;
 
 const GENEROUS: Duration = Duration::from_secs(10);
 
@@ -67,8 +68,7 @@ fn expect_proxy_failure(rx: &Receiver<Seen>, component: &str, words: &[&str]) ->
 /// (and closes, unless `linger`).
 fn http_proxy(answer: Vec<u8>, linger: Duration) -> SocketAddr {
     let (addr, _done) = raw_server("http-proxy", move |stream: &mut TcpStream| {
-        let mut buf = [0u8; 4096];
-        read_http_head(stream, &mut buf)?;
+        handshake::read_head_within(stream, 4096, None)?;
         // A large answer may not all be taken: the client stops reading.
         let _ = stream.write_all(&answer);
         std::thread::sleep(linger);

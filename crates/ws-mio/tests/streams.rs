@@ -15,9 +15,11 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use common::{LoopThread, Seen, client_loop, echo_server, expect, websocket_key};
+use common::{LoopThread, Seen, client_loop, echo_server, expect};
 use ws_mio::{ClientOptions, Conn, Error, Event, EventLoop, Roots, ServerOptions, TlsOptions};
 use ws_proto::{ClientRequest, CloseCode, Message};
+use ws_test_support::frames::{self, FIN, op};
+use ws_test_support::handshake;
 
 /// A socket path in the temporary directory, removed when dropped.
 struct SocketPath(PathBuf);
@@ -194,34 +196,11 @@ fn a_tcp_stream_the_caller_connected() {
 /// Plays the server on a raw Unix stream: answers the handshake, then
 /// echoes one masked text frame back unmasked, then closes with 1000.
 fn raw_unix_server(mut stream: StdUnixStream) -> io::Result<()> {
-    let mut buf = vec![0u8; 4096];
-    let mut len = 0;
-    while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = stream.read(&mut buf[len..])?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        len += n;
-    }
-    let key = websocket_key(&buf[..len]).ok_or_else(|| io::Error::other("no key"))?;
-    let accept = ws_proto::handshake::accept_key(key);
-    let answer = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-    );
-    stream.write_all(answer.as_bytes())?;
-    // One small masked text frame: 2 header bytes, 4 key bytes, payload.
-    let mut head = [0u8; 6];
-    stream.read_exact(&mut head)?;
-    let payload_len = usize::from(head[1] & 0x7f);
-    let mut payload = vec![0u8; payload_len];
-    stream.read_exact(&mut payload)?;
-    for (i, b) in payload.iter_mut().enumerate() {
-        *b ^= head[2 + i % 4];
-    }
-    let mut frame = vec![0x81, payload_len as u8];
-    frame.extend_from_slice(&payload);
-    frame.extend_from_slice(&[0x88, 2, 0x03, 0xe8]); // close 1000
-    stream.write_all(&frame)?;
+    handshake::accept(&mut stream)?;
+    let text = frames::read_frame(&mut stream)?;
+    let mut out = frames::server_frame(op::TEXT, &text.payload);
+    frames::push(&mut out, FIN | op::CLOSE, &1000u16.to_be_bytes(), None);
+    stream.write_all(&out)?;
     // Take the client's answer to the close before closing (a masked close
     // frame with the code: 2 + 4 + 2 bytes): closed first, the socket could
     // fail that answer with EPIPE, a transport error instead of the clean

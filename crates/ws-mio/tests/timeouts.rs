@@ -15,11 +15,12 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use common::{
-    DEADLINE, LoopThread, Seen, accept_by_hand, client_loop, connect, drain_until_eof, echo_server,
-    expect, expect_no_more, next_within, raw_server, recv, spawn_helper,
+    DEADLINE, LoopThread, Seen, accept_by_hand, client_loop, connect, echo_server, expect,
+    expect_no_more, next_within, raw_server, recv, spawn_helper,
 };
 use ws_mio::{ClientOptions, Error, EventLoop, ServerOptions};
 use ws_proto::{ClientRequest, CloseCode};
+use ws_test_support::raw_server::drain_until_eof;
 
 /// How long a short timer (500 ms) may take to show, on a busy machine.
 const GENEROUS: Duration = Duration::from_secs(10);

@@ -10,18 +10,16 @@ use common::*;
 use ws_proto::frame::OpCode;
 use ws_proto::{
     ClientRequest, CloseCode, Closed, Config, Connection, Error, Event, HandshakeError, Initiator,
-    Message, SendError, ServerConfig, State, handshake,
+    Message, SendError, ServerConfig, State,
 };
+use ws_test_support::handshake::{accept_key, header_str};
 
 fn client(now: Instant, request: &ClientRequest) -> (Connection, String) {
     let mut client = Connection::client(now, Config::default(), request, rng(1)).unwrap();
     let head = String::from_utf8(take_output(&mut client)).unwrap();
-    let key = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
-        .unwrap()
-        .to_owned();
-    (client, handshake::accept_key(key.as_bytes()))
+    let key = header_str(&head, "sec-websocket-key").unwrap();
+    // Computed apart from the crate's own `accept_key`, which this checks.
+    (client, accept_key(key.as_bytes()))
 }
 
 fn failed_handshake(events: &[Event]) -> &HandshakeError {

@@ -10,6 +10,7 @@ use ws_proto::frame::OpCode;
 use ws_proto::{
     CloseCode, Config, Connection, Error, Event, Message, ProtocolError, SendError, State,
 };
+use ws_test_support::frames;
 
 /// Feeds `bytes` to an open client and returns its events and what it sent.
 fn client_receives(bytes: &[u8], config: Config) -> (Vec<Event>, Vec<WireFrame>) {
@@ -44,7 +45,7 @@ fn assert_failed(events: &[Event], sent: &[WireFrame], violation: ProtocolError)
 #[test]
 fn s5_1_a_masked_frame_from_the_server_fails_with_1002() {
     let (events, sent) = client_receives(
-        &raw_frame(0x81, b"hi", Some([1, 2, 3, 4])),
+        &frames::encode(0x81, b"hi", Some([1, 2, 3, 4])),
         Config::default(),
     );
     assert_failed(&events, &sent, ProtocolError::MaskedFrameFromServer);
@@ -99,7 +100,7 @@ fn s5_3_sending_leaves_the_callers_buffer_intact() {
 #[test]
 fn s5_2_reserved_bits_without_an_extension_fail_with_1002() {
     for (rsv_bits, b0) in [(0b100, 0xC1), (0b010, 0xA1), (0b001, 0x91), (0b111, 0xF1)] {
-        let (events, sent) = client_receives(&raw_frame(b0, b"hi", None), Config::default());
+        let (events, sent) = client_receives(&frames::encode(b0, b"hi", None), Config::default());
         assert_failed(&events, &sent, ProtocolError::ReservedBitsSet(rsv_bits));
     }
 }
@@ -107,7 +108,8 @@ fn s5_2_reserved_bits_without_an_extension_fail_with_1002() {
 #[test]
 fn s5_2_reserved_opcodes_fail_with_1002() {
     for op in [3u8, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF] {
-        let (events, sent) = client_receives(&raw_frame(0x80 | op, b"", None), Config::default());
+        let (events, sent) =
+            client_receives(&frames::encode(0x80 | op, b"", None), Config::default());
         assert_failed(&events, &sent, ProtocolError::ReservedOpcode(op));
     }
 }
@@ -495,7 +497,7 @@ fn s7_1_7_a_message_before_a_violation_is_delivered_and_can_be_answered_first() 
     let now = Instant::now();
     let mut client = open_client(now, Config::default());
     let mut bytes = server_frame(true, OpCode::Text, b"echo me");
-    bytes.extend(raw_frame(0xC1, b"bad", None));
+    bytes.extend(frames::encode(0xC1, b"bad", None));
     client.receive(now, &bytes);
     let first = client.poll_event();
     assert_eq!(first, Some(Event::Message(Message::Text("echo me".into()))));
@@ -514,7 +516,7 @@ fn s7_1_7_a_message_before_a_violation_is_delivered_and_can_be_answered_first() 
 fn s7_1_7_failure_is_sticky_and_the_close_frame_goes_out_once() {
     let now = Instant::now();
     let mut client = open_client(now, Config::default());
-    client.receive(now, &raw_frame(0xC1, b"bad", None));
+    client.receive(now, &frames::encode(0xC1, b"bad", None));
     let _ = events(&mut client);
     assert_eq!(client.state(), State::Closing);
     assert_eq!(
@@ -525,7 +527,7 @@ fn s7_1_7_failure_is_sticky_and_the_close_frame_goes_out_once() {
         client.send_ping(b""),
         Err(SendError::NotOpen(State::Closing))
     );
-    client.receive(now, &raw_frame(0xC1, b"bad again", None));
+    client.receive(now, &frames::encode(0xC1, b"bad again", None));
     client.receive(now, &server_frame(true, OpCode::Text, b"ignored"));
     assert_eq!(events(&mut client), []);
     let closes = output_frames(&mut client)

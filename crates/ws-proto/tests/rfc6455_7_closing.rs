@@ -9,6 +9,7 @@ use ws_proto::frame::OpCode;
 use ws_proto::{
     CloseCode, Closed, Config, Error, Event, Initiator, Message, ProtocolError, SendError, State,
 };
+use ws_test_support::frames;
 
 fn closed_events(events: &[Event]) -> Vec<&Closed> {
     events
@@ -243,7 +244,7 @@ fn s7_nothing_is_decoded_after_the_peers_close_frame() {
     let mut client = open_client(now, Config::default());
     let mut bytes = server_frame(true, OpCode::Close, &close_payload(1000, ""));
     bytes.extend(server_frame(true, OpCode::Text, b"after close"));
-    bytes.extend(raw_frame(0xF1, b"garbage", None));
+    bytes.extend(frames::encode(0xF1, b"garbage", None));
     client.receive(now, &bytes);
     assert_eq!(events(&mut client), []);
 }

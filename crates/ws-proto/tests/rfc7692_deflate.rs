@@ -14,6 +14,7 @@ use ws_proto::{
     CloseCode, Config, DeflateConfig, DeflateParams, Error, Event, HandshakeError, Message,
     ProtocolError,
 };
+use ws_test_support::frames;
 
 const RSV1: u8 = 0b100;
 
@@ -554,9 +555,9 @@ fn s7_2_3_6_empty_messages_compressed_either_way() {
     let mut peer = PeerDeflater::new(15);
     // The RFC's form (an empty stored block), then no payload at all (read
     // as an empty message too), then a message that must still inflate.
-    let mut wire = raw_frame(0xc1, &[0x00], None);
-    wire.extend(raw_frame(0xc1, &[], None));
-    wire.extend(raw_frame(0xc1, &peer.message(b"after"), None));
+    let mut wire = frames::encode(0xc1, &[0x00], None);
+    wire.extend(frames::encode(0xc1, &[], None));
+    wire.extend(frames::encode(0xc1, &peer.message(b"after"), None));
     client.receive(Instant::now(), &wire);
     assert_eq!(
         events(&mut client),
@@ -603,7 +604,7 @@ fn s7_2_a_client_told_to_use_a_window_of_8_sends_uncompressed() {
     let payload = peer.message(b"from the server");
     client.receive(
         Instant::now(),
-        &raw_frame(0x80 | 0x40 | 0x1, &payload, None),
+        &frames::encode(0x80 | 0x40 | 0x1, &payload, None),
     );
     assert_eq!(
         events(&mut client),
@@ -710,11 +711,11 @@ fn s7_2_fragmented_compressed_messages_both_ways() {
     let payload = peer.message(text.as_bytes());
     let (a, rest) = payload.split_at(1);
     let (b, c) = rest.split_at(rest.len() / 2);
-    let mut wire = raw_frame(0x40 | 0x1, a, None);
-    wire.extend(raw_frame(0x00, b, None));
-    wire.extend(raw_frame(0x89, b"ping", None));
-    wire.extend(raw_frame(0x00, &[], None));
-    wire.extend(raw_frame(0x80, c, None));
+    let mut wire = frames::encode(0x40 | 0x1, a, None);
+    wire.extend(frames::encode(0x00, b, None));
+    wire.extend(frames::encode(0x89, b"ping", None));
+    wire.extend(frames::encode(0x00, &[], None));
+    wire.extend(frames::encode(0x80, c, None));
     let events = feed_split(&mut client, Instant::now(), &wire, &mut rng(5), 1);
     assert_eq!(
         events,
@@ -774,7 +775,11 @@ fn s7_2_uncompressed_messages_still_flow_with_deflate_on() {
     let mut client = deflate_client(deflate_all(), "permessage-deflate");
     let mut wire = server_frame(true, OpCode::Text, b"plain");
     let mut peer = PeerDeflater::new(15);
-    wire.extend(raw_frame(0x80 | 0x40 | 0x2, &peer.message(b"packed"), None));
+    wire.extend(frames::encode(
+        0x80 | 0x40 | 0x2,
+        &peer.message(b"packed"),
+        None,
+    ));
     wire.extend(server_frame(false, OpCode::Binary, b"pl"));
     wire.extend(server_frame(true, OpCode::Continuation, b"ain"));
     assert_eq!(
@@ -800,11 +805,11 @@ fn s7_2_a_final_deflate_block_ends_the_context_without_breaking_the_next_message
         flate2::FlushCompress::Finish,
     )
     .unwrap();
-    client.receive(Instant::now(), &raw_frame(0xc1, &final_block, None));
+    client.receive(Instant::now(), &frames::encode(0xc1, &final_block, None));
     let mut peer = PeerDeflater::new(15);
     client.receive(
         Instant::now(),
-        &raw_frame(0xc1, &peer.message(b"afresh"), None),
+        &frames::encode(0xc1, &peer.message(b"afresh"), None),
     );
     assert_eq!(
         events(&mut client),
@@ -822,8 +827,8 @@ fn s6_1_rsv1_on_a_continuation_frame_fails_with_1002() {
     let mut client = deflate_client(deflate_all(), "permessage-deflate");
     let mut peer = PeerDeflater::new(15);
     let payload = peer.message(b"split message");
-    let mut wire = raw_frame(0x40 | 0x1, &payload[..3], None);
-    wire.extend(raw_frame(0x80 | 0x40, &payload[3..], None));
+    let mut wire = frames::encode(0x40 | 0x1, &payload[..3], None);
+    wire.extend(frames::encode(0x80 | 0x40, &payload[3..], None));
     client.receive(Instant::now(), &wire);
     assert_failed(&mut client, ProtocolError::CompressedContinuation);
 }
@@ -832,7 +837,10 @@ fn s6_1_rsv1_on_a_continuation_frame_fails_with_1002() {
 fn s6_1_rsv1_on_a_control_frame_fails_with_1002() {
     for opcode in [0x9, 0xA, 0x8] {
         let mut client = deflate_client(deflate_all(), "permessage-deflate");
-        client.receive(Instant::now(), &raw_frame(0x80 | 0x40 | opcode, &[], None));
+        client.receive(
+            Instant::now(),
+            &frames::encode(0x80 | 0x40 | opcode, &[], None),
+        );
         assert_failed(&mut client, ProtocolError::CompressedControlFrame);
     }
 }
@@ -840,10 +848,13 @@ fn s6_1_rsv1_on_a_control_frame_fails_with_1002() {
 #[test]
 fn s6_1_rsv1_without_the_extension_and_rsv2_with_it_fail_with_1002() {
     let mut declined = client_answered(deflate_all(), None).0;
-    declined.receive(Instant::now(), &raw_frame(0xc1, &[0x00], None));
+    declined.receive(Instant::now(), &frames::encode(0xc1, &[0x00], None));
     assert_failed(&mut declined, ProtocolError::ReservedBitsSet(RSV1));
     let mut client = deflate_client(deflate_all(), "permessage-deflate");
-    client.receive(Instant::now(), &raw_frame(0x80 | 0x60 | 0x1, &[0x00], None));
+    client.receive(
+        Instant::now(),
+        &frames::encode(0x80 | 0x60 | 0x1, &[0x00], None),
+    );
     assert_failed(&mut client, ProtocolError::ReservedBitsSet(0b110));
 }
 
@@ -851,7 +862,10 @@ fn s6_1_rsv1_without_the_extension_and_rsv2_with_it_fail_with_1002() {
 fn s6_2_invalid_deflate_data_fails_with_1007() {
     let mut client = deflate_client(deflate_all(), "permessage-deflate");
     // BTYPE 11 (reserved) in the first block.
-    client.receive(Instant::now(), &raw_frame(0xc2, &[0xff, 0xff, 0xff], None));
+    client.receive(
+        Instant::now(),
+        &frames::encode(0xc2, &[0xff, 0xff, 0xff], None),
+    );
     assert_failed(&mut client, ProtocolError::InvalidCompressedData);
     assert_eq!(
         ProtocolError::InvalidCompressedData.close_code(),
@@ -867,7 +881,7 @@ fn s8_1_inflated_text_that_is_not_utf8_fails_with_1007() {
     let mut peer = PeerDeflater::new(15);
     client.receive(
         Instant::now(),
-        &raw_frame(0xc1, &peer.message(b"caf\xc3"), None),
+        &frames::encode(0xc1, &peer.message(b"caf\xc3"), None),
     );
     assert_failed(&mut client, ProtocolError::InvalidUtf8);
     // The same bytes as a binary message are fine.
@@ -875,7 +889,7 @@ fn s8_1_inflated_text_that_is_not_utf8_fails_with_1007() {
     let mut peer = PeerDeflater::new(15);
     client.receive(
         Instant::now(),
-        &raw_frame(0xc2, &peer.message(b"caf\xc3"), None),
+        &frames::encode(0xc2, &peer.message(b"caf\xc3"), None),
     );
     assert!(matches!(
         events(&mut client)[..],
@@ -891,7 +905,7 @@ fn s8_1_bad_text_fails_in_the_first_fragment_before_the_message_ends() {
     text.extend_from_slice(b"\xff then more");
     let payload = peer.message(&text);
     // Only the first fragment arrives: all of the compressed data, FIN clear.
-    client.receive(Instant::now(), &raw_frame(0x40 | 0x1, &payload, None));
+    client.receive(Instant::now(), &frames::encode(0x40 | 0x1, &payload, None));
     assert_failed(&mut client, ProtocolError::InvalidUtf8);
 }
 
@@ -913,8 +927,8 @@ fn s8_a_decompression_bomb_closes_with_1009_with_bounded_memory() {
     let block = peer.flushed(&vec![0u8; 1 << 20]);
     assert!(block.len() < 1100, "{}", block.len());
     let frame_payload: Vec<u8> = block.iter().copied().cycle().take(32 << 10).collect();
-    let mut frames = raw_frame(0x40 | 0x2, &frame_payload, None);
-    let continuation = raw_frame(0x00, &frame_payload, None);
+    let mut frames = frames::encode(0x40 | 0x2, &frame_payload, None);
+    let continuation = frames::encode(0x00, &frame_payload, None);
     let now = Instant::now();
     let mut peak = 0;
     let mut events_seen = Vec::new();
@@ -958,7 +972,7 @@ fn s8_limits_a_message_at_its_inflated_size_across_fragments() {
     let mut peer = PeerDeflater::new(15);
     client.receive(
         Instant::now(),
-        &raw_frame(0xc2, &peer.message(&vec![1; limit]), None),
+        &frames::encode(0xc2, &peer.message(&vec![1; limit]), None),
     );
     assert!(
         matches!(&events(&mut client)[..], [Event::Message(Message::Binary(b))] if b.len() == limit)
@@ -968,8 +982,8 @@ fn s8_limits_a_message_at_its_inflated_size_across_fragments() {
     let mut peer = PeerDeflater::new(15);
     let payload = peer.message(&vec![1; limit + 1]);
     let (a, b) = payload.split_at(payload.len() / 2);
-    let mut wire = raw_frame(0x42, a, None);
-    wire.extend(raw_frame(0x80, b, None));
+    let mut wire = frames::encode(0x42, a, None);
+    wire.extend(frames::encode(0x80, b, None));
     client.receive(Instant::now(), &wire);
     assert_failed(
         &mut client,
@@ -991,12 +1005,12 @@ fn s8_the_frame_limit_applies_to_the_compressed_frame() {
     let mut peer = PeerDeflater::new(15);
     let payload = peer.message(&vec![b'a'; 100_000]);
     assert!(payload.len() < 1000);
-    client.receive(Instant::now(), &raw_frame(0xc2, &payload, None));
+    client.receive(Instant::now(), &frames::encode(0xc2, &payload, None));
     assert!(
         matches!(&events(&mut client)[..], [Event::Message(Message::Binary(b))] if b.len() == 100_000)
     );
     // A compressed frame over it fails before its payload arrives.
-    client.receive(Instant::now(), &raw_frame(0xc2, &[0; 1001], None)[..4]);
+    client.receive(Instant::now(), &frames::encode(0xc2, &[0; 1001], None)[..4]);
     assert_failed(
         &mut client,
         ProtocolError::FrameTooLarge {
@@ -1103,7 +1117,7 @@ proptest! {
         for (opcode, fin, data, compress) in &frames {
             let payload = if *compress { peer.message(data) } else { data.clone() };
             let b0 = (u8::from(*fin) << 7) | 0x40 | opcode;
-            wire.extend(raw_frame(b0, &payload, None));
+            wire.extend(frames::encode(b0, &payload, None));
         }
         let events = feed_split(&mut client, Instant::now(), &wire, &mut rng(seed), max_piece);
         let errors = events.iter().filter(|e| matches!(e, Event::Error(_))).count();

@@ -5,45 +5,12 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use common::bounded;
+use ws_test_support::counting_alloc::{CountingAlloc, Measurement};
 use ws_tokio::{Builder, Message};
 
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-}
-
-#[allow(unsafe_code, reason = "a global allocator is an unsafe trait")]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            COUNT.with(|c| c.set(c.get() + 1));
-        }
-        // SAFETY: forwarded as received.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded as received.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            COUNT.with(|c| c.set(c.get() + 1));
-        }
-        // SAFETY: forwarded as received.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: CountingAlloc = CountingAlloc;
 
 async fn round_trips(ws: &mut ws_tokio::WebSocketStream<tokio::io::DuplexStream>, n: usize) {
     let payload = [7u8; 300];
@@ -72,10 +39,9 @@ async fn no_allocation_per_message_in_steady_state() {
         .unwrap();
     bounded(round_trips(&mut ws, 200)).await;
     const N: usize = 2_000;
-    COUNTING.with(|c| c.set(true));
+    let measurement = Measurement::start();
     bounded(round_trips(&mut ws, N)).await;
-    COUNTING.with(|c| c.set(false));
-    let count = COUNT.with(Cell::get);
+    let count = measurement.finish().total() as u64;
     println!("{count} allocations over {N} round trips (both ends)");
     assert!(
         count < (N / 20) as u64,

@@ -6,10 +6,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{bounded, echo_server, raw_server, server_frame};
+use common::{bounded, echo_server, raw_server};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpListener;
 use ws_proto::{ProtocolError, SendError, TimeoutKind};
+use ws_test_support::frames::{op, server_frame};
 use ws_tokio::{Builder, Bytes, CloseCode, Error, Message};
 
 fn text(s: &str) -> Message {
@@ -367,8 +368,8 @@ async fn invalid_utf8_fails_with_1007() {
     let (a, mut b) = tokio::io::duplex(4096);
     let server = tokio::spawn(async move {
         raw_server(&mut b).await;
-        b.write_all(&server_frame(0x1, b"fine")).await.unwrap();
-        b.write_all(&server_frame(0x1, &[0xce, 0xba, 0xff]))
+        b.write_all(&server_frame(op::TEXT, b"fine")).await.unwrap();
+        b.write_all(&server_frame(op::TEXT, &[0xce, 0xba, 0xff]))
             .await
             .unwrap();
         let mut rest = Vec::new();

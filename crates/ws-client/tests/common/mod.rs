@@ -3,8 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::Duration;
@@ -15,6 +14,7 @@ use ws_client::{
 };
 use ws_mio::{Conn, Event, EventLoop, ServerOptions};
 use ws_proto::CloseCode;
+use ws_test_support::raw_server;
 
 /// The longest any test waits for one thing.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -124,17 +124,10 @@ fn on_server_open(conn: &Conn, open: &ws_proto::Open) -> Result<(), ws_proto::Se
 
 // ---- raw TCP servers for what a correct server would not do ----------------
 
-/// Serves one connection with `script` on a thread; returns the URL.
+/// Serves one connection with `script` on a thread (reads time out after
+/// `WAIT`); returns its `ws://` URL.
 pub fn raw_server(script: impl FnOnce(TcpStream) + Send + 'static) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        if let Ok((stream, _)) = listener.accept() {
-            stream.set_read_timeout(Some(WAIT)).unwrap();
-            script(stream);
-        }
-    });
-    format!("ws://{addr}/")
+    raw_server::ws_url(raw_server::serve_one(WAIT, script), "/")
 }
 
 /// Serves up to `max` connections, the n-th (from 0) with `script(n,
@@ -144,80 +137,13 @@ pub fn scripted_server(
     max: usize,
     script: impl Fn(usize, TcpStream) + Send + Sync + 'static,
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
-    let script = Arc::new(script);
-    thread::spawn(move || {
-        for n in 0..max {
-            let Ok((stream, _)) = listener.accept() else {
-                return;
-            };
-            count.fetch_add(1, Ordering::SeqCst);
-            stream.set_read_timeout(Some(WAIT)).unwrap();
-            let script = script.clone();
-            thread::spawn(move || script(n, stream));
-        }
-    });
-    (format!("ws://{addr}"), accepted)
+    let (addr, accepted) = raw_server::serve_each(max, WAIT, script);
+    (raw_server::ws_url(addr, ""), accepted)
 }
 
-/// Reads the request head, up to its blank line (bounded by the read
-/// timeout).
-pub fn read_head(stream: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => break,
-        }
-    }
-    String::from_utf8_lossy(&head).into_owned()
-}
-
-/// The `Sec-WebSocket-Key` of a request head (empty when missing).
-pub fn key_of(head: &str) -> String {
-    head.lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("sec-websocket-key")
-                .then(|| value.trim().to_owned())
-        })
-        .unwrap_or_default()
-}
-
-/// Reads the request and answers 101 as RFC 6455 section 4.2.2 says.
-pub fn accept(stream: &mut TcpStream) {
-    let head = read_head(stream);
-    accept_with(stream, &head, "");
-}
-
-/// Answers the request `head` with a 101 carrying `extra` header lines
-/// (each ending with CRLF).
-pub fn accept_with(stream: &mut TcpStream, head: &str, extra: &str) {
-    let answer = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{extra}\r\n",
-        ws_proto::handshake::accept_key(key_of(head).as_bytes())
-    );
-    stream.write_all(answer.as_bytes()).unwrap();
-}
-
-/// Waits (bounded) until the client closes its side.
-pub fn wait_for_client_to_go(stream: &mut TcpStream) {
-    let mut sink = [0u8; 1024];
-    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
-}
-
-/// A port with nothing listening on it.
+/// A `ws://` URL with nothing listening on its port.
 pub fn refused_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    format!("ws://{addr}/")
+    raw_server::ws_url(raw_server::refused_addr(), "/")
 }
 
 // ---- a handler that records what it hears ----------------------------------

@@ -8,7 +8,7 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use ws_mio::{ClientOptions, Conn, Event, EventLoop, Handle, Handler, ServerOptions};
 use ws_proto::{ClientRequest, CloseCode, Message};
+use ws_test_support::raw_server::accept_within;
+use ws_test_support::{frames, handshake};
 
 /// How long any single expected event may take. Generous: the machine is
 /// shared and has two cores.
@@ -246,49 +248,10 @@ pub(crate) fn client_loop() -> LoopThread {
     LoopThread::spawn(EventLoop::new().expect("event loop"), "client-loop")
 }
 
-/// Reads an HTTP head (up to and including the blank line) into `buf`;
-/// returns its length, or `None` at EOF before a complete head.
-pub(crate) fn read_http_head(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<Option<usize>> {
-    let mut len = 0;
-    loop {
-        if len == buf.len() {
-            return Err(io::Error::other("HTTP head too large"));
-        }
-        let n = stream.read(&mut buf[len..])?;
-        if n == 0 {
-            return Ok(None);
-        }
-        len += n;
-        if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-            return Ok(Some(len));
-        }
-    }
-}
-
-/// The value of `Sec-WebSocket-Key` in an HTTP request head.
-pub(crate) fn websocket_key(head: &[u8]) -> Option<&[u8]> {
-    head.split(|&b| b == b'\n').find_map(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let colon = line.iter().position(|&b| b == b':')?;
-        let (name, value) = line.split_at(colon);
-        name.eq_ignore_ascii_case(b"sec-websocket-key")
-            .then(|| value[1..].trim_ascii())
-    })
-}
-
 /// Plays the server's part of the opening handshake by hand on a raw
 /// socket: reads the request, answers 101 with the right accept key.
 pub(crate) fn accept_by_hand(stream: &mut TcpStream) -> io::Result<()> {
-    let mut buf = [0u8; 4096];
-    let len = read_http_head(stream, &mut buf)?
-        .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "no request"))?;
-    let key = websocket_key(&buf[..len])
-        .ok_or_else(|| io::Error::other("no Sec-WebSocket-Key in the request"))?;
-    let accept = ws_proto::handshake::accept_key(key);
-    let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-    );
-    stream.write_all(response.as_bytes())
+    handshake::accept(stream).map(drop)
 }
 
 /// A raw `std::net` server for one connection, on a free port of
@@ -306,32 +269,6 @@ pub(crate) fn raw_server<T: Send + 'static>(
         on_accept(&mut stream)
     });
     (addr, outcome)
-}
-
-/// Reads and discards until EOF or `deadline`; returns the bytes read and
-/// whether EOF was seen.
-pub(crate) fn drain_until_eof(stream: &mut TcpStream, deadline: Instant) -> (Vec<u8>, bool) {
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return (seen, false);
-        }
-        let _ = stream.set_read_timeout(Some(left));
-        match stream.read(&mut buf) {
-            Ok(0) => return (seen, true),
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
-            {
-                return (seen, false);
-            }
-            // A reset also ends the stream.
-            Err(_) => return (seen, true),
-        }
-    }
 }
 
 /// Waits for a value from a helper thread, bounded.
@@ -358,44 +295,14 @@ pub(crate) fn spawn_helper<T: Send + 'static>(
     rx
 }
 
-/// Accepts one connection on a blocking-mode `listener`, giving up at
-/// `deadline`; the stream comes back in blocking mode.
-pub(crate) fn accept_within(
-    listener: &std::net::TcpListener,
-    deadline: Instant,
-) -> io::Result<TcpStream> {
-    listener.set_nonblocking(true)?;
-    loop {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                stream.set_nonblocking(false)?;
-                return Ok(stream);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if Instant::now() >= deadline {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "nobody connected"));
-                }
-                thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 /// Plays the client's part of the opening handshake by hand: connects to
 /// `addr`, sends the request, reads the 101 answer.
 pub(crate) fn connect_by_hand(addr: SocketAddr) -> io::Result<TcpStream> {
     let mut stream = TcpStream::connect_timeout(&addr, DEADLINE)?;
     stream.set_read_timeout(Some(DEADLINE))?;
-    stream.write_all(
-        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )?;
-    let mut buf = [0u8; 4096];
-    let len = read_http_head(&mut stream, &mut buf)?
-        .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "no answer"))?;
-    if !buf[..len].starts_with(b"HTTP/1.1 101") {
+    stream.write_all(handshake::request("127.0.0.1", "/", "").as_bytes())?;
+    let head = handshake::read_head_within(&mut stream, 4096, None)?;
+    if !head.starts_with(b"HTTP/1.1 101") {
         return Err(io::Error::other("the handshake was refused"));
     }
     Ok(stream)
@@ -404,36 +311,5 @@ pub(crate) fn connect_by_hand(addr: SocketAddr) -> io::Result<TcpStream> {
 /// One frame as a peer writes it by hand: `first` is the first byte (FIN,
 /// RSV, opcode), masked with a fixed key when `masked` (a client's).
 pub(crate) fn frame(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
-    let header = ws_proto::frame::FrameHeader {
-        fin: first & 0x80 != 0,
-        rsv: (first >> 4) & 0x07,
-        opcode: ws_proto::frame::OpCode::from_bits(first & 0x0F).expect("an opcode"),
-        mask: masked.then_some([0x37, 0xfa, 0x21, 0x3d]),
-        payload_len: payload.len() as u64,
-    };
-    let mut head = [0u8; ws_proto::frame::header::MAX_HEADER_LEN];
-    let n = header.encode(&mut head);
-    let mut out = head[..n].to_vec();
-    let start = out.len();
-    out.extend_from_slice(payload);
-    if let Some(key) = header.mask {
-        ws_proto::frame::apply_mask(&mut out[start..], key, 0);
-    }
-    out
-}
-
-/// The close code of the first close frame in `bytes`, if any.
-pub(crate) fn close_code_in(mut bytes: &[u8]) -> Option<u16> {
-    while let Ok(Some((header, n))) = ws_proto::frame::FrameHeader::parse(bytes) {
-        let len = header.payload_len as usize;
-        let mut payload = bytes.get(n..n + len)?.to_vec();
-        if let Some(key) = header.mask {
-            ws_proto::frame::apply_mask(&mut payload, key, 0);
-        }
-        if header.opcode == ws_proto::frame::OpCode::Close {
-            return (len >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
-        }
-        bytes = &bytes[n + len..];
-    }
-    None
+    frames::encode(first, payload, masked.then_some([0x37, 0xfa, 0x21, 0x3d]))
 }

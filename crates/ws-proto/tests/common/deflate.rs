@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use flate2::{Compress, Compression, FlushCompress};
-use ws_proto::{ClientRequest, Config, Connection, DeflateConfig, Event, ServerConfig, handshake};
+use ws_proto::{ClientRequest, Config, Connection, DeflateConfig, Event, ServerConfig};
+use ws_test_support::handshake;
 
 use super::{rng, take_output};
 
@@ -37,20 +38,9 @@ pub fn client_answered(
     let request = ClientRequest::new("example.com", 80, "/");
     let mut client = Connection::client(now, config, &request, rng(7)).expect("valid request");
     let head = String::from_utf8(take_output(&mut client)).unwrap();
-    let header = |name: &str| {
-        head.lines()
-            .find_map(|l| l.strip_prefix(name).map(str::to_owned))
-    };
-    let key = header("Sec-WebSocket-Key: ").unwrap();
-    let offer = header("Sec-WebSocket-Extensions: ");
-    let mut answer = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n",
-        handshake::accept_key(key.as_bytes())
-    );
-    if let Some(extensions) = extensions {
-        answer.push_str(&format!("Sec-WebSocket-Extensions: {extensions}\r\n"));
-    }
-    answer.push_str("\r\n");
+    let key = handshake::header_str(&head, "sec-websocket-key").unwrap();
+    let offer = handshake::header_str(&head, "sec-websocket-extensions").map(str::to_owned);
+    let answer = handshake::answer_101(key.as_bytes(), &extensions_line(extensions));
     client.receive(now, answer.as_bytes());
     let events = std::iter::from_fn(|| client.poll_event()).collect();
     (client, offer, events)
@@ -65,22 +55,19 @@ pub fn server_offered(
 ) -> (Connection, Option<String>, Vec<Event>) {
     let now = Instant::now();
     let mut server = Connection::server(now, config, ServerConfig::default());
-    let mut request = String::from(
-        "GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
-    );
-    if let Some(extensions) = extensions {
-        request.push_str(&format!("Sec-WebSocket-Extensions: {extensions}\r\n"));
-    }
-    request.push_str("\r\n");
+    let request = handshake::request("example.com", "/", &extensions_line(extensions));
     server.receive(now, request.as_bytes());
     let events = std::iter::from_fn(|| server.poll_event()).collect();
     let head = String::from_utf8(take_output(&mut server)).unwrap();
-    let answer = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Sec-WebSocket-Extensions: "))
-        .map(str::to_owned);
+    let answer = handshake::header_str(&head, "sec-websocket-extensions").map(str::to_owned);
     (server, answer, events)
+}
+
+/// A `Sec-WebSocket-Extensions` header line with `extensions`, or nothing.
+fn extensions_line(extensions: Option<&str>) -> String {
+    extensions.map_or_else(String::new, |e| {
+        format!("Sec-WebSocket-Extensions: {e}\r\n")
+    })
 }
 
 /// The peer's side of compression: raw deflate with a sync flush, the

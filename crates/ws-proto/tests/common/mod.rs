@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{RngExt as _, SeedableRng};
-use ws_proto::frame::{FrameHeader, OpCode, apply_mask};
+use ws_proto::frame::OpCode;
 use ws_proto::{
-    ClientRequest, CloseCode, Closed, Config, Connection, Event, Initiator, ServerConfig, handshake,
+    ClientRequest, CloseCode, Closed, Config, Connection, Event, Initiator, ServerConfig,
 };
+use ws_test_support::{frames, handshake};
 
 pub fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
@@ -23,16 +24,9 @@ pub fn rng(seed: u64) -> StdRng {
 pub fn open_client(now: Instant, config: Config) -> Connection {
     let request = ClientRequest::new("example.com", 80, "/");
     let mut client = Connection::client(now, config, &request, rng(1)).expect("valid request");
-    let head = take_output(&mut client);
-    let text = String::from_utf8(head).unwrap();
-    let key = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
-        .unwrap();
-    let answer = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-        handshake::accept_key(key.as_bytes())
-    );
+    let head = String::from_utf8(take_output(&mut client)).unwrap();
+    let key = handshake::header_str(&head, "sec-websocket-key").unwrap();
+    let answer = handshake::answer_101(key.as_bytes(), "");
     client.receive(now, answer.as_bytes());
     match client.poll_event() {
         Some(Event::Open(_)) => {}
@@ -138,27 +132,17 @@ impl WireFrame {
 }
 
 /// Parses a byte stream of complete frames.
-pub fn parse_frames(mut bytes: &[u8]) -> Vec<WireFrame> {
-    let mut frames = Vec::new();
-    while !bytes.is_empty() {
-        let (h, n) = FrameHeader::parse(bytes)
-            .expect("valid header")
-            .expect("complete header");
-        let len = h.payload_len as usize;
-        let mut payload = bytes[n..n + len].to_vec();
-        if let Some(key) = h.mask {
-            apply_mask(&mut payload, key, 0);
-        }
-        frames.push(WireFrame {
-            fin: h.fin,
-            rsv: h.rsv,
-            opcode: h.opcode,
-            masked: h.mask.is_some(),
-            payload,
-        });
-        bytes = &bytes[n + len..];
-    }
-    frames
+pub fn parse_frames(bytes: &[u8]) -> Vec<WireFrame> {
+    frames::parse(bytes)
+        .into_iter()
+        .map(|f| WireFrame {
+            fin: f.fin,
+            rsv: f.rsv,
+            opcode: OpCode::from_bits(f.opcode).expect("a defined opcode"),
+            masked: f.masked,
+            payload: f.payload,
+        })
+        .collect()
 }
 
 /// The frames the connection wants to send.
@@ -166,41 +150,14 @@ pub fn output_frames(conn: &mut Connection) -> Vec<WireFrame> {
     parse_frames(&take_output(conn))
 }
 
-/// A raw frame; `b0` is the first byte as is (FIN, RSV and opcode bits), so
-/// any rule can be broken.
-pub fn raw_frame(b0: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
-    let mut out = vec![b0];
-    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n @ 0..=125 => out.push(mask_bit | n as u8),
-        n @ 126..=0xFFFF => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    if let Some(key) = mask {
-        out.extend_from_slice(&key);
-    }
-    let start = out.len();
-    out.extend_from_slice(payload);
-    if let Some(key) = mask {
-        apply_mask(&mut out[start..], key, 0);
-    }
-    out
-}
-
 /// A frame as a server sends it (unmasked).
 pub fn server_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
-    raw_frame((u8::from(fin) << 7) | opcode.bits(), payload, None)
+    frames::encode((u8::from(fin) << 7) | opcode.bits(), payload, None)
 }
 
 /// A frame as a client sends it (masked).
 pub fn client_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
-    raw_frame(
+    frames::encode(
         (u8::from(fin) << 7) | opcode.bits(),
         payload,
         Some([0x12, 0x34, 0x56, 0x78]),

@@ -66,14 +66,6 @@ pub async fn raw_server<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) {
     }
 }
 
-/// An unmasked frame from a server: FIN, `opcode`, `payload` (< 126 bytes).
-pub fn server_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    assert!(payload.len() < 126);
-    let mut frame = vec![0x80 | opcode, payload.len() as u8];
-    frame.extend_from_slice(payload);
-    frame
-}
-
 pub async fn next<S: Stream + Unpin>(stream: &mut S) -> Option<S::Item> {
     poll_fn(|cx| Pin::new(&mut *stream).poll_next(cx)).await
 }
