@@ -4,11 +4,12 @@
 
 mod common;
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::time::Duration;
 
 use common::*;
 use ws_client::{Data, DataType, Status, WebSocket};
+use ws_test_support::frames;
 use ws_test_support::handshake::{accept, read_head};
 use ws_test_support::raw_server::wait_for_eof;
 
@@ -235,21 +236,15 @@ fn nothing_received_after_invalid_json_reaches_the_handler() {
     // failure at the second must hold back the two after it.
     let (tx, rx) = std::sync::mpsc::channel();
     let url = raw_server(move |mut stream| {
-        accept(&mut stream);
+        accept(&mut stream).unwrap();
         let mut burst = Vec::new();
         for text in [r#"{"a":1}"#, "not json", r#"{"b":2}"#, r#"{"c":3}"#] {
-            burst.extend([0x81, text.len() as u8]);
-            burst.extend(text.as_bytes());
+            frames::push(&mut burst, 0x81, text.as_bytes(), None);
         }
         stream.write_all(&burst).unwrap();
-        // The client's close frame: masked, so its code is unmasked here.
-        let mut frame = [0u8; 8];
-        let got = stream.read_exact(&mut frame).map(|()| {
-            let mask = &frame[2..6];
-            u16::from_be_bytes([frame[6] ^ mask[0], frame[7] ^ mask[1]])
-        });
-        let _ = tx.send(got.ok().map(|code| (frame[0], code)));
-        wait_for_client_to_go(&mut stream);
+        let close = frames::read_client_frame(&mut stream).ok();
+        let _ = tx.send(close.map(|f| (f.first_byte(), f.close_code())));
+        wait_for_eof(&mut stream);
     });
     let (handler, log) = Recorder::new();
     WebSocket::new(&url, handler.with_data_type(DataType::Object)).unwrap();
@@ -261,7 +256,7 @@ fn nothing_received_after_invalid_json_reaches_the_handler() {
     let close = rx.recv_timeout(Duration::from_secs(10)).unwrap();
     assert_eq!(
         close,
-        Some((0x88, 1007)),
+        Some((0x88, Some(1007))),
         "a close frame with 1007 on the wire"
     );
     log.assert_quiet(Duration::from_millis(200));

@@ -9,11 +9,11 @@ use std::io::Write as _;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{
-    accept_by_hand, client_loop, close_code_in, drain_until_eof, frame, raw_server, recv,
-};
+use common::{accept_by_hand, client_loop, frame, raw_server, recv};
 use ws_mio::{ClientOptions, Conn, Error, Event};
 use ws_proto::{ClientRequest, CloseCode, Message};
+use ws_test_support::frames::first_close_code;
+use ws_test_support::raw_server::drain_until_eof;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -74,7 +74,7 @@ fn a_handler_that_fails_its_connection_hears_nothing_after_but_the_error_and_clo
     );
     assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
     let (bytes, eof) = recv(&server, DEADLINE, "the server's view").unwrap();
-    assert_eq!(close_code_in(&bytes), Some(1007));
+    assert_eq!(first_close_code(&bytes), Some(1007));
     assert!(eof, "the failing side closes the transport");
     client.stop("client loop");
 }

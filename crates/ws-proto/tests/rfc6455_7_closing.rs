@@ -448,7 +448,7 @@ fn s7_1_7_failing_checks_its_arguments_and_abandons_a_handshake() {
 fn s7_1_7_failing_after_a_violation_reports_nothing_more() {
     let now = Instant::now();
     let mut client = open_client(now, Config::default());
-    client.receive(now, &raw_frame(0x83, b"x", None)); // reserved opcode
+    client.receive(now, &frames::encode(0x83, b"x", None)); // reserved opcode
     let first = events(&mut client);
     assert!(
         matches!(&first[..], [Event::Error(Error::Protocol(_))]),
