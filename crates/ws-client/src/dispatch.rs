@@ -15,6 +15,7 @@ use crate::handler::{DataType, Handler};
 use crate::reconnect::{Ending, Reconnect, repeats};
 use crate::redirect::{Redirect, follow, is_redirect};
 use crate::socket::{IN_CALLBACK, NO_RTT, WebSocket, lock};
+use crate::trace;
 
 /// Turns the event loop's events into the handler's callbacks, keeping
 /// the 4D order: nothing but `on_terminate` after `on_error`.
@@ -98,6 +99,12 @@ impl<H: Handler> Dispatch<H> {
     }
 
     fn error(&mut self, error: Error) {
+        trace::warn!(
+            ws = self.ws.inner.id,
+            code = error.code(),
+            error = %error,
+            "on_error"
+        );
         self.error_repeats = Some(repeats(&error));
         let event = ErrorEvent::new(error);
         self.call(false, |h, ws| h.on_error(ws, &event));
@@ -140,6 +147,11 @@ impl<H: Handler> Dispatch<H> {
     /// starting the reconnect first if one follows.
     fn ended(&mut self, code: u16, reason: String, was_clean: bool) {
         if let Some(redirect) = self.redirect.take() {
+            trace::info!(
+                ws = self.ws.inner.id,
+                to = %crate::target::without_credentials(&redirect.url),
+                "following a redirect"
+            );
             let other_origin = self.other_origin || redirect.other_origin;
             let started = self.ws.next_attempt(
                 &redirect.url,
@@ -177,7 +189,15 @@ impl<H: Handler> Dispatch<H> {
         let next = lock(&inner.attempts).next(policy, &ending, rand::random::<f64>())?;
         let url = inner.plan.url.clone();
         match self.ws.next_attempt(&url, false, 0, next.delay) {
-            Some(Ok(())) => Some(next),
+            Some(Ok(())) => {
+                trace::info!(
+                    ws = inner.id,
+                    attempt = next.attempt,
+                    delay_ms = next.delay.as_millis() as u64,
+                    "reconnecting"
+                );
+                Some(next)
+            }
             // The loop is stopping, or the settings cannot be used any
             // more (a certificate file gone): this end is the last.
             Some(Err(_)) | None => None,

@@ -58,6 +58,7 @@ mod reconnect;
 mod redirect;
 mod socket;
 mod target;
+mod trace;
 mod worker;
 
 pub use builder::Builder;

@@ -402,6 +402,7 @@ impl<H: Handler> WebSocket<H> {
     pub fn terminate(&self, code: Option<u16>, reason: Option<&str>) -> Result<(), Error> {
         let (code, reason) = (code.unwrap_or(1000), reason.unwrap_or(""));
         check_terminate(code, reason)?;
+        crate::trace::debug!(ws = self.inner.id, code, reason, "terminate");
         // Under the read lock: a reconnect starts under the write lock
         // after checking the flag, so it either sees the flag or its
         // connection is the one closed here.
