@@ -104,3 +104,26 @@ impl<N: Into<String>, V: Into<String>> Extend<(N, V)> for Headers {
             .extend(iter.into_iter().map(|(n, v)| (n.into(), v.into())));
     }
 }
+
+/// An `http::HeaderMap` (from hyper, axum or tungstenite code) as the
+/// headers to send, repeated ones kept, names in the lowercase `http`
+/// gives them (the `http` feature). Fails on a value that is not visible
+/// ASCII text, which a handshake header could not carry as a string.
+///
+/// ```
+/// let mut map = http::HeaderMap::new();
+/// map.append("accept-language", "fr".parse().unwrap());
+/// map.append("accept-language", "en".parse().unwrap());
+/// let headers = ws_client::Headers::try_from(&map).unwrap();
+/// assert_eq!(headers.get_all("Accept-Language").count(), 2);
+/// ```
+#[cfg(feature = "http")]
+impl TryFrom<&http::HeaderMap> for Headers {
+    type Error = http::header::ToStrError;
+
+    fn try_from(map: &http::HeaderMap) -> Result<Self, Self::Error> {
+        map.iter()
+            .map(|(name, value)| Ok((name.as_str(), value.to_str()?)))
+            .collect()
+    }
+}

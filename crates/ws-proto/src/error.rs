@@ -362,6 +362,10 @@ pub enum RequestError {
     /// A cookie name that is not a token, or a value with `;`, `,`, spaces,
     /// quotes, backslashes or control characters.
     InvalidCookie(String),
+    /// An `http::Request` that cannot be a WebSocket request: not `GET`,
+    /// or a URI that is not absolute with scheme ws, wss, http or https
+    /// (the `http` feature's conversion).
+    InvalidHttpRequest(String),
 }
 
 impl fmt::Display for RequestError {
@@ -382,6 +386,7 @@ impl fmt::Display for RequestError {
             Self::InvalidResource(r) => write!(f, "invalid resource name {r:?}"),
             Self::InvalidSubprotocol(p) => write!(f, "invalid subprotocol name {p:?}"),
             Self::InvalidCookie(c) => write!(f, "invalid cookie {c:?}"),
+            Self::InvalidHttpRequest(why) => write!(f, "not a WebSocket request: {why}"),
         }
     }
 }

@@ -6,6 +6,8 @@
 //! and bounded.
 
 pub mod client;
+#[cfg(feature = "http")]
+mod http_types;
 pub mod server;
 
 use std::fmt;
