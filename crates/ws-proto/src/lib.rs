@@ -111,3 +111,9 @@ pub use bytes::Bytes;
 pub fn default_rng() -> rand::rngs::StdRng {
     rand::make_rng()
 }
+
+// The README, compiled as doctests (run where they need no network), so its
+// examples keep up with the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
