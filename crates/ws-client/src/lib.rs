@@ -76,3 +76,9 @@ pub use serde_json;
 pub use ws_mio::{Resolver, Roots};
 pub use ws_proto::{DeflateConfig, Utf8Bytes};
 pub use {ws_mio, ws_proto};
+
+// The README, compiled as doctests (run where they need no network), so its
+// examples keep up with the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

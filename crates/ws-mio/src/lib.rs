@@ -55,3 +55,9 @@ pub use tls::{TlsInfo, server_config, server_config_from_pem};
 
 pub use rustls;
 pub use ws_proto;
+
+// The README, compiled as doctests (run where they need no network), so its
+// examples keep up with the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -114,3 +114,9 @@ pub use bytes::Bytes;
 pub fn default_rng() -> DefaultKeySource {
     DefaultKeySource::new()
 }
+
+// The README, compiled as doctests (run where they need no network), so its
+// examples keep up with the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

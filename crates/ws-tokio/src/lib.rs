@@ -109,3 +109,9 @@ where
     let core = core::Core::new(conn, stream, builder::DEFAULT_HIGH_WATER);
     WebSocketStream::handshake(core).await
 }
+
+// The README, compiled as doctests (run where they need no network), so its
+// examples keep up with the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
