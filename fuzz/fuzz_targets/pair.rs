@@ -61,6 +61,8 @@ struct Peer {
     initiated: Option<(u16, String)>,
     /// This side was told its transport ended.
     eof: bool,
+    /// This side failed the connection itself (`Op::Fail`) with this code.
+    failed: Option<u16>,
     /// With permessage-deflate in force: the window this side compresses
     /// with, and its threshold.
     compresses: Option<(u8, usize)>,
@@ -87,6 +89,7 @@ impl Peer {
             pings: Vec::new(),
             initiated: None,
             eof: false,
+            failed: None,
             compresses: deflate.map(|(d, setup)| (d.window_bits, setup.threshold_bytes())),
             max_piece: 0,
         }
@@ -212,9 +215,18 @@ impl Pair {
             let name = peer.log.name;
             match &error {
                 Error::Timeout(_) => {}
-                Error::ConnectionLost | Error::Handshake(HandshakeError::UnexpectedEof) => {
+                Error::ConnectionLost
+                | Error::Transport
+                | Error::Handshake(HandshakeError::UnexpectedEof) => {
                     assert!(disrupted, "{name}: {error:?} without a disruption")
                 }
+                // Only the side that failed reports it, with its own code.
+                Error::Failed(code) => assert_eq!(
+                    peer.failed,
+                    Some(code.0),
+                    "{name}: {error:?} but it failed with {:?}",
+                    peer.failed
+                ),
                 _ => panic!("{name}: {error:?} between two correct endpoints"),
             }
             self.checked_errors[i] = true;
@@ -348,6 +360,52 @@ impl Pair {
                     peer.drain();
                     self.disrupted = true;
                 }
+            }
+            Op::Fail(side, code) => {
+                let code = if code < 32 {
+                    VALID_CODES[usize::from(code) % VALID_CODES.len()]
+                } else {
+                    code
+                };
+                let peer = self.side(side);
+                let state = peer.conn.state();
+                let valid = CloseCode(code).is_valid_on_wire();
+                let result = peer.conn.fail(now, CloseCode(code), "fuzz");
+                assert_eq!(result.is_ok(), valid, "fail({code}): {result:?}");
+                let failed = valid && state != State::Closed;
+                if failed {
+                    peer.failed.get_or_insert(code);
+                    // Nothing more is decoded; the peer sees a close frame
+                    // it does not get to answer in time, or none.
+                    assert!(!peer.conn.is_receiving());
+                }
+                peer.drain();
+                if failed {
+                    self.disrupted = true;
+                }
+            }
+            Op::TransportFailed(side) => {
+                let peer = self.side(side);
+                if !peer.eof {
+                    peer.eof = true;
+                    peer.conn.transport_failed();
+                    peer.drain();
+                    self.disrupted = true;
+                }
+            }
+            Op::Abandon(side) => {
+                let peer = self.side(side);
+                let errors = peer.log.error().is_some();
+                peer.conn.abandon();
+                peer.drain();
+                assert_eq!(peer.conn.state(), State::Closed);
+                assert_eq!(
+                    peer.log.error().is_some(),
+                    errors,
+                    "{}: abandon reported an error",
+                    peer.log.name
+                );
+                self.disrupted = true;
             }
             Op::ReleaseBuffers(side) => {
                 let peer = self.side(side);

@@ -1502,6 +1502,13 @@ pub mod pair {
         /// [`MAX_REPEATED`] bytes): binary when the flag is set, else text.
         /// Large, compressible messages from a short input.
         SendRepeated(Side, bool, String, u16),
+        /// This side fails the connection (`Connection::fail`); the code
+        /// is taken from a list of valid ones when below 32.
+        Fail(Side, u16),
+        /// This side's transport fails (`Connection::transport_failed`).
+        TransportFailed(Side),
+        /// This side ends the connection at once (`Connection::abandon`).
+        Abandon(Side),
     }
 
     impl Op {

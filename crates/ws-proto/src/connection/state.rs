@@ -367,6 +367,9 @@ impl Connection {
                 self.report(Error::Failed(code));
                 self.close_local(code, reason);
             }
+            // Both close frames are exchanged (a client waiting for the
+            // server's end): nothing is left to fail.
+            Phase::Closing(ref closing) if closing.complete() => {}
             Phase::Open | Phase::Closing(_) => {
                 self.reader.stop();
                 self.report(Error::Failed(code));
