@@ -42,8 +42,7 @@ use crate::connection::timer::Timer;
 use crate::connection::{Connection, Handshake, Role, rng};
 use crate::error::{Error, ProtocolError, TimeoutKind};
 use crate::event::{Closed, Event, Initiator, Open};
-use crate::handshake::client::Accepted;
-use crate::handshake::server::Upgraded;
+use crate::handshake::Completed;
 
 /// Where a connection is in its life (the browser API's `readyState`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -127,15 +126,12 @@ impl Connection {
 
     pub(super) fn receive_handshake(&mut self, now: Instant, data: &[u8]) {
         let result = match &mut self.handshake {
-            Handshake::Client(hs) => hs
-                .receive(data, &self.config)
-                .map(|a| a.map(Opened::Client)),
+            Handshake::Client(hs) => hs.receive(data, &self.config),
             Handshake::Server(server) => {
                 let (hs, server) = &mut **server;
                 let config = &self.config;
                 self.writer
                     .with_raw(|out| hs.receive(data, config, server, out))
-                    .map(|u| u.map(Opened::Server))
             }
             Handshake::Done => return,
         };
@@ -146,38 +142,18 @@ impl Connection {
         }
     }
 
-    fn open(&mut self, now: Instant, opened: Opened) {
-        let (open, extensions, rest) = match opened {
-            Opened::Client(Accepted {
-                subprotocol,
-                resource,
-                headers,
-                extensions,
-                rest,
-            }) => (
-                Open {
-                    subprotocol,
-                    resource,
-                    headers,
-                },
-                extensions,
-                rest,
-            ),
-            Opened::Server(Upgraded {
-                resource,
-                headers,
-                subprotocol,
-                extensions,
-                rest,
-            }) => (
-                Open {
-                    subprotocol,
-                    resource,
-                    headers,
-                },
-                extensions,
-                rest,
-            ),
+    fn open(&mut self, now: Instant, completed: Completed) {
+        let Completed {
+            subprotocol,
+            resource,
+            headers,
+            extensions,
+            rest,
+        } = completed;
+        let open = Open {
+            subprotocol,
+            resource,
+            headers,
         };
         self.handshake = Handshake::Done;
         self.phase = Phase::Open;
@@ -601,12 +577,6 @@ pub(super) enum Step {
     Progressed,
     /// Nothing to do until more input.
     Idle,
-}
-
-/// What a successful handshake produced, by role.
-enum Opened {
-    Client(Accepted),
-    Server(Upgraded),
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.

@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use crate::key_source::KeySource;
 use base64::Engine as _;
 
-use super::{HeadReader, Headers, accept_key, invalid, is_header_value, is_token, parse_error};
+use super::{
+    Completed, HeadReader, Headers, accept_key, invalid, is_header_value, is_token, parse_error,
+};
 use crate::config::Config;
 use crate::error::{HandshakeError, Rejection, RequestError};
 use crate::extension;
@@ -251,17 +253,6 @@ impl ClientRequest {
     }
 }
 
-/// What the client learned from a 101 answer.
-#[derive(Debug)]
-pub(crate) struct Accepted {
-    pub(crate) subprotocol: Option<String>,
-    pub(crate) resource: String,
-    pub(crate) headers: Headers,
-    pub(crate) extensions: extension::Negotiated,
-    /// Bytes that followed the head: the first frames.
-    pub(crate) rest: Vec<u8>,
-}
-
 /// The client's handshake in progress.
 #[derive(Debug)]
 pub(crate) struct ClientHandshake {
@@ -302,7 +293,7 @@ impl ClientHandshake {
         &mut self,
         data: &[u8],
         config: &Config,
-    ) -> Result<Option<Accepted>, HandshakeError> {
+    ) -> Result<Option<Completed>, HandshakeError> {
         if let Some((rejection, wanted)) = &mut self.rejection {
             let take = (*wanted - rejection.body.len()).min(data.len());
             rejection.body.extend_from_slice(&data[..take]);
@@ -336,7 +327,7 @@ impl ClientHandshake {
         self.check_accepted(&headers)?;
         let subprotocol = self.check_subprotocol(&headers)?;
         let extensions = extension::negotiate_client(config, &headers)?;
-        Ok(Some(Accepted {
+        Ok(Some(Completed {
             subprotocol,
             resource: self.resource.clone(),
             headers,
@@ -360,7 +351,7 @@ impl ClientHandshake {
         reason: String,
         headers: Headers,
         mut body: Vec<u8>,
-    ) -> Result<Option<Accepted>, HandshakeError> {
+    ) -> Result<Option<Completed>, HandshakeError> {
         let content_length = headers
             .get_str("content-length")
             .and_then(|v| v.trim().parse::<usize>().ok())

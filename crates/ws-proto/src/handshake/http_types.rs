@@ -144,8 +144,7 @@ mod tests {
     }
 
     #[test]
-    fn a_tungstenite_style_request_keeps_what_is_the_callers_and_drops_what_the_handshake_writes()
-    {
+    fn a_tungstenite_style_request_keeps_what_is_the_callers_and_drops_what_the_handshake_writes() {
         let request = get("http://[::1]/chat")
             .header("Host", "elsewhere")
             .header("Connection", "Upgrade")

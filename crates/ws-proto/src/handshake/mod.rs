@@ -16,9 +16,22 @@ use base64::Engine as _;
 use sha1::{Digest as _, Sha1};
 
 use crate::error::HandshakeError;
+use crate::extension;
 
 pub use client::ClientRequest;
 pub use server::ServerConfig;
+
+/// What a completed opening handshake agreed on, in either role: the
+/// client's from a valid 101 answer, the server's from a valid request.
+#[derive(Debug)]
+pub(crate) struct Completed {
+    pub(crate) subprotocol: Option<String>,
+    pub(crate) resource: String,
+    pub(crate) headers: Headers,
+    pub(crate) extensions: extension::Negotiated,
+    /// Bytes that followed the head: the first frames.
+    pub(crate) rest: Vec<u8>,
+}
 
 /// The GUID of RFC 6455 section 1.3, appended to the key before hashing.
 const WEBSOCKET_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

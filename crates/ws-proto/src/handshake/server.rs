@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 
-use super::{HeadReader, Headers, accept_key, invalid, is_token, parse_error};
+use super::{Completed, HeadReader, Headers, accept_key, invalid, is_token, parse_error};
 use crate::config::Config;
 use crate::error::HandshakeError;
 use crate::extension;
@@ -16,17 +16,6 @@ pub struct ServerConfig {
     /// the client's order of preference) that is in this list is chosen;
     /// when none matches, the connection opens without a subprotocol.
     pub subprotocols: Vec<String>,
-}
-
-/// What the server learned from a valid request.
-#[derive(Debug)]
-pub(crate) struct Upgraded {
-    pub(crate) resource: String,
-    pub(crate) headers: Headers,
-    pub(crate) subprotocol: Option<String>,
-    pub(crate) extensions: extension::Negotiated,
-    /// Bytes that followed the head: the first frames.
-    pub(crate) rest: Vec<u8>,
 }
 
 /// The server's handshake in progress.
@@ -45,7 +34,7 @@ impl ServerHandshake {
         config: &Config,
         server: &ServerConfig,
         out: &mut Vec<u8>,
-    ) -> Result<Option<Upgraded>, HandshakeError> {
+    ) -> Result<Option<Completed>, HandshakeError> {
         let head_len = match self.head.push(data, config.max_handshake_size) {
             Ok(Some(n)) => n,
             Ok(None) => return Ok(None),
@@ -74,7 +63,7 @@ impl ServerHandshake {
         config: &Config,
         server: &ServerConfig,
         out: &mut Vec<u8>,
-    ) -> Result<Upgraded, HandshakeError> {
+    ) -> Result<Completed, HandshakeError> {
         let mut storage = vec![httparse::EMPTY_HEADER; config.max_handshake_headers];
         let mut request = httparse::Request::new(&mut storage);
         match request.parse(&self.head.bytes()[..head_len]) {
@@ -147,7 +136,7 @@ impl ServerHandshake {
         head.push_str("\r\n");
         out.extend_from_slice(head.as_bytes());
         let rest = self.head.take_rest(head_len);
-        Ok(Upgraded {
+        Ok(Completed {
             resource,
             headers,
             subprotocol,
@@ -183,7 +172,7 @@ mod tests {
     fn run(
         request: &str,
         server: &ServerConfig,
-    ) -> (Result<Option<Upgraded>, HandshakeError>, String) {
+    ) -> (Result<Option<Completed>, HandshakeError>, String) {
         let mut out = Vec::new();
         let result = ServerHandshake::default().receive(
             request.as_bytes(),
