@@ -70,8 +70,9 @@ pub(crate) struct Shared {
     pub(crate) link: Mutex<Link>,
     /// The loop's token for the connection, set when it is registered.
     pub(crate) token: AtomicUsize,
-    /// Already in the loop's list of connections with output to write.
-    pub(crate) queued: AtomicBool,
+    /// On the loop's dirty list (connections with output to write or a
+    /// new state to act on; see `LoopShared::push_dirty`).
+    pub(crate) dirty: AtomicBool,
     /// The heap its state machine's buffers held when last measured, as
     /// counted in the loop's memory total (updated under `proto`'s lock).
     pub(crate) held: AtomicUsize,
@@ -323,15 +324,16 @@ impl Conn {
         };
         let served = on_loop && SERVICING.with(|c| c.get()) == Arc::as_ptr(&self.shared) as usize;
         if !settled && !served {
-            self.kick(&event_loop, on_loop);
+            self.mark_dirty(&event_loop, on_loop);
         }
         result
     }
 
-    /// Tells the loop that this connection has something to write (or a new
-    /// state to act on).
-    fn kick(&self, event_loop: &Arc<LoopShared>, on_loop: bool) {
-        if self.shared.queued.swap(true, Ordering::AcqRel) {
+    /// Puts this connection on the loop's dirty list: it has something to
+    /// write (or a new state to act on). Wakes the loop from another
+    /// thread.
+    fn mark_dirty(&self, event_loop: &Arc<LoopShared>, on_loop: bool) {
+        if self.shared.dirty.swap(true, Ordering::AcqRel) {
             return; // already on the list
         }
         if !event_loop.push_dirty(self.shared.clone()) {

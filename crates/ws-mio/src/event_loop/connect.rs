@@ -165,7 +165,7 @@ impl Handle {
             id: self.shared.next_id.fetch_add(1, Ordering::Relaxed),
             link: Mutex::new(Link::new(proto)),
             token: AtomicUsize::new(usize::MAX),
-            queued: AtomicBool::new(false),
+            dirty: AtomicBool::new(false),
             held: AtomicUsize::new(0),
             event_loop: Arc::downgrade(&self.shared),
             drain_wanted: AtomicBool::new(false),

@@ -775,7 +775,7 @@ impl EventLoop {
         let dirty =
             std::mem::take(&mut *self.shared.dirty.lock().unwrap_or_else(|p| p.into_inner()));
         for shared in dirty {
-            shared.queued.store(false, Ordering::Release);
+            shared.dirty.store(false, Ordering::Release);
             let index = shared.token.load(Ordering::Acquire);
             let Some(mut entry) = self.take(index, shared.id) else {
                 continue;
