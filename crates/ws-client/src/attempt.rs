@@ -11,7 +11,7 @@ use ws_proto::ClientRequest;
 use ws_proto::proxy::{Host, ProxyEnv, ProxyError, ProxyUrl};
 
 use crate::error::Error;
-use crate::headers::Headers;
+use ws_proto::Headers;
 use crate::reconnect::ReconnectPolicy;
 use crate::redirect::RedirectPolicy;
 use crate::target::Target;
@@ -158,6 +158,12 @@ impl Plan {
                 continue; // meant for the host that redirected
             }
             authorization |= name.eq_ignore_ascii_case("authorization");
+            // A value that is not text cannot be a request header here.
+            let value = std::str::from_utf8(value).map_err(|_| {
+                Error::InvalidRequest(ws_proto::RequestError::InvalidHeaderValue {
+                    name: name.to_owned(),
+                })
+            })?;
             request = request.header(name, value);
         }
         // Credentials in the URL, unless an Authorization header says

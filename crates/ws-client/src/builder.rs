@@ -13,7 +13,7 @@ use ws_proto::proxy::ProxyUrl;
 use crate::attempt::{Plan, ProxyChoice, Start};
 use crate::error::Error;
 use crate::handler::{DataType, Handler};
-use crate::headers::Headers;
+use ws_proto::Headers;
 use crate::reconnect::ReconnectPolicy;
 use crate::redirect::RedirectPolicy;
 use crate::socket::{DEFAULT_KEEPALIVE, WebSocket};
@@ -109,7 +109,7 @@ impl Builder {
 
     /// Adds a request header (a name given again is sent again).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.append(name, value);
+        self.headers.append(name, value.into());
         self
     }
 

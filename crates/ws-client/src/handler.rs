@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::event::{ErrorEvent, MessageEvent, OpenEvent, PongEvent, TerminateEvent};
-use crate::headers::Headers;
+use ws_proto::Headers;
 use crate::socket::WebSocket;
 
 /// How received messages are handed to `on_message` (see [`Data`](crate::Data)).

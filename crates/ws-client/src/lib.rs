@@ -52,7 +52,6 @@ mod dispatch;
 pub mod error;
 mod event;
 mod handler;
-mod headers;
 mod message;
 mod reconnect;
 mod redirect;
@@ -65,13 +64,22 @@ pub use builder::Builder;
 pub use error::{Error, ErrorItem};
 pub use event::{Data, ErrorEvent, Event, MessageEvent, OpenEvent, PongEvent, TerminateEvent};
 pub use handler::{Callbacks, DataType, Handler};
-pub use headers::Headers;
 pub use message::{Json, Outgoing};
 pub use reconnect::{Reconnect, ReconnectPolicy};
 pub use socket::{HandlerGuard, Status, WebSocket, check_terminate};
 pub use worker::{Stopper, Worker};
 
 pub use bytes::Bytes;
+/// The extra headers of the opening handshake, in order (ws-proto's one
+/// header list, also what [`OpenEvent::headers`] holds).
+///
+/// Names and values are checked when the connection is created: a name
+/// that is not an HTTP token, a value that is not text or has CR, LF or
+/// NUL, or a header the handshake sets itself (`Upgrade`, `Connection`,
+/// `Sec-WebSocket-*`...) makes [`WebSocket::new`] fail. `Host` may be set,
+/// to address a virtual host other than the URL's. `Cookie` is sent as one
+/// header, `"name=value; name2=value2"`.
+pub use ws_proto::Headers;
 pub use serde_json;
 pub use ws_mio::{Resolver, Roots};
 pub use ws_proto::{DeflateConfig, Utf8Bytes};

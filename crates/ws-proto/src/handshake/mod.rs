@@ -44,12 +44,50 @@ pub fn accept_key(key: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha.finalize())
 }
 
-/// HTTP headers in the order received; names keep their case, lookups
-/// ignore it, and repeated names are kept.
+/// HTTP headers in order: those received in a handshake, or extra ones to
+/// send. Names keep their case, lookups ignore it, and repeated names are
+/// kept (sent as repeated headers). Values are bytes, since a peer may
+/// send any; [`get_str`](Self::get_str) reads one as text.
+///
+/// ```
+/// use ws_proto::Headers;
+///
+/// let headers = Headers::new()
+///     .with("X-Authorization", "token")
+///     .with("Accept-Language", "en")
+///     .with("Accept-Language", "fr"); // sent twice
+/// assert_eq!(headers.get_all("accept-language").count(), 2);
+/// assert_eq!(headers.get_str("x-authorization"), Some("token"));
+/// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Headers(Vec<(String, Vec<u8>)>);
 
 impl Headers {
+    /// No headers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a header after the others; a name given again adds another
+    /// value.
+    pub fn append(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
+        self.0.push((name.into(), value.into()));
+    }
+
+    /// Replaces every value of `name` (any case) with `value`.
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
+        let name = name.into();
+        self.0.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        self.0.push((name, value.into()));
+    }
+
+    /// [`append`](Self::append), by value, for chaining.
+    #[must_use]
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.append(name, value);
+        self
+    }
+
     /// The first value of `name`, if any.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.0
@@ -118,6 +156,19 @@ impl fmt::Debug for Headers {
         f.debug_map()
             .entries(self.0.iter().map(|(n, v)| (n, String::from_utf8_lossy(v))))
             .finish()
+    }
+}
+
+impl<N: Into<String>, V: Into<Vec<u8>>, const K: usize> From<[(N, V); K]> for Headers {
+    fn from(pairs: [(N, V); K]) -> Self {
+        pairs.into_iter().collect()
+    }
+}
+
+impl<N: Into<String>, V: Into<Vec<u8>>> Extend<(N, V)> for Headers {
+    fn extend<I: IntoIterator<Item = (N, V)>>(&mut self, iter: I) {
+        self.0
+            .extend(iter.into_iter().map(|(n, v)| (n.into(), v.into())));
     }
 }
 
