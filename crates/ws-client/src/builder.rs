@@ -3,7 +3,6 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ws_mio::{ClientOptions, Resolver, Roots};
@@ -197,7 +196,9 @@ impl Builder {
     }
 
     /// Uses a complete rustls configuration for `wss://`.
-    pub fn tls_config(mut self, config: Arc<ws_mio::rustls::ClientConfig>) -> Self {
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_config(mut self, config: std::sync::Arc<ws_mio::rustls::ClientConfig>) -> Self {
         self.options.tls.config = Some(config);
         self
     }
