@@ -29,7 +29,7 @@
 //!
 //! | Feature | Default | Enables |
 //! |---------|---------|---------|
-//! | `tls` | on | `wss://` clients and TLS listeners with rustls: [`server_config`], [`server_config_from_pem`], [`TlsOptions::config`], [`ServerOptions::tls`], [`Error::Tls`], the `rustls` re-export. |
+//! | `tls` | on | `wss://` clients and TLS listeners with rustls: `server_config`, `server_config_from_pem`, `TlsOptions::config`, `ServerOptions::tls`, `Error::Tls`, the `rustls` re-export. |
 //! | `ring` | on | rustls' ring crypto provider (implies `tls`). |
 //! | `aws-lc-rs` | off | rustls' aws-lc-rs crypto provider (implies `tls`; builds aws-lc's C code). |
 //! | `webpki-roots` | on | Mozilla's root store compiled in: [`Roots::WebPki`] (implies `tls`). |
@@ -55,7 +55,7 @@
 //! connect with [`Error::TlsConfig`] naming the feature; without either
 //! feature, use [`Roots::Empty`] with your own CAs
 //! ([`TlsOptions::extra_ca_files`], [`TlsOptions::extra_ca_der`]) or a
-//! complete [`TlsOptions::config`].
+//! complete `TlsOptions::config`.
 //!
 //! `danger-accept-invalid-certs` accepts any server certificate: the
 //! connection is then open to man-in-the-middle attacks. For development

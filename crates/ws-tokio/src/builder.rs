@@ -162,7 +162,7 @@ impl Builder {
     /// Trusts Mozilla's root certificates (webpki-roots) for `wss://`, or
     /// not. Default: `true`. Without the `webpki-roots` feature there are
     /// none to trust, and a `wss://` connect needs roots added below (or a
-    /// [`tls_config`](Self::tls_config)).
+    /// `tls_config`).
     pub fn webpki_roots(mut self, trust: bool) -> Self {
         self.tls.no_webpki_roots = !trust;
         self
