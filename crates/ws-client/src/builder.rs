@@ -136,7 +136,8 @@ impl Builder {
         self
     }
 
-    /// The base trust store for `wss://` (default: webpki-roots).
+    /// The base trust store for `wss://` (default: webpki-roots, see
+    /// [`Roots`] for builds without that feature).
     pub fn tls_roots(mut self, roots: Roots) -> Self {
         self.options.tls.roots = roots;
         self

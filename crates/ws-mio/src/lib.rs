@@ -49,13 +49,15 @@
 //! (`rustls::crypto::CryptoProvider::install_default`); without one a TLS
 //! connect fails with [`Error::TlsConfig`].
 //!
-//! **Roots.** [`Roots::default`] is [`Roots::WebPki`]. With both root
-//! features on, both variants work and the default stays WebPki; the two
-//! stores are never merged. A variant whose feature is off fails a TLS
-//! connect with [`Error::TlsConfig`] naming the feature; without either
-//! feature, use [`Roots::Empty`] with your own CAs
-//! ([`TlsOptions::extra_ca_files`], [`TlsOptions::extra_ca_der`]) or a
-//! complete `TlsOptions::config`.
+//! **Roots.** [`Roots::default`] is [`Roots::WebPki`] with `webpki-roots`,
+//! else [`Roots::System`] with `native-roots`, else [`Roots::Empty`]. With
+//! both root features on, both variants work and the default stays WebPki;
+//! the two stores are never merged (choose one per connection). A variant
+//! whose feature is off fails a TLS connect with [`Error::TlsConfig`]
+//! naming the feature. Without either feature, a TLS connect needs your
+//! own CAs ([`TlsOptions::extra_ca_files`], [`TlsOptions::extra_ca_der`])
+//! or a complete `TlsOptions::config`, and fails with [`Error::TlsConfig`]
+//! otherwise.
 //!
 //! `danger-accept-invalid-certs` accepts any server certificate: the
 //! connection is then open to man-in-the-middle attacks. For development

@@ -12,16 +12,24 @@ use ws_proto::proxy::ProxyUrl;
 ///
 /// Every variant exists under every feature set; one whose cargo feature is
 /// off fails a TLS connect with [`Error::TlsConfig`](crate::Error::TlsConfig)
-/// naming the feature.
+/// naming the feature. The default is the first store built in: `WebPki`
+/// (feature `webpki-roots`, on by default), else `System` (feature
+/// `native-roots`), else `Empty`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Roots {
     /// Mozilla's root store, compiled in (webpki-roots; feature
-    /// `webpki-roots`, on by default). The default.
-    #[default]
+    /// `webpki-roots`, on by default). The default when it is built in.
+    #[cfg_attr(feature = "webpki-roots", default)]
     WebPki,
-    /// The operating system's trust store (feature `native-roots`).
+    /// The operating system's trust store (feature `native-roots`). The
+    /// default when it is built in and `webpki-roots` is not.
+    #[cfg_attr(all(feature = "native-roots", not(feature = "webpki-roots")), default)]
     System,
     /// None: only [`TlsOptions::extra_ca_files`] and [`TlsOptions::extra_ca_der`].
+    /// The default without either root feature; a TLS connect then needs
+    /// one of those (or [`TlsOptions`]' complete rustls configuration), and
+    /// fails with `Error::TlsConfig` saying so otherwise.
+    #[cfg_attr(not(any(feature = "webpki-roots", feature = "native-roots")), default)]
     Empty,
 }
 

@@ -175,9 +175,9 @@ fn with_verifier(
 }
 
 /// The certificates `options` trust: the base roots and the extra CAs. A
-/// base store whose feature is off is an error naming the feature, so that
-/// a build without root features tells a caller who brought no CA of their
-/// own why, instead of "unknown issuer" for every server.
+/// base store whose feature is off, or (without root features) an empty
+/// store, is an error naming the features, instead of "unknown issuer" for
+/// every server.
 fn root_store(options: &TlsOptions) -> Result<RootCertStore, Error> {
     let mut roots = RootCertStore::empty();
     match options.roots {
@@ -232,6 +232,17 @@ fn root_store(options: &TlsOptions) -> Result<RootCertStore, Error> {
         roots
             .add(CertificateDer::from(der.clone()))
             .map_err(Error::Tls)?;
+    }
+    // Built without any root store and given no CA: every server would be
+    // an unknown issuer. Explicit `Roots::Empty` with nothing added in a
+    // build that has roots stays allowed, as it always was.
+    if roots.is_empty() && cfg!(not(any(feature = "webpki-roots", feature = "native-roots"))) {
+        return Err(Error::TlsConfig(
+            "no trusted certificate: ws-mio was built without its `webpki-roots` and \
+             `native-roots` features; add CAs (TlsOptions::extra_ca_files, extra_ca_der) \
+             or give a complete TlsOptions::config"
+                .into(),
+        ));
     }
     Ok(roots)
 }

@@ -393,6 +393,40 @@ fn certificate_for_another_name_is_refused() {
 
 /// A CA file that cannot be read is a configuration error, reported by
 /// `connect` itself.
+/// Built without root features: a connect that brings no CA is refused at
+/// once, naming the features, and so is a store whose feature is off.
+/// (`cargo test -p ws-mio --no-default-features --features ring --test tls`)
+#[cfg(not(any(feature = "webpki-roots", feature = "native-roots")))]
+#[test]
+fn without_root_features_a_connect_needs_cas() {
+    assert_eq!(Roots::default(), Roots::Empty);
+    let client = client_loop();
+    let request = ClientRequest::new("localhost", 9, "/").secure(true);
+    for (roots, words) in [
+        (Roots::default(), "add CAs"),
+        (Roots::WebPki, "`webpki-roots` feature"),
+        (Roots::System, "`native-roots` feature"),
+    ] {
+        let options = ClientOptions {
+            tls: TlsOptions {
+                roots,
+                ..TlsOptions::default()
+            },
+            ..ClientOptions::default()
+        };
+        let started =
+            client
+                .handle
+                .connect(&request, options, |_: &ws_mio::Conn, _: ws_mio::Event| {});
+        match started {
+            Err(e @ ws_mio::Error::TlsConfig(_)) => assert!(e.to_string().contains(words), "{e}"),
+            Err(other) => panic!("expected a TLS configuration error, got {other}"),
+            Ok(_) => panic!("a connection started without any trusted certificate"),
+        }
+    }
+    client.stop("client loop");
+}
+
 #[test]
 fn missing_ca_file_fails_at_connect() {
     let client = client_loop();
