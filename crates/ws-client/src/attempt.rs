@@ -11,10 +11,10 @@ use ws_proto::ClientRequest;
 use ws_proto::proxy::{Host, ProxyEnv, ProxyError, ProxyUrl};
 
 use crate::error::Error;
-use ws_proto::Headers;
 use crate::reconnect::ReconnectPolicy;
 use crate::redirect::RedirectPolicy;
 use crate::target::Target;
+use ws_proto::Headers;
 
 /// How a [`Builder`](crate::Builder) chooses the proxy. Not `Debug`: the
 /// URL may hold credentials.

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ws_mio::{ClientOptions, Resolver, Roots};
@@ -13,12 +12,12 @@ use ws_proto::proxy::ProxyUrl;
 use crate::attempt::{Plan, ProxyChoice, Start};
 use crate::error::Error;
 use crate::handler::{DataType, Handler};
-use ws_proto::Headers;
 use crate::reconnect::ReconnectPolicy;
 use crate::redirect::RedirectPolicy;
 use crate::socket::{DEFAULT_KEEPALIVE, WebSocket};
 use crate::target::without_credentials;
 use crate::worker::{Worker, shared_loop};
+use ws_proto::Headers;
 
 /// Settings for a connection beyond the handler's; ends with
 /// [`connect`](Self::connect). Settings given here win over the handler's
@@ -137,7 +136,8 @@ impl Builder {
         self
     }
 
-    /// The base trust store for `wss://` (default: webpki-roots).
+    /// The base trust store for `wss://` (default: webpki-roots, see
+    /// [`Roots`] for builds without that feature).
     pub fn tls_roots(mut self, roots: Roots) -> Self {
         self.options.tls.roots = roots;
         self
@@ -197,7 +197,9 @@ impl Builder {
     }
 
     /// Uses a complete rustls configuration for `wss://`.
-    pub fn tls_config(mut self, config: Arc<ws_mio::rustls::ClientConfig>) -> Self {
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_config(mut self, config: std::sync::Arc<ws_mio::rustls::ClientConfig>) -> Self {
         self.options.tls.config = Some(config);
         self
     }

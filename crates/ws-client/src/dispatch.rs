@@ -223,13 +223,14 @@ impl<H: Handler> Dispatch<H> {
     }
 
     /// The message as the data type wants it.
-    fn data(&self, message: Message) -> Result<Data, serde_json::Error> {
+    fn data(&self, message: Message) -> Result<Data, Error> {
         Ok(match (self.ws.inner.data_type, message) {
             (_, Message::Binary(bytes)) => Data::Blob(bytes),
             (DataType::Blob, Message::Text(text)) => Data::Blob(text.into_bytes()),
             (DataType::Text, Message::Text(text)) => Data::Text(text),
+            #[cfg(feature = "json")]
             (DataType::Object, Message::Text(text)) => {
-                Data::Object(serde_json::from_str(text.as_str())?)
+                Data::Object(serde_json::from_str(text.as_str()).map_err(Error::InvalidJson)?)
             }
         })
     }
@@ -267,7 +268,7 @@ impl<H: Handler> ws_mio::Handler for Dispatch<H> {
                         // RFC 6455 section 7.4.1: 1007, data inconsistent
                         // with the message's type. The connection reports
                         // the failure next, with nothing in between.
-                        self.cause = Some(Error::InvalidJson(e));
+                        self.cause = Some(e);
                         let _ = conn.fail(CloseCode::INVALID_PAYLOAD, "invalid JSON");
                     }
                 }

@@ -17,7 +17,7 @@
 //! | `ws-client`   | 7      | the value to send could not be serialized to JSON |
 //! | `ws-client`   | 8      | write buffer full (back-pressure) |
 //! | `ws-client`   | 9      | the worker or event loop has stopped |
-//! | `ws-client`   | 10     | invalid TLS configuration |
+//! | `ws-client`   | 10     | invalid TLS configuration, or `wss://` in a build without the `tls` feature |
 //! | `ws-client`   | 11     | other send error (see the message) |
 //! | `ws-client`   | 12     | invalid proxy setting (URL, unsupported scheme, credentials too long) |
 //! | `ws-client`   | 13     | settings that cannot work together (reconnecting over a caller's stream) |
@@ -53,6 +53,7 @@
 use std::fmt;
 use std::io;
 
+#[cfg(feature = "json")]
 use serde::Serialize;
 
 use crate::socket::Status;
@@ -69,8 +70,9 @@ use crate::socket::Status;
 ///     "ws-client"
 /// );
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "json", derive(Serialize))]
+#[cfg_attr(feature = "json", serde(rename_all = "camelCase"))]
 pub struct ErrorItem {
     /// The code; its meaning depends on the component (see the table in
     /// the [module documentation](self)).
@@ -133,6 +135,8 @@ pub enum Error {
     /// `terminate` accepts a reason of at most 123 bytes of UTF-8.
     ReasonTooLong(usize),
     /// The value to send could not be serialized to JSON.
+    #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     Serialize(serde_json::Error),
     /// The write buffer would go over its limit: nothing was queued.
     WriteBufferFull {
@@ -156,6 +160,8 @@ pub enum Error {
     /// handshake, protocol, transport, timeout).
     Connection(ws_mio::Error),
     /// A text message received with the data type "object" is not JSON.
+    #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     InvalidJson(serde_json::Error),
     /// Settings that cannot work together.
     Unsupported(&'static str),
@@ -189,10 +195,13 @@ impl Error {
             Self::NotConnected(_) => 4,
             Self::InvalidCloseCode(_) => 5,
             Self::ReasonTooLong(_) => 6,
+            #[cfg(feature = "json")]
             Self::Serialize(_) => 7,
             Self::WriteBufferFull { .. } => 8,
             Self::Stopped | Self::Connection(M::LoopStopped) => 9,
-            Self::TlsConfig(_) | Self::Connection(M::TlsConfig(_)) => 10,
+            Self::TlsConfig(_)
+            | Self::Connection(M::TlsConfig(_))
+            | Self::Connection(M::TlsUnavailable) => 10,
             Self::Send(_) => 11,
             Self::InvalidProxy(_) => 12,
             Self::Unsupported(_) => 13,
@@ -203,6 +212,7 @@ impl Error {
                 | M::Connect { .. }
                 | M::ConnectPath { .. }
                 | M::ConnectTimeout => 20,
+                #[cfg(feature = "tls")]
                 M::Tls(_) => 21,
                 M::Protocol(P::Handshake(_)) | M::Request(_) => 22,
                 M::Protocol(P::Protocol(_)) => 23,
@@ -216,6 +226,7 @@ impl Error {
                 M::ProxyTimeout { .. } => 31,
                 _ => 11,
             },
+            #[cfg(feature = "json")]
             Self::InvalidJson(_) => 26,
         }
     }
@@ -229,6 +240,7 @@ impl Error {
             Self::InvalidRequest(e) => stack.push(ErrorItem::new("ws-proto", 0, e.to_string())),
             Self::Send(e) => stack.push(ErrorItem::new("ws-proto", 0, e.to_string())),
             Self::InvalidProxy(e) => stack.push(proxy_item(e)),
+            #[cfg(feature = "json")]
             Self::Serialize(e) | Self::InvalidJson(e) => stack.push(json_item(e)),
             Self::Connection(e) => push_connection_causes(e, &mut stack),
             _ => {}
@@ -263,6 +275,7 @@ fn os_item(error: &io::Error) -> ErrorItem {
     ErrorItem::new("os", code, error.to_string())
 }
 
+#[cfg(feature = "json")]
 fn json_item(error: &serde_json::Error) -> ErrorItem {
     ErrorItem::new("serde_json", error.line() as i64, error.to_string())
 }
@@ -306,6 +319,7 @@ fn push_connection_causes(error: &ws_mio::Error, stack: &mut Vec<ErrorItem>) {
         }
         M::ConnectTimeout => stack.push(ErrorItem::new("ws-mio", 1, error.to_string())),
         M::MemoryBudget { .. } => stack.push(ErrorItem::new("ws-mio", 2, error.to_string())),
+        #[cfg(feature = "tls")]
         M::Tls(tls) => {
             let code = if matches!(tls, ws_mio::rustls::Error::InvalidCertificate(_)) {
                 1
@@ -314,7 +328,7 @@ fn push_connection_causes(error: &ws_mio::Error, stack: &mut Vec<ErrorItem>) {
             };
             stack.push(ErrorItem::new("rustls", code, error.to_string()));
         }
-        M::TlsConfig(_) | M::LoopStopped => {
+        M::TlsConfig(_) | M::TlsUnavailable | M::LoopStopped => {
             stack.push(ErrorItem::new("ws-mio", 0, error.to_string()))
         }
         M::Request(e) => stack.push(ErrorItem::new("ws-proto", 0, e.to_string())),
@@ -345,6 +359,7 @@ impl fmt::Display for Error {
             Self::ReasonTooLong(len) => {
                 write!(f, "close reason of {len} bytes: at most 123 are allowed")
             }
+            #[cfg(feature = "json")]
             Self::Serialize(e) => write!(f, "cannot serialize to JSON: {e}"),
             Self::WriteBufferFull {
                 buffered,
@@ -359,6 +374,7 @@ impl fmt::Display for Error {
             Self::InvalidProxy(e) => write!(f, "invalid proxy setting: {e}"),
             Self::Send(e) => write!(f, "cannot send: {e}"),
             Self::Connection(e) => write!(f, "{e}"),
+            #[cfg(feature = "json")]
             Self::InvalidJson(e) => write!(f, "received text is not valid JSON: {e}"),
             Self::Unsupported(why) => write!(f, "unsupported settings: {why}"),
             Self::TooManyRedirects { max, location } => {
@@ -384,6 +400,7 @@ impl std::error::Error for Error {
         match self {
             Self::InvalidRequest(e) => Some(e),
             Self::Resolve { error, .. } => Some(error),
+            #[cfg(feature = "json")]
             Self::Serialize(e) | Self::InvalidJson(e) => Some(e),
             Self::Send(e) => Some(e),
             Self::InvalidProxy(e) => Some(e),
@@ -450,7 +467,9 @@ mod tests {
     #[test]
     fn every_connection_failure_has_its_row_in_the_table() {
         let addr = "127.0.0.1:1".parse().unwrap();
-        let cases: Vec<(M, i64, Stack)> = vec![
+        // Extended below with the rows that need the `tls` feature.
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        let mut cases: Vec<(M, i64, Stack)> = vec![
             (
                 M::Connect {
                     addr,
@@ -473,16 +492,9 @@ mod tests {
                 vec![("ws-client", 20), ("ws-mio", 0), ("os", 111)],
             ),
             (
-                M::Tls(ws_mio::rustls::Error::InvalidCertificate(
-                    ws_mio::rustls::CertificateError::UnknownIssuer,
-                )),
-                21,
-                vec![("ws-client", 21), ("rustls", 1)],
-            ),
-            (
-                M::Tls(ws_mio::rustls::Error::DecryptError),
-                21,
-                vec![("ws-client", 21), ("rustls", 2)],
+                M::TlsUnavailable,
+                10,
+                vec![("ws-client", 10), ("ws-mio", 0)],
             ),
             (
                 M::Protocol(P::Protocol(ws_proto::ProtocolError::ReservedBitsSet(4))),
@@ -536,6 +548,21 @@ mod tests {
                 vec![("ws-client", 28), ("ws-mio", 2)],
             ),
         ];
+        #[cfg(feature = "tls")]
+        cases.extend([
+            (
+                M::Tls(ws_mio::rustls::Error::InvalidCertificate(
+                    ws_mio::rustls::CertificateError::UnknownIssuer,
+                )),
+                21,
+                vec![("ws-client", 21), ("rustls", 1)],
+            ),
+            (
+                M::Tls(ws_mio::rustls::Error::DecryptError),
+                21,
+                vec![("ws-client", 21), ("rustls", 2)],
+            ),
+        ]);
         for (error, code, stack) in cases {
             let shown = error.to_string();
             let error = Error::Connection(error);
@@ -552,10 +579,13 @@ mod tests {
         assert_eq!(Error::ReasonTooLong(124).code(), 6);
         assert_eq!(Error::Stopped.code(), 9);
         assert_eq!(Error::TlsConfig("x".into()).code(), 10);
-        let json = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
-        let e = Error::InvalidJson(json);
-        assert_eq!(components(&e)[0], ("ws-client", 26));
-        assert_eq!(components(&e)[1].0, "serde_json");
+        #[cfg(feature = "json")]
+        {
+            let json = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+            let e = Error::InvalidJson(json);
+            assert_eq!(components(&e)[0], ("ws-client", 26));
+            assert_eq!(components(&e)[1].0, "serde_json");
+        }
         let full = Error::from(ws_proto::SendError::WriteBufferFull {
             buffered: 1,
             needed: 2,

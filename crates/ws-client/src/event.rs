@@ -4,9 +4,10 @@
 //! `{"type":"error","errors":[...]}`,
 //! `{"type":"terminate","code":1000,"reason":"","wasClean":true}`.
 
-use base64::Engine as _;
 use bytes::Bytes;
+#[cfg(feature = "json")]
 use serde::Serialize;
+#[cfg(feature = "json")]
 use serde::ser::{SerializeMap as _, Serializer};
 use ws_proto::Utf8Bytes;
 
@@ -23,8 +24,9 @@ use crate::error::{Error, ErrorItem};
 ///     r#"{"type":"terminate","code":1000,"reason":"","wasClean":true}"#
 /// );
 /// ```
-#[derive(Debug, Serialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[derive(Debug)]
+#[cfg_attr(feature = "json", derive(Serialize))]
+#[cfg_attr(feature = "json", serde(tag = "type", rename_all = "lowercase"))]
 pub enum Event<'a> {
     /// See [`OpenEvent`].
     Open(&'a OpenEvent),
@@ -45,17 +47,19 @@ pub enum Event<'a> {
 ///     println!("{} open, subprotocol {:?}", ws.url(), event.protocol);
 /// });
 /// ```
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "json", derive(Serialize))]
 pub struct OpenEvent {
     /// The subprotocol the server chose, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "json", serde(skip_serializing_if = "Option::is_none"))]
     pub protocol: Option<String>,
     /// The headers of the server's handshake answer (`Set-Cookie`...).
-    #[serde(skip)]
+    #[cfg_attr(feature = "json", serde(skip))]
     pub headers: ws_proto::Headers,
     /// What TLS negotiated, for `wss://`: version, cipher suite, ALPN, and
-    /// whether the session was resumed.
-    #[serde(skip)]
+    /// whether the session was resumed (always `None` without the `tls`
+    /// feature).
+    #[cfg_attr(feature = "json", serde(skip))]
     pub tls: Option<ws_mio::TlsInfo>,
 }
 
@@ -90,6 +94,8 @@ pub enum Data {
     /// type "blob".
     Blob(Bytes),
     /// A text message parsed as JSON (data type "object").
+    #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     Object(serde_json::Value),
 }
 
@@ -111,6 +117,8 @@ impl Data {
     }
 
     /// The JSON value, if this is an object.
+    #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     pub fn as_object(&self) -> Option<&serde_json::Value> {
         match self {
             Self::Object(v) => Some(v),
@@ -146,6 +154,7 @@ impl MessageEvent {
 
 /// `data` as a JSON string (text), the JSON value (object), or base64
 /// with `"encoding":"base64"` beside it (blob).
+#[cfg(feature = "json")]
 impl Serialize for MessageEvent {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let blob = matches!(self.data, Data::Blob(_));
@@ -154,6 +163,7 @@ impl Serialize for MessageEvent {
             Data::Text(text) => map.serialize_entry("data", text.as_str())?,
             Data::Object(value) => map.serialize_entry("data", value)?,
             Data::Blob(bytes) => {
+                use base64::Engine as _;
                 let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
                 map.serialize_entry("data", &encoded)?;
                 map.serialize_entry("encoding", "base64")?;
@@ -175,13 +185,14 @@ impl Serialize for MessageEvent {
 ///     }
 /// });
 /// ```
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
+#[cfg_attr(feature = "json", derive(Serialize))]
 pub struct ErrorEvent {
     /// The error stack: this crate's summary first, then the causes (see
     /// [the code table](crate::error)).
     pub errors: Vec<ErrorItem>,
     /// The error itself, typed.
-    #[serde(skip)]
+    #[cfg_attr(feature = "json", serde(skip))]
     pub error: Error,
 }
 
@@ -230,8 +241,9 @@ pub struct PongEvent {
 ///     println!("closed {} {:?} clean: {}", event.code, event.reason, event.was_clean);
 /// });
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "json", derive(Serialize))]
+#[cfg_attr(feature = "json", serde(rename_all = "camelCase"))]
 pub struct TerminateEvent {
     /// The close code: the one in the close frame (1005 when it had none);
     /// 1006 when the connection ended without a closing handshake; the code
@@ -244,7 +256,7 @@ pub struct TerminateEvent {
     /// The attempt that follows, with [`Builder::reconnect`](crate::Builder::reconnect):
     /// `None` when this is the end for good. Serialized as
     /// `"reconnect":{"attempt":1,"delayMs":850}` when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "json", serde(skip_serializing_if = "Option::is_none"))]
     pub reconnect: Option<crate::Reconnect>,
 }
 

@@ -5,8 +5,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::event::{ErrorEvent, MessageEvent, OpenEvent, PongEvent, TerminateEvent};
-use ws_proto::Headers;
 use crate::socket::WebSocket;
+use ws_proto::Headers;
 
 /// How received messages are handed to `on_message` (see [`Data`](crate::Data)).
 ///
@@ -27,6 +27,8 @@ pub enum DataType {
     Blob,
     /// Text messages parsed as JSON; binary messages as bytes. Text that is
     /// not JSON fails the connection with 1007.
+    #[cfg(feature = "json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
     Object,
 }
 
@@ -36,6 +38,7 @@ impl DataType {
         match self {
             Self::Text => "text",
             Self::Blob => "blob",
+            #[cfg(feature = "json")]
             Self::Object => "object",
         }
     }
@@ -55,7 +58,10 @@ impl FromStr for DataType {
         match s {
             "text" => Ok(Self::Text),
             "blob" => Ok(Self::Blob),
+            #[cfg(feature = "json")]
             "object" => Ok(Self::Object),
+            #[cfg(not(feature = "json"))]
+            "object" => Err("the data type \"object\" needs ws-client's `json` feature".into()),
             other => Err(format!(
                 "unknown data type {other:?}: expected text, blob or object"
             )),

@@ -38,13 +38,27 @@
 //! Errors carry a stack of [`ErrorItem`]s (code, message, component); the
 //! codes are listed in [`error`].
 //!
-//! # Cargo features
+//! # Features
 //!
-//! - `danger-accept-invalid-certs` (off by default): adds
-//!   `Builder::danger_accept_invalid_certs`, which accepts any server
-//!   certificate. A connection made with it does not know who it talks
-//!   to and is open to man-in-the-middle attacks: for development against
-//!   self-signed servers only, never for real traffic.
+//! | Feature | Default | Enables |
+//! |---------|---------|---------|
+//! | `json` | on | serde and serde_json: the "object" data type (`DataType::Object`, `Data::Object`), `send` of a `serde_json::Value` or of `Json(anything Serialize)`, the serde serialization of the events and [`ErrorItem`] (4D field names), `Error::Serialize`, `Error::InvalidJson` and the `serde_json` re-export. |
+//! | `tls` | on | `wss://` (ws-mio's `tls`) and `Builder::tls_config`. Without it a `wss://` URL fails with error code 10 (`ws_mio::Error::TlsUnavailable`). |
+//! | `ring` | on | rustls' ring crypto provider (implies `tls`). |
+//! | `aws-lc-rs` | off | rustls' aws-lc-rs crypto provider (implies `tls`); used instead of ring when both are on. |
+//! | `webpki-roots` | on | Mozilla's root store compiled in: [`Roots::WebPki`], the default (implies `tls`). |
+//! | `native-roots` | off | The operating system's trust store: [`Roots::System`] (implies `tls`). |
+//! | `deflate` | on | permessage-deflate ([`Builder::deflate`]); without it the setting is ignored. |
+//! | `danger-accept-invalid-certs` | off | `Builder::danger_accept_invalid_certs` (implies `tls`). |
+//!
+//! The TLS features are ws-mio's, passed through: see [`ws_mio`]'s
+//! documentation for what happens with both providers or both root stores
+//! on, or with neither. `danger-accept-invalid-certs` accepts any server
+//! certificate: a connection made with it does not know who it talks to
+//! and is open to man-in-the-middle attacks. For development against
+//! self-signed servers only, never for real traffic.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod attempt;
 mod builder;
@@ -64,12 +78,17 @@ pub use builder::Builder;
 pub use error::{Error, ErrorItem};
 pub use event::{Data, ErrorEvent, Event, MessageEvent, OpenEvent, PongEvent, TerminateEvent};
 pub use handler::{Callbacks, DataType, Handler};
-pub use message::{Json, Outgoing};
+#[cfg(feature = "json")]
+pub use message::Json;
+pub use message::Outgoing;
 pub use reconnect::{Reconnect, ReconnectPolicy};
 pub use socket::{HandlerGuard, Status, WebSocket, check_terminate};
 pub use worker::{Stopper, Worker};
 
 pub use bytes::Bytes;
+#[cfg(feature = "json")]
+pub use serde_json;
+pub use ws_mio::{Resolver, Roots};
 /// The extra headers of the opening handshake, in order (ws-proto's one
 /// header list, also what [`OpenEvent::headers`] holds).
 ///
@@ -80,8 +99,6 @@ pub use bytes::Bytes;
 /// to address a virtual host other than the URL's. `Cookie` is sent as one
 /// header, `"name=value; name2=value2"`.
 pub use ws_proto::Headers;
-pub use serde_json;
-pub use ws_mio::{Resolver, Roots};
 pub use ws_proto::{DeflateConfig, Utf8Bytes};
 pub use {ws_mio, ws_proto};
 

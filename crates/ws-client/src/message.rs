@@ -1,6 +1,7 @@
 //! What [`WebSocket::send`](crate::WebSocket::send) accepts.
 
 use bytes::Bytes;
+#[cfg(feature = "json")]
 use serde::Serialize;
 use ws_mio::Conn;
 use ws_proto::{SendError, Utf8Bytes};
@@ -8,8 +9,8 @@ use ws_proto::{SendError, Utf8Bytes};
 use crate::error::Error;
 
 /// A value that can be sent: text as a text frame, bytes as a binary
-/// frame, a JSON value (or [`Json`] of anything `Serialize`) as its JSON
-/// text in a text frame. Owned and shared payloads (`String`, `Vec<u8>`,
+/// frame, a JSON value (or `Json` of anything `Serialize`; feature `json`)
+/// as its JSON text in a text frame. Owned and shared payloads (`String`, `Vec<u8>`,
 /// `Bytes`) are not copied when large.
 ///
 /// ```no_run
@@ -83,12 +84,14 @@ impl Outgoing for Bytes {
     }
 }
 
+#[cfg(feature = "json")]
 impl Outgoing for &serde_json::Value {
     fn send_on(self, conn: &Conn) -> Result<(), Error> {
         Json(self).send_on(conn)
     }
 }
 
+#[cfg(feature = "json")]
 impl Outgoing for serde_json::Value {
     fn send_on(self, conn: &Conn) -> Result<(), Error> {
         Json(&self).send_on(conn)
@@ -107,9 +110,12 @@ impl Outgoing for serde_json::Value {
 /// ws.send(Json(&Subscribe { op: "subscribe", channels: &["trades"] }))?;
 /// # Ok::<(), ws_client::Error>(())
 /// ```
+#[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 #[derive(Clone, Copy, Debug)]
 pub struct Json<T>(pub T);
 
+#[cfg(feature = "json")]
 impl<T: Serialize> Outgoing for Json<T> {
     fn send_on(self, conn: &Conn) -> Result<(), Error> {
         let text = serde_json::to_string(&self.0).map_err(Error::Serialize)?;

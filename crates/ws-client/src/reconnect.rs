@@ -136,6 +136,7 @@ pub struct Reconnect {
 }
 
 /// `{"attempt":1,"delayMs":850}`.
+#[cfg(feature = "json")]
 impl serde::Serialize for Reconnect {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap as _;
@@ -207,7 +208,9 @@ pub(crate) fn repeats(error: &Error) -> bool {
         Error::Connection(M::Protocol(P::Handshake(H::Rejected(rejection)))) => {
             (400..500).contains(&rejection.status) && !matches!(rejection.status, 408 | 429)
         }
-        Error::Connection(M::TlsConfig(_) | M::Request(_) | M::LoopStopped) => true,
+        Error::Connection(M::TlsConfig(_) | M::TlsUnavailable | M::Request(_) | M::LoopStopped) => {
+            true
+        }
         Error::TooManyRedirects { .. }
         | Error::InvalidRedirect { .. }
         | Error::TlsConfig(_)

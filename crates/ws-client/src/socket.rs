@@ -319,8 +319,8 @@ impl<H: Handler> WebSocket<H> {
 
     /// Sends a message: text (`&str`, `String`) as a text frame, bytes
     /// (`&[u8]`, `Vec<u8>`, `Bytes`) as a binary frame, a
-    /// `serde_json::Value` or a [`Json`](crate::Json) of anything
-    /// `Serialize` as JSON text.
+    /// `serde_json::Value` or a `Json` of anything `Serialize` as JSON
+    /// text (feature `json`).
     ///
     /// Fails, sending nothing, when the connection is not `Connected` or
     /// its write buffer is full. Messages go out in the order they were

@@ -54,7 +54,10 @@ impl EchoServer {
         addr: SocketAddr,
         options: ServerOptions,
     ) -> io::Result<Self> {
+        #[cfg(feature = "tls")]
         let secure = options.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        let secure = false;
         let addr = event_loop.listen(addr, options, || echo)?;
         let handle = event_loop.handle();
         let thread = std::thread::Builder::new()

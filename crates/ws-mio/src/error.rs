@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
+#[cfg(feature = "tls")]
 use rustls::{CertificateError, Error as TlsError};
 
 /// A connection failed. Reported once, through [`Event::Error`](crate::Event::Error),
@@ -61,7 +62,13 @@ pub enum Error {
         proxy: String,
     },
     /// TLS failed: the certificate was not trusted, the handshake broke...
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     Tls(TlsError),
+    /// A `wss://` request (or a TLS setting) in a build without ws-mio's
+    /// `tls` feature: there is no TLS to use. Never returned when the
+    /// feature is on.
+    TlsUnavailable,
     /// The TLS handshake did not complete within the opening handshake's
     /// timeout (`ws_proto::Config::handshake_timeout`, which bounds TLS and
     /// the WebSocket handshake together).
@@ -95,7 +102,10 @@ impl Error {
             | Self::Connect { .. }
             | Self::ConnectPath { .. }
             | Self::Io(_) => "os",
-            Self::Tls(_) | Self::TlsConfig(_) | Self::TlsTimeout => "rustls",
+            #[cfg(feature = "tls")]
+            Self::Tls(_) => "rustls",
+            Self::TlsConfig(_) | Self::TlsTimeout => "rustls",
+            Self::TlsUnavailable => "ws-mio",
             Self::Request(_) | Self::Protocol(_) => "ws-proto",
             Self::ProxyUnreachable { error, .. } => error.component(),
             Self::Proxy { .. } | Self::ProxyTimeout { .. } => "proxy",
@@ -121,7 +131,11 @@ impl fmt::Display for Error {
             Self::ProxyTimeout { proxy } => {
                 write!(f, "the proxy {proxy} did not open the tunnel in time")
             }
+            #[cfg(feature = "tls")]
             Self::Tls(e) => write!(f, "TLS: {}", describe_tls(e)),
+            Self::TlsUnavailable => f.write_str(
+                "wss:// needs TLS, and this build has none (ws-mio's `tls` feature is off)",
+            ),
             Self::TlsConfig(why) => write!(f, "TLS configuration: {why}"),
             Self::TlsTimeout => f.write_str("the TLS handshake timed out"),
             Self::Io(e) => write!(f, "transport: {e}"),
@@ -136,6 +150,7 @@ impl fmt::Display for Error {
 }
 
 /// Names the cause of a certificate failure in words a user can act on.
+#[cfg(feature = "tls")]
 fn describe_tls(e: &TlsError) -> String {
     match e {
         TlsError::InvalidCertificate(cert) => match cert {
@@ -164,6 +179,7 @@ impl std::error::Error for Error {
             | Self::Connect { error, .. }
             | Self::ConnectPath { error, .. }
             | Self::Io(error) => Some(error),
+            #[cfg(feature = "tls")]
             Self::Tls(e) => Some(e),
             Self::Protocol(e) => Some(e),
             Self::ProxyUnreachable { error, .. } => Some(error.as_ref()),
@@ -172,6 +188,7 @@ impl std::error::Error for Error {
             | Self::TlsTimeout
             | Self::ProxyTimeout { .. }
             | Self::TlsConfig(_)
+            | Self::TlsUnavailable
             | Self::LoopStopped
             | Self::MemoryBudget { .. } => None,
         }

@@ -25,10 +25,45 @@
 //! (so errors such as a full write buffer are returned to the sender at
 //! once, and messages keep their order), and the loop is woken to write.
 //!
-//! Cargo features: `danger-accept-invalid-certs` (off by default) adds
-//! `TlsOptions::danger_accept_invalid_certs`, which accepts any server
-//! certificate: the connection is then open to man-in-the-middle attacks.
-//! For development against self-signed servers only.
+//! # Features
+//!
+//! | Feature | Default | Enables |
+//! |---------|---------|---------|
+//! | `tls` | on | `wss://` clients and TLS listeners with rustls: `server_config`, `server_config_from_pem`, `TlsOptions::config`, `ServerOptions::tls`, `Error::Tls`, the `rustls` re-export. |
+//! | `ring` | on | rustls' ring crypto provider (implies `tls`). |
+//! | `aws-lc-rs` | off | rustls' aws-lc-rs crypto provider (implies `tls`; builds aws-lc's C code). |
+//! | `webpki-roots` | on | Mozilla's root store compiled in: [`Roots::WebPki`] (implies `tls`). |
+//! | `native-roots` | off | The operating system's trust store: [`Roots::System`] (implies `tls`). |
+//! | `deflate` | on | permessage-deflate, through `ws-proto/deflate`. |
+//! | `danger-accept-invalid-certs` | off | `TlsOptions::danger_accept_invalid_certs`, which accepts any server certificate (implies `tls`). |
+//!
+//! Without `tls`, no TLS code is built: a `wss://` request fails at once
+//! with [`Error::TlsUnavailable`], and [`Conn::tls_info`] is always `None`.
+//! [`TlsOptions`] and [`Roots`] stay (so code that sets them compiles
+//! under every feature set) and are not looked at.
+//!
+//! **Crypto provider.** One is built in by default (ring). With both
+//! `ring` and `aws-lc-rs` on, aws-lc-rs is used (turning it on is the
+//! explicit choice; turn off the default features to build only it). With
+//! neither, `tls` uses the process-level provider the application installs
+//! (`rustls::crypto::CryptoProvider::install_default`); without one a TLS
+//! connect fails with [`Error::TlsConfig`].
+//!
+//! **Roots.** [`Roots::default`] is [`Roots::WebPki`] with `webpki-roots`,
+//! else [`Roots::System`] with `native-roots`, else [`Roots::Empty`]. With
+//! both root features on, both variants work and the default stays WebPki;
+//! the two stores are never merged (choose one per connection). A variant
+//! whose feature is off fails a TLS connect with [`Error::TlsConfig`]
+//! naming the feature. Without either feature, a TLS connect needs your
+//! own CAs ([`TlsOptions::extra_ca_files`], [`TlsOptions::extra_ca_der`])
+//! or a complete `TlsOptions::config`, and fails with [`Error::TlsConfig`]
+//! otherwise.
+//!
+//! `danger-accept-invalid-certs` accepts any server certificate: the
+//! connection is then open to man-in-the-middle attacks. For development
+//! against self-signed servers only.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod conn;
 mod echo;
@@ -38,9 +73,15 @@ mod link;
 mod memory;
 mod options;
 mod stream;
+#[cfg(feature = "tls")]
 mod tls;
+mod tls_info;
 #[cfg(feature = "danger-accept-invalid-certs")]
 mod tls_insecure;
+#[cfg(feature = "tls")]
+mod tls_stream;
+#[cfg(not(feature = "tls"))]
+#[path = "tls_stream_off.rs"]
 mod tls_stream;
 mod trace;
 mod transport;
@@ -51,8 +92,11 @@ pub use error::Error;
 pub use event_loop::{EventLoop, Handle};
 pub use options::{ClientIdentity, ClientOptions, Resolver, Roots, ServerOptions, TlsOptions};
 pub use stream::Stream;
-pub use tls::{TlsInfo, server_config, server_config_from_pem};
+#[cfg(feature = "tls")]
+pub use tls::{server_config, server_config_from_pem};
+pub use tls_info::TlsInfo;
 
+#[cfg(feature = "tls")]
 pub use rustls;
 pub use ws_proto;
 

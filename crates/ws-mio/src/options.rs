@@ -9,21 +9,36 @@ use std::time::Duration;
 use ws_proto::proxy::ProxyUrl;
 
 /// Where a TLS client finds the certificates it trusts.
+///
+/// Every variant exists under every feature set; one whose cargo feature is
+/// off fails a TLS connect with [`Error::TlsConfig`](crate::Error::TlsConfig)
+/// naming the feature. The default is the first store built in: `WebPki`
+/// (feature `webpki-roots`, on by default), else `System` (feature
+/// `native-roots`), else `Empty`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Roots {
-    /// Mozilla's root store, compiled in (webpki-roots). The default.
-    #[default]
+    /// Mozilla's root store, compiled in (webpki-roots; feature
+    /// `webpki-roots`, on by default). The default when it is built in.
+    #[cfg_attr(feature = "webpki-roots", default)]
     WebPki,
-    /// The operating system's trust store.
+    /// The operating system's trust store (feature `native-roots`). The
+    /// default when it is built in and `webpki-roots` is not.
+    #[cfg_attr(all(feature = "native-roots", not(feature = "webpki-roots")), default)]
     System,
     /// None: only [`TlsOptions::extra_ca_files`] and [`TlsOptions::extra_ca_der`].
+    /// The default without either root feature; a TLS connect then needs
+    /// one of those (or [`TlsOptions`]' complete rustls configuration), and
+    /// fails with `Error::TlsConfig` saying so otherwise.
+    #[cfg_attr(not(any(feature = "webpki-roots", feature = "native-roots")), default)]
     Empty,
 }
 
 /// TLS settings of a client connection. Whether a connection uses TLS is
 /// the request's to say, and only the request's
 /// (`ws_proto::ClientRequest::secure`, a `wss://` URL): these settings
-/// apply to secure requests and are not looked at otherwise.
+/// apply to secure requests and are not looked at otherwise. Without the
+/// `tls` feature they are never looked at (a `wss://` request fails), and
+/// stay so that code setting them compiles under every feature set.
 ///
 /// The rustls configuration made from them is built once per distinct set
 /// of settings and shared by every connection made with it, so a reconnect
@@ -40,6 +55,8 @@ pub struct TlsOptions {
     /// (mutual TLS).
     pub client_auth: Option<ClientIdentity>,
     /// A complete rustls configuration, used as is instead of the above.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub config: Option<Arc<rustls::ClientConfig>>,
     /// **DANGER: turns off the server's authentication.** When `true`, any
     /// certificate chain for any name is accepted (self-signed, expired,
@@ -59,6 +76,7 @@ pub struct TlsOptions {
     /// Default `false`. Exists only with the cargo feature
     /// `danger-accept-invalid-certs` (off by default).
     #[cfg(feature = "danger-accept-invalid-certs")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "danger-accept-invalid-certs")))]
     pub danger_accept_invalid_certs: bool,
 }
 
@@ -220,5 +238,7 @@ pub struct ServerOptions {
     /// Subprotocol choice.
     pub server: ws_proto::ServerConfig,
     /// TLS, when set: every accepted connection speaks `wss://`.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }

@@ -1,6 +1,8 @@
-//! rustls configurations, always with the ring provider chosen explicitly
-//! (never the process-level default, so there is no "no process-level
-//! CryptoProvider" panic whatever else the program links).
+//! rustls configurations (feature `tls`), with the crypto provider chosen
+//! explicitly by a cargo feature: aws-lc-rs when `aws-lc-rs` is on, else
+//! ring when `ring` is on. Only with neither is the process-level default
+//! used, and its absence is an error, never rustls' "no process-level
+//! CryptoProvider" panic.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,9 +16,28 @@ use rustls::{ClientConfig, ConfigBuilder, RootCertStore, ServerConfig, WantsVeri
 
 use crate::error::Error;
 use crate::options::{ClientIdentity, Roots, TlsOptions};
+use crate::tls_info::TlsInfo;
 
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+/// The crypto provider of every configuration built here. aws-lc-rs wins
+/// when both provider features are on: `ring` is a default feature, so
+/// `aws-lc-rs` being on at all means someone asked for it.
+fn provider() -> Result<Arc<CryptoProvider>, Error> {
+    #[cfg(feature = "aws-lc-rs")]
+    let provider = Some(Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+    let provider = Some(Arc::new(rustls::crypto::ring::default_provider()));
+    // Neither feature: the application brings its own provider (FIPS, a
+    // platform one...) by installing it as the process default.
+    #[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+    let provider = CryptoProvider::get_default().cloned();
+    provider.ok_or_else(|| {
+        Error::TlsConfig(
+            "no crypto provider: ws-mio was built without its `ring` and `aws-lc-rs` \
+             features, and none was installed with \
+             rustls::crypto::CryptoProvider::install_default"
+                .into(),
+        )
+    })
 }
 
 /// The client configuration for `options`: built once per distinct set of
@@ -108,7 +129,7 @@ impl ConfigKey {
 }
 
 fn build_client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
-    let provider = provider();
+    let provider = provider()?;
     let config = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(Error::Tls)?;
@@ -153,11 +174,24 @@ fn with_verifier(
     Ok(builder.with_root_certificates(root_store(options)?))
 }
 
-/// The certificates `options` trust: the base roots and the extra CAs.
+/// The certificates `options` trust: the base roots and the extra CAs. A
+/// base store whose feature is off, or (without root features) an empty
+/// store, is an error naming the features, instead of "unknown issuer" for
+/// every server.
 fn root_store(options: &TlsOptions) -> Result<RootCertStore, Error> {
     let mut roots = RootCertStore::empty();
     match options.roots {
+        #[cfg(feature = "webpki-roots")]
         Roots::WebPki => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        #[cfg(not(feature = "webpki-roots"))]
+        Roots::WebPki => {
+            return Err(Error::TlsConfig(
+                "Roots::WebPki needs ws-mio's `webpki-roots` feature; turn it on, or choose \
+                 Roots::System (feature `native-roots`) or Roots::Empty with your own CAs"
+                    .into(),
+            ));
+        }
+        #[cfg(feature = "native-roots")]
         Roots::System => {
             let found = rustls_native_certs::load_native_certs();
             let (added, _) = roots.add_parsable_certificates(found.certs);
@@ -167,6 +201,14 @@ fn root_store(options: &TlsOptions) -> Result<RootCertStore, Error> {
                     found.errors
                 )));
             }
+        }
+        #[cfg(not(feature = "native-roots"))]
+        Roots::System => {
+            return Err(Error::TlsConfig(
+                "Roots::System needs ws-mio's `native-roots` feature; turn it on, or choose \
+                 Roots::WebPki (feature `webpki-roots`) or Roots::Empty with your own CAs"
+                    .into(),
+            ));
         }
         Roots::Empty => {}
     }
@@ -190,6 +232,17 @@ fn root_store(options: &TlsOptions) -> Result<RootCertStore, Error> {
         roots
             .add(CertificateDer::from(der.clone()))
             .map_err(Error::Tls)?;
+    }
+    // Built without any root store and given no CA: every server would be
+    // an unknown issuer. Explicit `Roots::Empty` with nothing added in a
+    // build that has roots stays allowed, as it always was.
+    if roots.is_empty() && cfg!(not(any(feature = "webpki-roots", feature = "native-roots"))) {
+        return Err(Error::TlsConfig(
+            "no trusted certificate: ws-mio was built without its `webpki-roots` and \
+             `native-roots` features; add CAs (TlsOptions::extra_ca_files, extra_ca_der) \
+             or give a complete TlsOptions::config"
+                .into(),
+        ));
     }
     Ok(roots)
 }
@@ -226,22 +279,6 @@ fn load_identity(
         ));
     }
     Ok((chain, key))
-}
-
-/// What a TLS connection negotiated.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TlsInfo {
-    /// The protocol version: `TLSv1.3` or `TLSv1.2`.
-    pub version: String,
-    /// The cipher suite, e.g. `TLS13_AES_256_GCM_SHA384`.
-    pub cipher_suite: String,
-    /// The application protocol agreed with ALPN (`http/1.1` when the
-    /// server answers it), if any.
-    pub alpn: Option<String>,
-    /// Whether the handshake resumed an earlier session (a reconnect with
-    /// the same TLS options) rather than a full handshake.
-    pub resumed: bool,
 }
 
 impl TlsInfo {
@@ -285,7 +322,7 @@ pub fn server_config(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 ) -> Result<Arc<ServerConfig>, Error> {
-    let config = ServerConfig::builder_with_provider(provider())
+    let config = ServerConfig::builder_with_provider(provider()?)
         .with_safe_default_protocol_versions()
         .map_err(Error::Tls)?
         .with_no_client_auth()

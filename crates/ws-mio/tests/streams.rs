@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use common::{LoopThread, Seen, client_loop, echo_server, expect};
-use ws_mio::{ClientOptions, Conn, Error, Event, EventLoop, Roots, ServerOptions, TlsOptions};
+use ws_mio::{ClientOptions, Conn, Error, Event, EventLoop, ServerOptions};
 use ws_proto::{ClientRequest, CloseCode, Message};
 use ws_test_support::frames::{self, FIN, op};
 use ws_test_support::handshake;
@@ -101,6 +101,8 @@ fn websocket_over_a_unix_socket() {
     server.stop("server loop");
 }
 
+// A provider feature (implies `tls`), for the configurations.
+#[cfg(any(feature = "ring", feature = "aws-lc-rs"))]
 #[test]
 fn tls_over_a_unix_socket() {
     let rcgen::CertifiedKey { cert, signing_key } =
@@ -122,10 +124,10 @@ fn tls_over_a_unix_socket() {
     // The request's host is the name TLS verifies: the socket has none.
     let request = ClientRequest::new("gateway.local", 443, "/").secure(true);
     let options = ClientOptions {
-        tls: TlsOptions {
-            roots: Roots::Empty,
+        tls: ws_mio::TlsOptions {
+            roots: ws_mio::Roots::Empty,
             extra_ca_der: vec![cert.der().to_vec()],
-            ..TlsOptions::default()
+            ..ws_mio::TlsOptions::default()
         },
         ..ClientOptions::default()
     };

@@ -132,6 +132,8 @@ fn opening_handshake_times_out_against_a_silent_server() {
 
 /// (a') The same silent server for a `wss://` client: the time runs out
 /// in the TLS stage, and the error says so.
+// A provider feature (implies `tls`), for the configurations.
+#[cfg(any(feature = "ring", feature = "aws-lc-rs"))]
 #[test]
 fn a_tls_handshake_that_never_completes_says_tls() {
     let (port, _silent) = silent_server();

@@ -3,6 +3,10 @@
 //! file or DER bytes) or do not (default roots, wrong host name).
 //!
 //! Every wait is bounded (see `common`).
+//!
+//! Needs the `tls` feature and a provider feature (`ring` or `aws-lc-rs`).
+
+#![cfg(any(feature = "ring", feature = "aws-lc-rs"))]
 
 mod common;
 
@@ -14,6 +18,17 @@ use common::{LoopThread, Seen, client_loop, connect, echo_server, expect, expect
 use rand::{RngExt as _, SeedableRng as _};
 use ws_mio::{ClientOptions, Roots, ServerOptions, TlsOptions};
 use ws_proto::{ClientRequest, CloseCode, Config};
+
+/// The crypto provider ws-mio's own configurations use with the features
+/// these tests are built with (aws-lc-rs over ring, as in ws-mio), for the
+/// servers the tests build with rustls directly.
+fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    #[cfg(feature = "aws-lc-rs")]
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    #[cfg(not(feature = "aws-lc-rs"))]
+    let provider = rustls::crypto::ring::default_provider();
+    std::sync::Arc::new(provider)
+}
 
 /// A self-signed certificate and its key.
 struct Identity {
@@ -337,6 +352,9 @@ fn server_side_of_a_failed_handshake(rx: &std::sync::mpsc::Receiver<Seen>) -> Op
     }
 }
 
+// The default roots are Mozilla's: without them the connect fails sooner,
+// on the configuration.
+#[cfg(feature = "webpki-roots")]
 #[test]
 fn self_signed_certificate_is_refused_with_the_default_roots() {
     let id = identity(&["localhost", "127.0.0.1"]);
@@ -375,6 +393,40 @@ fn certificate_for_another_name_is_refused() {
 
 /// A CA file that cannot be read is a configuration error, reported by
 /// `connect` itself.
+/// Built without root features: a connect that brings no CA is refused at
+/// once, naming the features, and so is a store whose feature is off.
+/// (`cargo test -p ws-mio --no-default-features --features ring --test tls`)
+#[cfg(not(any(feature = "webpki-roots", feature = "native-roots")))]
+#[test]
+fn without_root_features_a_connect_needs_cas() {
+    assert_eq!(Roots::default(), Roots::Empty);
+    let client = client_loop();
+    let request = ClientRequest::new("localhost", 9, "/").secure(true);
+    for (roots, words) in [
+        (Roots::default(), "add CAs"),
+        (Roots::WebPki, "`webpki-roots` feature"),
+        (Roots::System, "`native-roots` feature"),
+    ] {
+        let options = ClientOptions {
+            tls: TlsOptions {
+                roots,
+                ..TlsOptions::default()
+            },
+            ..ClientOptions::default()
+        };
+        let started =
+            client
+                .handle
+                .connect(&request, options, |_: &ws_mio::Conn, _: ws_mio::Event| {});
+        match started {
+            Err(e @ ws_mio::Error::TlsConfig(_)) => assert!(e.to_string().contains(words), "{e}"),
+            Err(other) => panic!("expected a TLS configuration error, got {other}"),
+            Ok(_) => panic!("a connection started without any trusted certificate"),
+        }
+    }
+    client.stop("client loop");
+}
+
 #[test]
 fn missing_ca_file_fails_at_connect() {
     let client = client_loop();
@@ -492,7 +544,7 @@ fn mtls_server(
     std::sync::mpsc::Receiver<Seen>,
 ) {
     use ws_mio::rustls;
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let provider = provider();
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(rustls::pki_types::CertificateDer::from(pki.ca_der.clone()))
@@ -607,7 +659,7 @@ mod accept_invalid_certs {
         key: rustls::pki_types::PrivateKeyDer<'static>,
         version: &'static rustls::SupportedProtocolVersion,
     ) -> Arc<rustls::ServerConfig> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = super::provider();
         // A resolver does not check that the key matches the certificate
         // (`with_single_cert` would): the lying server below needs that.
         let signing_key = provider

@@ -63,6 +63,10 @@ pub struct Config {
     /// With it on, [`max_frame_size`](Self::max_frame_size) bounds the
     /// compressed frames and [`max_message_size`](Self::max_message_size)
     /// the inflated message. Default: `None`.
+    ///
+    /// Without the crate's `deflate` feature this field is ignored (read as
+    /// `None`); it stays so that code setting it compiles under every
+    /// feature set.
     pub deflate: Option<DeflateConfig>,
 }
 

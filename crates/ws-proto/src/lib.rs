@@ -15,6 +15,20 @@
 //! [`DeflateConfig`]), off by default. The [`proxy`] module opens tunnels
 //! through HTTP CONNECT and SOCKS5 proxies, sans-io as well.
 //!
+//! # Features
+//!
+//! | Feature   | Default | Enables |
+//! |-----------|---------|---------|
+//! | `deflate` | on      | permessage-deflate (RFC 7692) and its `flate2` (zlib-rs) dependency. |
+//!
+//! Without `deflate` the crate needs no compression library. The deflate
+//! types ([`DeflateConfig`], [`DeflateParams`]) and [`Config::deflate`]
+//! stay, so that code setting them compiles under every feature set, but
+//! the setting is ignored: a client offers no extension and refuses a
+//! server that answers with one (like any extension it did not offer), a
+//! server declines every offer, and [`Connection::deflate`] is always
+//! `None`.
+//!
 //! # The driving loop
 //!
 //! After every input (bytes read, end of transport, a timer) and every
@@ -81,6 +95,8 @@
 //! sends the right close code, reports [`Event::Error`] once, then
 //! [`Event::Closed`]. Calls that return `Err` are local mistakes
 //! ([`RequestError`], [`SendError`]) and change nothing.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bounded;
 mod close;

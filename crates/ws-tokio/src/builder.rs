@@ -2,13 +2,15 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+#[cfg(feature = "tls")]
 use tokio_rustls::TlsConnector;
+#[cfg(feature = "tls")]
 use tokio_rustls::rustls::ClientConfig;
+#[cfg(feature = "tls")]
 use tokio_rustls::rustls::pki_types::ServerName;
 use url::{Host, Url};
 use ws_proto::{ClientRequest, Config, Connection, DeflateConfig};
@@ -158,7 +160,9 @@ impl Builder {
     }
 
     /// Trusts Mozilla's root certificates (webpki-roots) for `wss://`, or
-    /// not. Default: `true`.
+    /// not. Default: `true`. Without the `webpki-roots` feature there are
+    /// none to trust, and a `wss://` connect needs roots added below (or a
+    /// `tls_config`).
     pub fn webpki_roots(mut self, trust: bool) -> Self {
         self.tls.no_webpki_roots = !trust;
         self
@@ -184,7 +188,9 @@ impl Builder {
 
     /// Uses this rustls configuration for `wss://` (client certificates,
     /// a custom verifier...); the other TLS settings are then unused.
-    pub fn tls_config(mut self, config: Arc<ClientConfig>) -> Self {
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls_config(mut self, config: std::sync::Arc<ClientConfig>) -> Self {
         self.tls.config = Some(config);
         self
     }
@@ -192,22 +198,29 @@ impl Builder {
     /// Connects: TCP (and TLS for `wss://`), then the opening handshake.
     pub async fn connect(self) -> Result<WebSocketStream<MaybeTlsStream>, Error> {
         let target = Target::parse(&self.url)?;
+        #[cfg(feature = "tls")]
         let tls = if target.secure {
             Some((self.tls.client_config()?, target.server_name()?))
         } else {
             None
         };
+        #[cfg(not(feature = "tls"))]
+        if target.secure {
+            return Err(Error::Tls(
+                "wss:// needs TLS, and this build has none (ws-tokio's `tls` feature is off)"
+                    .into(),
+            ));
+        }
         let transport = async {
             let tcp = TcpStream::connect((target.bare_host.as_str(), target.port)).await?;
             // Frames are written whole; Nagle would only delay them.
             tcp.set_nodelay(true)?;
-            Ok::<_, Error>(match tls {
-                Some((config, name)) => {
-                    let tls = TlsConnector::from(config).connect(name, tcp).await?;
-                    MaybeTlsStream::Tls(Box::new(tls))
-                }
-                None => MaybeTlsStream::Plain(tcp),
-            })
+            #[cfg(feature = "tls")]
+            if let Some((config, name)) = tls {
+                let tls = TlsConnector::from(config).connect(name, tcp).await?;
+                return Ok::<_, Error>(MaybeTlsStream::Tls(Box::new(tls)));
+            }
+            Ok::<_, Error>(MaybeTlsStream::Plain(tcp))
         };
         let transport = match self.connect_timeout {
             Some(limit) => tokio::time::timeout(limit, transport)
@@ -262,6 +275,9 @@ struct Target {
     host: String,
     /// As a resolver wants it (IPv6 without brackets).
     bare_host: String,
+    /// The host as an address, when it is one: TLS then verifies an IP
+    /// name (read only with the `tls` feature).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     ip: Option<IpAddr>,
     port: u16,
     resource: String,
@@ -310,6 +326,7 @@ impl Target {
         })
     }
 
+    #[cfg(feature = "tls")]
     fn server_name(&self) -> Result<ServerName<'static>, Error> {
         match self.ip {
             Some(ip) => Ok(ServerName::IpAddress(ip.into())),

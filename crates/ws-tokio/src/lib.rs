@@ -8,7 +8,7 @@
 //! next deadline.
 //!
 //! - [`connect`] / [`Builder`]: a client over TCP or TLS (`wss://`, rustls
-//!   with ring and Mozilla's roots), or over a transport of your own
+//!   with ring and Mozilla's roots by default), or over a transport of your own
 //!   ([`Builder::connect_on`]);
 //! - [`accept`] / [`accept_with`]: the server role over an accepted stream;
 //! - [`WebSocketStream`]: `recv` / `send` / `close`, or
@@ -53,10 +53,35 @@
 //! wait (back-pressure), and a send that would pass the limit fails with
 //! [`Error::Send`]; memory never grows without bound.
 //!
+//! # Features
+//!
+//! | Feature | Default | Enables |
+//! |---------|---------|---------|
+//! | `tls` | on | `wss://` in [`connect`] (tokio-rustls): `MaybeTlsStream::Tls`, `Builder::tls_config`. |
+//! | `ring` | on | rustls' ring crypto provider (implies `tls`). |
+//! | `aws-lc-rs` | off | rustls' aws-lc-rs crypto provider (implies `tls`; builds aws-lc's C code). |
+//! | `webpki-roots` | on | Mozilla's root store compiled in, trusted unless [`Builder::webpki_roots`]`(false)` (implies `tls`). |
+//! | `deflate` | on | permessage-deflate, through `ws-proto/deflate` (without it [`Config::deflate`] is ignored). |
+//!
+//! Without `tls` no TLS code is built and a `wss://` URL fails at once with
+//! [`Error::Tls`] naming the feature; [`accept`] and
+//! [`Builder::connect_on`] take any transport, TLS of your own included.
+//! The crypto provider follows ws-mio's rule: with both `ring` and
+//! `aws-lc-rs` on, aws-lc-rs is used; with neither, the process-level
+//! provider the application installs (`CryptoProvider::install_default`),
+//! and without one a `wss://` connect fails with [`Error::Tls`]. Without
+//! `webpki-roots`, a `wss://` connect needs roots added
+//! ([`Builder::add_root_der`], [`Builder::add_root_pem`],
+//! [`Builder::add_root_file`]) or a `Builder::tls_config`, and fails with
+//! [`Error::Tls`] otherwise. There is no system root store here (ws-mio has
+//! one, `native-roots`).
+//!
 //! # Runtimes
 //! Works on the current-thread and the multi-thread runtime; the runtime
 //! must have time enabled (`enable_time`, or `enable_all`): each
 //! connection owns one `tokio::time::Sleep`.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod builder;
 mod core;

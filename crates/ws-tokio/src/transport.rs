@@ -6,6 +6,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+#[cfg(feature = "tls")]
 use tokio_rustls::client::TlsStream;
 
 /// A TCP connection, with TLS over it for `wss://`.
@@ -14,7 +15,10 @@ use tokio_rustls::client::TlsStream;
 pub enum MaybeTlsStream {
     /// `ws://`.
     Plain(TcpStream),
-    /// `wss://` (boxed: the TLS state is large).
+    /// `wss://` (boxed: the TLS state is large). Only with the `tls`
+    /// feature (the enum is `#[non_exhaustive]`, so matches stay valid).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     Tls(Box<TlsStream<TcpStream>>),
 }
 
@@ -23,6 +27,7 @@ impl MaybeTlsStream {
     pub fn tcp(&self) -> &TcpStream {
         match self {
             Self::Plain(tcp) => tcp,
+            #[cfg(feature = "tls")]
             Self::Tls(tls) => tls.get_ref().0,
         }
     }
@@ -36,6 +41,7 @@ impl AsyncRead for MaybeTlsStream {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
             Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
@@ -49,6 +55,7 @@ impl AsyncWrite for MaybeTlsStream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
             Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
@@ -60,6 +67,7 @@ impl AsyncWrite for MaybeTlsStream {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            #[cfg(feature = "tls")]
             Self::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
@@ -67,6 +75,7 @@ impl AsyncWrite for MaybeTlsStream {
     fn is_write_vectored(&self) -> bool {
         match self {
             Self::Plain(s) => s.is_write_vectored(),
+            #[cfg(feature = "tls")]
             Self::Tls(s) => s.is_write_vectored(),
         }
     }
@@ -74,6 +83,7 @@ impl AsyncWrite for MaybeTlsStream {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
             Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
@@ -81,6 +91,7 @@ impl AsyncWrite for MaybeTlsStream {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
             Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }

@@ -16,6 +16,7 @@ use mio::Interest;
 use mio::net::TcpStream;
 
 use crate::stream::Stream;
+#[cfg(feature = "tls")]
 use rustls::pki_types::ServerName;
 use ws_proto::ClientRequest;
 use ws_proto::proxy::{
@@ -122,11 +123,7 @@ impl Handle {
         handler: Box<dyn Handler>,
     ) -> Result<Conn, Error> {
         let tls = if request.is_secure() {
-            let config = crate::tls::client_config(&options.tls)?;
-            let name = ServerName::try_from(request.bare_host().to_owned()).map_err(|e| {
-                Error::TlsConfig(format!("server name {:?}: {e}", request.bare_host()))
-            })?;
-            Some((config, name))
+            Some(tls_target(request, &options)?)
         } else {
             None
         };
@@ -222,13 +219,50 @@ pub(super) enum FirstHop {
     UnixPath(std::path::PathBuf),
 }
 
+/// What a `wss://` connection's TLS starts from: the shared configuration
+/// and the name the certificate must carry.
+#[cfg(feature = "tls")]
+type TlsTarget = (Arc<rustls::ClientConfig>, ServerName<'static>);
+/// No value without the `tls` feature: [`tls_target`] refuses `wss://`, so
+/// no connection gets this far with TLS to set up.
+#[cfg(not(feature = "tls"))]
+type TlsTarget = std::convert::Infallible;
+
+/// The TLS a secure request needs, built (or taken from the cache) before
+/// anything is connected, so that a bad setting fails the call at once.
+#[cfg(feature = "tls")]
+fn tls_target(request: &ClientRequest, options: &ClientOptions) -> Result<TlsTarget, Error> {
+    let config = crate::tls::client_config(&options.tls)?;
+    let name = ServerName::try_from(request.bare_host().to_owned())
+        .map_err(|e| Error::TlsConfig(format!("server name {:?}: {e}", request.bare_host())))?;
+    Ok((config, name))
+}
+
+/// Without the `tls` feature a `wss://` request fails here, typed.
+#[cfg(not(feature = "tls"))]
+fn tls_target(_request: &ClientRequest, _options: &ClientOptions) -> Result<TlsTarget, Error> {
+    Err(Error::TlsUnavailable)
+}
+
+/// The client TLS stream for `target`, fed first with `leftover`: the
+/// server's bytes that came with the proxy's answer.
+#[cfg(feature = "tls")]
+fn client_tls(target: &TlsTarget, leftover: &[u8]) -> Result<TlsStream, Error> {
+    TlsStream::client(target.0.clone(), target.1.clone(), leftover)
+}
+
+#[cfg(not(feature = "tls"))]
+fn client_tls(target: &TlsTarget, _leftover: &[u8]) -> Result<TlsStream, Error> {
+    match *target {}
+}
+
 /// Where a client connection goes, and how.
 pub(super) struct Target {
     /// The server's host (a name, or an IP address without brackets) and
     /// port: what the tunnel asks for and what TLS verifies.
     host: String,
     port: u16,
-    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    tls: Option<TlsTarget>,
     proxy: Option<ProxyPlan>,
     connect_timeout: Duration,
     nodelay: bool,
@@ -729,6 +763,13 @@ impl EventLoop {
     /// The byte stream to the server is there (directly, or through a
     /// tunnel, with `leftover` bytes already read from the server): TLS
     /// (for `wss://`) and the WebSocket handshake run over it from now on.
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(
+            clippy::boxed_local,
+            reason = "the box is how the target travels; small only without TLS"
+        )
+    )]
     fn open_transport(
         &mut self,
         entry: &mut Entry,
@@ -738,10 +779,10 @@ impl EventLoop {
     ) {
         let transport = match &target.tls {
             None => Transport::Plain(stream),
-            Some((config, name)) => {
+            Some(tls) => {
                 // The server's bytes that came with the proxy's answer go
                 // first in TLS' input.
-                match TlsStream::client(config.clone(), name.clone(), leftover) {
+                match client_tls(tls, leftover) {
                     Ok(tls) => Transport::Tls(stream, Box::new(tls)),
                     Err(error) => {
                         let _ = self.poll.registry().deregister(&mut { stream });

@@ -19,6 +19,7 @@ use crate::conn::{Conn, Handler, Shared};
 use crate::link::{Link, lock};
 use crate::options::ServerOptions;
 use crate::stream::Stream;
+#[cfg(feature = "tls")]
 use crate::tls_stream::TlsStream;
 use crate::transport::Transport;
 
@@ -118,6 +119,7 @@ impl EventLoop {
     }
 
     fn add_server_connection(&mut self, stream: Stream, listener: &mut Listener) {
+        #[cfg(feature = "tls")]
         let transport = match &listener.options.tls {
             None => Transport::Plain(stream),
             Some(config) => match TlsStream::server(config.clone()) {
@@ -125,6 +127,9 @@ impl EventLoop {
                 Err(_) => return,
             },
         };
+        // No TLS setting on a listener without the feature.
+        #[cfg(not(feature = "tls"))]
+        let transport = Transport::Plain(stream);
         let proto = ws_proto::Connection::server(
             Instant::now(),
             listener.options.config.clone(),

@@ -77,13 +77,13 @@ impl Incoming {
     }
 
     /// Whether no byte waits to be processed.
-    #[cfg(test)]
+    #[cfg(all(test, any(feature = "ring", feature = "aws-lc-rs")))]
     pub(super) fn is_empty(&self) -> bool {
         self.start == self.end
     }
 
     /// The size of the buffer (the heap it holds).
-    #[cfg(test)]
+    #[cfg(all(test, any(feature = "ring", feature = "aws-lc-rs")))]
     pub(super) fn capacity(&self) -> usize {
         self.buf.len()
     }
@@ -244,7 +244,7 @@ impl Outgoing {
     }
 
     /// The size of the buffer (the heap it holds).
-    #[cfg(test)]
+    #[cfg(all(test, any(feature = "ring", feature = "aws-lc-rs")))]
     pub(super) fn capacity(&self) -> usize {
         self.buf.len()
     }

@@ -58,7 +58,8 @@
 //! which the next read returns it first.
 
 mod buffers;
-#[cfg(test)]
+// The tests build configurations, which need a provider feature.
+#[cfg(all(test, any(feature = "ring", feature = "aws-lc-rs")))]
 mod tests;
 
 use std::io;
@@ -75,7 +76,7 @@ use rustls::unbuffered::{
 use buffers::{Incoming, Outgoing, Stash};
 
 use crate::error::Error;
-use crate::tls::TlsInfo;
+use crate::tls_info::TlsInfo;
 use crate::transport::Read;
 
 /// Plaintext waiting to be sent: the WebSocket state machine's output

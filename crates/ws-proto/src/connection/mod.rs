@@ -522,8 +522,8 @@ impl Connection {
     }
 
     /// The permessage-deflate parameters agreed in the opening handshake;
-    /// `None` when it is not in force (not configured, declined, or not
-    /// open yet).
+    /// `None` when it is not in force (not configured, declined, not open
+    /// yet, or the crate built without its `deflate` feature).
     pub fn deflate(&self) -> Option<DeflateParams> {
         self.deflate
     }

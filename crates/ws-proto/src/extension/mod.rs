@@ -8,6 +8,12 @@
 //! permessage-deflate offer it can honour. What is agreed gives RSV1 its
 //! meaning ([`Negotiated::rsv_bits`]) and sets up the codec the reader and
 //! writer call ([`deflate::codec`]).
+//!
+//! Without the `deflate` feature, [`Config::deflate`] is read as `None`
+//! ([`deflate_config`]): nothing is offered or accepted, and a server's
+//! permessage-deflate answer is an unexpected extension like any other.
+//! Negotiation is compiled either way (it needs no flate2), so only the
+//! codec has a stand-in.
 
 pub(crate) mod deflate;
 mod header;
@@ -39,8 +45,9 @@ impl Negotiated {
 
     /// The compressor for what `role` sends and the decompressor for what
     /// it receives, when permessage-deflate is in force.
+    #[cfg(feature = "deflate")]
     pub(crate) fn codecs(&self, role: Role, config: &Config) -> Option<(Deflater, Inflater)> {
-        let (params, config) = (self.deflate?, config.deflate.as_ref()?);
+        let (params, config) = (self.deflate?, deflate_config(config)?);
         let client = (
             params.client_max_window_bits,
             params.client_no_context_takeover,
@@ -58,11 +65,28 @@ impl Negotiated {
             Inflater::new(received.0, received.1),
         ))
     }
+
+    /// Never any codec: without the feature nothing is negotiated.
+    #[cfg(not(feature = "deflate"))]
+    pub(crate) fn codecs(&self, _role: Role, _config: &Config) -> Option<(Deflater, Inflater)> {
+        None
+    }
+}
+
+/// The permessage-deflate settings in force: [`Config::deflate`], or `None`
+/// when the crate is built without the `deflate` feature (the field stays so
+/// that code setting it compiles under every feature set).
+fn deflate_config(config: &Config) -> Option<&DeflateConfig> {
+    if cfg!(feature = "deflate") {
+        config.deflate.as_ref()
+    } else {
+        None
+    }
 }
 
 /// The client's `Sec-WebSocket-Extensions` offer, if any.
 pub(crate) fn client_offer(config: &Config) -> Option<String> {
-    config.deflate.as_ref().map(deflate::negotiate::offer)
+    deflate_config(config).map(deflate::negotiate::offer)
 }
 
 /// Checks the server's `Sec-WebSocket-Extensions` answer against the offer.
@@ -74,10 +98,8 @@ pub(crate) fn negotiate_client(
     let elements = header::parse(response).map_err(invalid)?;
     let mut negotiated = Negotiated::default();
     for element in elements {
-        let offered = config
-            .deflate
-            .as_ref()
-            .filter(|_| element.name.eq_ignore_ascii_case(deflate::NAME));
+        let offered =
+            deflate_config(config).filter(|_| element.name.eq_ignore_ascii_case(deflate::NAME));
         let Some(offered) = offered else {
             return Err(HandshakeError::UnexpectedExtension(element.name));
         };
@@ -94,7 +116,7 @@ pub(crate) fn negotiate_client(
 /// Chooses among the client's offers; returns what is in force and the
 /// answer header's value. A header that does not parse declines them all.
 pub(crate) fn negotiate_server(config: &Config, request: &Headers) -> (Negotiated, Option<String>) {
-    let Some(deflate_config) = &config.deflate else {
+    let Some(deflate_config) = deflate_config(config) else {
         return (Negotiated::default(), None);
     };
     let offers = header::parse(request).unwrap_or_default();

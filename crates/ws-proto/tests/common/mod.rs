@@ -4,6 +4,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "deflate")]
 pub mod deflate;
 
 use std::time::{Duration, Instant};

@@ -17,6 +17,13 @@
 //! - in [`DeflateConfig`], 8 for the window this side compresses with is
 //!   read as 9.
 
+#[cfg(feature = "deflate")]
+pub(crate) mod codec;
+// Without the feature, uninhabited stand-ins with the codec's signatures:
+// the reader and writer keep their `Option<Deflater>`/`Option<Inflater>`
+// paths unchanged (always `None`) instead of growing cfg attributes.
+#[cfg(not(feature = "deflate"))]
+#[path = "codec_off.rs"]
 pub(crate) mod codec;
 pub(crate) mod negotiate;
 
@@ -31,6 +38,10 @@ pub(crate) const MAX_WINDOW_BITS: u8 = 15;
 pub(crate) const MIN_COMPRESS_WINDOW_BITS: u8 = 9;
 
 /// permessage-deflate (RFC 7692) settings for [`Config::deflate`](crate::Config::deflate).
+///
+/// The type is there under every feature set, so that code which sets it
+/// compiles either way; without the crate's `deflate` feature the setting
+/// is ignored (nothing is offered or accepted).
 ///
 /// The same settings serve both roles. Window sizes are base-2 logarithms,
 /// 8 to 15 (other values are clamped); smaller windows and no context
