@@ -50,6 +50,8 @@
 //! | `native-roots` | off | The operating system's trust store: [`Roots::System`] (implies `tls`). |
 //! | `deflate` | on | permessage-deflate ([`Builder::deflate`]); without it the setting is ignored. |
 //! | `danger-accept-invalid-certs` | off | `Builder::danger_accept_invalid_certs` (implies `tls`). |
+//! | `tracing` | off | Diagnostics through `tracing`: `terminate`, each `on_error`, redirects and reconnects, with the `WebSocket`'s id as `ws`; turns on ws-mio's, which logs each connection's stages, open, errors and close. |
+//! | `http` | off | ws-proto's conversions from and to the `http` crate's types: [`Headers`] to and from an `http::HeaderMap`, a `ws_proto::ClientRequest` from an `http::Request<()>`. |
 //!
 //! The TLS features are ws-mio's, passed through: see [`ws_mio`]'s
 //! documentation for what happens with both providers or both root stores

@@ -36,6 +36,7 @@
 //! | `native-roots` | off | The operating system's trust store: [`Roots::System`] (implies `tls`). |
 //! | `deflate` | on | permessage-deflate, through `ws-proto/deflate`. |
 //! | `danger-accept-invalid-certs` | off | `TlsOptions::danger_accept_invalid_certs`, which accepts any server certificate (implies `tls`). |
+//! | `tracing` | off | Diagnostics through `tracing`: connect stages (debug), open and close (info), errors and the loop's own failures of a connection (warn), each with the connection's id as `conn`. |
 //!
 //! Without `tls`, no TLS code is built: a `wss://` request fails at once
 //! with [`Error::TlsUnavailable`], and [`Conn::tls_info`] is always `None`.

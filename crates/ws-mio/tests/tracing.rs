@@ -3,71 +3,18 @@
 //! the process-wide subscriber), built only with the feature.
 
 use std::sync::mpsc;
-use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
 
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event as TraceEvent, Metadata, Subscriber};
 use ws_mio::{ClientOptions, Conn, EchoServer, Event, EventLoop, ServerOptions};
 use ws_proto::{ClientRequest, CloseCode};
+use ws_test_support::trace_lines;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// Every event as one line: `LEVEL message field=value ...`.
-static LINES: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
-
-struct Lines;
-
-struct Line(String);
-
-impl Visit for Line {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?} {}", self.0);
-        } else {
-            self.0.push_str(&format!(" {}={value:?}", field.name()));
-        }
-    }
-}
-
-impl Subscriber for Lines {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.target().starts_with("ws_mio")
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &TraceEvent<'_>) {
-        let mut line = Line(String::new());
-        event.record(&mut line);
-        let line = format!("{} {}", event.metadata().level(), line.0);
-        LINES.get().unwrap().lock().unwrap().push(line);
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-fn lines_of(conn: u64) -> Vec<String> {
-    let tag = format!("conn={conn}");
-    LINES
-        .get()
-        .unwrap()
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|l| l.split(' ').any(|w| w == tag))
-        .cloned()
-        .collect()
-}
-
 #[test]
 fn a_connection_logs_its_stages_its_open_and_its_end_and_a_refused_one_its_error() {
-    LINES.set(Mutex::new(Vec::new())).unwrap();
-    tracing::subscriber::set_global_default(Lines).unwrap();
+    trace_lines::install("ws_mio");
 
     let server =
         EchoServer::start("127.0.0.1:0".parse().unwrap(), ServerOptions::default()).unwrap();
@@ -107,7 +54,7 @@ fn a_connection_logs_its_stages_its_open_and_its_end_and_a_refused_one_its_error
     rx.recv_timeout(DEADLINE)
         .expect("the refused connection's end");
 
-    let lines = lines_of(open.id());
+    let lines = trace_lines::with_field("conn", open.id());
     let has = |level: &str, message: &str| {
         lines
             .iter()
@@ -124,7 +71,7 @@ fn a_connection_logs_its_stages_its_open_and_its_end_and_a_refused_one_its_error
     );
     assert!(!has("WARN", ""), "no error on a clean close: {lines:#?}");
 
-    let lines = lines_of(refused.id());
+    let lines = trace_lines::with_field("conn", refused.id());
     assert!(
         lines.iter().any(|l| l.starts_with("WARN")
             && l.contains("connection error")

@@ -8,7 +8,9 @@
 //! - [`raw_server`]: scripted loopback TCP servers for what a correct peer
 //!   would not do, and bounded accepts and reads;
 //! - [`counting_alloc`]: a global allocator that counts, for the memory
-//!   tests (each test binary declares it, see [`counting_alloc`]).
+//!   tests (each test binary declares it, see [`counting_alloc`]);
+//! - `trace_lines` (feature `tracing`): a subscriber that keeps every
+//!   `tracing` event as a line, for the tests of the `tracing` features.
 //!
 //! The crate does not depend on ws-proto, so that ws-proto's own tests can
 //! use it without a second copy of ws-proto in their build; what the
@@ -22,3 +24,5 @@ pub mod counting_alloc;
 pub mod frames;
 pub mod handshake;
 pub mod raw_server;
+#[cfg(feature = "tracing")]
+pub mod trace_lines;

@@ -19,6 +19,7 @@ use crate::core::Core;
 use crate::error::Error;
 use crate::stream::WebSocketStream;
 use crate::tls::TlsSettings;
+use crate::trace;
 use crate::transport::MaybeTlsStream;
 
 /// Queued bytes above which a `Sink` sender waits, by default.
@@ -212,9 +213,11 @@ impl Builder {
             ));
         }
         let transport = async {
+            trace::debug!(host = %target.bare_host, port = target.port, "connecting");
             let tcp = TcpStream::connect((target.bare_host.as_str(), target.port)).await?;
             // Frames are written whole; Nagle would only delay them.
             tcp.set_nodelay(true)?;
+            trace::debug!(host = %target.bare_host, port = target.port, "TCP connected");
             #[cfg(feature = "tls")]
             if let Some((config, name)) = tls {
                 let tls = TlsConnector::from(config).connect(name, tcp).await?;

@@ -70,6 +70,8 @@ pub(crate) struct Core<S> {
     /// Above this many queued bytes, a sender waits for the transport
     /// (`poll_ready`).
     pub(crate) high_water: usize,
+    /// The connection's number in diagnostics (see `trace`).
+    id: u64,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
@@ -93,6 +95,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             stash: VecDeque::new(),
             stash_bytes: 0,
             high_water,
+            id: crate::trace::next_id(),
         }
     }
 
@@ -168,6 +171,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     }
 
     fn on_event(&mut self, event: Event, w: &Wakers<'_>) {
+        crate::trace::event(self.id, &event);
         match event {
             Event::Open(open) => self.open = Some(open),
             // Pongs to pings are ws-proto's (auto_pong); nothing to surface.

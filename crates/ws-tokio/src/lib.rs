@@ -62,6 +62,7 @@
 //! | `aws-lc-rs` | off | rustls' aws-lc-rs crypto provider (implies `tls`; builds aws-lc's C code). |
 //! | `webpki-roots` | on | Mozilla's root store compiled in, trusted unless [`Builder::webpki_roots`]`(false)` (implies `tls`). |
 //! | `deflate` | on | permessage-deflate, through `ws-proto/deflate` (without it [`Config::deflate`] is ignored). |
+//! | `tracing` | off | Diagnostics through `tracing`: connect stages (debug), open and close (info), errors (warn), with a per-process connection number as `conn`. |
 //!
 //! Without `tls` no TLS code is built and a `wss://` URL fails at once with
 //! [`Error::Tls`] naming the feature; [`accept`] and
@@ -89,6 +90,7 @@ mod error;
 mod split;
 mod stream;
 mod tls;
+mod trace;
 mod transport;
 mod wake;
 
