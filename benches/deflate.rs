@@ -95,18 +95,15 @@ fn variants() -> [(&'static str, Option<DeflateConfig>); 4] {
         ("takeover", Some(DeflateConfig::default())),
         (
             "takeover_level6",
-            Some(DeflateConfig {
-                compression_level: 6,
-                ..DeflateConfig::default()
-            }),
+            Some(DeflateConfig::default().compression_level(6)),
         ),
         (
             "no_takeover",
-            Some(DeflateConfig {
-                client_no_context_takeover: true,
-                server_no_context_takeover: true,
-                ..DeflateConfig::default()
-            }),
+            Some(
+                DeflateConfig::default()
+                    .client_no_context_takeover(true)
+                    .server_no_context_takeover(true),
+            ),
         ),
         ("plain", None),
     ]

@@ -64,20 +64,17 @@ fn held_with(
 #[test]
 fn heap_per_connection_with_deflate_on() {
     let on = DeflateConfig::default;
-    let no_takeover = || DeflateConfig {
-        client_no_context_takeover: true,
-        server_no_context_takeover: true,
-        ..DeflateConfig::default()
+    let no_takeover = || {
+        DeflateConfig::default()
+            .client_no_context_takeover(true)
+            .server_no_context_takeover(true)
     };
-    let small_windows = || DeflateConfig {
-        client_max_window_bits: 9,
-        server_max_window_bits: 9,
-        ..DeflateConfig::default()
+    let small_windows = || {
+        DeflateConfig::default()
+            .client_max_window_bits(9)
+            .server_max_window_bits(9)
     };
-    let never_compresses = || DeflateConfig {
-        compression_threshold: usize::MAX,
-        ..DeflateConfig::default()
-    };
+    let never_compresses = || DeflateConfig::default().compression_threshold(usize::MAX);
     let rows = [
         ("deflate off, idle", held(None, 0, true)),
         ("deflate off, after messages", held(None, 3, true)),

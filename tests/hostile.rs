@@ -144,10 +144,7 @@ const PEER_TIME: Duration = Duration::from_secs(15);
 /// the close timer shortened so that a peer that never completes the
 /// closing handshake does not slow the suite.
 fn config() -> Config {
-    Config {
-        close_timeout: Some(Duration::from_secs(2)),
-        ..Config::default()
-    }
+    Config::default().close_timeout(Some(Duration::from_secs(2)))
 }
 
 /// The peer is the server (client role), which ends the TCP connection
@@ -465,11 +462,7 @@ fn run_unfinished(name: &'static str, role: Role, config: Config, conns: usize) 
 }
 
 fn unfinished_messages(role: Role) {
-    let config = Config {
-        max_message_size: 8 * MIB,
-        max_frame_size: MIB,
-        ..config()
-    };
+    let config = config().max_message_size(8 * MIB).max_frame_size(MIB);
     run_unfinished("unfinished messages (4 x 8 MiB)", role, config, 4);
 }
 
@@ -488,11 +481,7 @@ fn unfinished_messages_over_budget(role: Role) {
     );
     let conns = 4;
     let budget = 12 * MIB;
-    let config = Config {
-        max_message_size: 8 * MIB,
-        max_frame_size: MIB,
-        ..config()
-    };
+    let config = config().max_message_size(8 * MIB).max_frame_size(MIB);
     let plan = Plan {
         conns,
         memory_budget: Some(budget),
@@ -873,10 +862,7 @@ fn run_handshake(name: &'static str, role: Role, config: Config, attack: HeadAtt
 /// take about 10 s (the peer gives up at 8 s), so only the library's 1 s
 /// handshake timeout can end it.
 fn slow_handshake(role: Role) {
-    let config = Config {
-        handshake_timeout: Some(Duration::from_secs(1)),
-        ..config()
-    };
+    let config = config().handshake_timeout(Some(Duration::from_secs(1)));
     let padding = (0..10)
         .map(|i| format!("X-Slow-{i}: {}", "z".repeat(90)))
         .collect::<Vec<_>>()
@@ -969,19 +955,14 @@ fn run_bomb(name: &'static str, role: Role, config: Config) {
 }
 
 fn compression_bomb(role: Role) {
-    let config = Config {
-        max_message_size: MIB,
-        deflate: Some(DeflateConfig::default()),
-        ..config()
-    };
+    let config = config()
+        .max_message_size(MIB)
+        .deflate(Some(DeflateConfig::default()));
     run_bomb("compression bomb (1 MiB limit)", role, config);
 }
 
 fn compression_bomb_default_limits(role: Role) {
-    let config = Config {
-        deflate: Some(DeflateConfig::default()),
-        ..config()
-    };
+    let config = config().deflate(Some(DeflateConfig::default()));
     run_bomb("compression bomb (default limits)", role, config);
 }
 
@@ -1268,10 +1249,7 @@ fn never_reads_while_we_send(role: Role) {
 /// limit holds for them too. 400,000 of them are 50 MB, far over the 4 MiB
 /// limit and what the sockets can take.
 fn never_reads_while_we_ping(role: Role) {
-    let config = Config {
-        max_write_buffer: 4 * MIB,
-        ..config()
-    };
+    let config = config().max_write_buffer(4 * MIB);
     run_never_reads(
         "never reads while we ping (4 MiB buffer)",
         role,

@@ -163,13 +163,7 @@ fn read(
         (Reader::Mio, tls) => {
             let request =
                 ClientRequest::new(addr.ip().to_string(), addr.port(), "/").secure(tls.is_some());
-            let options = ClientOptions {
-                tls: TlsOptions {
-                    config: tls.cloned(),
-                    ..TlsOptions::default()
-                },
-                ..ClientOptions::default()
-            };
+            let options = ClientOptions::default().tls(TlsOptions::default().config(tls.cloned()));
             let mut clock = Clock::new(warm, messages);
             let mut received = 0;
             mio_client_with(&request, options, move |_, event| match event {

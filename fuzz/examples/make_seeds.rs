@@ -625,6 +625,32 @@ fn pair(dir: &Path) {
             )),
         ),
         (
+            "failed_by_a_side",
+            base(with(
+                handshake(),
+                vec![
+                    SendText(Server, "not json".into()),
+                    Deliver(Server, all),
+                    Fail(Client, 4),
+                    SendText(Server, "after".into()),
+                    Deliver(Server, all),
+                    Deliver(Client, all),
+                ],
+            )),
+        ),
+        (
+            "transport_failed_then_abandoned",
+            base(with(
+                handshake(),
+                vec![
+                    SendText(Client, "last".into()),
+                    TransportFailed(Server),
+                    Abandon(Client),
+                    Deliver(Client, all),
+                ],
+            )),
+        ),
+        (
             "small_write_buffer",
             Input {
                 write_limit: Some(40),
@@ -922,7 +948,7 @@ impl Enc {
     }
 
     fn op(&mut self, op: &Op) {
-        const N: u64 = 10;
+        const N: u64 = 13;
         match op {
             Op::SendText(s, t) => {
                 self.variant(0, N);
@@ -973,6 +999,19 @@ impl Enc {
                 self.front.push(u8::from(*binary));
                 self.string(unit);
                 self.u16(*times);
+            }
+            Op::Fail(s, code) => {
+                self.variant(10, N);
+                self.side(*s);
+                self.u16(*code);
+            }
+            Op::TransportFailed(s) => {
+                self.variant(11, N);
+                self.side(*s);
+            }
+            Op::Abandon(s) => {
+                self.variant(12, N);
+                self.side(*s);
             }
         }
     }

@@ -174,6 +174,7 @@ impl EventLog {
                 self.last_was_error = true;
             }
             Event::Closed(c) => self.closed = Some(c.clone()),
+            other => panic!("{name}: an event the harness does not know: {other:?}"),
         }
         self.events.push(event);
     }
@@ -1191,10 +1192,7 @@ impl Flags {
 
     /// The config bits 0-2 select.
     pub fn config(self) -> ws_proto::Config {
-        let mut config = ws_proto::Config {
-            auto_pong: self.0 & 0x01 == 0,
-            ..ws_proto::Config::default()
-        };
+        let mut config = ws_proto::Config::default().auto_pong(self.0 & 0x01 == 0);
         if self.0 & 0x02 != 0 {
             config.max_frame_size = 100;
             config.max_message_size = 300;
@@ -1542,14 +1540,7 @@ pub mod pair {
     impl DeflateSetup {
         /// The `Config::deflate` of this side.
         pub fn config(&self) -> DeflateConfig {
-            DeflateConfig {
-                client_max_window_bits: window_bits(self.client_max_window_bits),
-                server_max_window_bits: window_bits(self.server_max_window_bits),
-                client_no_context_takeover: self.client_no_context_takeover,
-                server_no_context_takeover: self.server_no_context_takeover,
-                compression_threshold: self.threshold_bytes(),
-                compression_level: u32::from(self.level % 10),
-            }
+            DeflateConfig::default().client_max_window_bits(window_bits(self.client_max_window_bits)).server_max_window_bits(window_bits(self.server_max_window_bits)).client_no_context_takeover(self.client_no_context_takeover).server_no_context_takeover(self.server_no_context_takeover).compression_threshold(self.threshold_bytes()).compression_level(u32::from(self.level % 10))
         }
 
         /// Messages this long or longer are compressed.

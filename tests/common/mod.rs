@@ -29,10 +29,7 @@ pub(crate) fn open_pair(
     client_deflate: Option<DeflateConfig>,
     server_deflate: Option<DeflateConfig>,
 ) -> (Connection, Connection) {
-    let config = |deflate| Config {
-        deflate,
-        ..Config::default()
-    };
+    let config = |deflate| Config::default().deflate(deflate);
     let request = ClientRequest::new("example.com", 80, "/");
     let rng = StdRng::seed_from_u64(1);
     let mut client = Connection::client(now, config(client_deflate), &request, rng).unwrap();

@@ -116,10 +116,7 @@ impl<T: Send + 'static> Duel<T> {
         let (addr, listener) = match role {
             Role::Server => {
                 let (t, b) = (tally.clone(), behaviour.clone());
-                let options = ServerOptions {
-                    config: config.clone(),
-                    ..Default::default()
-                };
+                let options = ServerOptions::default().config(config.clone());
                 // Errors come back as text: nothing may panic on the loop.
                 let addr = lib.exec(move |event_loop| {
                     event_loop
@@ -174,10 +171,7 @@ impl<T: Send + 'static> Duel<T> {
         let connect = |lib: &LoopThread| {
             if role == Role::Client {
                 let (t, b) = (tally.clone(), behaviour.clone());
-                let options = ClientOptions {
-                    config: config.clone(),
-                    ..Default::default()
-                };
+                let options = ClientOptions::default().config(config.clone());
                 let port = addr.port();
                 lib.exec(move |event_loop| {
                     let handle = event_loop.handle();

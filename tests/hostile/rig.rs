@@ -270,7 +270,8 @@ impl Tally {
             }
             Event::Drain => {}
             Event::Error(e) => {
-                if self.errors.fetch_add(1, Ordering::SeqCst) == 0 {
+                let first = self.errors.fetch_add(1, Ordering::SeqCst) == 0;
+                if first {
                     let mut note = self.first_error.lock().unwrap_or_else(|e| e.into_inner());
                     let _ = write!(note, "{e}");
                 }
@@ -279,6 +280,7 @@ impl Tally {
                 self.codes[code_slot(closed.code.0)].fetch_add(1, Ordering::SeqCst);
                 self.closed.fetch_add(1, Ordering::SeqCst);
             }
+            _ => {}
         }
     }
 }

@@ -420,10 +420,7 @@ fn wss_with_an_extra_ca_and_refused_without_it() {
     let tls = ws_mio::server_config_from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
     let server = EchoServer::start(
         "127.0.0.1:0".parse().unwrap(),
-        ServerOptions {
-            tls: Some(tls),
-            ..Default::default()
-        },
+        ServerOptions::default().tls(Some(tls)),
     )
     .unwrap();
     let ca = temp_file("ca.pem", &cert);
@@ -455,10 +452,7 @@ fn wss_with_an_extra_ca_and_refused_without_it() {
 
 /// An echo server on 127.0.0.1 speaking TLS with `tls`.
 fn tls_echo_server(tls: std::sync::Arc<ws_mio::rustls::ServerConfig>) -> EchoServer {
-    let options = ServerOptions {
-        tls: Some(tls),
-        ..Default::default()
-    };
+    let options = ServerOptions::default().tls(Some(tls));
     EchoServer::start("127.0.0.1:0".parse().unwrap(), options).unwrap()
 }
 

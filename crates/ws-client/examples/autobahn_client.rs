@@ -43,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = match event.data {
                 Data::Text(text) => ws.send(text),
                 Data::Blob(bytes) => ws.send(bytes),
-                Data::Object(_) => unreachable!("the data type is text"),
+                _ => unreachable!("the data type is text"),
             };
         });
         let runner = format!("{url}/runCase?case={case}&agent={agent}");

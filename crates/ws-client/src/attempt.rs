@@ -115,7 +115,7 @@ impl Plan {
             }
             Start::First(None) if unix.is_none() => {
                 let addrs = match &proxy {
-                    None => target.addresses(self.resolver.as_ref())?,
+                    None => crate::target::addresses(&target, self.resolver.as_ref())?,
                     Some(url) => proxy_addresses(url, self.resolver.as_ref())?,
                 };
                 options.proxy = proxy;
@@ -168,11 +168,8 @@ impl Plan {
         }
         // Credentials in the URL, unless an Authorization header says
         // otherwise (RFC 7617).
-        if let (Some((user, password)), false) = (&target.credentials, authorization) {
-            use base64::Engine as _;
-            let token =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            request = request.header("Authorization", format!("Basic {token}"));
+        if let (Some(basic), false) = (target.basic_authorization(), authorization) {
+            request = request.header("Authorization", basic);
         }
         request.validate().map_err(Error::InvalidRequest)?;
         Ok(request)

@@ -79,17 +79,14 @@ impl Builder {
             headers: Headers::new(),
             protocols: Vec::new(),
             origin: None,
-            options: ClientOptions {
-                config: Config {
-                    // Long-lived connections die silently (a NAT forgets
-                    // them, a peer vanishes): ping when idle, by default,
-                    // as Python websockets does.
-                    keepalive_interval: Some(DEFAULT_KEEPALIVE),
-                    keepalive_timeout: DEFAULT_KEEPALIVE,
-                    ..Config::default()
-                },
-                ..ClientOptions::default()
-            },
+            // Long-lived connections die silently (a NAT forgets them, a
+            // peer vanishes): ping when idle, by default, as Python
+            // websockets does.
+            options: ClientOptions::default().config(
+                Config::default()
+                    .keepalive_interval(Some(DEFAULT_KEEPALIVE))
+                    .keepalive_timeout(DEFAULT_KEEPALIVE),
+            ),
             event_loop: None,
             resolver: None,
             proxy: ProxyChoice::Direct,

@@ -222,6 +222,11 @@ impl<H: Handler> Dispatch<H> {
         None
     }
 
+    /// `terminate` was called: only `on_terminate` is still to come.
+    fn terminated(&self) -> bool {
+        self.ws.inner.terminated.load(Ordering::Acquire)
+    }
+
     /// The message as the data type wants it.
     fn data(&self, message: Message) -> Result<Data, Error> {
         Ok(match (self.ws.inner.data_type, message) {
@@ -273,10 +278,8 @@ impl<H: Handler> ws_mio::Handler for Dispatch<H> {
                     }
                 }
             }
-            ws_mio::Event::Ping(payload) => {
-                if !self.ws.inner.terminated.load(Ordering::Acquire) {
-                    self.call(false, |h, ws| h.on_ping(ws, &payload));
-                }
+            ws_mio::Event::Ping(payload) if !self.terminated() => {
+                self.call(false, |h, ws| h.on_ping(ws, &payload));
             }
             ws_mio::Event::Pong(payload) => {
                 let rtt = self.round_trip(conn, &payload);
@@ -289,15 +292,14 @@ impl<H: Handler> ws_mio::Handler for Dispatch<H> {
                     self.call(false, |h, ws| h.on_pong(ws, &event));
                 }
             }
-            ws_mio::Event::Drain => {
-                if !self.ws.inner.terminated.load(Ordering::Acquire) {
-                    self.call(false, |h, ws| h.on_drain(ws));
-                }
-            }
+            ws_mio::Event::Drain if !self.terminated() => self.call(false, |h, ws| h.on_drain(ws)),
             ws_mio::Event::Error(e) => self.failed(e),
             ws_mio::Event::Closed(closed) => {
                 self.ended(closed.code.0, closed.reason, closed.was_clean);
             }
+            // After `terminate`, or an event of a later ws-mio that the 4D
+            // API has no callback for.
+            _ => {}
         }
     }
 }

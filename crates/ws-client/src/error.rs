@@ -342,6 +342,8 @@ fn push_connection_causes(error: &ws_mio::Error, stack: &mut Vec<ErrorItem>) {
             };
             stack.push(ErrorItem::new("ws-proto", code, p.to_string()));
         }
+        // An error of a later ws-mio: its message, with no code of its own.
+        _ => stack.push(ErrorItem::new(error.component(), 0, error.to_string())),
     }
 }
 

@@ -27,6 +27,7 @@ use crate::error::{Error, ErrorItem};
 #[derive(Debug)]
 #[cfg_attr(feature = "json", derive(Serialize))]
 #[cfg_attr(feature = "json", serde(tag = "type", rename_all = "lowercase"))]
+#[non_exhaustive]
 pub enum Event<'a> {
     /// See [`OpenEvent`].
     Open(&'a OpenEvent),
@@ -81,11 +82,14 @@ impl OpenEvent {
 ///         Data::Text(text) => text.to_string(),
 ///         Data::Blob(bytes) => format!("{} bytes", bytes.len()),
 ///         Data::Object(value) => value["price"].to_string(),
+///         // `Data` is `#[non_exhaustive]`: a later data type may come.
+///         _ => String::new(),
 ///     }
 /// }
 /// assert_eq!(show(&Data::Object(serde_json::json!({"price": 1.5}))), "1.5");
 /// ```
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Data {
     /// A text message (data type "text"), UTF-8 checked; it derefs to
     /// `&str` and holds the received bytes without a copy.

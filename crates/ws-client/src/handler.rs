@@ -19,6 +19,7 @@ use ws_proto::Headers;
 /// assert!("json".parse::<DataType>().is_err());
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DataType {
     /// Text messages as text, binary messages as bytes. The default.
     #[default]

@@ -38,6 +38,7 @@ thread_local! {
 /// assert_eq!(ws_client::Status::Connected.to_string(), "Connected");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Status {
     /// The connection or its opening handshake is under way.
     Connecting,

@@ -1,276 +1,67 @@
-//! From the URL given to `WebSocket::new` to what the handshake needs.
+//! From the URL given to `WebSocket::new` to what the handshake needs: the
+//! URL is ws-proto's [`WsUrl`] (one parser for ws-client and ws-tokio);
+//! what is this crate's own is where to connect.
 
 use std::net::SocketAddr;
-use ws_mio::Resolver;
 
-use url::{Host, Url};
+use ws_mio::Resolver;
+use ws_proto::{UrlError, WsUrl};
 
 use crate::error::Error;
 
+pub(crate) use ws_proto::without_credentials;
+
 /// A usable `ws://` or `wss://` URL, taken apart.
-#[derive(Debug)]
-pub(crate) struct Target {
-    pub(crate) secure: bool,
-    /// The host as the handshake and TLS name it: a lowercase (punycode)
-    /// domain, or an IP address without brackets.
-    pub(crate) host: String,
-    /// Set when the host is an IP literal: nothing to resolve.
-    pub(crate) ip: Option<std::net::IpAddr>,
-    pub(crate) port: u16,
-    /// Path and query, as sent in the request line.
-    pub(crate) resource: String,
-    /// A `ws+unix://` URL: the Unix domain socket to connect to.
-    pub(crate) unix: Option<std::path::PathBuf>,
-    /// `user:password@` in the URL, percent-decoded: sent as
-    /// `Authorization: Basic`, as Python websockets does.
-    pub(crate) credentials: Option<(String, String)>,
-}
+pub(crate) type Target = WsUrl;
 
-impl Target {
-    /// Parses and checks `url`. Refuses what cannot be a WebSocket
-    /// endpoint (RFC 6455 section 3): another scheme, no host, a fragment,
-    /// a bad port. Credentials (`ws://user:password@host/`) are kept aside,
-    /// to be sent as `Authorization: Basic`.
-    pub(crate) fn parse(url: &str) -> Result<Self, Error> {
-        let invalid = |reason: &str| Error::InvalidUrl {
-            url: without_credentials(url).into_owned(),
-            reason: reason.to_owned(),
-        };
-        if let Some(target) = Self::parse_unix(url.trim()) {
-            return target.map_err(&invalid);
+impl From<UrlError> for Error {
+    fn from(e: UrlError) -> Self {
+        Error::InvalidUrl {
+            url: e.url,
+            reason: e.reason,
         }
-        let parsed = Url::parse(url.trim()).map_err(|e| invalid(&e.to_string()))?;
-        let secure = match parsed.scheme() {
-            "ws" => false,
-            "wss" => true,
-            other => {
-                return Err(invalid(&format!(
-                    "the scheme must be ws or wss, not {other:?}"
-                )));
-            }
-        };
-        if parsed.fragment().is_some() {
-            return Err(invalid("a WebSocket URL cannot have a #fragment"));
-        }
-        let credentials = if parsed.username().is_empty() && parsed.password().is_none() {
-            None
-        } else {
-            let user = percent_decode(parsed.username())
-                .ok_or_else(|| invalid("the user name is not UTF-8 once decoded"))?;
-            let password = percent_decode(parsed.password().unwrap_or(""))
-                .ok_or_else(|| invalid("the password is not UTF-8 once decoded"))?;
-            if user.contains(':') {
-                return Err(invalid(
-                    "a user name with ':' cannot be sent with Basic authentication",
-                ));
-            }
-            Some((user, password))
-        };
-        let (host, ip) = match parsed.host() {
-            Some(Host::Domain(d)) if !d.is_empty() => (d.to_owned(), None),
-            Some(Host::Ipv4(ip)) => (ip.to_string(), Some(ip.into())),
-            Some(Host::Ipv6(ip)) => (ip.to_string(), Some(ip.into())),
-            _ => return Err(invalid("no host")),
-        };
-        // `port_or_known_default` knows 80 and 443 for ws and wss; an
-        // explicit port 0 cannot be connected to.
-        let port = parsed
-            .port_or_known_default()
-            .ok_or_else(|| invalid("no port"))?;
-        if port == 0 {
-            return Err(invalid("port 0 cannot be connected to"));
-        }
-        let mut resource = parsed.path().to_owned();
-        if resource.is_empty() {
-            resource.push('/');
-        }
-        if let Some(query) = parsed.query() {
-            resource.push('?');
-            resource.push_str(query);
-        }
-        Ok(Self {
-            secure,
-            host,
-            ip,
-            port,
-            resource,
-            unix: None,
-            credentials,
-        })
-    }
-
-    /// `ws+unix:///path/to.sock` or `ws+unix:///path/to.sock:/resource?query`
-    /// (the form of Node's `ws`; `wss+unix://` for TLS over the socket):
-    /// `None` for any other scheme. The handshake's `Host` is `localhost`.
-    fn parse_unix(url: &str) -> Option<Result<Self, &'static str>> {
-        let (secure, rest) = if let Some(rest) = url.strip_prefix("ws+unix://") {
-            (false, rest)
-        } else {
-            (true, url.strip_prefix("wss+unix://")?)
-        };
-        Some(Self::unix_parts(secure, rest))
-    }
-
-    fn unix_parts(secure: bool, rest: &str) -> Result<Self, &'static str> {
-        let (path, resource) = match rest.split_once(':') {
-            Some((path, resource)) => (path, resource),
-            None => (rest, "/"),
-        };
-        if path.is_empty() {
-            return Err("no socket path: ws+unix:///path/to.sock[:/resource]");
-        }
-        if !resource.starts_with('/') {
-            return Err("the resource after the socket path must start with '/'");
-        }
-        if resource.contains('#') {
-            return Err("a WebSocket URL cannot have a #fragment");
-        }
-        if resource.bytes().any(|b| !b.is_ascii_graphic()) {
-            return Err("the resource must be printable ASCII (percent-encode the rest)");
-        }
-        Ok(Self {
-            secure,
-            host: "localhost".to_owned(),
-            ip: None,
-            port: if secure { 443 } else { 80 },
-            resource: resource.to_owned(),
-            unix: Some(path.into()),
-            credentials: None,
-        })
-    }
-
-    /// The addresses to try, in order: the IP literal, or what `resolve`
-    /// (by default the system resolver) answers for the host.
-    pub(crate) fn addresses(&self, resolve: Option<&Resolver>) -> Result<Vec<SocketAddr>, Error> {
-        if let Some(ip) = self.ip {
-            return Ok(vec![SocketAddr::new(ip, self.port)]);
-        }
-        Resolver::lookup(resolve, &self.host, self.port).map_err(|error| Error::Resolve {
-            host: self.host.clone(),
-            error,
-        })
     }
 }
 
-/// `%XX`-decodes `s` (RFC 3986 section 2.1); `None` if the result is not
-/// UTF-8. Malformed escapes are kept as they are, as browsers do.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
+/// The addresses to try, in order: the IP literal, or what `resolve` (by
+/// default the system resolver) answers for the host.
+pub(crate) fn addresses(
+    target: &Target,
+    resolve: Option<&Resolver>,
+) -> Result<Vec<SocketAddr>, Error> {
+    if let Some(ip) = target.ip {
+        return Ok(vec![SocketAddr::new(ip, target.port)]);
     }
-    String::from_utf8(out).ok()
-}
-
-/// `url` with any `user:password@` taken out, for showing it (errors,
-/// `Debug`, `WebSocket::url`).
-pub(crate) fn without_credentials(url: &str) -> std::borrow::Cow<'_, str> {
-    let Some(scheme_end) = url.find("://") else {
-        return url.into();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}{}", &url[..scheme_end + 3], &rest[at + 1..]).into(),
-        None => url.into(),
-    }
+    Resolver::lookup(resolve, &target.host, target.port).map_err(|error| Error::Resolve {
+        host: target.host.clone(),
+        error,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ok(url: &str) -> Target {
-        Target::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"))
-    }
-
-    fn refused(url: &str) -> String {
-        match Target::parse(url) {
-            Err(Error::InvalidUrl { reason, .. }) => reason,
-            other => panic!("{url}: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn default_ports_paths_and_queries() {
-        let t = ok("ws://example.com");
-        assert_eq!((t.secure, t.port, t.resource.as_str()), (false, 80, "/"));
-        let t = ok("wss://Example.COM/chat?room=1&x=%20y");
-        assert_eq!((t.secure, t.port), (true, 443));
-        assert_eq!(t.host, "example.com");
-        assert_eq!(t.resource, "/chat?room=1&x=%20y");
-        let t = ok("ws://example.com:9001/a/b");
-        assert_eq!((t.port, t.resource.as_str()), (9001, "/a/b"));
-    }
-
-    #[test]
-    fn unix_socket_urls() {
-        let t = ok("ws+unix:///run/gw.sock");
-        assert_eq!(
-            t.unix.as_deref(),
-            Some(std::path::Path::new("/run/gw.sock"))
-        );
-        assert_eq!(
-            (t.secure, t.host.as_str(), t.resource.as_str()),
-            (false, "localhost", "/")
-        );
-        let t = ok("wss+unix:///tmp/a.sock:/feed?x=1");
-        assert_eq!(t.unix.as_deref(), Some(std::path::Path::new("/tmp/a.sock")));
-        assert_eq!((t.secure, t.resource.as_str()), (true, "/feed?x=1"));
-        assert!(refused("ws+unix://").contains("no socket path"));
-        assert!(refused("ws+unix:///a.sock:feed").contains("start with '/'"));
-        assert!(refused("ws+unix:///a.sock:/x#y").contains("fragment"));
-    }
-
     #[test]
     fn ip_literals_need_no_resolving() {
-        let t = ok("ws://[::1]:9001/");
-        assert_eq!(t.host, "::1");
+        let t = Target::parse("ws://[::1]:9001/").unwrap();
         assert_eq!(
-            t.addresses(None).unwrap(),
+            addresses(&t, None).unwrap(),
             vec!["[::1]:9001".parse().unwrap()]
         );
-        let t = ok("ws://127.0.0.1:1234");
-        assert_eq!(t.addresses(None).unwrap()[0].port(), 1234);
+        let t = Target::parse("ws://127.0.0.1:1234").unwrap();
+        assert_eq!(addresses(&t, None).unwrap()[0].port(), 1234);
     }
 
     #[test]
-    fn international_names_become_punycode() {
-        assert_eq!(ok("ws://bücher.example/").host, "xn--bcher-kva.example");
-    }
-
-    #[test]
-    fn unusable_urls_are_refused_with_a_reason() {
-        assert!(refused("http://example.com/").contains("scheme"));
-        assert!(refused("ws://example.com/#frag").contains("fragment"));
-        assert!(refused("ws://example.com/#").contains("fragment"));
-        let t = ok("ws://us%65r:p%40ss@example.com/");
-        assert_eq!(t.credentials, Some(("user".into(), "p@ss".into())));
-        assert!(refused("ws://a%3Ab:pw@example.com/").contains("':'"));
-        assert_eq!(without_credentials("wss://u:p@h:1/x@y"), "wss://h:1/x@y");
-        assert_eq!(without_credentials("ws://h/"), "ws://h/");
-        assert!(refused("ws://example.com:99999/").contains("port"));
-        assert!(refused("ws://example.com:0/").contains("port 0"));
-        refused("ws://:80/");
-        refused("ws://");
-        refused("not a url");
-        refused("");
-        refused("ws://exa mple.com/");
+    fn a_refused_url_is_invalid_url_without_credentials() {
+        let e = Error::from(Target::parse("http://u:pw@example.com/").unwrap_err());
+        match e {
+            Error::InvalidUrl { url, reason } => {
+                assert_eq!(url, "http://example.com/");
+                assert!(reason.contains("scheme"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

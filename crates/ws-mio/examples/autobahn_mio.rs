@@ -22,15 +22,10 @@ struct Suite {
 
 fn options() -> ClientOptions {
     // Autobahn's 9.* cases send messages of up to 16 MiB.
-    let config = ws_proto::Config {
-        max_message_size: 64 << 20,
-        max_frame_size: 64 << 20,
-        ..Default::default()
-    };
-    ClientOptions {
-        config,
-        ..Default::default()
-    }
+    let config = ws_proto::Config::default()
+        .max_message_size(64 << 20)
+        .max_frame_size(64 << 20);
+    ClientOptions::default().config(config)
 }
 
 /// Runs case `case` (1-based); after the last, asks for the reports.

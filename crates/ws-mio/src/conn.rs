@@ -422,6 +422,7 @@ impl ws_proto::KeySource for ThreadCsprng {
 
 /// What happened on a connection, as a [`Handler`] sees it.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Event {
     /// The opening handshake succeeded.
     Open(ws_proto::Open),

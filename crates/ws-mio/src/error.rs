@@ -11,6 +11,7 @@ use rustls::{CertificateError, Error as TlsError};
 /// before [`Event::Closed`](crate::Event::Closed); or returned by a call that
 /// could not start at all.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Error {
     /// The handshake request is invalid (bad header, host, resource...).
     Request(ws_proto::RequestError),

@@ -16,6 +16,7 @@ use ws_proto::proxy::ProxyUrl;
 /// (feature `webpki-roots`, on by default), else `System` (feature
 /// `native-roots`), else `Empty`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Roots {
     /// Mozilla's root store, compiled in (webpki-roots; feature
     /// `webpki-roots`, on by default). The default when it is built in.
@@ -44,6 +45,7 @@ pub enum Roots {
 /// of settings and shared by every connection made with it, so a reconnect
 /// resumes the TLS session.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct TlsOptions {
     /// The base trust store.
     pub roots: Roots,
@@ -78,6 +80,56 @@ pub struct TlsOptions {
     #[cfg(feature = "danger-accept-invalid-certs")]
     #[cfg_attr(docsrs, doc(cfg(feature = "danger-accept-invalid-certs")))]
     pub danger_accept_invalid_certs: bool,
+}
+
+/// Chaining setters: `TlsOptions` is `#[non_exhaustive]` (a new setting is
+/// not a breaking change), so build one from its default and set what
+/// differs, as in `TlsOptions::default().roots(..)`; or set its public
+/// fields on a mutable value.
+impl TlsOptions {
+    /// Sets [`roots`](Self::roots).
+    #[must_use]
+    pub fn roots(mut self, roots: Roots) -> Self {
+        self.roots = roots;
+        self
+    }
+
+    /// Sets [`extra_ca_files`](Self::extra_ca_files).
+    #[must_use]
+    pub fn extra_ca_files(mut self, extra_ca_files: Vec<PathBuf>) -> Self {
+        self.extra_ca_files = extra_ca_files;
+        self
+    }
+
+    /// Sets [`extra_ca_der`](Self::extra_ca_der).
+    #[must_use]
+    pub fn extra_ca_der(mut self, extra_ca_der: Vec<Vec<u8>>) -> Self {
+        self.extra_ca_der = extra_ca_der;
+        self
+    }
+
+    /// Sets [`client_auth`](Self::client_auth).
+    #[must_use]
+    pub fn client_auth(mut self, client_auth: Option<ClientIdentity>) -> Self {
+        self.client_auth = client_auth;
+        self
+    }
+
+    #[cfg(feature = "tls")]
+    /// Sets [`config`](Self::config).
+    #[must_use]
+    pub fn config(mut self, config: Option<Arc<rustls::ClientConfig>>) -> Self {
+        self.config = config;
+        self
+    }
+
+    #[cfg(feature = "danger-accept-invalid-certs")]
+    /// Sets [`danger_accept_invalid_certs`](Self::danger_accept_invalid_certs).
+    #[must_use]
+    pub fn danger_accept_invalid_certs(mut self, danger_accept_invalid_certs: bool) -> Self {
+        self.danger_accept_invalid_certs = danger_accept_invalid_certs;
+        self
+    }
 }
 
 /// A client certificate chain and its private key (mutual TLS).
@@ -121,6 +173,7 @@ impl std::fmt::Debug for ClientIdentity {
 
 /// Settings of a client connection.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ClientOptions {
     /// The protocol's limits and timers.
     pub config: ws_proto::Config,
@@ -149,6 +202,68 @@ pub struct ClientOptions {
     /// on the loop's resolver thread (so it may block). `None` (the
     /// default): the system resolver.
     pub resolver: Option<Resolver>,
+}
+
+/// Chaining setters: `ClientOptions` is `#[non_exhaustive]` (a new setting is
+/// not a breaking change), so build one from its default and set what
+/// differs, as in `ClientOptions::default().config(..)`; or set its public
+/// fields on a mutable value.
+impl ClientOptions {
+    /// Sets [`config`](Self::config).
+    #[must_use]
+    pub fn config(mut self, config: ws_proto::Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets [`connect_timeout`](Self::connect_timeout).
+    #[must_use]
+    pub fn connect_timeout(mut self, connect_timeout: Duration) -> Self {
+        self.connect_timeout = connect_timeout;
+        self
+    }
+
+    /// Sets [`nodelay`](Self::nodelay).
+    #[must_use]
+    pub fn nodelay(mut self, nodelay: bool) -> Self {
+        self.nodelay = nodelay;
+        self
+    }
+
+    /// Sets [`tls`](Self::tls).
+    #[must_use]
+    pub fn tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Sets [`proxy`](Self::proxy).
+    #[must_use]
+    pub fn proxy(mut self, proxy: Option<ProxyUrl>) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// Sets [`proxy_timeout`](Self::proxy_timeout).
+    #[must_use]
+    pub fn proxy_timeout(mut self, proxy_timeout: Duration) -> Self {
+        self.proxy_timeout = proxy_timeout;
+        self
+    }
+
+    /// Sets [`delay`](Self::delay).
+    #[must_use]
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// Sets [`resolver`](Self::resolver).
+    #[must_use]
+    pub fn resolver(mut self, resolver: Option<Resolver>) -> Self {
+        self.resolver = resolver;
+        self
+    }
 }
 
 /// A host-name resolver of the caller's: a name and a port in, the
@@ -232,6 +347,7 @@ impl Default for ClientOptions {
 
 /// Settings of a listener and the connections it accepts.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct ServerOptions {
     /// The protocol's limits and timers.
     pub config: ws_proto::Config,
@@ -241,4 +357,32 @@ pub struct ServerOptions {
     #[cfg(feature = "tls")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// Chaining setters: `ServerOptions` is `#[non_exhaustive]` (a new setting is
+/// not a breaking change), so build one from its default and set what
+/// differs, as in `ServerOptions::default().config(..)`; or set its public
+/// fields on a mutable value.
+impl ServerOptions {
+    /// Sets [`config`](Self::config).
+    #[must_use]
+    pub fn config(mut self, config: ws_proto::Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets [`server`](Self::server).
+    #[must_use]
+    pub fn server(mut self, server: ws_proto::ServerConfig) -> Self {
+        self.server = server;
+        self
+    }
+
+    #[cfg(feature = "tls")]
+    /// Sets [`tls`](Self::tls).
+    #[must_use]
+    pub fn tls(mut self, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
+        self.tls = tls;
+        self
+    }
 }

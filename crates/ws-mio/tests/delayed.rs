@@ -16,10 +16,7 @@ use ws_mio::{ClientOptions, Conn, Error, Event, EventLoop, Resolver, ServerOptio
 use ws_proto::{ClientRequest, CloseCode, State};
 
 fn delayed(delay: Duration) -> ClientOptions {
-    ClientOptions {
-        delay,
-        ..ClientOptions::default()
-    }
+    ClientOptions::default().delay(delay)
 }
 
 #[test]
@@ -103,10 +100,7 @@ fn the_callers_resolver_is_used_on_the_resolver_thread() {
         Ok(vec![SocketAddr::from(([127, 0, 0, 1], asked))])
     });
     let request = ClientRequest::new("feed.example.test", port, "/");
-    let options = ClientOptions {
-        resolver: Some(resolver),
-        ..delayed(Duration::from_millis(50))
-    };
+    let options = delayed(Duration::from_millis(50)).resolver(Some(resolver));
     let (conn, rx) = connect(&client.handle, &request, options, |_| {});
     expect(&rx, Seen::Open);
     assert_eq!(calls.load(Ordering::Relaxed), 1);
@@ -121,10 +115,7 @@ fn a_resolver_error_is_the_connections_error() {
     let client = client_loop();
     let resolver = Resolver::new(|_, _| Err(std::io::Error::other("no such feed")));
     let request = ClientRequest::new("feed.example.test", 80, "/");
-    let options = ClientOptions {
-        resolver: Some(resolver),
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions::default().resolver(Some(resolver));
     let (_conn, rx) = connect(&client.handle, &request, options, |_| {});
     match next(&rx, "the resolve error") {
         Seen::Error { message, .. } => assert!(message.contains("no such feed"), "{message}"),

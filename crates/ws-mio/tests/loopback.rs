@@ -33,6 +33,7 @@ fn describe(event: &Event) -> String {
         Event::Drain => "drain".into(),
         Event::Error(e) => format!("error {e}"),
         Event::Closed(c) => format!("closed {} {:?} clean={}", c.code.0, c.reason, c.was_clean),
+        other => format!("{other:?}"),
     }
 }
 
@@ -44,13 +45,8 @@ fn client(
     let client = client_loop();
     let (tx, rx) = mpsc::channel();
     let request = ClientRequest::new(addr.ip().to_string(), addr.port(), "/");
-    let options = ClientOptions {
-        config: ws_proto::Config {
-            max_message_size: 64 << 20,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let options =
+        ClientOptions::default().config(ws_proto::Config::default().max_message_size(64 << 20));
     let conn = client
         .handle
         .connect(&request, options, move |conn: &Conn, event: Event| {

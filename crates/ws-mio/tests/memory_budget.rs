@@ -33,10 +33,7 @@ fn budget_server(
     let mut event_loop = EventLoop::new().unwrap();
     event_loop.set_memory_budget(Some(budget));
     let (tx, rx) = mpsc::channel();
-    let options = ServerOptions {
-        config,
-        ..Default::default()
-    };
+    let options = ServerOptions::default().config(config);
     let addr = event_loop
         .listen("127.0.0.1:0".parse().unwrap(), options, move || {
             let tx = tx.clone();
@@ -54,11 +51,9 @@ fn budget_server(
 #[test]
 fn the_connection_that_passes_the_budget_is_failed_with_1013_and_the_others_go_on() {
     let budget = 3 << 20;
-    let config = Config {
-        max_message_size: 16 << 20,
-        max_frame_size: 1 << 20,
-        ..Config::default()
-    };
+    let config = Config::default()
+        .max_message_size(16 << 20)
+        .max_frame_size(1 << 20);
     let (addr, server, events) = budget_server(budget, config);
 
     // A well-behaved client, open before and after.
@@ -174,13 +169,8 @@ fn a_failed_connection_closes_its_transport_once_the_close_frame_is_out() {
         Ok(drain_until_eof(stream, Instant::now() + DEADLINE))
     });
     let client = common::client_loop();
-    let options = ClientOptions {
-        config: Config {
-            close_timeout: Some(Duration::from_secs(120)),
-            ..Config::default()
-        },
-        ..Default::default()
-    };
+    let options = ClientOptions::default()
+        .config(Config::default().close_timeout(Some(Duration::from_secs(120))));
     let request = ClientRequest::new("127.0.0.1", addr.port(), "/");
     let (_conn, events) = common::connect(&client.handle, &request, options, |_| {});
     expect(&events, Seen::Open);

@@ -29,11 +29,9 @@ const GENEROUS: Duration = Duration::from_secs(10);
 
 /// Options that go through `proxy`.
 fn via(proxy: &str) -> ClientOptions {
-    ClientOptions {
-        proxy: Some(ProxyUrl::parse(proxy).expect("a proxy URL")),
-        proxy_timeout: Duration::from_millis(500),
-        ..ClientOptions::default()
-    }
+    ClientOptions::default()
+        .proxy(Some(ProxyUrl::parse(proxy).expect("a proxy URL")))
+        .proxy_timeout(Duration::from_millis(500))
 }
 
 /// A connection to `ws://target.example:80/` through `proxy` on `client`.

@@ -30,13 +30,8 @@ fn a_peer_that_stops_reading_fills_the_write_buffer_to_its_limit_and_no_further(
     let (addr, server) = deaf_server();
     let client = client_loop();
     let limit = 4 << 20;
-    let options = ClientOptions {
-        config: ws_proto::Config {
-            max_write_buffer: limit,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let options =
+        ClientOptions::default().config(ws_proto::Config::default().max_write_buffer(limit));
     let (tx, rx) = mpsc::channel();
     let request = ClientRequest::new("127.0.0.1", addr.port(), "/");
     let conn = client

@@ -113,24 +113,15 @@ fn tls_over_a_unix_socket() {
     )
     .expect("server TLS configuration");
     let path = SocketPath::new();
-    let server = unix_echo_server(
-        &path,
-        ServerOptions {
-            tls: Some(tls),
-            ..ServerOptions::default()
-        },
-    );
+    let server = unix_echo_server(&path, ServerOptions::default().tls(Some(tls)));
     let client = client_loop();
     // The request's host is the name TLS verifies: the socket has none.
     let request = ClientRequest::new("gateway.local", 443, "/").secure(true);
-    let options = ClientOptions {
-        tls: ws_mio::TlsOptions {
-            roots: ws_mio::Roots::Empty,
-            extra_ca_der: vec![cert.der().to_vec()],
-            ..ws_mio::TlsOptions::default()
-        },
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions::default().tls(
+        ws_mio::TlsOptions::default()
+            .roots(ws_mio::Roots::Empty)
+            .extra_ca_der(vec![cert.der().to_vec()]),
+    );
     let (conn, rx) = connect_unix(&client, &path, &request, options);
     expect(&rx, Seen::Open);
     echo_and_close(&conn, &rx);

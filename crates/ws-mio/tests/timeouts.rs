@@ -274,10 +274,7 @@ fn connect_timeout_is_honoured_when_the_backlog_is_full() {
     }
     println!("accept queue full after {} connections", fill.len());
     let client = client_loop();
-    let mut options = ClientOptions {
-        connect_timeout: Duration::from_millis(500),
-        ..Default::default()
-    };
+    let mut options = ClientOptions::default().connect_timeout(Duration::from_millis(500));
     // Only the connect timeout may fire.
     options.config.handshake_timeout = Some(Duration::from_secs(120));
     let request = ClientRequest::new("127.0.0.1", addr.port(), "/");
@@ -288,10 +285,7 @@ fn connect_timeout_is_honoured_when_the_backlog_is_full() {
 
     // The same, with the opening handshake timer shorter than the connect
     // timeout: it fires while the TCP connect is still pending.
-    let mut options = ClientOptions {
-        connect_timeout: Duration::from_secs(120),
-        ..Default::default()
-    };
+    let mut options = ClientOptions::default().connect_timeout(Duration::from_secs(120));
     options.config.handshake_timeout = Some(Duration::from_millis(500));
     let (_conn, rx) = connect(&client.handle, &request, options, |conn| {
         panic!("connected through a full backlog: {conn:?}")

@@ -82,32 +82,21 @@ fn tls_server(
 ) {
     let tls = ws_mio::server_config_from_pem(id.cert_pem.as_bytes(), id.key_pem.as_bytes())
         .expect("server TLS configuration");
-    echo_server(
-        ServerOptions {
-            config,
-            tls: Some(tls),
-            ..Default::default()
-        },
-        true,
-    )
+    echo_server(ServerOptions::default().config(config).tls(Some(tls)), true)
 }
 
 /// Trust only the certificate in `file` (PEM).
 fn trust_file(file: &TempFile) -> TlsOptions {
-    TlsOptions {
-        roots: Roots::Empty,
-        extra_ca_files: vec![file.0.clone()],
-        ..Default::default()
-    }
+    TlsOptions::default()
+        .roots(Roots::Empty)
+        .extra_ca_files(vec![file.0.clone()])
 }
 
 /// Trust only `id`'s certificate, given as DER bytes.
 fn trust_der(id: &Identity) -> TlsOptions {
-    TlsOptions {
-        roots: Roots::Empty,
-        extra_ca_der: vec![id.cert_der.clone()],
-        ..Default::default()
-    }
+    TlsOptions::default()
+        .roots(Roots::Empty)
+        .extra_ca_der(vec![id.cert_der.clone()])
 }
 
 /// Valid UTF-8 of exactly `len` bytes mixing 1- to 4-byte characters, so
@@ -152,10 +141,7 @@ fn echo_everything(trust: Trust) {
     };
     let (addr, server, server_rx) = tls_server(&id, Config::default());
     let client = client_loop();
-    let options = ClientOptions {
-        tls,
-        ..Default::default()
-    };
+    let options = ClientOptions::default().tls(tls);
     let request = ClientRequest::new("localhost", addr.port(), "/").secure(true);
 
     let big_text = mixed_text(16 << 20);
@@ -238,10 +224,7 @@ fn tls_to_an_ip_address_matches_the_ip_san() {
     let id = identity(&["localhost", "127.0.0.1"]);
     let (addr, server, server_rx) = tls_server(&id, Config::default());
     let client = client_loop();
-    let options = ClientOptions {
-        tls: trust_der(&id),
-        ..Default::default()
-    };
+    let options = ClientOptions::default().tls(trust_der(&id));
     let request = ClientRequest::new("127.0.0.1", addr.port(), "/").secure(true);
     let (conn, rx) = connect(&client.handle, &request, options, |conn| {
         conn.send_text("over an IP").unwrap();
@@ -264,22 +247,18 @@ fn tls_to_an_ip_address_matches_the_ip_san() {
 #[test]
 fn fragmented_messages_over_tls() {
     let id = identity(&["localhost", "127.0.0.1"]);
-    let server_config = Config {
-        max_frame_size: 8192,
-        send_fragment_size: Some(4096),
-        ..Default::default()
-    };
+    let server_config = Config::default()
+        .max_frame_size(8192)
+        .send_fragment_size(Some(4096));
     let (addr, server, server_rx) = tls_server(&id, server_config);
     let client = client_loop();
-    let options = ClientOptions {
-        config: Config {
-            max_frame_size: 8192,
-            send_fragment_size: Some(1000),
-            ..Default::default()
-        },
-        tls: trust_der(&id),
-        ..Default::default()
-    };
+    let options = ClientOptions::default()
+        .config(
+            Config::default()
+                .max_frame_size(8192)
+                .send_fragment_size(Some(1000)),
+        )
+        .tls(trust_der(&id));
     let request = ClientRequest::new("localhost", addr.port(), "/").secure(true);
     let text = format!("x{}", mixed_text(100_000));
     let binary = random_bytes(100_001);
@@ -376,10 +355,7 @@ fn certificate_for_another_name_is_refused() {
     let id = identity(&["example.com"]);
     let (addr, server, server_rx) = tls_server(&id, Config::default());
     let client = client_loop();
-    let options = ClientOptions {
-        tls: trust_der(&id),
-        ..Default::default()
-    };
+    let options = ClientOptions::default().tls(trust_der(&id));
     let request = ClientRequest::new("localhost", addr.port(), "/").secure(true);
     let (_conn, rx) = connect(&client.handle, &request, options, |conn| {
         panic!("opened a connection to the wrong name: {conn:?}")
@@ -407,13 +383,7 @@ fn without_root_features_a_connect_needs_cas() {
         (Roots::WebPki, "`webpki-roots` feature"),
         (Roots::System, "`native-roots` feature"),
     ] {
-        let options = ClientOptions {
-            tls: TlsOptions {
-                roots,
-                ..TlsOptions::default()
-            },
-            ..ClientOptions::default()
-        };
+        let options = ClientOptions::default().tls(TlsOptions::default().roots(roots));
         let started =
             client
                 .handle
@@ -430,14 +400,10 @@ fn without_root_features_a_connect_needs_cas() {
 #[test]
 fn missing_ca_file_fails_at_connect() {
     let client = client_loop();
-    let options = ClientOptions {
-        tls: TlsOptions {
-            roots: Roots::Empty,
-            extra_ca_files: vec![std::env::temp_dir().join("ws-mio-no-such-ca-file.pem")],
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let options =
+        ClientOptions::default().tls(TlsOptions::default().roots(Roots::Empty).extra_ca_files(
+            vec![std::env::temp_dir().join("ws-mio-no-such-ca-file.pem")],
+        ));
     let request = ClientRequest::new("localhost", 9, "/").secure(true);
     match client
         .handle
@@ -463,10 +429,7 @@ fn tls_info_and_resumption_across_reconnects() {
     let request = ClientRequest::new("localhost", addr.port(), "/").secure(true);
     let mut infos = Vec::new();
     for _ in 0..2 {
-        let options = ClientOptions {
-            tls: trust_der(&id),
-            ..ClientOptions::default()
-        };
+        let options = ClientOptions::default().tls(trust_der(&id));
         let (conn, rx) = connect(&client.handle, &request, options, |_| {});
         expect(&rx, Seen::Open);
         // The server's session tickets follow its handshake: an echo makes
@@ -561,10 +524,7 @@ fn mtls_server(
         .with_single_cert(pki.server_chain.clone(), key)
         .expect("server config");
     echo_server(
-        ServerOptions {
-            tls: Some(std::sync::Arc::new(config)),
-            ..Default::default()
-        },
+        ServerOptions::default().tls(Some(std::sync::Arc::new(config))),
         false,
     )
 }
@@ -578,16 +538,13 @@ fn a_client_certificate_for_a_server_that_requires_one() {
     let (addr, server, _) = mtls_server(&pki);
     let client = client_loop();
     let request = ClientRequest::new("localhost", addr.port(), "/").secure(true);
-    let trust = || TlsOptions {
-        roots: Roots::Empty,
-        extra_ca_der: vec![pki.ca_der.clone()],
-        ..TlsOptions::default()
+    let trust = || {
+        TlsOptions::default()
+            .roots(Roots::Empty)
+            .extra_ca_der(vec![pki.ca_der.clone()])
     };
     // None: the server refuses the handshake.
-    let options = ClientOptions {
-        tls: trust(),
-        ..ClientOptions::default()
-    };
+    let options = ClientOptions::default().tls(trust());
     let (_conn, rx) = connect(&client.handle, &request, options, |_| {});
     match next(&rx, "the TLS refusal") {
         Seen::Error { component, message } => {
@@ -609,13 +566,7 @@ fn a_client_certificate_for_a_server_that_requires_one() {
     ] {
         let debug = format!("{identity:?}");
         assert!(!debug.contains("PRIVATE"), "{debug}");
-        let options = ClientOptions {
-            tls: TlsOptions {
-                client_auth: Some(identity),
-                ..trust()
-            },
-            ..ClientOptions::default()
-        };
+        let options = ClientOptions::default().tls(trust().client_auth(Some(identity)));
         let (conn, rx) = connect(&client.handle, &request, options, |_| {});
         expect(&rx, Seen::Open);
         conn.send_text("mutual").expect("send");
@@ -642,14 +593,11 @@ mod accept_invalid_certs {
     /// Options that trust nothing, with the flag as given: the two sets
     /// differ by the flag only.
     fn options(accept_invalid_certs: bool) -> ClientOptions {
-        ClientOptions {
-            tls: TlsOptions {
-                roots: Roots::Empty,
-                danger_accept_invalid_certs: accept_invalid_certs,
-                ..TlsOptions::default()
-            },
-            ..ClientOptions::default()
-        }
+        ClientOptions::default().tls(
+            TlsOptions::default()
+                .roots(Roots::Empty)
+                .danger_accept_invalid_certs(accept_invalid_certs),
+        )
     }
 
     /// A server config that shows `chain`, signs with `key` and only speaks
@@ -691,13 +639,7 @@ mod accept_invalid_certs {
         LoopThread,
         std::sync::mpsc::Receiver<Seen>,
     ) {
-        echo_server(
-            ServerOptions {
-                tls: Some(tls),
-                ..Default::default()
-            },
-            false,
-        )
+        echo_server(ServerOptions::default().tls(Some(tls)), false)
     }
 
     /// Connects with `options` and expects an echo.

@@ -34,11 +34,9 @@ fn run(
     let mut stream = TcpStream::connect((host, port))?;
     stream.set_nodelay(true)?;
     // Autobahn's 9.* cases send messages of up to 16 MiB.
-    let config = Config {
-        max_message_size: 64 << 20,
-        max_frame_size: 64 << 20,
-        ..Config::default()
-    };
+    let config = Config::default()
+        .max_message_size(64 << 20)
+        .max_frame_size(64 << 20);
     let request = ClientRequest::new(host, port, path);
     let mut conn = Connection::client(Instant::now(), config, &request, ws_proto::default_rng())?;
     blocking::drive(&mut stream, &mut conn, |conn, event| {

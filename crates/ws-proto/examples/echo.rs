@@ -120,6 +120,7 @@ fn main() -> Result<()> {
                 );
                 clean = c.was_clean;
             }
+            other => println!("{other:?}"),
         }
         if let Event::Message(_) = event {
             echoed += 1;

@@ -7,6 +7,7 @@ use crate::extension::DeflateConfig;
 /// Settings shared by both roles. `Config::default()` is safe against a
 /// hostile peer; raise a limit only where the application needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// Largest payload of a single received frame, in bytes. A frame that
     /// announces more is refused (close 1009) before any of its payload is
@@ -68,6 +69,110 @@ pub struct Config {
     /// `None`); it stays so that code setting it compiles under every
     /// feature set.
     pub deflate: Option<DeflateConfig>,
+}
+
+/// Chaining setters: `Config` is `#[non_exhaustive]` (a new setting is
+/// not a breaking change), so build one from its default and set what
+/// differs, as in `Config::default().max_frame_size(..)`; or set its public
+/// fields on a mutable value.
+impl Config {
+    /// Sets [`max_frame_size`](Self::max_frame_size).
+    #[must_use]
+    pub fn max_frame_size(mut self, max_frame_size: usize) -> Self {
+        self.max_frame_size = max_frame_size;
+        self
+    }
+
+    /// Sets [`max_message_size`](Self::max_message_size).
+    #[must_use]
+    pub fn max_message_size(mut self, max_message_size: usize) -> Self {
+        self.max_message_size = max_message_size;
+        self
+    }
+
+    /// Sets [`max_control_payload`](Self::max_control_payload).
+    #[must_use]
+    pub fn max_control_payload(mut self, max_control_payload: usize) -> Self {
+        self.max_control_payload = max_control_payload;
+        self
+    }
+
+    /// Sets [`max_handshake_size`](Self::max_handshake_size).
+    #[must_use]
+    pub fn max_handshake_size(mut self, max_handshake_size: usize) -> Self {
+        self.max_handshake_size = max_handshake_size;
+        self
+    }
+
+    /// Sets [`max_handshake_headers`](Self::max_handshake_headers).
+    #[must_use]
+    pub fn max_handshake_headers(mut self, max_handshake_headers: usize) -> Self {
+        self.max_handshake_headers = max_handshake_headers;
+        self
+    }
+
+    /// Sets [`send_fragment_size`](Self::send_fragment_size).
+    #[must_use]
+    pub fn send_fragment_size(mut self, send_fragment_size: Option<usize>) -> Self {
+        self.send_fragment_size = send_fragment_size;
+        self
+    }
+
+    /// Sets [`max_write_buffer`](Self::max_write_buffer).
+    #[must_use]
+    pub fn max_write_buffer(mut self, max_write_buffer: usize) -> Self {
+        self.max_write_buffer = max_write_buffer;
+        self
+    }
+
+    /// Sets [`auto_pong`](Self::auto_pong).
+    #[must_use]
+    pub fn auto_pong(mut self, auto_pong: bool) -> Self {
+        self.auto_pong = auto_pong;
+        self
+    }
+
+    /// Sets [`handshake_timeout`](Self::handshake_timeout).
+    #[must_use]
+    pub fn handshake_timeout(mut self, handshake_timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = handshake_timeout;
+        self
+    }
+
+    /// Sets [`close_timeout`](Self::close_timeout).
+    #[must_use]
+    pub fn close_timeout(mut self, close_timeout: Option<Duration>) -> Self {
+        self.close_timeout = close_timeout;
+        self
+    }
+
+    /// Sets [`drain_timeout`](Self::drain_timeout).
+    #[must_use]
+    pub fn drain_timeout(mut self, drain_timeout: Option<Duration>) -> Self {
+        self.drain_timeout = drain_timeout;
+        self
+    }
+
+    /// Sets [`keepalive_interval`](Self::keepalive_interval).
+    #[must_use]
+    pub fn keepalive_interval(mut self, keepalive_interval: Option<Duration>) -> Self {
+        self.keepalive_interval = keepalive_interval;
+        self
+    }
+
+    /// Sets [`keepalive_timeout`](Self::keepalive_timeout).
+    #[must_use]
+    pub fn keepalive_timeout(mut self, keepalive_timeout: Duration) -> Self {
+        self.keepalive_timeout = keepalive_timeout;
+        self
+    }
+
+    /// Sets [`deflate`](Self::deflate).
+    #[must_use]
+    pub fn deflate(mut self, deflate: Option<DeflateConfig>) -> Self {
+        self.deflate = deflate;
+        self
+    }
 }
 
 impl Default for Config {

@@ -21,6 +21,7 @@ use crate::handshake::Headers;
 /// [`Event::Error`](crate::Event::Error), and always followed by
 /// [`Event::Closed`](crate::Event::Closed).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// The opening handshake failed.
     Handshake(HandshakeError),
@@ -67,6 +68,7 @@ impl std::error::Error for Error {
 
 /// Which timer expired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TimeoutKind {
     /// The opening handshake did not finish within
     /// [`Config::handshake_timeout`](crate::Config::handshake_timeout).
@@ -95,6 +97,7 @@ impl fmt::Display for TimeoutKind {
 /// Each variant maps to the close code the connection is failed with
 /// ([`ProtocolError::close_code`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProtocolError {
     /// RSV1-3 set without a negotiated extension that defines them (5.2).
     ReservedBitsSet(u8),
@@ -246,6 +249,7 @@ impl std::error::Error for ProtocolError {}
 
 /// The opening handshake failed (RFC 6455 section 4).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HandshakeError {
     /// The server answered with a status other than 101. The caller can act on
     /// it (a 401 asks for credentials, a 3xx names another location).
@@ -341,6 +345,7 @@ impl std::error::Error for HandshakeError {}
 
 /// A handshake request the caller built cannot be sent. Nothing was sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RequestError {
     /// A header name that is not an HTTP token.
     InvalidHeaderName(String),
@@ -395,6 +400,7 @@ impl std::error::Error for RequestError {}
 
 /// A send or close command was refused. Nothing was queued.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SendError {
     /// The connection is not open (still connecting, closing or closed).
     NotOpen(State),

@@ -13,6 +13,7 @@ use crate::handshake::Headers;
 /// Order: at most one [`Event::Open`]; then messages, pings and pongs; then at
 /// most one [`Event::Error`]; then exactly one [`Event::Closed`], always last.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// The opening handshake succeeded; messages can be sent.
     Open(Open),

@@ -20,6 +20,7 @@
 //! | Feature   | Default | Enables |
 //! |-----------|---------|---------|
 //! | `deflate` | on      | permessage-deflate (RFC 7692) and its `flate2` (zlib-rs) dependency. |
+//! | `url`     | off     | [`WsUrl`]: a `ws://`, `wss://`, `ws+unix://` URL checked and taken apart (the `url` crate), what ws-client and ws-tokio start from. |
 //! | `http`    | off     | Conversions from and to the `http` crate's types: a [`ClientRequest`] from an `http::Request<()>`, [`Headers`] to and from an `http::HeaderMap`. |
 //!
 //! Without `deflate` the crate needs no compression library. The deflate
@@ -110,6 +111,8 @@ pub mod frame;
 pub mod handshake;
 mod key_source;
 pub mod proxy;
+#[cfg(feature = "url")]
+mod ws_url;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 pub use config::Config;
@@ -122,6 +125,8 @@ pub use extension::{DeflateConfig, DeflateParams};
 pub use frame::Utf8Bytes;
 pub use handshake::{ClientRequest, Headers, ServerConfig};
 pub use key_source::{DefaultKeySource, KeySource};
+#[cfg(feature = "url")]
+pub use ws_url::{UrlError, WsUrl, without_credentials};
 
 pub use bytes::Bytes;
 

@@ -81,10 +81,7 @@ fn a_ping_burst_from_a_peer_that_reads_gets_a_pong_per_ping() {
 #[test]
 fn application_pings_and_pongs_obey_the_write_buffer_limit() {
     let now = Instant::now();
-    let config = Config {
-        max_write_buffer: 1 << 20,
-        ..Config::default()
-    };
+    let config = Config::default().max_write_buffer(1 << 20);
     let mut client = open_client(now, config);
     while client.send_binary(&[0; 60_000]).is_ok() {}
     let before = client.buffered_amount();
@@ -134,11 +131,9 @@ fn a_peer_that_never_reads_holds_the_limit_and_the_slack_not_twice_the_limit() {
 #[test]
 fn an_unfinished_message_at_the_limit_holds_no_more_than_the_limit() {
     let now = Instant::now();
-    let config = Config {
-        max_message_size: 8 << 20,
-        max_frame_size: 1 << 20,
-        ..Config::default()
-    };
+    let config = Config::default()
+        .max_message_size(8 << 20)
+        .max_frame_size(1 << 20);
     let mut server = open_server(now, config.clone());
     // Fragments of 1 MiB - 1 (every size on the way up), never finished.
     let fragment = vec![3u8; (1 << 20) - 1];

@@ -76,7 +76,7 @@ proptest! {
         seed in any::<u64>(),
         client_sends in any::<bool>(),
     ) {
-        let config = Config { send_fragment_size: fragment, ..Config::default() };
+        let config = Config::default().send_fragment_size(fragment);
         let mut pair = Pair::open(seed, config, max_piece);
         for op in &ops {
             if client_sends { send(&mut pair.client, op) } else { send(&mut pair.server, op) }

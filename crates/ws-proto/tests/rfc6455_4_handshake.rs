@@ -145,10 +145,7 @@ fn s4_2_a_server_refuses_a_bad_request_with_400_and_fails() {
 #[test]
 fn s4_2_a_server_refuses_an_oversized_head() {
     let now = Instant::now();
-    let config = Config {
-        max_handshake_size: 256,
-        ..Config::default()
-    };
+    let config = Config::default().max_handshake_size(256);
     let mut server = Connection::server(now, config, ServerConfig::default());
     let mut r = rng(2);
     let long = format!("GET / HTTP/1.1\r\nX-Long: {}\r\n", "a".repeat(1000));
@@ -171,9 +168,8 @@ fn s4_pair_negotiates_a_subprotocol_and_the_server_sees_the_request() {
         .cookie("session", "abc")
         .cookie("theme", "dark");
     let mut client = Connection::client(now, Config::default(), &request, rng(3)).unwrap();
-    let server_config = ServerConfig {
-        subprotocols: vec!["v1.feed".into(), "v2.feed".into()],
-    };
+    let server_config =
+        ServerConfig::default().subprotocols(vec!["v1.feed".into(), "v2.feed".into()]);
     let mut server = Connection::server(now, Config::default(), server_config);
     let mut r = rng(4);
     let request_bytes = take_output(&mut client);

@@ -216,10 +216,7 @@ fn s5_4_a_new_message_inside_a_fragmented_one_fails_with_1002() {
 #[test]
 fn s5_4_outgoing_messages_are_fragmented_at_the_configured_size() {
     let now = Instant::now();
-    let config = Config {
-        send_fragment_size: Some(10),
-        ..Config::default()
-    };
+    let config = Config::default().send_fragment_size(Some(10));
     let mut client = open_client(now, config);
     let text = "0123456789abcdefghij€€€";
     client.send_text(text).unwrap();
@@ -247,10 +244,7 @@ fn s5_4_outgoing_messages_are_fragmented_at_the_configured_size() {
 
 #[test]
 fn s5_4_fragmented_messages_survive_a_pair_with_one_byte_reads() {
-    let config = Config {
-        send_fragment_size: Some(3),
-        ..Config::default()
-    };
+    let config = Config::default().send_fragment_size(Some(3));
     let mut pair = Pair::open(9, config, 1);
     pair.client
         .send_text("a message in many fragments, ünïcödé included")
@@ -303,10 +297,7 @@ fn s5_5_2_pings_are_answered_with_the_same_payload() {
 
 #[test]
 fn s5_5_2_auto_pong_can_be_turned_off() {
-    let config = Config {
-        auto_pong: false,
-        ..Config::default()
-    };
+    let config = Config::default().auto_pong(false);
     let now = Instant::now();
     let mut client = open_client(now, config);
     client.receive(now, &server_frame(true, OpCode::Ping, b"x"));
@@ -400,10 +391,7 @@ fn s5_6_empty_messages() {
 
 #[test]
 fn s10_4_a_frame_over_the_limit_fails_with_1009_before_its_payload_arrives() {
-    let config = Config {
-        max_frame_size: 1000,
-        ..Config::default()
-    };
+    let config = Config::default().max_frame_size(1000);
     let mut header = vec![0x82, 127];
     header.extend_from_slice(&(1u64 << 40).to_be_bytes()); // announces a terabyte
     let now = Instant::now();
@@ -439,10 +427,7 @@ fn s10_4_a_large_announced_frame_within_the_limit_is_not_reserved_up_front() {
 
 #[test]
 fn s10_4_a_message_over_the_limit_across_fragments_fails_with_1009() {
-    let config = Config {
-        max_message_size: 10,
-        ..Config::default()
-    };
+    let config = Config::default().max_message_size(10);
     let mut bytes = server_frame(false, OpCode::Binary, &[0; 6]);
     bytes.extend(server_frame(true, OpCode::Continuation, &[0; 6]));
     let (events, sent) = client_receives(&bytes, config);
@@ -458,10 +443,7 @@ fn s10_4_a_message_over_the_limit_across_fragments_fails_with_1009() {
 
 #[test]
 fn s10_4_a_control_payload_over_the_configured_limit_fails_with_1009() {
-    let config = Config {
-        max_control_payload: 8,
-        ..Config::default()
-    };
+    let config = Config::default().max_control_payload(8);
     let (events, sent) = client_receives(&server_frame(true, OpCode::Ping, &[0; 9]), config);
     assert_failed(
         &events,
@@ -473,10 +455,7 @@ fn s10_4_a_control_payload_over_the_configured_limit_fails_with_1009() {
 #[test]
 fn s10_4_the_write_buffer_limit_refuses_a_send_and_queues_nothing() {
     let now = Instant::now();
-    let config = Config {
-        max_write_buffer: 1000,
-        ..Config::default()
-    };
+    let config = Config::default().max_write_buffer(1000);
     let mut client = open_client(now, config);
     client.send_binary(&[0; 500]).unwrap();
     let before = client.buffered_amount();

@@ -369,10 +369,7 @@ fn s7_1_7_a_failed_connection_ends_once_its_close_frame_is_written() {
 #[test]
 fn s7_1_7_without_a_drain_timeout_a_failed_connection_waits_for_the_close_timeout() {
     let now = Instant::now();
-    let config = Config {
-        drain_timeout: None,
-        ..Config::default()
-    };
+    let config = Config::default().drain_timeout(None);
     let mut client = failed_client(now, config);
     client.handle_timeout(now + Duration::from_secs(4));
     assert_eq!(events(&mut client), []);

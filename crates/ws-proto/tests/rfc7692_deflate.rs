@@ -62,13 +62,13 @@ fn s7_1_the_offer_follows_the_config() {
             Some("permessage-deflate; client_max_window_bits"),
         ),
         (
-            Some(DeflateConfig {
-                client_max_window_bits: 12,
-                server_max_window_bits: 8,
-                client_no_context_takeover: true,
-                server_no_context_takeover: true,
-                ..DeflateConfig::default()
-            }),
+            Some(
+                DeflateConfig::default()
+                    .client_max_window_bits(12)
+                    .server_max_window_bits(8)
+                    .client_no_context_takeover(true)
+                    .server_no_context_takeover(true),
+            ),
             Some(
                 "permessage-deflate; client_max_window_bits=12; server_max_window_bits=8; \
                  client_no_context_takeover; server_no_context_takeover",
@@ -76,19 +76,16 @@ fn s7_1_the_offer_follows_the_config() {
         ),
         (
             // 8 for the window this side compresses with is read as 9.
-            Some(DeflateConfig {
-                client_max_window_bits: 8,
-                server_max_window_bits: 99,
-                ..DeflateConfig::default()
-            }),
+            Some(
+                DeflateConfig::default()
+                    .client_max_window_bits(8)
+                    .server_max_window_bits(99),
+            ),
             Some("permessage-deflate; client_max_window_bits=9"),
         ),
     ];
     for (deflate, expected) in cases {
-        let config = Config {
-            deflate,
-            ..Config::default()
-        };
+        let config = Config::default().deflate(deflate);
         let (_, offer, _) = client_answered(config, None);
         assert_eq!(offer.as_deref(), expected);
     }
@@ -98,19 +95,11 @@ fn s7_1_the_offer_follows_the_config() {
 
 #[test]
 fn s7_1_the_client_accepts_every_answer_the_rfc_allows() {
-    let limited = DeflateConfig {
-        client_max_window_bits: 12,
-        server_max_window_bits: 10,
-        ..DeflateConfig::default()
-    };
-    let wants_no_server_context = DeflateConfig {
-        server_no_context_takeover: true,
-        ..DeflateConfig::default()
-    };
-    let offers_no_client_context = DeflateConfig {
-        client_no_context_takeover: true,
-        ..DeflateConfig::default()
-    };
+    let limited = DeflateConfig::default()
+        .client_max_window_bits(12)
+        .server_max_window_bits(10);
+    let wants_no_server_context = DeflateConfig::default().server_no_context_takeover(true);
+    let offers_no_client_context = DeflateConfig::default().client_no_context_takeover(true);
     let d = DeflateConfig::default;
     let cases = [
         (d(), "permessage-deflate", params(15, 15, false, false)),
@@ -184,12 +173,10 @@ fn s7_1_a_declined_offer_opens_without_compression() {
 fn s7_1_the_client_fails_on_an_answer_it_did_not_ask_for_or_that_is_malformed() {
     let invalid = |why: &str| HandshakeError::InvalidExtension(why.to_owned());
     let unexpected = |name: &str| HandshakeError::UnexpectedExtension(name.to_owned());
-    let limited = DeflateConfig {
-        client_max_window_bits: 10,
-        server_max_window_bits: 10,
-        server_no_context_takeover: true,
-        ..DeflateConfig::default()
-    };
+    let limited = DeflateConfig::default()
+        .client_max_window_bits(10)
+        .server_max_window_bits(10)
+        .server_no_context_takeover(true);
     let d = DeflateConfig::default;
     let cases: Vec<(Option<DeflateConfig>, &str, HandshakeError)> = vec![
         (None, "permessage-deflate", unexpected("permessage-deflate")),
@@ -285,10 +272,7 @@ fn s7_1_the_client_fails_on_an_answer_it_did_not_ask_for_or_that_is_malformed() 
         ),
     ];
     for (deflate, answer, expected) in cases {
-        let config = Config {
-            deflate,
-            ..Config::default()
-        };
+        let config = Config::default().deflate(deflate);
         let (client, _, events) = client_answered(config, Some(answer));
         assert_eq!(
             events.first(),
@@ -384,12 +368,11 @@ fn s7_1_the_server_accepts_the_first_offer_it_can_honour() {
         ),
         // The server's own limits.
         (
-            Some(DeflateConfig {
-                server_max_window_bits: 11,
-                server_no_context_takeover: true,
-                client_no_context_takeover: true,
-                ..d()
-            }),
+            Some(
+                d().server_max_window_bits(11)
+                    .server_no_context_takeover(true)
+                    .client_no_context_takeover(true),
+            ),
             Some("permessage-deflate; client_max_window_bits"),
             Some(
                 "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
@@ -398,30 +381,21 @@ fn s7_1_the_server_accepts_the_first_offer_it_can_honour() {
             Some(params(15, 11, true, true)),
         ),
         (
-            Some(DeflateConfig {
-                client_max_window_bits: 10,
-                ..d()
-            }),
+            Some(d().client_max_window_bits(10)),
             Some("permessage-deflate, permessage-deflate; client_max_window_bits=12"),
             Some("permessage-deflate; client_max_window_bits=10"),
             Some(params(10, 15, false, false)),
         ),
         // A client window limit needs the client to have offered one.
         (
-            Some(DeflateConfig {
-                client_max_window_bits: 10,
-                ..d()
-            }),
+            Some(d().client_max_window_bits(10)),
             Some("permessage-deflate"),
             None,
             None,
         ),
         // Server config 8 for its own window is read as 9.
         (
-            Some(DeflateConfig {
-                server_max_window_bits: 8,
-                ..d()
-            }),
+            Some(d().server_max_window_bits(8)),
             Some("permessage-deflate"),
             Some("permessage-deflate; server_max_window_bits=9"),
             Some(params(15, 9, false, false)),
@@ -430,10 +404,7 @@ fn s7_1_the_server_accepts_the_first_offer_it_can_honour() {
         (Some(d()), Some("permessage-deflate; a=\"1"), None, None),
     ];
     for (deflate, offer, answer, agreed) in cases {
-        let config = Config {
-            deflate,
-            ..Config::default()
-        };
+        let config = Config::default().deflate(deflate);
         let (server, got, events) = server_offered(config, offer);
         assert!(
             matches!(events[..], [Event::Open(_)]),
@@ -453,18 +424,13 @@ fn s7_1_both_ends_agree_on_every_combination_of_parameters() {
         for &server_window in &bits {
             for nct in 0..4 {
                 seed += 1;
-                let client = DeflateConfig {
-                    client_max_window_bits: client_window,
-                    server_max_window_bits: server_window,
-                    client_no_context_takeover: nct & 1 != 0,
-                    server_no_context_takeover: nct & 2 != 0,
-                    compression_threshold: 0,
-                    ..DeflateConfig::default()
-                };
-                let server = DeflateConfig {
-                    compression_threshold: 0,
-                    ..DeflateConfig::default()
-                };
+                let client = DeflateConfig::default()
+                    .client_max_window_bits(client_window)
+                    .server_max_window_bits(server_window)
+                    .client_no_context_takeover(nct & 1 != 0)
+                    .server_no_context_takeover(nct & 2 != 0)
+                    .compression_threshold(0);
+                let server = DeflateConfig::default().compression_threshold(0);
                 let mut pair = Pair::new(seed, deflate_config(client), deflate_config(server), 50);
                 pair.run();
                 let agreed = pair.client.deflate();
@@ -574,10 +540,7 @@ fn s7_2_3_6_empty_messages_compressed_either_way() {
 
 #[test]
 fn s7_2_messages_under_the_threshold_go_uncompressed() {
-    let config = deflate_config(DeflateConfig {
-        compression_threshold: 100,
-        ..DeflateConfig::default()
-    });
+    let config = deflate_config(DeflateConfig::default().compression_threshold(100));
     let mut client = deflate_client(config, "permessage-deflate");
     client.send_text(&"a".repeat(99)).unwrap();
     client.send_text(&"a".repeat(100)).unwrap();
@@ -626,10 +589,7 @@ fn s7_2_context_takeover_shrinks_similar_messages_and_can_be_turned_off() {
     let raw: usize = (0..n).map(|i| message(i).len()).sum();
     // Bytes the client queues for `n` messages under each setting.
     let sent = |deflate: Option<DeflateConfig>| {
-        let config = Config {
-            deflate,
-            ..Config::default()
-        };
+        let config = Config::default().deflate(deflate);
         let mut pair = Pair::open(1, config, 1 << 20);
         for i in 0..n {
             pair.client.send_text(&message(i)).unwrap();
@@ -644,10 +604,9 @@ fn s7_2_context_takeover_shrinks_similar_messages_and_can_be_turned_off() {
     };
     let plain = sent(None);
     let takeover = sent(Some(DeflateConfig::default()));
-    let no_takeover = sent(Some(DeflateConfig {
-        client_no_context_takeover: true,
-        ..DeflateConfig::default()
-    }));
+    let no_takeover = sent(Some(
+        DeflateConfig::default().client_no_context_takeover(true),
+    ));
     println!(
         "{n} ticker messages, {raw} bytes: plain {plain}, deflate {takeover} \
          ({:.1}x), without context takeover {no_takeover} ({:.1}x)",
@@ -664,11 +623,11 @@ fn s7_2_context_takeover_shrinks_similar_messages_and_can_be_turned_off() {
 fn s7_2_server_no_context_takeover_is_honoured_by_the_server() {
     // The client asks; every message from the server must then inflate
     // with a fresh window: a peer inflating each one alone reads it.
-    let config = deflate_config(DeflateConfig {
-        server_no_context_takeover: true,
-        compression_threshold: 0,
-        ..DeflateConfig::default()
-    });
+    let config = deflate_config(
+        DeflateConfig::default()
+            .server_no_context_takeover(true)
+            .compression_threshold(0),
+    );
     let mut pair = Pair::open(3, config, 1 << 20);
     let message = "the same message, again and again";
     for _ in 0..3 {
@@ -686,10 +645,7 @@ fn s7_2_server_no_context_takeover_is_honoured_by_the_server() {
 #[test]
 fn s7_2_fragmented_compressed_messages_both_ways() {
     // Sent: fragmented after compression, RSV1 on the first frame only.
-    let config = Config {
-        send_fragment_size: Some(7),
-        ..deflate_all()
-    };
+    let config = deflate_all().send_fragment_size(Some(7));
     let mut client = deflate_client(config.clone(), "permessage-deflate");
     let text = "fragmented and compressed ".repeat(20);
     client.send_text(&text).unwrap();
@@ -746,10 +702,7 @@ fn s7_2_a_send_refused_for_room_leaves_both_contexts_in_step() {
     // compressing: a message compressed and then dropped would leave the
     // receiver's context behind the sender's.
     // "b" x 1900 needs 2203 bytes of room (its bound plus a header).
-    let config = Config {
-        max_write_buffer: 2210,
-        ..deflate_all()
-    };
+    let config = deflate_all().max_write_buffer(2210);
     let mut pair = Pair::open(4, config, 1 << 20);
     pair.client.send_text(&"a".repeat(1500)).unwrap();
     let queued = pair.client.buffered_amount();
@@ -914,11 +867,9 @@ fn s8_1_bad_text_fails_in_the_first_fragment_before_the_message_ends() {
 #[test]
 fn s8_a_decompression_bomb_closes_with_1009_with_bounded_memory() {
     let limit = 1 << 20;
-    let config = Config {
-        max_message_size: limit,
-        max_frame_size: 64 << 10,
-        ..deflate_all()
-    };
+    let config = deflate_all()
+        .max_message_size(limit)
+        .max_frame_size(64 << 10);
     let mut client = deflate_client(config, "permessage-deflate");
     // 1 MiB of zeros compresses to about 1 KiB, and after it each repeat of
     // those bytes inflates to another MiB: frames of 32 KiB that would make
@@ -963,10 +914,7 @@ fn s8_a_decompression_bomb_closes_with_1009_with_bounded_memory() {
 #[test]
 fn s8_limits_a_message_at_its_inflated_size_across_fragments() {
     let limit = 10_000;
-    let config = Config {
-        max_message_size: limit,
-        ..deflate_all()
-    };
+    let config = deflate_all().max_message_size(limit);
     // Exactly at the limit passes; one byte over fails (fragmented).
     let mut client = deflate_client(config.clone(), "permessage-deflate");
     let mut peer = PeerDeflater::new(15);
@@ -996,10 +944,7 @@ fn s8_limits_a_message_at_its_inflated_size_across_fragments() {
 
 #[test]
 fn s8_the_frame_limit_applies_to_the_compressed_frame() {
-    let config = Config {
-        max_frame_size: 1000,
-        ..deflate_all()
-    };
+    let config = deflate_all().max_frame_size(1000);
     // 100 KB that compress to a few hundred bytes pass a 1000-byte frame limit.
     let mut client = deflate_client(config, "permessage-deflate");
     let mut peer = PeerDeflater::new(15);
@@ -1035,13 +980,14 @@ fn deflate_settings() -> impl Strategy<Value = DeflateConfig> {
         prop_oneof![Just(0usize), 0usize..300],
         0u32..=9,
     )
-        .prop_map(|(cw, sw, cnct, snct, threshold, level)| DeflateConfig {
-            client_max_window_bits: cw,
-            server_max_window_bits: sw,
-            client_no_context_takeover: cnct,
-            server_no_context_takeover: snct,
-            compression_threshold: threshold,
-            compression_level: level,
+        .prop_map(|(cw, sw, cnct, snct, threshold, level)| {
+            DeflateConfig::default()
+                .client_max_window_bits(cw)
+                .server_max_window_bits(sw)
+                .client_no_context_takeover(cnct)
+                .server_no_context_takeover(snct)
+                .compression_threshold(threshold)
+                .compression_level(level)
         })
 }
 
@@ -1074,7 +1020,7 @@ proptest! {
         max_piece in prop_oneof![Just(1usize), 2usize..200, Just(1 << 20)],
         seed in any::<u64>(),
     ) {
-        let config = |deflate| Config { deflate: Some(deflate), send_fragment_size: fragment, ..Config::default() };
+        let config = |deflate| Config::default().deflate(Some(deflate)).send_fragment_size(fragment);
         let mut pair = Pair::new(seed, config(client), config(server), max_piece);
         pair.run();
         prop_assert!(matches!(pair.client_events.remove(0), Event::Open(_)));
@@ -1110,7 +1056,7 @@ proptest! {
     ) {
         // First-byte flags and opcode chosen at random, RSV1 mostly set; the
         // payload is either random bytes or a valid compressed message.
-        let config = Config { max_message_size: 5000, ..deflate_all() };
+        let config = deflate_all().max_message_size(5000);
         let mut client = deflate_client(config, "permessage-deflate; server_no_context_takeover");
         let mut peer = PeerDeflater::new(15);
         let mut wire = Vec::new();

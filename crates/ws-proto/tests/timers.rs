@@ -27,10 +27,7 @@ fn failed_by_timer(kind: TimeoutKind) -> [Event; 2] {
 #[test]
 fn handshake_timeout_fires_at_its_deadline_and_not_before() {
     let now = Instant::now();
-    let config = Config {
-        handshake_timeout: Some(10 * SEC),
-        ..Config::default()
-    };
+    let config = Config::default().handshake_timeout(Some(10 * SEC));
     let request = ClientRequest::new("h", 80, "/");
     let mut client = Connection::client(now, config, &request, rng(1)).unwrap();
     assert_eq!(client.poll_timeout(), Some(now + 10 * SEC));
@@ -59,10 +56,7 @@ fn handshake_timeout_applies_to_servers_too_and_is_cancelled_by_success() {
 #[test]
 fn close_timeout_when_the_peer_never_answers() {
     let now = Instant::now();
-    let config = Config {
-        close_timeout: Some(5 * SEC),
-        ..Config::default()
-    };
+    let config = Config::default().close_timeout(Some(5 * SEC));
     let mut client = open_client(now, config);
     let later = now + 100 * SEC; // long idle before closing: the timer counts from the close
     client.close(later, CloseCode::NORMAL, "").unwrap();
@@ -101,11 +95,9 @@ fn a_failed_connection_whose_close_frame_is_not_written_ends_at_the_drain_timeou
 #[test]
 fn keepalive_pings_when_idle_and_fails_when_the_peer_is_silent() {
     let now = Instant::now();
-    let config = Config {
-        keepalive_interval: Some(SEC),
-        keepalive_timeout: 2 * SEC,
-        ..Config::default()
-    };
+    let config = Config::default()
+        .keepalive_interval(Some(SEC))
+        .keepalive_timeout(2 * SEC);
     let mut client = open_client(now, config);
     assert_eq!(client.poll_timeout(), Some(now + SEC));
 
@@ -151,11 +143,9 @@ fn keepalive_pings_when_idle_and_fails_when_the_peer_is_silent() {
 #[test]
 fn a_keepalive_pong_measures_the_round_trip_and_nothing_else_does() {
     let now = Instant::now();
-    let config = Config {
-        keepalive_interval: Some(SEC),
-        keepalive_timeout: 10 * SEC,
-        ..Config::default()
-    };
+    let config = Config::default()
+        .keepalive_interval(Some(SEC))
+        .keepalive_timeout(10 * SEC);
     let mut client = open_client(now, config);
     assert_eq!(client.rtt(), None);
     client.handle_timeout(now + SEC);
@@ -193,11 +183,9 @@ fn a_keepalive_pong_measures_the_round_trip_and_nothing_else_does() {
 #[test]
 fn no_timer_without_configuration() {
     let now = Instant::now();
-    let config = Config {
-        handshake_timeout: None,
-        close_timeout: None,
-        ..Config::default()
-    };
+    let config = Config::default()
+        .handshake_timeout(None)
+        .close_timeout(None);
     let request = ClientRequest::new("h", 80, "/");
     let client = Connection::client(now, config.clone(), &request, rng(1)).unwrap();
     assert_eq!(client.poll_timeout(), None);

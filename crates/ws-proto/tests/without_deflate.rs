@@ -17,10 +17,7 @@ use ws_proto::{
 };
 
 fn with_deflate() -> Config {
-    Config {
-        deflate: Some(DeflateConfig::default()),
-        ..Config::default()
-    }
+    Config::default().deflate(Some(DeflateConfig::default()))
 }
 
 #[test]

@@ -1,6 +1,5 @@
 //! [`Builder`]: the settings of a client connection, then `connect`.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -12,8 +11,8 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::ClientConfig;
 #[cfg(feature = "tls")]
 use tokio_rustls::rustls::pki_types::ServerName;
-use url::{Host, Url};
-use ws_proto::{ClientRequest, Config, Connection, DeflateConfig};
+
+use ws_proto::{Config, Connection, DeflateConfig, WsUrl};
 
 use crate::core::Core;
 use crate::error::Error;
@@ -198,10 +197,18 @@ impl Builder {
 
     /// Connects: TCP (and TLS for `wss://`), then the opening handshake.
     pub async fn connect(self) -> Result<WebSocketStream<MaybeTlsStream>, Error> {
-        let target = Target::parse(&self.url)?;
+        let target = parse(&self.url)?;
+        if target.unix.is_some() {
+            return Err(Error::InvalidUrl {
+                url: ws_proto::without_credentials(&self.url).into_owned(),
+                reason: "connect opens TCP: for a Unix socket, connect the stream yourself and \
+                         use connect_on"
+                    .into(),
+            });
+        }
         #[cfg(feature = "tls")]
         let tls = if target.secure {
-            Some((self.tls.client_config()?, target.server_name()?))
+            Some((self.tls.client_config()?, server_name(&target)?))
         } else {
             None
         };
@@ -213,11 +220,11 @@ impl Builder {
             ));
         }
         let transport = async {
-            trace::debug!(host = %target.bare_host, port = target.port, "connecting");
-            let tcp = TcpStream::connect((target.bare_host.as_str(), target.port)).await?;
+            trace::debug!(host = %target.host, port = target.port, "connecting");
+            let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
             // Frames are written whole; Nagle would only delay them.
             tcp.set_nodelay(true)?;
-            trace::debug!(host = %target.bare_host, port = target.port, "TCP connected");
+            trace::debug!(host = %target.host, port = target.port, "TCP connected");
             #[cfg(feature = "tls")]
             if let Some((config, name)) = tls {
                 let tls = TlsConnector::from(config).connect(name, tcp).await?;
@@ -242,7 +249,7 @@ impl Builder {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let target = Target::parse(&self.url)?;
+        let target = parse(&self.url)?;
         self.handshake(&target, stream).await
     }
 
@@ -250,16 +257,22 @@ impl Builder {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let mut request = ClientRequest::new(target.host.as_str(), target.port, &target.resource)
-            .secure(target.secure);
+        let mut request = target.request();
         for protocol in self.protocols {
             request = request.protocol(protocol);
         }
         if let Some(origin) = self.origin {
             request = request.origin(origin);
         }
+        let mut authorization = false;
         for (name, value) in self.headers {
+            authorization |= name.eq_ignore_ascii_case("authorization");
             request = request.header(name, value);
+        }
+        // Credentials in the URL, unless an Authorization header says
+        // otherwise (RFC 7617).
+        if let (Some(basic), false) = (target.basic_authorization(), authorization) {
+            request = request.header("Authorization", basic);
         }
         let conn = Connection::client(
             Instant::now(),
@@ -271,71 +284,25 @@ impl Builder {
     }
 }
 
-/// A `ws://` or `wss://` URL taken apart.
-struct Target {
-    secure: bool,
-    /// As the `Host` header has it (IPv6 in brackets).
-    host: String,
-    /// As a resolver wants it (IPv6 without brackets).
-    bare_host: String,
-    /// The host as an address, when it is one: TLS then verifies an IP
-    /// name (read only with the `tls` feature).
-    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
-    ip: Option<IpAddr>,
-    port: u16,
-    resource: String,
+/// The URL, taken apart by ws-proto's one parser of WebSocket URLs.
+type Target = WsUrl;
+
+/// Parses the builder's URL; a Unix socket URL is refused here, since
+/// `connect` opens TCP (`connect_on` takes any stream, a Unix one too).
+fn parse(url: &str) -> Result<Target, Error> {
+    let target = WsUrl::parse(url).map_err(|e| Error::InvalidUrl {
+        url: e.url,
+        reason: e.reason,
+    })?;
+    Ok(target)
 }
 
-impl Target {
-    fn parse(url: &str) -> Result<Self, Error> {
-        let invalid = |reason: &str| Error::InvalidUrl {
-            url: url.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let parsed = Url::parse(url.trim()).map_err(|e| invalid(&e.to_string()))?;
-        let secure = match parsed.scheme() {
-            "ws" => false,
-            "wss" => true,
-            other => {
-                return Err(invalid(&format!(
-                    "the scheme must be ws or wss, not {other:?}"
-                )));
-            }
-        };
-        if parsed.fragment().is_some() {
-            return Err(invalid("a WebSocket URL cannot have a #fragment"));
-        }
-        let (bare_host, ip) = match parsed.host() {
-            Some(Host::Domain(d)) if !d.is_empty() => (d.to_owned(), None),
-            Some(Host::Ipv4(ip)) => (ip.to_string(), Some(ip.into())),
-            Some(Host::Ipv6(ip)) => (ip.to_string(), Some(ip.into())),
-            _ => return Err(invalid("no host")),
-        };
-        let port = parsed
-            .port_or_known_default()
-            .ok_or_else(|| invalid("no port"))?;
-        let mut resource = parsed.path().to_owned();
-        if let Some(query) = parsed.query() {
-            resource.push('?');
-            resource.push_str(query);
-        }
-        Ok(Self {
-            secure,
-            host: parsed.host_str().unwrap_or_default().to_owned(),
-            bare_host,
-            ip,
-            port,
-            resource,
-        })
-    }
-
-    #[cfg(feature = "tls")]
-    fn server_name(&self) -> Result<ServerName<'static>, Error> {
-        match self.ip {
-            Some(ip) => Ok(ServerName::IpAddress(ip.into())),
-            None => ServerName::try_from(self.bare_host.clone())
-                .map_err(|e| Error::Tls(format!("{}: {e}", self.bare_host))),
-        }
+#[cfg(feature = "tls")]
+fn server_name(target: &Target) -> Result<ServerName<'static>, Error> {
+    match target.ip {
+        Some(ip) => Ok(ServerName::IpAddress(ip.into())),
+        None => ServerName::try_from(target.host.clone())
+            .map_err(|e| Error::Tls(format!("{}: {e}", target.host))),
     }
 }
 
@@ -345,33 +312,22 @@ mod tests {
 
     #[test]
     fn urls_taken_apart() {
-        let t = Target::parse("wss://Example.com/a/b?c=d").unwrap();
+        let t = parse("wss://Example.com/a/b?c=d").unwrap();
         assert!(t.secure);
         assert_eq!(
             (t.host.as_str(), t.port, t.resource.as_str()),
             ("example.com", 443, "/a/b?c=d")
         );
-        let t = Target::parse("ws://[::1]:9001").unwrap();
+        let t = parse("ws://[::1]:9001").unwrap();
         assert_eq!(
-            (
-                t.host.as_str(),
-                t.bare_host.as_str(),
-                t.port,
-                t.resource.as_str()
-            ),
-            ("[::1]", "::1", 9001, "/")
+            (t.host.as_str(), t.port, t.resource.as_str()),
+            ("::1", 9001, "/")
         );
-        assert!(matches!(
-            Target::parse("http://x/"),
-            Err(Error::InvalidUrl { .. })
-        ));
-        assert!(matches!(
-            Target::parse("ws://x/#f"),
-            Err(Error::InvalidUrl { .. })
-        ));
-        assert!(matches!(
-            Target::parse("nonsense"),
-            Err(Error::InvalidUrl { .. })
-        ));
+        for refused in ["http://x/", "ws://x/#f", "nonsense"] {
+            assert!(
+                matches!(parse(refused), Err(Error::InvalidUrl { .. })),
+                "{refused}"
+            );
+        }
     }
 }

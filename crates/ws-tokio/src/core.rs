@@ -187,6 +187,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 // The other half may wait for something that will not come.
                 w.wake_all();
             }
+            // An event of a later ws-proto: nothing to surface.
+            _ => {}
         }
     }
 

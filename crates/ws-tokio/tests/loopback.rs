@@ -274,9 +274,7 @@ async fn server_role_with_accept() {
     let url = format!("ws://{}/room?id=7", listener.local_addr().unwrap());
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
-        let server = ws_tokio::ServerConfig {
-            subprotocols: vec!["v2".into()],
-        };
+        let server = ws_tokio::ServerConfig::default().subprotocols(vec!["v2".into()]);
         let mut ws = ws_tokio::accept_with(tcp, Default::default(), server)
             .await
             .unwrap();

@@ -977,12 +977,9 @@ fn dispatch_then<T>(entry: &mut Entry, then: impl FnOnce(&Shared, &mut Link) -> 
                 None
             } else {
                 match link.proto.poll_event() {
-                    Some(event) => Some(event_for_handler(
-                        event,
-                        &mut link,
-                        &mut entry.cause,
-                        &mut entry.closed,
-                    )),
+                    Some(event) => {
+                        event_for_handler(event, &mut link, &mut entry.cause, &mut entry.closed)
+                    }
                     None => return then(&entry.conn.shared, &mut link),
                 }
             }
@@ -1004,15 +1001,16 @@ fn dispatch_then<T>(entry: &mut Entry, then: impl FnOnce(&Shared, &mut Link) -> 
     }
 }
 
-/// What the handler hears of `event`: the driver's `cause` in the place of
-/// the state machine's error for it; notes the end in `closed`.
+/// What the handler hears of `event`, if anything: the driver's `cause` in
+/// the place of the state machine's error for it; notes the end in
+/// `closed`.
 fn event_for_handler(
     event: ws_proto::Event,
     link: &mut Link,
     cause: &mut Option<Error>,
     closed: &mut bool,
-) -> Event {
-    match event {
+) -> Option<Event> {
+    Some(match event {
         ws_proto::Event::Open(open) => {
             // What the handshake used is not needed any more: an idle
             // connection keeps no buffer.
@@ -1043,7 +1041,9 @@ fn event_for_handler(
             *closed = true;
             Event::Closed(end)
         }
-    }
+        // An event of a later ws-proto: nothing this loop knows to deliver.
+        _ => return None,
+    })
 }
 
 /// Calls the handler; a handler that panics fails its connection with 1011,

@@ -80,6 +80,7 @@ impl From<Event> for Seen {
                 reason: c.reason,
                 clean: c.was_clean,
             },
+            other => panic!("an event these tests do not know: {other:?}"),
         }
     }
 }

@@ -11,11 +11,25 @@ use crate::extension;
 
 /// How a server answers opening handshakes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// Subprotocols this server speaks. The first one the client offers (in
     /// the client's order of preference) that is in this list is chosen;
     /// when none matches, the connection opens without a subprotocol.
     pub subprotocols: Vec<String>,
+}
+
+/// Chaining setters: `ServerConfig` is `#[non_exhaustive]` (a new setting is
+/// not a breaking change), so build one from its default and set what
+/// differs, as in `ServerConfig::default().subprotocols(..)`; or set its public
+/// fields on a mutable value.
+impl ServerConfig {
+    /// Sets [`subprotocols`](Self::subprotocols).
+    #[must_use]
+    pub fn subprotocols(mut self, subprotocols: Vec<String>) -> Self {
+        self.subprotocols = subprotocols;
+        self
+    }
 }
 
 /// The server's handshake in progress.

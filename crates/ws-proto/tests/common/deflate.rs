@@ -12,19 +12,13 @@ use super::{rng, take_output};
 
 /// A config with permessage-deflate on, everything else default.
 pub fn deflate_config(deflate: DeflateConfig) -> Config {
-    Config {
-        deflate: Some(deflate),
-        ..Config::default()
-    }
+    Config::default().deflate(Some(deflate))
 }
 
 /// A config with permessage-deflate on with default settings, compressing
 /// every message (no threshold).
 pub fn deflate_all() -> Config {
-    deflate_config(DeflateConfig {
-        compression_threshold: 0,
-        ..DeflateConfig::default()
-    })
+    deflate_config(DeflateConfig::default().compression_threshold(0))
 }
 
 /// A client whose request a scripted server answers with `extensions` as

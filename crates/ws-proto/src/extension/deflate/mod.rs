@@ -51,6 +51,7 @@ pub(crate) const MIN_COMPRESS_WINDOW_BITS: u8 = 9;
 /// accepts the first offer it can honour within them, and declines the
 /// others (the connection then opens without compression).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeflateConfig {
     /// The largest window the client compresses with. A client offers
     /// `client_max_window_bits` (with this value when below 15); a server
@@ -79,6 +80,54 @@ pub struct DeflateConfig {
     /// on 64 KiB JSON, 3.8x faster, 7.1x against 11.4x. Choose 6 when
     /// bandwidth costs more than CPU time.
     pub compression_level: u32,
+}
+
+/// Chaining setters: `DeflateConfig` is `#[non_exhaustive]` (a new setting is
+/// not a breaking change), so build one from its default and set what
+/// differs, as in `DeflateConfig::default().client_max_window_bits(..)`; or set its public
+/// fields on a mutable value.
+impl DeflateConfig {
+    /// Sets [`client_max_window_bits`](Self::client_max_window_bits).
+    #[must_use]
+    pub fn client_max_window_bits(mut self, client_max_window_bits: u8) -> Self {
+        self.client_max_window_bits = client_max_window_bits;
+        self
+    }
+
+    /// Sets [`server_max_window_bits`](Self::server_max_window_bits).
+    #[must_use]
+    pub fn server_max_window_bits(mut self, server_max_window_bits: u8) -> Self {
+        self.server_max_window_bits = server_max_window_bits;
+        self
+    }
+
+    /// Sets [`client_no_context_takeover`](Self::client_no_context_takeover).
+    #[must_use]
+    pub fn client_no_context_takeover(mut self, client_no_context_takeover: bool) -> Self {
+        self.client_no_context_takeover = client_no_context_takeover;
+        self
+    }
+
+    /// Sets [`server_no_context_takeover`](Self::server_no_context_takeover).
+    #[must_use]
+    pub fn server_no_context_takeover(mut self, server_no_context_takeover: bool) -> Self {
+        self.server_no_context_takeover = server_no_context_takeover;
+        self
+    }
+
+    /// Sets [`compression_threshold`](Self::compression_threshold).
+    #[must_use]
+    pub fn compression_threshold(mut self, compression_threshold: usize) -> Self {
+        self.compression_threshold = compression_threshold;
+        self
+    }
+
+    /// Sets [`compression_level`](Self::compression_level).
+    #[must_use]
+    pub fn compression_level(mut self, compression_level: u32) -> Self {
+        self.compression_level = compression_level;
+        self
+    }
 }
 
 impl Default for DeflateConfig {
