@@ -251,7 +251,11 @@ impl<H: Handler> WebSocket<H> {
         );
     }
 
-    /// A number that identifies the connection within the process.
+    /// A number that identifies this `WebSocket` within the process. It
+    /// stays the same across its redirects and reconnects, each of which is
+    /// a new transport connection with an id of its own in ws-mio
+    /// (`ws_mio::Conn::id`); the `tracing` feature logs the two together
+    /// at every attempt (`ws`, `conn`).
     ///
     /// ```no_run
     /// # let a = ws_client::WebSocket::new("ws://127.0.0.1:9001/", ws_client::Callbacks::new())?;
@@ -464,6 +468,7 @@ impl<H: Handler> WebSocket<H> {
         };
         let dispatch = Dispatch::new(ws.clone(), url.clone(), false, 0);
         let conn = ws.inner.plan.connect(&url, false, start, dispatch)?;
+        crate::trace::debug!(ws = ws.inner.id, conn = conn.id(), "first attempt");
         let mut slot = ws
             .inner
             .conn
@@ -497,6 +502,7 @@ impl<H: Handler> WebSocket<H> {
             .plan
             .connect(url, other_origin, Start::Later(delay), dispatch);
         Some(started.map(|conn| {
+            crate::trace::debug!(ws = inner.id, conn = conn.id(), "next attempt");
             *slot = Some(conn);
             *lock(&inner.effective_url) = without_credentials(url).into_owned();
             lock(&inner.pings).clear();

@@ -3,9 +3,10 @@
 //! open, errors and end). Each macro here is a `tracing` macro when the
 //! feature is on and nothing at all when it is off.
 //!
-//! What this crate adds, with the `WebSocket`'s id as `ws`: `terminate`
-//! (debug), the error `on_error` reports (warn), a redirect followed and
-//! a reconnect scheduled (info).
+//! What this crate adds, with the `WebSocket`'s id as `ws`: each attempt
+//! with its ws-mio connection id as `conn` (debug), `terminate` (debug),
+//! the error `on_error` reports (warn), a redirect followed and a
+//! reconnect scheduled (info).
 
 macro_rules! log_debug {
     ($($arg:tt)*) => {
