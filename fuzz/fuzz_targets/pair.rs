@@ -50,6 +50,16 @@ const VALID_CODES: [u16; 12] = [
     1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1014, 3000, 4999,
 ];
 
+/// An operation's close code: one of [`VALID_CODES`] when below 32, so
+/// that most inputs close validly; as given otherwise.
+fn close_code(code: u16) -> u16 {
+    if code < 32 {
+        VALID_CODES[usize::from(code) % VALID_CODES.len()]
+    } else {
+        code
+    }
+}
+
 struct Peer {
     conn: Connection,
     log: EventLog,
@@ -288,11 +298,7 @@ impl Pair {
                 self.side(side).command("send_pong", |c| c.send_pong(&data));
             }
             Op::Close(side, code, reason) => {
-                let code = if code < 32 {
-                    VALID_CODES[usize::from(code) % VALID_CODES.len()]
-                } else {
-                    code
-                };
+                let code = close_code(code);
                 let peer = self.side(side);
                 let state = peer.conn.state();
                 let buffered = peer.conn.buffered_amount();
@@ -362,11 +368,7 @@ impl Pair {
                 }
             }
             Op::Fail(side, code) => {
-                let code = if code < 32 {
-                    VALID_CODES[usize::from(code) % VALID_CODES.len()]
-                } else {
-                    code
-                };
+                let code = close_code(code);
                 let peer = self.side(side);
                 let state = peer.conn.state();
                 let valid = CloseCode(code).is_valid_on_wire();

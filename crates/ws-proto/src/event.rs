@@ -89,6 +89,19 @@ pub struct Closed {
     pub initiator: Initiator,
 }
 
+impl Closed {
+    /// The end of a connection whose closing handshake never completed:
+    /// 1006 (never sent on the wire, section 7.1.5), not clean.
+    pub(crate) fn abnormal(initiator: Initiator) -> Self {
+        Self {
+            code: CloseCode::ABNORMAL,
+            reason: String::new(),
+            was_clean: false,
+            initiator,
+        }
+    }
+}
+
 /// Which side started something.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Initiator {

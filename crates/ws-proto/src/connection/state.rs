@@ -182,12 +182,7 @@ impl Connection {
         };
         self.handshake = Handshake::Done;
         self.report(error);
-        self.finish(Closed {
-            code: CloseCode::ABNORMAL,
-            reason: String::new(),
-            was_clean: false,
-            initiator,
-        });
+        self.finish(Closed::abnormal(initiator));
     }
 
     // ---- decoding ----------------------------------------------------------
@@ -296,12 +291,7 @@ impl Connection {
         match self.phase {
             Phase::Connecting => {
                 self.handshake = Handshake::Done;
-                self.finish(Closed {
-                    code: CloseCode::ABNORMAL,
-                    reason: String::new(),
-                    was_clean: false,
-                    initiator: Initiator::Local,
-                });
+                self.finish(Closed::abnormal(Initiator::Local));
             }
             Phase::Open => {
                 self.writer.close(code, reason, rng(&mut self.rng));
@@ -452,12 +442,7 @@ impl Connection {
             Phase::Connecting | Phase::Closed => {}
             Phase::Open => {
                 self.report(self.lost());
-                self.finish(Closed {
-                    code: CloseCode::ABNORMAL,
-                    reason: String::new(),
-                    was_clean: false,
-                    initiator: Initiator::Remote,
-                });
+                self.finish(Closed::abnormal(Initiator::Remote));
             }
             Phase::Closing(closing) => {
                 if !closing.complete() && !closing.failed {
@@ -474,12 +459,7 @@ impl Connection {
         match self.phase {
             Phase::Connecting | Phase::Open => {
                 self.handshake = Handshake::Done;
-                self.finish(Closed {
-                    code: CloseCode::ABNORMAL,
-                    reason: String::new(),
-                    was_clean: false,
-                    initiator: Initiator::Local,
-                });
+                self.finish(Closed::abnormal(Initiator::Local));
             }
             // What the closing handshake got to: 1006 unless complete.
             Phase::Closing(_) => self.finish_closing(),
@@ -551,12 +531,7 @@ impl Connection {
             self.writer
                 .close(CloseCode::INTERNAL_ERROR, reason, rng(&mut self.rng));
             self.report(Error::Timeout(TimeoutKind::Keepalive));
-            self.finish(Closed {
-                code: CloseCode::ABNORMAL,
-                reason: String::new(),
-                was_clean: false,
-                initiator: Initiator::Local,
-            });
+            self.finish(Closed::abnormal(Initiator::Local));
         }
         if self.timers.take_expired(Timer::Close, now) {
             if let Phase::Closing(closing) = &self.phase {
