@@ -161,7 +161,7 @@ use plan::{
     Args, DEADLINE, IO_TIMEOUT, KIB, LATENCY_PAYLOAD, LATENCY_ROUND_TRIPS, LATENCY_ROUNDS,
     LATENCY_WARM_UP, serve_one,
 };
-use report::{Clock, Percentiles, cpu_affinity, load_average};
+use report::{Clock, Percentiles};
 
 fn main() {
     let args = Args::from_env();
@@ -169,7 +169,10 @@ fn main() {
     let wanted = |part: &str| args.wanted(part);
     let sizes = args.sizes();
     let started = Instant::now();
-    print_environment(quick);
+    report::print_environment(
+        "echo benchmark: ws-mio vs tungstenite vs raw TCP over loopback",
+        quick,
+    );
 
     let latencies = if wanted("latency") {
         latency(scale)
@@ -197,13 +200,7 @@ fn main() {
     if !latencies.is_empty() || !rows.is_empty() {
         print_targets(&latencies, &rows);
     }
-
-    println!();
-    println!(
-        "Finished in {:.1} s; load average now: {}",
-        started.elapsed().as_secs_f64(),
-        load_average()
-    );
+    report::print_finish(started);
 }
 
 fn latency(scale: usize) -> Vec<(&'static str, Percentiles)> {
@@ -363,17 +360,6 @@ impl Contestant {
 }
 
 // ---- environment -------------------------------------------------------------
-
-fn print_environment(quick: bool) {
-    let affinity = cpu_affinity();
-    let parallelism = thread::available_parallelism().map_or(0, |n| n.get());
-    println!("echo benchmark: ws-mio vs tungstenite vs raw TCP over loopback");
-    println!(
-        "mode: {}; CPU affinity (Cpus_allowed_list): {affinity}; available parallelism: {parallelism}",
-        if quick { "--quick (1/10 size)" } else { "full" }
-    );
-    println!("load average at start: {}", load_average());
-}
 
 // ---- servers -------------------------------------------------------------------
 

@@ -70,7 +70,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -102,7 +102,7 @@ use plan::{
     Args, DEADLINE, IO_TIMEOUT, KIB, LATENCY_PAYLOAD, LATENCY_ROUND_TRIPS, LATENCY_ROUNDS,
     LATENCY_WARM_UP, serve_one,
 };
-use report::{Clock, Percentiles, cpu_affinity, load_average};
+use report::{Clock, Percentiles};
 use window::{Window, join2};
 
 fn main() {
@@ -112,14 +112,10 @@ fn main() {
     let sizes = args.sizes();
     let started = Instant::now();
 
-    println!("tokio benchmark: ws-tokio vs tokio-tungstenite vs fastwebsockets over loopback");
-    println!(
-        "mode: {}; CPU affinity (Cpus_allowed_list): {}; available parallelism: {}",
-        if quick { "--quick (1/10 size)" } else { "full" },
-        cpu_affinity(),
-        thread::available_parallelism().map_or(0, |n| n.get())
+    report::print_environment(
+        "tokio benchmark: ws-tokio vs tokio-tungstenite vs fastwebsockets over loopback",
+        quick,
     );
-    println!("load average at start: {}", load_average());
 
     let latencies = if wanted("latency") {
         latency(scale)
@@ -132,13 +128,7 @@ fn main() {
         throughput(&sizes, scale, runs)
     };
     print_targets(&latencies, &rows);
-
-    println!();
-    println!(
-        "Finished in {:.1} s; load average now: {}",
-        started.elapsed().as_secs_f64(),
-        load_average()
-    );
+    report::print_finish(started);
 }
 
 // ---- contestants ---------------------------------------------------------------

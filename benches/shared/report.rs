@@ -86,3 +86,28 @@ pub(crate) fn load_average() -> String {
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())
 }
+
+/// What a benchmark program prints first: its title, the mode, where it
+/// may run and how loaded the machine is, so that every figure it prints
+/// is read with its conditions.
+pub(crate) fn print_environment(title: &str, quick: bool) {
+    println!("{title}");
+    println!(
+        "mode: {}; CPU affinity (Cpus_allowed_list): {}; available parallelism: {}",
+        if quick { "--quick (1/10 size)" } else { "full" },
+        cpu_affinity(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("load average at start: {}", load_average());
+}
+
+/// What a benchmark program prints last: how long it ran and the load
+/// then.
+pub(crate) fn print_finish(started: std::time::Instant) {
+    println!();
+    println!(
+        "Finished in {:.1} s; load average now: {}",
+        started.elapsed().as_secs_f64(),
+        load_average()
+    );
+}
