@@ -140,9 +140,7 @@ impl Plan {
 
     /// The handshake request for `target`.
     fn request(&self, target: &Target, other_origin: bool) -> Result<ClientRequest, Error> {
-        let mut request =
-            ClientRequest::new(target.host.clone(), target.port, target.resource.clone())
-                .secure(target.secure);
+        let mut request = target.request();
         for protocol in &self.protocols {
             request = request.protocol(protocol.clone());
         }
