@@ -39,7 +39,10 @@
 //! - ws-proto: a driver loop. Decode: `poll_event()` until a message; when
 //!   it returns `None`, read from the socket straight into the connection's
 //!   buffer (`receive_buffer`, at most 64 KiB per read as for everyone,
-//!   then `commit_received`), as ws-mio does. Encode: `send_binary(&payload)`, then write what
+//!   then `commit_received`), as ws-mio does. `ws-proto lent`: the same,
+//!   but whole messages taken with `poll_message_ref`, lent where they lie
+//!   in the read buffer (a caller that reads each message and keeps
+//!   nothing; no `Bytes`, so no reference count per message). Encode: `send_binary(&payload)`, then write what
 //!   `poll_transmit()` holds and `advance_transmit` by what was written;
 //!   for a server also `ws-proto Bytes`: the payload kept as `Bytes` and
 //!   given with `send_binary_bytes` (no copy from 16 KiB up), the way to
@@ -166,7 +169,7 @@ use socket::{MemSocket, Sink};
 use tokio::runtime::Runtime;
 use tungstenite::protocol::{Role as TRole, WebSocket as TWebSocket};
 use ws_proto::frame::{OpCode, Utf8Validator, apply_mask, apply_mask_scalar};
-use ws_proto::{Connection, Event, Message};
+use ws_proto::{Connection, Event, Message, MessageRef};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
@@ -380,6 +383,41 @@ fn ws_proto_read(
     }
 }
 
+/// ws-proto for a caller that keeps nothing of a message: whole messages
+/// lent where they lie (`poll_message_ref`), `poll_event` for anything
+/// else, reading as [`ws_proto_read`] does.
+#[inline]
+fn ws_proto_read_lent(
+    conn: &mut Connection,
+    sock: &mut MemSocket,
+    now: Instant,
+    count: usize,
+    mut each: impl FnMut(MessageRef<'_>),
+) {
+    let mut got = 0;
+    while got < count {
+        if let Some(m) = conn.poll_message_ref() {
+            each(m);
+            got += 1;
+            continue;
+        }
+        match conn.poll_event() {
+            Some(Event::Message(m)) => {
+                each(match &m {
+                    Message::Text(t) => MessageRef::Text(t),
+                    Message::Binary(b) => MessageRef::Binary(b),
+                });
+                got += 1;
+            }
+            None => {
+                let n = sock.read(conn.receive_buffer()).expect("read");
+                conn.commit_received(now, n);
+            }
+            Some(other) => panic!("expected a message, got {other:?}"),
+        }
+    }
+}
+
 /// tungstenite: `read()` per message; it reads the socket itself.
 #[inline]
 fn tungstenite_read(
@@ -446,6 +484,20 @@ fn decode_group(
         group.bench_function(BenchmarkId::new("ws-proto", label), |b| {
             b.iter(|| {
                 ws_proto_read(&mut conn, &mut sock, now, count, |m| {
+                    black_box(m);
+                });
+            });
+        });
+        drop((conn, sock));
+
+        let (mut conn, now) = ws_proto_endpoint(side);
+        let mut sock = socket();
+        ws_proto_read_lent(&mut conn, &mut sock, now, count, |m| {
+            assert_eq!(m.as_bytes(), &payload[..]);
+        });
+        group.bench_function(BenchmarkId::new("ws-proto lent", label), |b| {
+            b.iter(|| {
+                ws_proto_read_lent(&mut conn, &mut sock, now, count, |m| {
                     black_box(m);
                 });
             });

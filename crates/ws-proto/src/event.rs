@@ -73,6 +73,59 @@ impl Message {
     }
 }
 
+/// A complete received message lent where it lies in the connection's
+/// read buffer (see [`Connection::poll_message_ref`](crate::Connection::poll_message_ref)):
+/// for a caller that reads a message and keeps nothing of it, such as a
+/// market-data handler that parses each update into its own structures.
+/// No `Bytes` is split off, so no reference count is raised and dropped
+/// per message. The borrow ends at the connection's next call;
+/// [`to_message`](Self::to_message) copies what must be kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageRef<'a> {
+    /// A text message, validated as UTF-8.
+    Text(&'a str),
+    /// A binary message.
+    Binary(&'a [u8]),
+}
+
+impl<'a> MessageRef<'a> {
+    /// The payload bytes.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        match *self {
+            Self::Text(t) => t.as_bytes(),
+            Self::Binary(b) => b,
+        }
+    }
+
+    /// The payload length in bytes.
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// An owned copy, to keep after the borrow ends.
+    pub fn to_message(&self) -> Message {
+        match *self {
+            Self::Text(t) => Message::Text(Utf8Bytes::from(t.to_owned())),
+            Self::Binary(b) => Message::Binary(Bytes::copy_from_slice(b)),
+        }
+    }
+}
+
+impl PartialEq<MessageRef<'_>> for Message {
+    fn eq(&self, other: &MessageRef<'_>) -> bool {
+        match (self, other) {
+            (Self::Text(a), MessageRef::Text(b)) => a.as_str() == *b,
+            (Self::Binary(a), MessageRef::Binary(b)) => a[..] == **b,
+            _ => false,
+        }
+    }
+}
+
 /// How the connection ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Closed {

@@ -120,7 +120,7 @@ pub use connection::{Connection, Role, State};
 pub use error::{
     Error, HandshakeError, ProtocolError, Rejection, RequestError, SendError, TimeoutKind,
 };
-pub use event::{Closed, Event, Initiator, Message, Open};
+pub use event::{Closed, Event, Initiator, Message, MessageRef, Open};
 pub use extension::{DeflateConfig, DeflateParams};
 pub use frame::Utf8Bytes;
 pub use handshake::{ClientRequest, Headers, ServerConfig};

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use crate::close::{CloseCode, MAX_CLOSE_REASON};
 use crate::config::Config;
 use crate::error::{RequestError, SendError};
-use crate::event::{Event, Message};
+use crate::event::{Event, Message, MessageRef};
 use crate::extension::DeflateParams;
 use crate::frame::{OpCode, Utf8Bytes};
 use crate::handshake::client::ClientHandshake;
@@ -411,6 +411,11 @@ impl Connection {
     /// returns `None` after every input.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        // The common case first, with none of the general path's layers:
+        // a whole message with nothing queued before it.
+        if let Some(message) = self.poll_message() {
+            return Some(Event::Message(message));
+        }
         loop {
             if let Some(event) = self.events.pop_front() {
                 return Some(event);
@@ -434,11 +439,45 @@ impl Connection {
     /// nothing and changes no state, so an answer to it queued later still
     /// goes out before anything decoded after it, as with `poll_event`.
     #[must_use]
+    #[inline]
     pub fn poll_message(&mut self) -> Option<Message> {
         if !self.decoding() || !self.events.is_empty() {
             return None;
         }
         self.reader.next_whole_message()
+    }
+
+    /// [`poll_message`](Self::poll_message), lent where it lies in the
+    /// read buffer instead of handed over as `Bytes`: the fastest way to
+    /// read a message one keeps nothing of (no reference count is raised
+    /// and dropped per message). The borrow ends at the next call on the
+    /// connection, which drops the message's bytes;
+    /// [`MessageRef::to_message`] copies what must be kept. `None`,
+    /// consuming nothing, when the next thing to decode is not such a
+    /// message: then [`poll_event`](Self::poll_event) takes it.
+    ///
+    /// ```
+    /// # use ws_proto::{Connection, Event, MessageRef};
+    /// fn drain(conn: &mut Connection, total: &mut usize) {
+    ///     loop {
+    ///         if let Some(message) = conn.poll_message_ref() {
+    ///             *total += message.len(); // read it; nothing is kept
+    ///             continue;
+    ///         }
+    ///         match conn.poll_event() {
+    ///             Some(Event::Message(message)) => *total += message.len(),
+    ///             Some(_) => {} // open, ping, pong, error, closed
+    ///             None => return, // read more input
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    #[must_use]
+    pub fn poll_message_ref(&mut self) -> Option<MessageRef<'_>> {
+        if !self.decoding() || !self.events.is_empty() {
+            return None;
+        }
+        self.reader.next_whole_message_ref()
     }
 
     /// The next bytes to write to the transport, if any: a contiguous run

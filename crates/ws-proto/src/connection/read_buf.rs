@@ -12,6 +12,12 @@
 //!
 //! Decoded frames leave from the front (`split_to`, `advance`), so a
 //! message split off as `Bytes` keeps sharing the buffer, as before.
+//!
+//! A message can also be lent where it lies ([`ReadBuf::lend`]), for a
+//! caller that reads it and keeps nothing: no `Bytes` is split off (no
+//! reference count to raise and drop per message). Its bytes stay at the
+//! front, no longer visible, until the next change to the buffer drops
+//! them; a shared borrow of the buffer cannot outlive that change.
 
 use std::ops::{Deref, DerefMut};
 
@@ -24,6 +30,9 @@ pub(crate) struct ReadBuf {
     /// `bytes[..filled]`: received; `bytes[filled..]`: initialized room.
     bytes: BytesMut,
     filled: usize,
+    /// `bytes[..lent]`: a message lent out, consumed; dropped at the next
+    /// change (see [`settle`](Self::settle)). Part of `filled`.
+    lent: usize,
     /// Received bytes moved by growth so far (for tests of how often).
     #[cfg(test)]
     pub(crate) moved: usize,
@@ -35,8 +44,31 @@ impl ReadBuf {
         self.bytes.capacity()
     }
 
+    /// Drops the bytes of a message lent out before: every change to the
+    /// buffer starts here, so what was lent is gone before anything moves.
+    #[inline]
+    fn settle(&mut self) {
+        if self.lent != 0 {
+            self.bytes.advance(self.lent);
+            self.filled -= self.lent;
+            self.lent = 0;
+        }
+    }
+
+    /// Consumes the first `skip + len` received bytes and lends the last
+    /// `len` of them: they stay where they are, unseen by the rest of the
+    /// buffer, until its next change.
+    pub(crate) fn lend(&mut self, skip: usize, len: usize) -> &[u8] {
+        self.settle();
+        let end = skip + len;
+        assert!(end <= self.filled, "lent past the received bytes");
+        self.lent = end;
+        &self.bytes[skip..end]
+    }
+
     /// Takes the first `n` received bytes (as a buffer sharing this one).
     pub(crate) fn split_to(&mut self, n: usize) -> BytesMut {
+        self.settle();
         assert!(n <= self.filled, "split past the received bytes");
         self.filled -= n;
         self.bytes.split_to(n)
@@ -44,6 +76,7 @@ impl ReadBuf {
 
     /// Drops the first `n` received bytes.
     pub(crate) fn advance(&mut self, n: usize) {
+        self.settle();
         assert!(n <= self.filled, "advance past the received bytes");
         self.filled -= n;
         self.bytes.advance(n);
@@ -52,6 +85,7 @@ impl ReadBuf {
     /// Makes room for `want` more bytes without the capacity passing `cap`
     /// (see [`reserve_within`]).
     pub(crate) fn reserve(&mut self, want: usize, cap: usize) {
+        self.settle();
         if self.bytes.capacity() - self.filled >= want {
             return;
         }
@@ -99,6 +133,7 @@ impl ReadBuf {
 
     /// Appends `data` (copied).
     pub(crate) fn extend_from_slice(&mut self, data: &[u8]) {
+        self.settle();
         let end = self.filled + data.len();
         if self.bytes.len() >= end {
             self.bytes[self.filled..end].copy_from_slice(data);
@@ -122,6 +157,7 @@ impl ReadBuf {
         cap: usize,
         upto: usize,
     ) -> &mut [u8] {
+        self.settle();
         if self.spare() < needed.max(1) {
             self.reserve(want.max(needed), cap);
         }
@@ -144,6 +180,7 @@ impl ReadBuf {
     /// Counts `n` bytes written at the start of [`room`](Self::room) as
     /// received.
     pub(crate) fn commit(&mut self, n: usize) {
+        self.settle();
         assert!(
             n <= self.bytes.len() - self.filled,
             "committed more than the room lent"
@@ -161,12 +198,13 @@ impl Deref for ReadBuf {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        &self.bytes[..self.filled]
+        &self.bytes[self.lent..self.filled]
     }
 }
 
 impl DerefMut for ReadBuf {
     fn deref_mut(&mut self) -> &mut [u8] {
+        self.settle();
         &mut self.bytes[..self.filled]
     }
 }
@@ -236,6 +274,39 @@ mod tests {
             }
         }
         assert!(buf.capacity() < 64 << 10, "{}", buf.capacity());
+    }
+
+    #[test]
+    fn lent_bytes_are_gone_from_the_view_and_dropped_at_the_next_change() {
+        let mut buf = ReadBuf::default();
+        buf.extend_from_slice(b"hdXYZrest");
+        assert_eq!(buf.lend(2, 3), b"XYZ");
+        assert_eq!(&*buf, b"rest", "lent bytes are consumed at once");
+        assert_eq!(buf.len(), 4);
+        buf.extend_from_slice(b"!"); // a change: the lent bytes go
+        assert_eq!(&*buf, b"rest!");
+        assert_eq!(buf.lend(0, 4), b"rest");
+        assert_eq!(buf.lend(0, 1), b"!", "lending again drops the previous loan");
+        assert!(buf.is_empty());
+        let room = buf.room(8, 8, usize::MAX, usize::MAX);
+        room[..2].copy_from_slice(b"ab");
+        buf.commit(2);
+        assert_eq!(&buf.split_to(1)[..], b"a");
+        assert_eq!(&*buf, b"b");
+    }
+
+    #[test]
+    fn lending_every_message_reuses_the_room() {
+        // A reader that lends each message keeps reading into the same
+        // allocation: the lent bytes are reclaimed like split-off ones.
+        let mut buf = ReadBuf::default();
+        for round in 0..1000u32 {
+            let room = buf.room(64, 64, usize::MAX, usize::MAX);
+            room[..8].copy_from_slice(&u64::from(round).to_le_bytes());
+            buf.commit(8);
+            assert_eq!(buf.lend(0, 8), &u64::from(round).to_le_bytes());
+        }
+        assert!(buf.capacity() <= 256, "{}", buf.capacity());
     }
 
     #[test]

@@ -26,9 +26,10 @@ use crate::close::{CloseFrame, parse_close_payload};
 use crate::config::Config;
 use crate::connection::Role;
 use crate::error::ProtocolError;
-use crate::event::Message;
+use crate::event::{Message, MessageRef};
 use crate::extension::RSV1;
 use crate::extension::deflate::codec::{InflateError, Inflater};
+use crate::frame::utf8::str_from_validated;
 use crate::frame::{FrameHeader, OpCode, Utf8Bytes, Utf8Validator, apply_mask};
 
 /// Room kept past a frame being assembled in place, so that the read that
@@ -63,6 +64,14 @@ struct InFrame {
     done: usize,
     /// The frame is a whole message, kept in the read buffer.
     in_place: bool,
+}
+
+/// A whole message at the front of the read buffer, unmasked and checked
+/// (see [`Reader::whole_message`]).
+struct WholeMessage {
+    header_len: usize,
+    len: usize,
+    is_text: bool,
 }
 
 /// What the reader does with frames.
@@ -387,19 +396,39 @@ impl Reader {
     /// [`whole_message`](Self::whole_message), with no other effect;
     /// `None`, touching nothing, otherwise.
     pub(crate) fn next_whole_message(&mut self) -> Option<Message> {
-        if self.frame.is_none() && self.mode == Mode::Normal {
-            self.whole_message()
+        let whole = self.whole_message()?;
+        self.buf.advance(whole.header_len);
+        let payload = self.buf.split_to(whole.len).freeze();
+        Some(if whole.is_text {
+            Message::Text(Utf8Bytes::from_validated(payload))
         } else {
-            None
-        }
+            Message::Binary(payload)
+        })
+    }
+
+    /// [`next_whole_message`](Self::next_whole_message), lent where it lies
+    /// in the read buffer instead of split off as `Bytes`.
+    pub(crate) fn next_whole_message_ref(&mut self) -> Option<MessageRef<'_>> {
+        let whole = self.whole_message()?;
+        let payload = self.buf.lend(whole.header_len, whole.len);
+        Some(if whole.is_text {
+            MessageRef::Text(str_from_validated(payload))
+        } else {
+            MessageRef::Binary(payload)
+        })
     }
 
     /// The common case in one pass: the next frame is a whole message (a
     /// final text or binary frame, no extension bits), all of it in the
-    /// buffer, valid. Anything else, including every error, is left
-    /// untouched to the general path, which decodes it (and fails) in
-    /// order; so this path reports nothing.
-    fn whole_message(&mut self) -> Option<Message> {
+    /// buffer, valid; it is unmasked in place, and where it lies is
+    /// returned. Anything else, including every error, is left untouched
+    /// to the general path, which decodes it (and fails) in order; so this
+    /// path reports nothing.
+    #[inline]
+    fn whole_message(&mut self) -> Option<WholeMessage> {
+        if self.frame.is_some() || self.mode != Mode::Normal {
+            return None;
+        }
         let Ok(Some((header, header_len))) = FrameHeader::parse(&self.buf) else {
             return None;
         };
@@ -426,12 +455,10 @@ impl Reader {
             }
             return None;
         }
-        self.buf.advance(header_len);
-        let payload = self.buf.split_to(len).freeze();
-        Some(if is_text {
-            Message::Text(Utf8Bytes::from_validated(payload))
-        } else {
-            Message::Binary(payload)
+        Some(WholeMessage {
+            header_len,
+            len,
+            is_text,
         })
     }
 

@@ -123,6 +123,18 @@ impl Utf8Bytes {
     }
 }
 
+/// Text the caller has already validated as UTF-8 (with `simdutf8` or
+/// [`Utf8Validator`]), as `&str` without a second pass.
+pub(crate) fn str_from_validated(bytes: &[u8]) -> &str {
+    debug_assert!(core::str::from_utf8(bytes).is_ok());
+    // SAFETY: the caller validated exactly these bytes, and the shared
+    // borrow keeps them from changing while the `&str` lives.
+    #[allow(unsafe_code)]
+    unsafe {
+        core::str::from_utf8_unchecked(bytes)
+    }
+}
+
 impl From<&'static str> for Utf8Bytes {
     fn from(s: &'static str) -> Self {
         Self(Bytes::from_static(s.as_bytes()))
