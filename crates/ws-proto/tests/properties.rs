@@ -259,7 +259,8 @@ fn a_quiet_connection_gives_its_read_buffer_back() {
 
 /// Every event, taking whole messages first whenever `batch` says so
 /// (the way a driver decoding batches does): `1` with `poll_message`, `2`
-/// lent with `poll_message_ref` (copied out to compare), `0` not at all.
+/// lent with `poll_message_ref` (copied out to compare), `3` lent and then
+/// kept with `keep_lent_message`, `0` not at all.
 fn events_polling_messages_first(conn: &mut Connection, batch: &[u8]) -> Vec<Event> {
     let mut all = Vec::new();
     for i in 0.. {
@@ -269,6 +270,13 @@ fn events_polling_messages_first(conn: &mut Connection, batch: &[u8]) -> Vec<Eve
             })),
             2 => all.extend(std::iter::from_fn(|| {
                 conn.poll_message_ref().map(|m| Event::Message(m.to_message()))
+            })),
+            3 => all.extend(std::iter::from_fn(|| {
+                let copied = conn.poll_message_ref()?.to_message();
+                let kept = conn.keep_lent_message().expect("still lent");
+                assert_eq!(kept, copied);
+                assert!(conn.keep_lent_message().is_none(), "kept once");
+                Some(Event::Message(kept))
             })),
             _ => {}
         }
@@ -308,7 +316,7 @@ proptest! {
         ops in proptest::collection::vec(op(), 0..10),
         garbage in proptest::collection::vec(any::<u8>(), 0..64),
         pieces in proptest::collection::vec(1usize..200, 1..6),
-        batch in proptest::collection::vec(0u8..3, 1..6),
+        batch in proptest::collection::vec(0u8..4, 1..6),
         server_receives in any::<bool>(),
     ) {
         let now = Instant::now();

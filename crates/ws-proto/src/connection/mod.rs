@@ -451,8 +451,9 @@ impl Connection {
     /// read buffer instead of handed over as `Bytes`: the fastest way to
     /// read a message one keeps nothing of (no reference count is raised
     /// and dropped per message). The borrow ends at the next call on the
-    /// connection, which drops the message's bytes;
-    /// [`MessageRef::to_message`] copies what must be kept. `None`,
+    /// connection, which drops the message's bytes; to keep it,
+    /// [`keep_lent_message`](Self::keep_lent_message) right after (no
+    /// copy) or [`MessageRef::to_message`] (a copy). `None`,
     /// consuming nothing, when the next thing to decode is not such a
     /// message: then [`poll_event`](Self::poll_event) takes it.
     ///
@@ -478,6 +479,15 @@ impl Connection {
             return None;
         }
         self.reader.next_whole_message_ref()
+    }
+
+    /// Keeps the message [`poll_message_ref`](Self::poll_message_ref) lent
+    /// last, as an owned [`Message`] sharing the read buffer, without a
+    /// copy: for a caller that decides, having looked at a message, to
+    /// keep it (a large one, say). Call it right after; `None` once the
+    /// loan is over (any input or decoding since).
+    pub fn keep_lent_message(&mut self) -> Option<Message> {
+        self.reader.keep_lent_message()
     }
 
     /// The next bytes to write to the transport, if any: a contiguous run

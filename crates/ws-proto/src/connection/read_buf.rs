@@ -33,6 +33,9 @@ pub(crate) struct ReadBuf {
     /// `bytes[..lent]`: a message lent out, consumed; dropped at the next
     /// change (see [`settle`](Self::settle)). Part of `filled`.
     lent: usize,
+    /// How many of the lent bytes come before the message lent (its
+    /// frame header).
+    lent_skip: usize,
     /// Received bytes moved by growth so far (for tests of how often).
     #[cfg(test)]
     pub(crate) moved: usize,
@@ -63,7 +66,22 @@ impl ReadBuf {
         let end = skip + len;
         assert!(end <= self.filled, "lent past the received bytes");
         self.lent = end;
+        self.lent_skip = skip;
         &self.bytes[skip..end]
+    }
+
+    /// The bytes last lent, if they still are (no change since), taken
+    /// as a buffer sharing this one: what [`split_to`](Self::split_to)
+    /// would have given, without a copy.
+    pub(crate) fn take_lent(&mut self) -> Option<BytesMut> {
+        if self.lent == 0 {
+            return None;
+        }
+        let mut taken = self.bytes.split_to(self.lent);
+        taken.advance(self.lent_skip);
+        self.filled -= self.lent;
+        self.lent = 0;
+        Some(taken)
     }
 
     /// Takes the first `n` received bytes (as a buffer sharing this one).
@@ -293,6 +311,20 @@ mod tests {
         buf.commit(2);
         assert_eq!(&buf.split_to(1)[..], b"a");
         assert_eq!(&*buf, b"b");
+    }
+
+    #[test]
+    fn lent_bytes_can_be_kept_until_the_next_change() {
+        let mut buf = ReadBuf::default();
+        buf.extend_from_slice(b"hdXYZrest");
+        assert_eq!(buf.lend(2, 3), b"XYZ");
+        assert_eq!(&buf.take_lent().expect("still lent")[..], b"XYZ");
+        assert!(buf.take_lent().is_none(), "taken once");
+        assert_eq!(&*buf, b"rest");
+        assert_eq!(buf.lend(0, 2), b"re");
+        buf.advance(1); // a change: the loan is over
+        assert!(buf.take_lent().is_none());
+        assert_eq!(&*buf, b"t");
     }
 
     #[test]

@@ -109,6 +109,8 @@ pub(crate) struct Reader {
     utf8: Utf8Validator,
     /// permessage-deflate's decompressor, when it is in force.
     inflater: Option<Inflater>,
+    /// The message last lent is text.
+    lent_text: bool,
 }
 
 impl Reader {
@@ -129,6 +131,7 @@ impl Reader {
             assembly: BytesMut::new(),
             utf8: Utf8Validator::new(),
             inflater: None,
+            lent_text: false,
         }
     }
 
@@ -410,11 +413,24 @@ impl Reader {
     /// in the read buffer instead of split off as `Bytes`.
     pub(crate) fn next_whole_message_ref(&mut self) -> Option<MessageRef<'_>> {
         let whole = self.whole_message()?;
+        self.lent_text = whole.is_text;
         let payload = self.buf.lend(whole.header_len, whole.len);
         Some(if whole.is_text {
             MessageRef::Text(str_from_validated(payload))
         } else {
             MessageRef::Binary(payload)
+        })
+    }
+
+    /// The message last lent by [`next_whole_message_ref`](Self::next_whole_message_ref),
+    /// if the buffer has not changed since, as an owned message, without a
+    /// copy.
+    pub(crate) fn keep_lent_message(&mut self) -> Option<Message> {
+        let payload = self.buf.take_lent()?.freeze();
+        Some(if self.lent_text {
+            Message::Text(Utf8Bytes::from_validated(payload))
+        } else {
+            Message::Binary(payload)
         })
     }
 
