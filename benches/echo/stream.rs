@@ -1,20 +1,24 @@
 //! The `stream` part: the market-data direction. One fixed server for
 //! every client ([`wire::stream_source`]: pre-encoded unmasked binary
 //! frames in 256 KiB writes, as fast as the socket takes them), and the
-//! client counts messages where its user would see them.
+//! client counts messages where its user would see them. ws-mio has two
+//! rows: a handler that takes each message owned (`Event::Message`) and
+//! one that takes it lent (`Handler::lends_messages`, `on_message_ref`),
+//! the way for a handler that keeps nothing of a message.
 
 use std::io::Read;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
+use std::thread;
 use std::time::Duration;
 
 use tungstenite::Message as TMessage;
 use ws_mio::rustls::ClientConfig;
-use ws_mio::{ClientOptions, Event, TlsOptions};
-use ws_proto::{ClientRequest, Message};
+use ws_mio::{ClientOptions, Conn, Event, EventLoop, Handler, TlsOptions};
+use ws_proto::{ClientRequest, CloseCode, Message, MessageRef};
 
 use crate::wire::{self, Source};
-use crate::{Clock, KIB, connect, fws, mio_client_with};
+use crate::{Clock, DEADLINE, KIB, connect, fws, mio_client_with};
 
 /// Label, payload and messages measured at full size.
 const SIZES: [(&str, usize, u64); 3] = [
@@ -28,11 +32,19 @@ enum Reader {
     /// The same bytes read with no WebSocket (over TLS: the plaintext).
     Raw,
     Mio,
+    /// ws-mio with a handler that takes messages lent (`on_message_ref`).
+    MioLent,
     Tung,
     Fws,
 }
 
-const READERS: [Reader; 4] = [Reader::Raw, Reader::Mio, Reader::Tung, Reader::Fws];
+const READERS: [Reader; 5] = [
+    Reader::Raw,
+    Reader::Mio,
+    Reader::MioLent,
+    Reader::Tung,
+    Reader::Fws,
+];
 
 impl Reader {
     fn name(self, tls: bool) -> &'static str {
@@ -40,6 +52,7 @@ impl Reader {
             (Self::Raw, false) => "raw TCP (bytes)",
             (Self::Raw, true) => "raw TLS (bytes)",
             (Self::Mio, _) => "ws-mio",
+            (Self::MioLent, _) => "ws-mio lent",
             (Self::Tung, _) => "tungstenite",
             (Self::Fws, _) => "fastwebsockets",
         }
@@ -102,7 +115,7 @@ pub(crate) fn stream(scale: u64, runs: usize) {
                     (max, min)
                 })
                 .collect();
-            let (raw, tung, fws) = (best[0].0, best[2].0, best[3].0);
+            let (raw, tung, fws) = (best[0].0, best[3].0, best[4].0);
             for (reader, (rate, worst)) in READERS.iter().zip(best) {
                 println!(
                     "{:<7} {:<17} {:>11.4} {:>23} {:>9.1} {:>7.2}x {:>7.2}x {:>7.2}x",
@@ -160,6 +173,12 @@ fn read(
                 fws_count(&mut ws, size, warm, messages).await
             })
         }
+        (Reader::MioLent, tls) => {
+            let request =
+                ClientRequest::new(addr.ip().to_string(), addr.port(), "/").secure(tls.is_some());
+            let options = ClientOptions::default().tls(TlsOptions::default().config(tls.cloned()));
+            mio_lent(&request, options, size, Clock::new(warm, messages))
+        }
         (Reader::Mio, tls) => {
             let request =
                 ClientRequest::new(addr.ip().to_string(), addr.port(), "/").secure(tls.is_some());
@@ -178,6 +197,75 @@ fn read(
             })
         }
     }
+}
+
+/// A ws-mio handler that takes messages lent and counts them; reports the
+/// time (or what went wrong) once, then closes.
+struct LentCounter {
+    size: usize,
+    clock: Clock,
+    received: u64,
+    result: Option<mpsc::Sender<Result<Duration, String>>>,
+}
+
+impl LentCounter {
+    fn report(&mut self, conn: &Conn, result: Result<Duration, String>) {
+        if let Some(tx) = self.result.take() {
+            let _ = tx.send(result);
+            let _ = conn.close(CloseCode::NORMAL, "");
+        }
+    }
+}
+
+impl Handler for LentCounter {
+    fn on_event(&mut self, conn: &Conn, event: Event) {
+        match event {
+            Event::Error(e) => self.report(conn, Err(format!("connection error: {e}"))),
+            Event::Closed(c) => self.report(conn, Err(format!("closed early: {c:?}"))),
+            _ => {}
+        }
+    }
+
+    fn lends_messages(&self) -> bool {
+        true
+    }
+
+    fn on_message_ref(&mut self, conn: &Conn, message: MessageRef<'_>) {
+        if let MessageRef::Binary(data) = message {
+            if data.len() != self.size {
+                let wrong = format!("message of {} bytes", data.len());
+                return self.report(conn, Err(wrong));
+            }
+            self.received += 1;
+            if let Some(elapsed) = self.clock.at(self.received) {
+                self.report(conn, Ok(elapsed));
+            }
+        }
+    }
+}
+
+/// ws-mio with a [`LentCounter`] on a loop thread of its own.
+fn mio_lent(
+    request: &ClientRequest,
+    options: ClientOptions,
+    size: usize,
+    clock: Clock,
+) -> Duration {
+    let mut event_loop = EventLoop::new().expect("event loop");
+    let handle = event_loop.handle();
+    let (tx, rx) = mpsc::channel();
+    let counter = LentCounter {
+        size,
+        clock,
+        received: 0,
+        result: Some(tx),
+    };
+    handle.connect(request, options, counter).expect("connect");
+    let thread = thread::spawn(move || event_loop.run().expect("client loop"));
+    let result = rx.recv_timeout(DEADLINE).expect("ws-mio lent result");
+    handle.stop();
+    thread.join().expect("client loop thread");
+    result.unwrap_or_else(|e| panic!("ws-mio lent: {e}"))
 }
 
 /// Reads the frames' bytes and counts whole frames.

@@ -450,6 +450,31 @@ pub enum Event {
 pub trait Handler: Send + 'static {
     /// Called for each event, with the connection it happened on.
     fn on_event(&mut self, conn: &Conn, event: Event);
+
+    /// Whether this handler takes received messages lent, through
+    /// [`on_message_ref`](Self::on_message_ref), instead of owned, through
+    /// `on_event`. Off by default. Asked each time the loop hands events
+    /// out, so it should not change.
+    ///
+    /// Lent messages cost less: a small message (up to 1 KiB) is not
+    /// split off the read buffer as `Bytes` (no atomic reference count
+    /// raised and dropped per message) but copied into a buffer the loop
+    /// thread reuses; a larger one is kept as `Bytes`, with no copy. For a
+    /// handler that reads each message and keeps nothing of it (a market
+    /// data feed parsing updates into its own structures); one that keeps
+    /// a message copies it ([`MessageRef::to_message`](ws_proto::MessageRef::to_message)).
+    fn lends_messages(&self) -> bool {
+        false
+    }
+
+    /// Called for each received message when [`lends_messages`](Self::lends_messages)
+    /// says so, in the place of `on_event` with [`Event::Message`]; the
+    /// message is lent for the length of the call. Order and everything
+    /// else are as for `on_event`. The default hands an owned copy to
+    /// `on_event`.
+    fn on_message_ref(&mut self, conn: &Conn, message: ws_proto::MessageRef<'_>) {
+        self.on_event(conn, Event::Message(message.to_message()));
+    }
 }
 
 impl<F: FnMut(&Conn, Event) + Send + 'static> Handler for F {

@@ -116,6 +116,15 @@ impl<'a> MessageRef<'a> {
     }
 }
 
+impl<'a> From<&'a Message> for MessageRef<'a> {
+    fn from(message: &'a Message) -> Self {
+        match message {
+            Message::Text(t) => Self::Text(t.as_str()),
+            Message::Binary(b) => Self::Binary(b),
+        }
+    }
+}
+
 impl PartialEq<MessageRef<'_>> for Message {
     fn eq(&self, other: &MessageRef<'_>) -> bool {
         match (self, other) {

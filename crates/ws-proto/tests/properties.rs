@@ -269,7 +269,8 @@ fn events_polling_messages_first(conn: &mut Connection, batch: &[u8]) -> Vec<Eve
                 conn.poll_message().map(Event::Message)
             })),
             2 => all.extend(std::iter::from_fn(|| {
-                conn.poll_message_ref().map(|m| Event::Message(m.to_message()))
+                conn.poll_message_ref()
+                    .map(|m| Event::Message(m.to_message()))
             })),
             3 => all.extend(std::iter::from_fn(|| {
                 let copied = conn.poll_message_ref()?.to_message();

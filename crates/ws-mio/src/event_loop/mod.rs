@@ -21,7 +21,6 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
 use std::net::SocketAddr;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,7 +29,10 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use ws_proto::{CloseCode, State};
 
 mod connect;
+mod dispatch;
 mod server;
+
+use dispatch::{deliver, dispatch, dispatch_then};
 
 use connect::{PendingConnect, Resolution, ResolveError, Target};
 
@@ -943,64 +945,6 @@ fn token(index: usize) -> Token {
     Token(index + 1)
 }
 
-/// Hands the state machine's events to the handler, one at a time, so an
-/// answer the handler queues goes out before anything decoded after it.
-fn dispatch(entry: &mut Entry) {
-    dispatch_then(entry, |_, _| ());
-}
-
-/// Messages decoded under one lock before they are handed out.
-const BATCH: usize = 16;
-
-/// [`dispatch`], then `then` under the lock that found no event left (so
-/// that what follows costs no lock of its own).
-///
-/// Whole messages already received are decoded a batch at a time, under
-/// one lock, then handed out with the lock released: decoding them has no
-/// other effect (see `ws_proto::Connection::poll_message`), so answers still
-/// go out before anything decoded after them. Every other event is
-/// decoded alone, just before its handler runs.
-fn dispatch_then<T>(entry: &mut Entry, then: impl FnOnce(&Shared, &mut Link) -> T) -> T {
-    let mut batch: [Option<ws_proto::Message>; BATCH] = Default::default();
-    loop {
-        let mut decoded = 0;
-        let event = {
-            let mut link = lock(&entry.conn.shared.link);
-            while decoded < BATCH {
-                match link.proto.poll_message() {
-                    Some(message) => batch[decoded] = Some(message),
-                    None => break,
-                }
-                decoded += 1;
-            }
-            if decoded > 0 {
-                None
-            } else {
-                match link.proto.poll_event() {
-                    Some(event) => {
-                        event_for_handler(event, &mut link, &mut entry.cause, &mut entry.closed)
-                    }
-                    None => return then(&entry.conn.shared, &mut link),
-                }
-            }
-        };
-        let mut decoded_ahead = batch[..decoded].iter_mut().filter_map(Option::take);
-        while let Some(message) = decoded_ahead.next() {
-            deliver(entry, Event::Message(message));
-            // The handler failed the connection (invalid JSON, say): the
-            // state machine would not have handed out what it decoded
-            // after, so neither does the loop.
-            if crate::conn::handler_ended() && !lock(&entry.conn.shared.link).proto.is_receiving() {
-                decoded_ahead.for_each(drop);
-                break;
-            }
-        }
-        if let Some(event) = event {
-            deliver(entry, event);
-        }
-    }
-}
-
 /// What the handler hears of `event`, if anything: the driver's `cause` in
 /// the place of the state machine's error for it; notes the end in
 /// `closed`.
@@ -1044,19 +988,4 @@ fn event_for_handler(
         // An event of a later ws-proto: nothing this loop knows to deliver.
         _ => return None,
     })
-}
-
-/// Calls the handler; a handler that panics fails its connection with 1011,
-/// never the loop.
-fn deliver(entry: &mut Entry, event: Event) {
-    let Entry { conn, handler, .. } = entry;
-    trace::event(conn.id(), &event);
-    let call = || catch_unwind(AssertUnwindSafe(|| handler.on_event(conn, event)));
-    if crate::conn::serving(&conn.shared, call).is_err() {
-        let _ = lock(&conn.shared.link).proto.close(
-            Instant::now(),
-            CloseCode::INTERNAL_ERROR,
-            "handler panicked",
-        );
-    }
 }

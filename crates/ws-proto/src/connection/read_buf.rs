@@ -304,7 +304,11 @@ mod tests {
         buf.extend_from_slice(b"!"); // a change: the lent bytes go
         assert_eq!(&*buf, b"rest!");
         assert_eq!(buf.lend(0, 4), b"rest");
-        assert_eq!(buf.lend(0, 1), b"!", "lending again drops the previous loan");
+        assert_eq!(
+            buf.lend(0, 1),
+            b"!",
+            "lending again drops the previous loan"
+        );
         assert!(buf.is_empty());
         let room = buf.room(8, 8, usize::MAX, usize::MAX);
         room[..2].copy_from_slice(b"ab");
