@@ -3,7 +3,10 @@
 //! (or ws-client's `WebSocket`) while the loop runs on its own thread, and
 //! waits until the handler tells it the echo has come: over an
 //! `std::sync::mpsc` channel, or by an `AtomicBool` and `Thread::unpark`
-//! (both measured). raw TCP, tungstenite and fastwebsockets do what is
+//! (both measured); or the main thread runs its own ws-mio loop, sending
+//! through `Conn` and then turning the loop (`EventLoop::turn`) until the
+//! handler has seen the echo: the way for a program that sends and waits
+//! on one thread. raw TCP, tungstenite and fastwebsockets do what is
 //! natural for them: the same thread writes and then reads. Every client
 //! meets the same fixed echo ([`wire::ws_echo`]; raw TCP the byte echo).
 
@@ -12,8 +15,8 @@ use std::sync::{Arc, mpsc};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use ws_mio::Event;
-use ws_proto::{CloseCode, Message};
+use ws_mio::{ClientOptions, Conn, Event, EventLoop};
+use ws_proto::{ClientRequest, CloseCode, Message};
 
 use crate::send::mio_open_with;
 use crate::{
@@ -39,9 +42,13 @@ enum Client {
     /// ws-mio's handler sends the next message itself (the `latency` part's
     /// way), against the same fixed echo: the reference.
     MioHandler,
+    /// The application thread runs its own ws-mio loop: it sends through
+    /// `Conn`, then turns the loop (`EventLoop::turn`) until the handler
+    /// has seen the echo. No other thread, so no wake-up.
+    MioTurn,
 }
 
-const CLIENTS: [(&str, Client); 8] = [
+const CLIENTS: [(&str, Client); 9] = [
     ("raw TCP (write, read)", Client::Raw),
     ("ws-mio Conn, mpsc wake", Client::Mio(Wake::Channel)),
     ("ws-mio Conn, park/unpark wake", Client::Mio(Wake::Park)),
@@ -50,6 +57,7 @@ const CLIENTS: [(&str, Client); 8] = [
     ("tungstenite (send, read)", Client::Tung),
     ("fastwebsockets (write, read)", Client::Fws),
     ("ws-mio, handler sends (reference)", Client::MioHandler),
+    ("ws-mio Conn, app thread turns the loop", Client::MioTurn),
 ];
 
 /// The handler's side of a wake-up.
@@ -137,6 +145,7 @@ pub(crate) fn app_latency(scale: usize) {
                 Client::Tung => tung_latency(addr, warm, n),
                 Client::Fws => fws::latency(addr, warm, n),
                 Client::MioHandler => mio_latency(addr, warm, n),
+                Client::MioTurn => mio_turn(addr, warm, n),
                 Client::Mio(wake) => mio_app(addr, wake, warm, n),
                 Client::Ws(wake) => client_app(addr, wake, warm, n),
             });
@@ -177,6 +186,62 @@ fn mio_app(addr: std::net::SocketAddr, wake: Wake, warm: usize, n: usize) -> Vec
     }
     let _ = conn.close(CloseCode::NORMAL, "");
     stop();
+    samples
+}
+
+/// [`Client::MioTurn`].
+fn mio_turn(addr: std::net::SocketAddr, warm: usize, n: usize) -> Vec<Duration> {
+    let mut event_loop = EventLoop::new().expect("event loop");
+    let (opened, echoed) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (open, echo) = (opened.clone(), echoed.clone());
+    let request = ClientRequest::new(addr.ip().to_string(), addr.port(), "/");
+    let conn = event_loop
+        .handle()
+        .connect(
+            &request,
+            ClientOptions::default(),
+            move |_: &Conn, event: Event| match event {
+                Event::Open(_) => open.store(true, Ordering::Relaxed),
+                Event::Message(Message::Binary(m)) => {
+                    debug_assert_eq!(m.len(), LATENCY_PAYLOAD);
+                    echo.store(true, Ordering::Relaxed);
+                }
+                Event::Error(e) => panic!("ws-mio turn: {e}"),
+                _ => {}
+            },
+        )
+        .expect("connect");
+    let turn_until = |event_loop: &mut EventLoop, flag: &AtomicBool| {
+        let deadline = Instant::now() + IO_TIMEOUT;
+        while !flag.swap(false, Ordering::Relaxed) {
+            assert!(Instant::now() < deadline, "ws-mio turn: nothing in time");
+            event_loop.turn(Some(IO_TIMEOUT)).expect("turn");
+        }
+    };
+    turn_until(&mut event_loop, &opened);
+    let message = [0xA5u8; LATENCY_PAYLOAD];
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..warm + n {
+        let t0 = Instant::now();
+        conn.send_binary(&message).expect("ws-mio send");
+        turn_until(&mut event_loop, &echoed);
+        let rtt = t0.elapsed();
+        if i >= warm {
+            samples.push(rtt);
+        }
+    }
+    let _ = conn.close(CloseCode::NORMAL, "");
+    event_loop.handle().stop();
+    let deadline = Instant::now() + DEADLINE;
+    while event_loop.turn(Some(IO_TIMEOUT)).expect("turn") {
+        assert!(
+            Instant::now() < deadline,
+            "ws-mio turn: the loop did not stop"
+        );
+    }
     samples
 }
 
