@@ -186,16 +186,29 @@ impl EventLog {
         self.drain_batched(conn, budget, false);
     }
 
-    /// [`drain`](Self::drain), taking whole messages with `poll_message`
-    /// first when `batched` (as a driver decoding in batches does): the
-    /// same events must come, in the same order.
+    /// [`drain`](Self::drain), taking whole messages first when `batched`
+    /// (as a driver decoding in batches does), in turn with `poll_message`,
+    /// lent with `poll_message_ref` (copied out), and lent then kept with
+    /// `keep_lent_message`: the same events must come, in the same order.
     pub fn drain_batched(&mut self, conn: &mut Connection, budget: usize, batched: bool) {
         let mut n = 0;
-        let next = |conn: &mut Connection| {
-            batched
-                .then(|| conn.poll_message().map(Event::Message))
-                .flatten()
-                .or_else(|| conn.poll_event())
+        let mut turn = 0usize;
+        let mut next = |conn: &mut Connection| {
+            turn += 1;
+            let whole = if !batched {
+                None
+            } else if turn % 3 == 0 {
+                conn.poll_message()
+            } else if turn % 3 == 1 {
+                conn.poll_message_ref().map(|m| m.to_message())
+            } else {
+                conn.poll_message_ref().map(|m| m.to_message()).map(|copied| {
+                    let kept = conn.keep_lent_message().expect("lent just now");
+                    assert_eq!(kept, copied, "a kept message differs from the one lent");
+                    kept
+                })
+            };
+            whole.map(Event::Message).or_else(|| conn.poll_event())
         };
         while let Some(event) = next(conn) {
             n += 1;
