@@ -44,62 +44,37 @@ pub(super) fn dispatch(entry: &mut Entry) {
 pub(super) fn dispatch_then<T>(entry: &mut Entry, then: impl FnOnce(&Shared, &mut Link) -> T) -> T {
     if entry.handler.lends_messages() {
         let mut lent = LENT.take();
-        let result = dispatch_lent_then(entry, &mut lent, then);
+        let result = dispatch_with(entry, &mut lent, then);
         LENT.set(lent);
         result
     } else {
-        dispatch_owned_then(entry, then)
+        dispatch_with(entry, &mut Owned::default(), then)
     }
 }
 
-fn dispatch_owned_then<T>(entry: &mut Entry, then: impl FnOnce(&Shared, &mut Link) -> T) -> T {
-    let mut batch: [Option<Message>; BATCH] = Default::default();
-    loop {
-        let mut decoded = 0;
-        let event = {
-            let mut link = lock(&entry.conn.shared.link);
-            while decoded < BATCH {
-                match link.proto.poll_message() {
-                    Some(message) => batch[decoded] = Some(message),
-                    None => break,
-                }
-                decoded += 1;
-            }
-            if decoded > 0 {
-                None
-            } else {
-                match link.proto.poll_event() {
-                    Some(event) => {
-                        event_for_handler(event, &mut link, &mut entry.cause, &mut entry.closed)
-                    }
-                    None => return then(&entry.conn.shared, &mut link),
-                }
-            }
-        };
-        let mut decoded_ahead = batch[..decoded].iter_mut().filter_map(Option::take);
-        while let Some(message) = decoded_ahead.next() {
-            deliver(entry, Event::Message(message));
-            if ended_by_handler(entry) {
-                decoded_ahead.for_each(drop);
-                break;
-            }
-        }
-        if let Some(event) = event {
-            deliver(entry, event);
-        }
-    }
+/// Whole messages decoded under one lock and handed out after it.
+trait Batch {
+    /// Decodes up to [`BATCH`] whole messages; whether there was any.
+    fn decode(&mut self, proto: &mut ws_proto::Connection) -> bool;
+
+    /// Hands out what [`decode`](Self::decode) decoded, in order, and
+    /// forgets it.
+    fn deliver(&mut self, entry: &mut Entry);
+
+    /// Hands out a message the state machine decoded alone (fragmented,
+    /// compressed, or after other events).
+    fn deliver_message(entry: &mut Entry, message: Message);
 }
 
-fn dispatch_lent_then<T>(
+fn dispatch_with<T, B: Batch>(
     entry: &mut Entry,
-    lent: &mut Lent,
+    batch: &mut B,
     then: impl FnOnce(&Shared, &mut Link) -> T,
 ) -> T {
     loop {
         let event = {
             let mut link = lock(&entry.conn.shared.link);
-            lent.decode(&mut link.proto);
-            if !lent.items.is_empty() {
+            if batch.decode(&mut link.proto) {
                 None
             } else {
                 match link.proto.poll_event() {
@@ -110,31 +85,48 @@ fn dispatch_lent_then<T>(
                 }
             }
         };
-        let Lent {
-            items,
-            text,
-            binary,
-        } = lent;
-        for item in items.drain(..) {
-            let message = match &item {
-                Decoded::Kept(message) => MessageRef::from(message),
-                Decoded::Text(range) => MessageRef::Text(&text[range.clone()]),
-                Decoded::Binary(range) => MessageRef::Binary(&binary[range.clone()]),
-            };
-            call(entry, |handler, conn| handler.on_message_ref(conn, message));
-            if ended_by_handler(entry) {
-                break; // the rest is dropped by the drain
-            }
-        }
-        text.clear();
-        binary.clear();
+        batch.deliver(entry);
         match event {
-            Some(Event::Message(message)) => call(entry, |handler, conn| {
-                handler.on_message_ref(conn, MessageRef::from(&message));
-            }),
+            Some(Event::Message(message)) => B::deliver_message(entry, message),
             Some(event) => deliver(entry, event),
             None => {}
         }
+    }
+}
+
+/// Messages handed out owned (`Event::Message`).
+#[derive(Default)]
+struct Owned {
+    messages: [Option<Message>; BATCH],
+    len: usize,
+}
+
+impl Batch for Owned {
+    fn decode(&mut self, proto: &mut ws_proto::Connection) -> bool {
+        while self.len < BATCH {
+            let Some(message) = proto.poll_message() else {
+                break;
+            };
+            self.messages[self.len] = Some(message);
+            self.len += 1;
+        }
+        self.len > 0
+    }
+
+    fn deliver(&mut self, entry: &mut Entry) {
+        let len = std::mem::take(&mut self.len);
+        let mut decoded = self.messages[..len].iter_mut().filter_map(Option::take);
+        while let Some(message) = decoded.next() {
+            deliver(entry, Event::Message(message));
+            if ended_by_handler(entry) {
+                decoded.for_each(drop);
+                break;
+            }
+        }
+    }
+
+    fn deliver_message(entry: &mut Entry, message: Message) {
+        deliver(entry, Event::Message(message));
     }
 }
 
@@ -190,9 +182,8 @@ enum Decoded {
     Binary(Range<usize>),
 }
 
-impl Lent {
-    /// Decodes up to [`BATCH`] whole messages.
-    fn decode(&mut self, proto: &mut ws_proto::Connection) {
+impl Batch for Lent {
+    fn decode(&mut self, proto: &mut ws_proto::Connection) -> bool {
         while self.items.len() < BATCH {
             let item = match proto.poll_message_ref() {
                 Some(MessageRef::Text(t)) if t.len() <= COPY_MAX => {
@@ -204,10 +195,38 @@ impl Lent {
                     Decoded::Binary(start..self.binary.len())
                 }
                 Some(_) => Decoded::Kept(proto.keep_lent_message().expect("lent just now")),
-                None => return,
+                None => break,
             };
             self.items.push(item);
         }
+        !self.items.is_empty()
+    }
+
+    fn deliver(&mut self, entry: &mut Entry) {
+        let Self {
+            items,
+            text,
+            binary,
+        } = self;
+        for item in items.drain(..) {
+            let message = match &item {
+                Decoded::Kept(message) => MessageRef::from(message),
+                Decoded::Text(range) => MessageRef::Text(&text[range.clone()]),
+                Decoded::Binary(range) => MessageRef::Binary(&binary[range.clone()]),
+            };
+            call(entry, |handler, conn| handler.on_message_ref(conn, message));
+            if ended_by_handler(entry) {
+                break; // the rest is dropped by the drain
+            }
+        }
+        text.clear();
+        binary.clear();
+    }
+
+    fn deliver_message(entry: &mut Entry, message: Message) {
+        call(entry, |handler, conn| {
+            handler.on_message_ref(conn, MessageRef::from(&message));
+        });
     }
 }
 
