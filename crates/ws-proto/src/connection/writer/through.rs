@@ -135,3 +135,113 @@ impl Writer {
         self.advance(written);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// A transport write that takes at most `limit` bytes into `wire`.
+    fn take_at_most<'w>(
+        wire: &'w mut Vec<u8>,
+        limit: usize,
+    ) -> impl FnOnce(&[IoSlice<'_>]) -> usize + 'w {
+        move |slices| {
+            let mut left = limit;
+            for slice in slices {
+                let n = slice.len().min(left);
+                wire.extend_from_slice(&slice[..n]);
+                left -= n;
+            }
+            limit - left
+        }
+    }
+
+    /// Everything waiting, through `pending` / `advance`.
+    fn drain(w: &mut Writer) -> Vec<u8> {
+        let mut out = Vec::new();
+        while !w.pending().is_empty() {
+            let n = w.pending().len();
+            out.extend_from_slice(w.pending());
+            w.advance(n);
+        }
+        out
+    }
+
+    #[test]
+    fn the_fast_way_is_taken_only_when_nothing_needs_the_queue() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut wire = Vec::new();
+        let mut w = Writer::new(Some(1000), usize::MAX);
+        let through = |w: &mut Writer, wire: &mut Vec<u8>, len: usize| {
+            w.message_through(OpCode::Binary, &vec![0; len], None, take_at_most(wire, 0))
+        };
+        assert_eq!(through(&mut w, &mut wire, 1000), Ok(true));
+        assert_eq!(through(&mut w, &mut wire, 10), Ok(false), "output waits");
+        drain(&mut w);
+        assert_eq!(through(&mut w, &mut wire, 1001), Ok(false), "fragmented");
+        drain(&mut w);
+        let masked = w.message_through(
+            OpCode::Binary,
+            &[0; 10],
+            Some(&mut rng),
+            take_at_most(&mut wire, 0),
+        );
+        assert_eq!(masked, Ok(false), "a client's lent payload is copied");
+        drain(&mut w);
+        let in_place = w.message_in_place(
+            OpCode::Binary,
+            &mut [0; 10],
+            Some(&mut rng),
+            take_at_most(&mut wire, 0),
+        );
+        assert_eq!(in_place, Ok(true));
+    }
+
+    #[test]
+    fn bytes_written_directly_count_as_queued_and_written() {
+        let mut w = Writer::new(None, usize::MAX);
+        let mut wire = Vec::new();
+        w.message(OpCode::Binary, b"before", None).unwrap();
+        drain(&mut w);
+        let (end, pushes) = (w.out.end(), w.out.pushes());
+        w.message_through(
+            OpCode::Binary,
+            &[7; 300],
+            None,
+            take_at_most(&mut wire, 304),
+        )
+        .unwrap();
+        assert_eq!(w.out.written(), end + 304);
+        assert_eq!(w.out.end(), end + 304);
+        assert!(
+            w.out.pushes() > pushes,
+            "a write that takes all is a push too"
+        );
+        w.close(crate::close::CloseCode::NORMAL, "", None);
+        assert!(!w.close_written());
+        drain(&mut w);
+        assert!(w.close_written());
+    }
+
+    #[test]
+    fn a_pong_never_takes_back_the_rest_of_a_direct_write() {
+        let mut w = Writer::new(None, usize::MAX);
+        let mut wire = Vec::new();
+        assert!(w.auto_pong(b"1", None));
+        wire.extend(drain(&mut w));
+        // The frame's last 3 bytes wait: a pong's length, as if it were one.
+        w.message_through(OpCode::Binary, &[7; 100], None, take_at_most(&mut wire, 99))
+            .unwrap();
+        assert_eq!(w.buffered(), 3);
+        w.note_input(); // stalled: a pong may replace the latest one ...
+        assert!(w.auto_pong(b"2", None));
+        w.note_input();
+        assert!(w.auto_pong(b"3", None)); // ... which is "2", not the rest
+        wire.extend(drain(&mut w));
+        let mut expected = vec![0x8A, 1, b'1', 0x82, 100];
+        expected.extend_from_slice(&[7; 100]);
+        expected.extend_from_slice(&[0x8A, 1, b'3']);
+        assert_eq!(wire, expected);
+    }
+}
