@@ -90,7 +90,10 @@ impl Writer {
         self.out.pending_vectored(slices)
     }
 
-    /// Marks `n` waiting bytes as handed to the transport.
+    /// Marks `n` waiting bytes as handed to the transport. Inlined: it is
+    /// on every send's path (`advance_transmit`), and a second caller (the
+    /// write-through sends) would otherwise make it a call.
+    #[inline]
     pub(crate) fn advance(&mut self, n: usize) {
         self.out.advance(n);
         if self.out.buffered() == 0 {
