@@ -332,7 +332,7 @@ impl Connection {
     /// holds (up to 16 slices).
     ///
     /// A message refused (as `send_binary` refuses it:
-    /// [`SendError::NotOpen`] once closing, [`SendError::WriteBufferFull`]
+    /// [`SendError::NotOpen`] unless open, [`SendError::WriteBufferFull`]
     /// over [`Config::max_write_buffer`], counting the whole message as if
     /// it were queued) queues nothing and never calls `write`; an accepted
     /// one calls it exactly once. Advancing by what `write` took has the
@@ -395,6 +395,7 @@ impl Connection {
         }
         self.writer
             .message_in_place(OpCode::Binary, data, rng(&mut self.rng), write)?;
+        // What `advance_transmit` does after the writer advanced.
         self.after_transmit();
         Ok(())
     }
