@@ -46,7 +46,15 @@
 //!   `poll_transmit()` holds and `advance_transmit` by what was written;
 //!   for a server also `ws-proto Bytes`: the payload kept as `Bytes` and
 //!   given with `send_binary_bytes` (no copy from 16 KiB up), the way to
-//!   send what one keeps without copying it.
+//!   send what one keeps without copying it. `ws-proto through`:
+//!   `send_binary_through(&payload, write)`, the closure a `write_vectored`
+//!   into the socket, then the rest (if the socket left any) drained as
+//!   above; a server's frame goes from the caller's buffer with no copy, a
+//!   client's is masked into the queue first, as with `send_binary`. For a
+//!   client also `ws-proto in-place`: `send_binary_in_place` of one reused
+//!   buffer, masked in place at every send and written from there, the
+//!   same deal as `fastwebsockets in-place` (checked on one send of a
+//!   fresh copy, as that row is).
 //! - tungstenite: `WebSocket::from_raw_socket(socket, role, None)` (default
 //!   config); `read()` per message; `send(Message::Binary(..))` (write and
 //!   flush) per message, the payload kept in a reference-counted `Bytes`
@@ -136,13 +144,14 @@
 //!
 //! On the send side `send_binary(&[u8])` copies the payload into the output
 //! buffer before the driver writes it out, where fastwebsockets (server)
-//! writes the caller's slice with a vectored write: a server sending what
-//! it keeps uses `send_binary_bytes` (the `ws-proto Bytes` row), which
-//! queues it with no copy. A client masks: fastwebsockets' `in-place` row
-//! XORs the caller's buffer (scrambling it); ws-proto's equivalent,
-//! `send_binary_owned` / `send_binary_bytes` of a buffer given away, masks
-//! in place too but has no row here (a benchmark would have to hand it a
-//! fresh buffer per message).
+//! writes the caller's slice with a vectored write. ws-proto's equivalent
+//! is `send_binary_through` (the `ws-proto through` row): with nothing
+//! waiting, the socket gets the header and the caller's slice in the same
+//! call, and only what it leaves is queued; a server sending what it keeps
+//! as `Bytes` can also use `send_binary_bytes` (the `ws-proto Bytes` row),
+//! which queues it with no copy. A client masks: fastwebsockets' `in-place`
+//! row XORs the caller's buffer (scrambling it); ws-proto's equivalent is
+//! `send_binary_in_place` (the `ws-proto in-place` row).
 //!
 //! # Run
 //!
@@ -587,6 +596,51 @@ fn ws_proto_send(conn: &mut Connection, sock: &mut MemSocket, payload: &[u8], co
     }
 }
 
+/// ws-proto writing through: `send_binary_through` hands the frame to the
+/// socket's `write_vectored` in the same call (a server: header and the
+/// caller's payload, no copy; a client: the masked copy queued), then
+/// whatever the socket left is written as in [`ws_proto_send`].
+#[inline]
+fn ws_proto_send_through(
+    conn: &mut Connection,
+    sock: &mut MemSocket,
+    payload: &[u8],
+    count: usize,
+) {
+    for _ in 0..count {
+        conn.send_binary_through(black_box(payload), |slices| {
+            sock.write_vectored(slices).expect("write")
+        })
+        .expect("open");
+        while let Some(bytes) = conn.poll_transmit() {
+            let n = sock.write(bytes).expect("write");
+            conn.advance_transmit(n);
+        }
+    }
+}
+
+/// ws-proto masking in place: `send_binary_in_place` of one reused buffer,
+/// XOR-ed again at every send (as the `fastwebsockets in-place` row), the
+/// frame handed to the socket's `write_vectored` in the same call.
+#[inline]
+fn ws_proto_send_in_place(
+    conn: &mut Connection,
+    sock: &mut MemSocket,
+    buf: &mut [u8],
+    count: usize,
+) {
+    for _ in 0..count {
+        conn.send_binary_in_place(black_box(&mut *buf), |slices| {
+            sock.write_vectored(slices).expect("write")
+        })
+        .expect("open");
+        while let Some(bytes) = conn.poll_transmit() {
+            let n = sock.write(bytes).expect("write");
+            conn.advance_transmit(n);
+        }
+    }
+}
+
 /// ws-proto with the payload kept as `Bytes` and given with
 /// `send_binary_bytes`: a server queues a large one (16 KiB or more) where
 /// it is, with no copy, as fastwebsockets writes a borrowed one.
@@ -691,6 +745,43 @@ fn encode_group(c: &mut Criterion, name: &str, side: Side) {
             });
         });
         drop((conn, sock));
+
+        // Its own copy of the payload, as the fastwebsockets rows and
+        // `ws-proto Bytes` have: the socket copies straight from it, and a
+        // 1 MiB copy runs at memcpy speed or ~20% slower depending on where
+        // source and sink sit relative to each other (4K aliasing), which
+        // is the allocator's doing, not the library's.
+        take_sink();
+        let (mut conn, _) = ws_proto_endpoint(side);
+        let mut sock = socket();
+        let own = payload.clone();
+        ws_proto_send_through(&mut conn, &mut sock, &own, count);
+        check_encoded(side, &take_sink(), &payload, count);
+        group.bench_function(BenchmarkId::new("ws-proto through", label), |b| {
+            b.iter(|| {
+                sink.borrow_mut().clear();
+                ws_proto_send_through(&mut conn, &mut sock, &own, count);
+            });
+        });
+        drop((conn, sock, own));
+
+        if side == Side::Client {
+            // The buffer changes at every send: checked on one send of a
+            // fresh copy, as the fastwebsockets in-place row is.
+            take_sink();
+            let (mut conn, _) = ws_proto_endpoint(side);
+            let mut sock = socket();
+            let mut buf = payload.clone();
+            ws_proto_send_in_place(&mut conn, &mut sock, &mut buf, 1);
+            check_encoded(side, &take_sink(), &payload, 1);
+            group.bench_function(BenchmarkId::new("ws-proto in-place", label), |b| {
+                b.iter(|| {
+                    sink.borrow_mut().clear();
+                    ws_proto_send_in_place(&mut conn, &mut sock, &mut buf, count);
+                });
+            });
+            drop((conn, sock));
+        }
 
         let shared = Bytes::from(payload.clone());
         if side == Side::Server {

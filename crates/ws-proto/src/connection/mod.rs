@@ -9,6 +9,7 @@ mod writer;
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::io::IoSlice;
 use std::time::{Duration, Instant};
 
 use crate::key_source::KeySource;
@@ -62,6 +63,8 @@ enum Handshake {
 ///   [`poll_timeout`](Self::poll_timeout));
 /// - commands: [`send_text`](Self::send_text), [`send_binary`](Self::send_binary),
 ///   [`send_text_owned`](Self::send_text_owned), [`send_binary_owned`](Self::send_binary_owned),
+///   [`send_binary_through`](Self::send_binary_through), [`send_text_through`](Self::send_text_through),
+///   [`send_binary_in_place`](Self::send_binary_in_place) (they also write, through a closure),
 ///   [`send_ping`](Self::send_ping), [`send_pong`](Self::send_pong), [`close`](Self::close),
 ///   [`fail`](Self::fail);
 /// - outputs: [`poll_event`](Self::poll_event), [`poll_transmit`](Self::poll_transmit)
@@ -303,6 +306,100 @@ impl Connection {
         self.send_message(OpCode::Binary, data)
     }
 
+    /// Sends a binary message and makes one attempt to write it, and
+    /// whatever else waits, through `write`: the way for a driver that can
+    /// write at once to skip the copy into the output queue.
+    ///
+    /// `write` gets the bytes to write, in order, as slices for one
+    /// vectored write, and returns how many it wrote: 0 when the transport
+    /// would block or failed (keep the I/O error yourself, in a variable
+    /// the closure captures, and act on it after the call, as after any
+    /// write). What it did not take stays queued, in order, for
+    /// [`poll_transmit`](Self::poll_transmit) and
+    /// [`advance_transmit`](Self::advance_transmit) as usual.
+    ///
+    /// No copy is made when nothing is waiting
+    /// ([`buffered_amount`](Self::buffered_amount) is 0), the message is
+    /// one frame (no larger than [`Config::send_fragment_size`]), it is
+    /// not compressed (permessage-deflate's threshold) and no mask is needed
+    /// (a server): `write` gets the frame's header and `data` itself, and
+    /// only the bytes it does not take are copied into the queue. In every
+    /// other case, a client's message among them (it must be masked, and
+    /// `data` stays as it is: see
+    /// [`send_binary_in_place`](Self::send_binary_in_place)), the message
+    /// is queued as [`send_binary`](Self::send_binary) queues it and
+    /// `write` gets what [`poll_transmit_vectored`](Self::poll_transmit_vectored)
+    /// holds (up to 16 slices).
+    ///
+    /// A message refused (as `send_binary` refuses it:
+    /// [`SendError::NotOpen`] unless open, [`SendError::WriteBufferFull`]
+    /// over [`Config::max_write_buffer`], counting the whole message as if
+    /// it were queued) queues nothing and never calls `write`; an accepted
+    /// one calls it exactly once. Advancing by what `write` took has the
+    /// effects of [`advance_transmit`](Self::advance_transmit).
+    ///
+    /// # Panics
+    /// If `write` returns more than the total length of the slices it got.
+    pub fn send_binary_through(
+        &mut self,
+        data: &[u8],
+        write: impl FnOnce(&[IoSlice<'_>]) -> usize,
+    ) -> Result<(), SendError> {
+        self.send_message_through(OpCode::Binary, data, write)
+    }
+
+    /// Sends a text message and makes one attempt to write it, with
+    /// whatever else waits, through `write`; see
+    /// [`send_binary_through`](Self::send_binary_through).
+    ///
+    /// # Panics
+    /// If `write` returns more than the total length of the slices it got.
+    pub fn send_text_through(
+        &mut self,
+        text: &str,
+        write: impl FnOnce(&[IoSlice<'_>]) -> usize,
+    ) -> Result<(), SendError> {
+        self.send_message_through(OpCode::Text, text.as_bytes(), write)
+    }
+
+    /// Sends a binary message as [`send_binary_through`](Self::send_binary_through)
+    /// does, but a client masks `data` where it is instead of copying it.
+    ///
+    /// **A client leaves `data` masked, that is scrambled**, when the
+    /// message goes the fast way (nothing waiting, one frame, not
+    /// compressed): `data` is XOR-ed with a fresh masking key (drawn from
+    /// the connection's key source, as for every frame) and written from
+    /// where it is, with no copy; only the bytes `write` does not take are
+    /// copied into the queue. Do not read `data` afterwards, and refill it
+    /// before sending it again. Otherwise (output already waiting, a
+    /// fragmented or compressed message) the message is masked on its way
+    /// into the queue as [`send_binary`](Self::send_binary) does and `data`
+    /// is left unchanged. Which of the two happened is not reported: treat
+    /// the buffer's contents as unspecified after the call.
+    ///
+    /// A server never masks: `data` is left unchanged, and this is
+    /// [`send_binary_through`](Self::send_binary_through).
+    ///
+    /// A refused message leaves `data` unchanged, queues nothing and never
+    /// calls `write`.
+    ///
+    /// # Panics
+    /// If `write` returns more than the total length of the slices it got.
+    pub fn send_binary_in_place(
+        &mut self,
+        data: &mut [u8],
+        write: impl FnOnce(&[IoSlice<'_>]) -> usize,
+    ) -> Result<(), SendError> {
+        if self.phase != Phase::Open {
+            return Err(SendError::NotOpen(self.state()));
+        }
+        self.writer
+            .message_in_place(OpCode::Binary, data, rng(&mut self.rng), write)?;
+        // What `advance_transmit` does after the writer advanced.
+        self.after_transmit();
+        Ok(())
+    }
+
     /// Queues a text message the caller gives away. A large one (16 KiB or
     /// more) is not copied: it is masked in place and sent from where it
     /// is, as its own [`poll_transmit`](Self::poll_transmit) segment.
@@ -385,6 +482,22 @@ impl Connection {
             return Err(SendError::NotOpen(self.state()));
         }
         self.writer.message(opcode, payload, rng(&mut self.rng))
+    }
+
+    fn send_message_through(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        write: impl FnOnce(&[IoSlice<'_>]) -> usize,
+    ) -> Result<(), SendError> {
+        if self.phase != Phase::Open {
+            return Err(SendError::NotOpen(self.state()));
+        }
+        self.writer
+            .message_through(opcode, payload, rng(&mut self.rng), write)?;
+        // What `advance_transmit` does after the writer advanced.
+        self.after_transmit();
+        Ok(())
     }
 
     fn send_message_shared(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {

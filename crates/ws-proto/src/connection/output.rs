@@ -312,6 +312,18 @@ impl Output {
         }
     }
 
+    /// Counts `n` bytes the caller wrote to the transport itself, straight
+    /// from its own buffer, with nothing waiting before them: queued and
+    /// written at once, so positions stay those of the whole stream. A push
+    /// of their own, so that nothing queued before them is taken for the
+    /// last thing queued.
+    pub(crate) fn count_written_through(&mut self, n: usize) {
+        debug_assert_eq!(self.buffered(), 0, "bytes written ahead of the queue");
+        self.end += n as u64;
+        self.written += n as u64;
+        self.pushes += 1;
+    }
+
     /// Queues a given-away payload after everything queued so far.
     pub(crate) fn push_segment(&mut self, data: Bytes) {
         if data.is_empty() {

@@ -8,7 +8,9 @@
 //! it is masked where it is (when the caller held the only reference) and
 //! queued as its own segment after its header, which a driver writes with
 //! one vectored call. The queue reuses its blocks, so sending allocates
-//! nothing in steady state.
+//! nothing in steady state. A write-through send ([`through`]) skips the
+//! queue when it can: the caller's transport takes the frame straight from
+//! the caller's buffer, and only what it leaves is queued.
 //!
 //! The limit (`Config::max_write_buffer`) bounds what waits: a message or
 //! an application's ping or pong that would pass it is refused whole. The
@@ -23,6 +25,8 @@
 //! With permessage-deflate in force, a message at or over the threshold is
 //! compressed first (into the compressor's reusable buffer) and its frames
 //! carry the compressed bytes, RSV1 on the first.
+
+mod through;
 
 use std::io::IoSlice;
 
@@ -86,7 +90,10 @@ impl Writer {
         self.out.pending_vectored(slices)
     }
 
-    /// Marks `n` waiting bytes as handed to the transport.
+    /// Marks `n` waiting bytes as handed to the transport. Inlined: it is
+    /// on every send's path (`advance_transmit`), and a second caller (the
+    /// write-through sends) would otherwise make it a call.
+    #[inline]
     pub(crate) fn advance(&mut self, n: usize) {
         self.out.advance(n);
         if self.out.buffered() == 0 {
