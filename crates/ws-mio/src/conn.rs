@@ -157,12 +157,25 @@ impl Conn {
     /// budget ([`EventLoop::set_memory_budget`](crate::EventLoop::set_memory_budget))
     /// that the message would take it over.
     pub fn send_text(&self, text: &str) -> Result<(), SendError> {
-        self.message(text.len(), |c| c.send_text(text))
+        self.lent_message(Lent::Text(text))
     }
 
     /// Sends a binary message.
     pub fn send_binary(&self, data: &[u8]) -> Result<(), SendError> {
-        self.message(data.len(), |c| c.send_binary(data))
+        self.lent_message(Lent::Binary(data))
+    }
+
+    /// Sends a binary message from a buffer the caller lets the connection
+    /// scramble: a client masks it in place instead of copying it first,
+    /// when the message can be written from the caller's thread at once
+    /// (plain TCP, nothing waiting, one frame, not compressed). **Treat
+    /// the buffer's contents as unspecified afterwards** (a client may
+    /// leave it masked, or intact when the message went the ordinary
+    /// way); a server never changes it. For large messages sent from an
+    /// application thread: the copy saved is the size of the message. See
+    /// `ws_proto::Connection::send_binary_in_place`.
+    pub fn send_binary_in_place(&self, data: &mut [u8]) -> Result<(), SendError> {
+        self.lent_message(Lent::InPlace(data))
     }
 
     /// Sends a text message without copying a large payload.
@@ -278,6 +291,35 @@ impl Conn {
         self.shared.note_refusal(result)
     }
 
+    /// Sends a message the caller lends. From a thread other than the
+    /// loop's, with the socket free to write (plain TCP), it is written in
+    /// the same call straight from the caller's buffer (see
+    /// `ws_proto::Connection::send_binary_through`): one copy fewer. On the
+    /// loop's thread it is queued, to go out with the loop's own writes.
+    fn lent_message(&self, payload: Lent<'_>) -> Result<(), SendError> {
+        let event_loop = self.shared.event_loop.upgrade();
+        if let Some(event_loop) = &event_loop {
+            self.shared
+                .note_refusal(event_loop.memory.admit(payload.len()))?;
+        }
+        let result = self.run_link(event_loop, |link, on_loop| {
+            if !on_loop && link.can_write_through() {
+                link.write_through(|c, write| match payload {
+                    Lent::Text(text) => c.send_text_through(text, write),
+                    Lent::Binary(data) => c.send_binary_through(data, write),
+                    Lent::InPlace(data) => c.send_binary_in_place(data, write),
+                })
+            } else {
+                match payload {
+                    Lent::Text(text) => link.proto.send_text(text),
+                    Lent::Binary(data) => link.proto.send_binary(data),
+                    Lent::InPlace(data) => link.proto.send_binary(data),
+                }
+            }
+        });
+        self.shared.note_refusal(result)
+    }
+
     /// Runs a command on the state machine, then has the loop write.
     fn command<T>(&self, f: impl FnOnce(&mut ws_proto::Connection) -> T) -> T {
         self.run(self.shared.event_loop.upgrade(), f)
@@ -292,10 +334,20 @@ impl Conn {
         event_loop: Option<Arc<LoopShared>>,
         f: impl FnOnce(&mut ws_proto::Connection) -> T,
     ) -> T {
+        self.run_link(event_loop, |link, _| f(&mut link.proto))
+    }
+
+    /// [`run`](Self::run), with `f` given the whole link and whether this
+    /// is the loop's thread.
+    fn run_link<T>(
+        &self,
+        event_loop: Option<Arc<LoopShared>>,
+        f: impl FnOnce(&mut Link, bool) -> T,
+    ) -> T {
         let Some(event_loop) = event_loop else {
             // The loop is gone: the state machine answers (not open), and
             // nothing can write.
-            return f(&mut lock(&self.shared.link).proto);
+            return f(&mut lock(&self.shared.link), false);
         };
         let on_loop = on_loop_thread(&event_loop);
         let (result, settled) = {
@@ -303,7 +355,7 @@ impl Conn {
             let before = (link.proto.state(), link.proto.poll_timeout());
             // Blocked before this send: the loop waits for the socket.
             let loop_writes = link.blocked;
-            let result = f(&mut link.proto);
+            let result = f(&mut link, on_loop);
             if !on_loop && link.proto.buffered_amount() > 0 && link.writable_now() {
                 link.write();
             }
@@ -480,5 +532,23 @@ pub trait Handler: Send + 'static {
 impl<F: FnMut(&Conn, Event) + Send + 'static> Handler for F {
     fn on_event(&mut self, conn: &Conn, event: Event) {
         self(conn, event)
+    }
+}
+
+/// A payload a send borrows from its caller.
+enum Lent<'a> {
+    Text(&'a str),
+    Binary(&'a [u8]),
+    /// Binary, in a buffer the send may mask in place.
+    InPlace(&'a mut [u8]),
+}
+
+impl Lent<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Self::Text(text) => text.len(),
+            Self::Binary(data) => data.len(),
+            Self::InPlace(data) => data.len(),
+        }
     }
 }

@@ -9,6 +9,7 @@
 //! socket left over, when the socket is writable again. It is also what
 //! lets the loop read straight into the state machine's buffer.
 
+use std::io::{self, IoSlice, Write as _};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::error::Error;
@@ -63,6 +64,51 @@ impl Link {
     /// the socket took everything so far, and it has not failed.
     pub(crate) fn writable_now(&self) -> bool {
         self.transport.is_some() && !self.blocked && self.failed.is_none()
+    }
+
+    /// Whether a sender's thread may write a message through, from the
+    /// sender's buffer: as [`writable_now`](Self::writable_now), over plain
+    /// TCP (rustls copies what it encrypts whatever we do).
+    pub(crate) fn can_write_through(&self) -> bool {
+        matches!(self.transport, Some(Transport::Plain(_))) && self.writable_now()
+    }
+
+    /// Runs `send` with the state machine and a write into the socket
+    /// that it may use once (`ws_proto::Connection::send_binary_through`):
+    /// the write returns how many bytes the socket took, notes a full
+    /// socket as [`blocked`](Self::blocked) and keeps a failure for the
+    /// loop, as [`write`](Self::write) does. Only when
+    /// [`can_write_through`](Self::can_write_through).
+    pub(crate) fn write_through<T>(
+        &mut self,
+        send: impl FnOnce(&mut ws_proto::Connection, &mut dyn FnMut(&[IoSlice<'_>]) -> usize) -> T,
+    ) -> T {
+        let Self {
+            proto,
+            transport,
+            blocked,
+            failed,
+        } = self;
+        let Some(Transport::Plain(stream)) = transport else {
+            unreachable!("write_through without can_write_through");
+        };
+        let mut write = |slices: &[IoSlice<'_>]| loop {
+            match stream.write_vectored(slices) {
+                // A short write leaves the rest queued; the sender's next
+                // write (right after) finds out whether the socket is full.
+                Ok(n) => return n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    *blocked = true;
+                    return 0;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    *failed = Some(Error::Io(e));
+                    return 0;
+                }
+            }
+        };
+        send(proto, &mut write)
     }
 
     /// Whether the loop must watch for the socket becoming writable.

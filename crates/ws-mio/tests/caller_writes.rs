@@ -17,8 +17,17 @@ use ws_mio::{ClientOptions, Conn, Event, EventLoop};
 use ws_proto::ClientRequest;
 
 /// Reads whole frames (unmasking them) until `count` have arrived; returns
-/// their payloads.
+/// their payloads. Every frame must be masked (a client's).
 fn read_frames(stream: &mut std::net::TcpStream, count: usize) -> io::Result<Vec<Vec<u8>>> {
+    read_frames_masked(stream, count, true)
+}
+
+/// [`read_frames`] of frames masked or not, as `masked` says they must be.
+fn read_frames_masked(
+    stream: &mut std::net::TcpStream,
+    count: usize,
+    masked: bool,
+) -> io::Result<Vec<Vec<u8>>> {
     stream.set_read_timeout(Some(DEADLINE))?;
     let mut wire = Vec::new();
     let mut frames = Vec::new();
@@ -29,7 +38,7 @@ fn read_frames(stream: &mut std::net::TcpStream, count: usize) -> io::Result<Vec
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         wire.extend_from_slice(&buf[..n]);
-        while let Some((payload, used)) = parse_masked(&wire) {
+        while let Some((payload, used)) = parse_frame(&wire, masked) {
             frames.push(payload);
             wire.drain(..used);
         }
@@ -37,9 +46,10 @@ fn read_frames(stream: &mut std::net::TcpStream, count: usize) -> io::Result<Vec
     Ok(frames)
 }
 
-/// One masked client frame from the front of `wire`: its unmasked payload
-/// and its length on the wire.
-fn parse_masked(wire: &[u8]) -> Option<(Vec<u8>, usize)> {
+/// One frame from the front of `wire`, masked as `masked` says (a
+/// client's) or not (a server's): its unmasked payload and its length on
+/// the wire.
+fn parse_frame(wire: &[u8], masked: bool) -> Option<(Vec<u8>, usize)> {
     if wire.len() < 2 {
         return None;
     }
@@ -52,12 +62,21 @@ fn parse_masked(wire: &[u8]) -> Option<(Vec<u8>, usize)> {
         126 | 127 => return None,
         n => (n as usize, 2),
     };
-    assert!(wire[1] & 0x80 != 0, "a client frame is masked");
-    if wire.len() < at + 4 + len {
+    assert_eq!(
+        wire[1] & 0x80 != 0,
+        masked,
+        "a client's frames are masked, a server's not"
+    );
+    let key_len = if masked { 4 } else { 0 };
+    if wire.len() < at + key_len + len {
         return None;
     }
-    let key = [wire[at], wire[at + 1], wire[at + 2], wire[at + 3]];
-    at += 4;
+    let key = if masked {
+        [wire[at], wire[at + 1], wire[at + 2], wire[at + 3]]
+    } else {
+        [0; 4]
+    };
+    at += key_len;
     let payload = wire[at..at + len]
         .iter()
         .enumerate()
@@ -92,6 +111,20 @@ fn a_send_from_an_application_thread_reaches_the_peer_while_the_loop_sleeps() {
 
 #[test]
 fn what_a_full_socket_leaves_over_the_loop_writes_in_order_with_later_sends() {
+    full_socket_in_order(|conn, message| conn.send_binary(message));
+}
+
+#[test]
+fn in_place_sends_leave_the_same_frames_in_the_same_order() {
+    // Each message from a buffer of its own, masked in place when it can
+    // be written at once, copied when it must wait.
+    full_socket_in_order(|conn, message| conn.send_binary_in_place(message));
+}
+
+/// Two application threads send 200 messages of 64 KiB each with `send`
+/// to a peer that does not read until they are done (the socket fills);
+/// the peer then gets every message whole, each thread's in order.
+fn full_socket_in_order(send: fn(&Conn, &mut Vec<u8>) -> Result<(), ws_proto::SendError>) {
     const SENDERS: usize = 2;
     const MESSAGES: usize = 200;
     const SIZE: usize = 64 << 10;
@@ -115,7 +148,7 @@ fn what_a_full_socket_leaves_over_the_loop_writes_in_order_with_later_sends() {
                 for i in 0..MESSAGES {
                     let mut message = vec![who as u8; SIZE];
                     message[1..9].copy_from_slice(&(i as u64).to_le_bytes());
-                    conn.send_binary(&message).unwrap();
+                    send(&conn, &mut message).unwrap();
                 }
             })
         })
@@ -271,4 +304,44 @@ fn a_batch_is_held_to_the_memory_budget_message_by_message() {
     );
     let _ = go.send(());
     drop(event_loop);
+}
+
+#[test]
+fn a_server_sends_every_size_from_an_application_thread_whole_and_in_order() {
+    // Sizes around the header's length steps, and one large enough to
+    // fill the socket, so both the written-through and the queued rest
+    // are in play; a text among them.
+    let (opened, open) = mpsc::channel::<Conn>();
+    let (addr, server) = common::serve(ws_mio::ServerOptions::default(), "server", move || {
+        let opened = opened.clone();
+        move |conn: &Conn, event: Event| {
+            if let Event::Open(_) = event {
+                let _ = opened.send(conn.clone());
+            }
+        }
+    });
+    let mut client = common::connect_by_hand(addr).unwrap();
+    let conn = recv(&open, DEADLINE, "the server's connection");
+    let sizes = [0usize, 1, 125, 126, 65_535, 65_536, 3 << 20, 16, 1024];
+    let sender = thread::spawn(move || {
+        for (i, &size) in sizes.iter().enumerate() {
+            let message = vec![i as u8; size];
+            conn.send_binary(&message).unwrap();
+        }
+        conn.send_text("the end").unwrap();
+        conn
+    });
+    let frames = read_frames_masked(&mut client, sizes.len() + 1, false).unwrap();
+    let conn = sender.join().unwrap();
+    for (i, (frame, &size)) in frames.iter().zip(&sizes).enumerate() {
+        assert_eq!(frame.len(), size, "message {i}");
+        assert!(frame.iter().all(|&b| b == i as u8), "message {i}");
+    }
+    assert_eq!(frames[sizes.len()], b"the end");
+    let started = Instant::now();
+    while conn.buffered_amount() > 0 {
+        assert!(started.elapsed() < DEADLINE, "never written out");
+        thread::sleep(Duration::from_millis(5));
+    }
+    server.stop("server loop");
 }
