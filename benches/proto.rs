@@ -583,16 +583,23 @@ fn decode(c: &mut Criterion) {
 
 // ---- encoding, as each library's users do it ---------------------------------
 
+/// Writes everything `conn` has queued to `sock`, advancing by what the
+/// socket took, as a driver does.
+#[inline]
+fn write_out(conn: &mut Connection, sock: &mut MemSocket) {
+    while let Some(bytes) = conn.poll_transmit() {
+        let n = sock.write(bytes).expect("write");
+        conn.advance_transmit(n);
+    }
+}
+
 /// ws-proto under a driver: `send_binary`, then write out everything
 /// `poll_transmit` holds, advancing by what the socket took.
 #[inline]
 fn ws_proto_send(conn: &mut Connection, sock: &mut MemSocket, payload: &[u8], count: usize) {
     for _ in 0..count {
         conn.send_binary(black_box(payload)).expect("open");
-        while let Some(bytes) = conn.poll_transmit() {
-            let n = sock.write(bytes).expect("write");
-            conn.advance_transmit(n);
-        }
+        write_out(conn, sock);
     }
 }
 
@@ -612,10 +619,7 @@ fn ws_proto_send_through(
             sock.write_vectored(slices).expect("write")
         })
         .expect("open");
-        while let Some(bytes) = conn.poll_transmit() {
-            let n = sock.write(bytes).expect("write");
-            conn.advance_transmit(n);
-        }
+        write_out(conn, sock);
     }
 }
 
@@ -634,10 +638,7 @@ fn ws_proto_send_in_place(
             sock.write_vectored(slices).expect("write")
         })
         .expect("open");
-        while let Some(bytes) = conn.poll_transmit() {
-            let n = sock.write(bytes).expect("write");
-            conn.advance_transmit(n);
-        }
+        write_out(conn, sock);
     }
 }
 
@@ -649,10 +650,7 @@ fn ws_proto_send_bytes(conn: &mut Connection, sock: &mut MemSocket, payload: &By
     for _ in 0..count {
         conn.send_binary_bytes(black_box(payload).clone())
             .expect("open");
-        while let Some(bytes) = conn.poll_transmit() {
-            let n = sock.write(bytes).expect("write");
-            conn.advance_transmit(n);
-        }
+        write_out(conn, sock);
     }
 }
 
