@@ -20,7 +20,7 @@
 //! | Feature   | Default | Enables |
 //! |-----------|---------|---------|
 //! | `deflate` | on      | permessage-deflate (RFC 7692) and its `flate2` (zlib-rs) dependency. |
-//! | `url`     | off     | [`WsUrl`]: a `ws://`, `wss://`, `ws+unix://` URL checked and taken apart (the `url` crate), what ws-client and ws-tokio start from. |
+//! | `url`     | off     | `WsUrl`: a `ws://`, `wss://`, `ws+unix://` URL checked and taken apart (the `url` crate), what ws-client and ws-tokio start from. |
 //! | `http`    | off     | Conversions from and to the `http` crate's types: a [`ClientRequest`] from an `http::Request<()>`, [`Headers`] to and from an `http::HeaderMap`. |
 //!
 //! Without `deflate` the crate needs no compression library. The deflate
