@@ -511,7 +511,7 @@ pub trait Handler: Send + 'static {
     /// `on_event`. Off by default. Asked each time the loop hands events
     /// out, so it should not change.
     ///
-    /// Lent messages cost less: a small message (up to 1 KiB) is not
+    /// Lent messages cost less: a small message (up to 256 bytes) is not
     /// split off the read buffer as `Bytes` (no atomic reference count
     /// raised and dropped per message) but copied into a buffer the loop
     /// thread reuses; a larger one is kept as `Bytes`, with no copy. For a

@@ -32,7 +32,7 @@ const BATCH: usize = 16;
 
 /// Lent messages up to this size are copied out of the read buffer;
 /// splitting off a larger one costs less than copying it.
-const COPY_MAX: usize = 1024;
+const COPY_MAX: usize = 256;
 
 /// Hands the state machine's events to the handler.
 pub(super) fn dispatch(entry: &mut Entry) {
