@@ -89,8 +89,8 @@ fn every_message_is_lent_in_order_whatever_its_size_or_framing() {
     let mut burst = Vec::new();
     burst.extend(frame(0x81, b"one", false));
     burst.extend(frame(0x82, &bytes(16, 1), false));
-    burst.extend(frame(0x82, &bytes(1024, 2), false)); // the largest copied
-    burst.extend(frame(0x82, &bytes(1025, 3), false)); // kept, not copied
+    burst.extend(frame(0x82, &bytes(256, 2), false)); // the largest copied
+    burst.extend(frame(0x82, &bytes(257, 3), false)); // kept, not copied
     burst.extend(frame(0x82, &bytes(70_000, 4), false));
     burst.extend(frame(0x81, "h\u{e9}llo \u{1F600}".as_bytes(), false));
     burst.extend(frame(0x01, b"frag", false)); // a fragmented message
@@ -106,8 +106,8 @@ fn every_message_is_lent_in_order_whatever_its_size_or_framing() {
         Seen::Open,
         Seen::Text("one".into()),
         Seen::Binary(bytes(16, 1)),
-        Seen::Binary(bytes(1024, 2)),
-        Seen::Binary(bytes(1025, 3)),
+        Seen::Binary(bytes(256, 2)),
+        Seen::Binary(bytes(257, 3)),
         Seen::Binary(bytes(70_000, 4)),
         Seen::Text("h\u{e9}llo \u{1F600}".into()),
         Seen::Ping(b"ping".to_vec()),
