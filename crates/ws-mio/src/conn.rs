@@ -169,12 +169,11 @@ impl Conn {
     /// scramble: a client masks it in place instead of copying it first,
     /// when the message can be written from the caller's thread at once
     /// (16 KiB or more, plain TCP, nothing waiting, one frame, not
-    /// compressed). **Treat
-    /// the buffer's contents as unspecified afterwards** (a client may
-    /// leave it masked, or intact when the message went the ordinary
-    /// way); a server never changes it. For large messages sent from an
-    /// application thread: the copy saved is the size of the message. See
-    /// `ws_proto::Connection::send_binary_in_place`.
+    /// compressed). **Treat the buffer's contents as unspecified
+    /// afterwards**: a client may leave it masked, or intact when the
+    /// message went the ordinary way; a server never changes it. For large
+    /// messages sent from an application thread: the copy saved is the
+    /// size of the message. See `ws_proto::Connection::send_binary_in_place`.
     pub fn send_binary_in_place(&self, data: &mut [u8]) -> Result<(), SendError> {
         self.lent_message(Lent::InPlace(data))
     }
