@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use common::{DEADLINE, Seen, accept_by_hand, client_loop, connect, expect, raw_server, recv};
 use ws_mio::{ClientOptions, Conn, Event, EventLoop};
 use ws_proto::ClientRequest;
+use ws_test_support::frames;
 
 /// Reads whole frames (unmasking them) until `count` have arrived; returns
 /// their payloads. Every frame must be masked (a client's).
@@ -30,59 +31,24 @@ fn read_frames_masked(
 ) -> io::Result<Vec<Vec<u8>>> {
     stream.set_read_timeout(Some(DEADLINE))?;
     let mut wire = Vec::new();
-    let mut frames = Vec::new();
+    let mut payloads = Vec::new();
     let mut buf = vec![0u8; 256 << 10];
-    while frames.len() < count {
+    while payloads.len() < count {
         let n = stream.read(&mut buf)?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         wire.extend_from_slice(&buf[..n]);
-        while let Some((payload, used)) = parse_frame(&wire, masked) {
-            frames.push(payload);
+        while let Some((frame, used)) = frames::parse_one(&wire) {
+            assert_eq!(
+                frame.masked, masked,
+                "a client's frames are masked, a server's not"
+            );
+            payloads.push(frame.payload);
             wire.drain(..used);
         }
     }
-    Ok(frames)
-}
-
-/// One frame from the front of `wire`, masked as `masked` says (a
-/// client's) or not (a server's): its unmasked payload and its length on
-/// the wire.
-fn parse_frame(wire: &[u8], masked: bool) -> Option<(Vec<u8>, usize)> {
-    if wire.len() < 2 {
-        return None;
-    }
-    let (len, mut at) = match wire[1] & 0x7f {
-        126 if wire.len() >= 4 => (u16::from_be_bytes([wire[2], wire[3]]) as usize, 4),
-        127 if wire.len() >= 10 => (
-            u64::from_be_bytes(wire[2..10].try_into().unwrap()) as usize,
-            10,
-        ),
-        126 | 127 => return None,
-        n => (n as usize, 2),
-    };
-    assert_eq!(
-        wire[1] & 0x80 != 0,
-        masked,
-        "a client's frames are masked, a server's not"
-    );
-    let key_len = if masked { 4 } else { 0 };
-    if wire.len() < at + key_len + len {
-        return None;
-    }
-    let key = if masked {
-        [wire[at], wire[at + 1], wire[at + 2], wire[at + 3]]
-    } else {
-        [0; 4]
-    };
-    at += key_len;
-    let payload = wire[at..at + len]
-        .iter()
-        .enumerate()
-        .map(|(i, b)| b ^ key[i % 4])
-        .collect();
-    Some((payload, at + len))
+    Ok(payloads)
 }
 
 #[test]
