@@ -66,6 +66,16 @@ struct InFrame {
     in_place: bool,
 }
 
+/// A message from a complete payload already checked (validated as UTF-8
+/// when it is text).
+fn checked_message(payload: Bytes, is_text: bool) -> Message {
+    if is_text {
+        Message::Text(Utf8Bytes::from_validated(payload))
+    } else {
+        Message::Binary(payload)
+    }
+}
+
 /// A whole message at the front of the read buffer, unmasked and checked
 /// (see [`Reader::whole_message`]).
 struct WholeMessage {
@@ -402,11 +412,7 @@ impl Reader {
         let whole = self.whole_message()?;
         self.buf.advance(whole.header_len);
         let payload = self.buf.split_to(whole.len).freeze();
-        Some(if whole.is_text {
-            Message::Text(Utf8Bytes::from_validated(payload))
-        } else {
-            Message::Binary(payload)
-        })
+        Some(checked_message(payload, whole.is_text))
     }
 
     /// [`next_whole_message`](Self::next_whole_message), lent where it lies
@@ -427,11 +433,7 @@ impl Reader {
     /// copy.
     pub(crate) fn keep_lent_message(&mut self) -> Option<Message> {
         let payload = self.buf.take_lent()?.freeze();
-        Some(if self.lent_text {
-            Message::Text(Utf8Bytes::from_validated(payload))
-        } else {
-            Message::Binary(payload)
-        })
+        Some(checked_message(payload, self.lent_text))
     }
 
     /// The common case in one pass: the next frame is a whole message (a
@@ -633,13 +635,10 @@ impl Reader {
         }
         self.frame = None;
         let payload = self.buf.split_to(frame.len).freeze();
-        let message = if is_text {
+        if is_text {
             self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-            Message::Text(Utf8Bytes::from_validated(payload))
-        } else {
-            Message::Binary(payload)
-        };
-        Ok(Some(Inbound::Message(message)))
+        }
+        Ok(Some(Inbound::Message(checked_message(payload, is_text))))
     }
 
     /// A fragment: move its new bytes into the assembly buffer; returns the
@@ -672,12 +671,10 @@ impl Reader {
     /// The assembled message, its UTF-8 check finished for text.
     fn take_assembled(&mut self, is_text: bool) -> Result<Message, ProtocolError> {
         let payload = self.assembly.split().freeze();
-        Ok(if is_text {
+        if is_text {
             self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-            Message::Text(Utf8Bytes::from_validated(payload))
-        } else {
-            Message::Binary(payload)
-        })
+        }
+        Ok(checked_message(payload, is_text))
     }
 
     /// A frame of a compressed message: unmask its new bytes and inflate
