@@ -283,11 +283,22 @@ impl Conn {
         len: usize,
         send: impl FnOnce(&mut ws_proto::Connection) -> Result<(), SendError>,
     ) -> Result<(), SendError> {
+        self.admitted(len, |link, _| send(&mut link.proto))
+    }
+
+    /// Runs `send` (given the link and whether this is the loop's thread)
+    /// as [`run_link`](Self::run_link) does, unless the loop's memory
+    /// budget would not hold `len` more bytes; notes a refusal.
+    fn admitted(
+        &self,
+        len: usize,
+        send: impl FnOnce(&mut Link, bool) -> Result<(), SendError>,
+    ) -> Result<(), SendError> {
         let event_loop = self.shared.event_loop.upgrade();
         if let Some(event_loop) = &event_loop {
             self.shared.note_refusal(event_loop.memory.admit(len))?;
         }
-        let result = self.run(event_loop, send);
+        let result = self.run_link(event_loop, send);
         self.shared.note_refusal(result)
     }
 
@@ -299,12 +310,7 @@ impl Conn {
     /// every message on the loop's thread (to go out with the loop's own
     /// writes).
     fn lent_message(&self, payload: Lent<'_>) -> Result<(), SendError> {
-        let event_loop = self.shared.event_loop.upgrade();
-        if let Some(event_loop) = &event_loop {
-            self.shared
-                .note_refusal(event_loop.memory.admit(payload.len()))?;
-        }
-        let result = self.run_link(event_loop, |link, on_loop| {
+        self.admitted(payload.len(), |link, on_loop| {
             if !on_loop && payload.len() >= WRITE_THROUGH_MIN && link.can_write_through() {
                 link.write_through(|c, write| match payload {
                     Lent::Text(text) => c.send_text_through(text, write),
@@ -318,8 +324,7 @@ impl Conn {
                     Lent::InPlace(data) => link.proto.send_binary(data),
                 }
             }
-        });
-        self.shared.note_refusal(result)
+        })
     }
 
     /// Runs a command on the state machine, then has the loop write.
