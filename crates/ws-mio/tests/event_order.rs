@@ -5,30 +5,24 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{accept_by_hand, client_loop, frame, raw_server, recv};
+use common::{burst_server, client_loop, frame, recv};
 use ws_mio::{ClientOptions, Conn, Error, Event};
 use ws_proto::{ClientRequest, CloseCode, Message};
 use ws_test_support::frames::first_close_code;
-use ws_test_support::raw_server::drain_until_eof;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
 #[test]
 fn a_handler_that_fails_its_connection_hears_nothing_after_but_the_error_and_closed() {
     // One write of four messages: the loop decodes them in one batch.
-    let (addr, server) = raw_server("burst-server", |stream| {
-        accept_by_hand(stream)?;
-        let mut burst = Vec::new();
-        for text in ["one", "bad", "three", "four"] {
-            burst.extend(frame(0x81, text.as_bytes(), false));
-        }
-        stream.write_all(&burst)?;
-        Ok(drain_until_eof(stream, Instant::now() + DEADLINE))
-    });
+    let mut burst = Vec::new();
+    for text in ["one", "bad", "three", "four"] {
+        burst.extend(frame(0x81, text.as_bytes(), false));
+    }
+    let (addr, server) = burst_server("burst-server", burst);
     let client = client_loop();
     let (tx, rx) = mpsc::channel();
     let request = ClientRequest::new("127.0.0.1", addr.port(), "/");

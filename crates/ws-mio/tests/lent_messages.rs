@@ -6,15 +6,13 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::sync::mpsc::{self, Sender};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Seen, accept_by_hand, client_loop, frame, raw_server, recv};
+use common::{Seen, burst_server, client_loop, frame, recv};
 use ws_mio::{ClientOptions, Conn, Event, Handler};
 use ws_proto::{ClientRequest, CloseCode, MessageRef};
 use ws_test_support::frames::first_close_code;
-use ws_test_support::raw_server::drain_until_eof;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -56,11 +54,7 @@ impl Handler for Lending {
 /// write after the handshake; returns what the handler heard up to
 /// `Closed` and the bytes the server received.
 fn hear(burst: Vec<u8>) -> (Vec<Seen>, Vec<u8>) {
-    let (addr, server) = raw_server("burst-server", move |stream| {
-        accept_by_hand(stream)?;
-        stream.write_all(&burst)?;
-        Ok(drain_until_eof(stream, Instant::now() + DEADLINE))
-    });
+    let (addr, server) = burst_server("burst-server", burst);
     let client = client_loop();
     let (tx, rx) = mpsc::channel();
     let request = ClientRequest::new("127.0.0.1", addr.port(), "/");

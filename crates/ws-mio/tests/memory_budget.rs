@@ -12,7 +12,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    LoopThread, Seen, accept_by_hand, connect_by_hand, expect, frame, next, raw_server, recv,
+    LoopThread, Seen, accept_by_hand, burst_server, connect_by_hand, expect, frame, next,
+    raw_server, recv,
 };
 use ws_mio::{ClientOptions, Conn, Event, EventLoop, ServerOptions};
 use ws_proto::{ClientRequest, Config, Message, SendError};
@@ -163,11 +164,7 @@ fn a_send_that_would_pass_the_budget_is_refused_with_the_budget_as_limit() {
 fn a_failed_connection_closes_its_transport_once_the_close_frame_is_out() {
     // The close timeout is long: an end within the deadline can only be
     // the drain rule (7.1.7), not a timer.
-    let (addr, server) = raw_server("bad-utf8-server", |stream| {
-        accept_by_hand(stream)?;
-        stream.write_all(&frame(0x81, b"\xff\xfe", false))?;
-        Ok(drain_until_eof(stream, Instant::now() + DEADLINE))
-    });
+    let (addr, server) = burst_server("bad-utf8-server", frame(0x81, b"\xff\xfe", false));
     let client = common::client_loop();
     let options = ClientOptions::default()
         .config(Config::default().close_timeout(Some(Duration::from_secs(120))));

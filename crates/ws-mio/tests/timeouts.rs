@@ -15,8 +15,8 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use common::{
-    DEADLINE, LoopThread, Seen, accept_by_hand, client_loop, connect, echo_server, expect,
-    expect_no_more, next_within, raw_server, recv, spawn_helper,
+    DEADLINE, LoopThread, Received, Seen, accept_by_hand, burst_server, client_loop, connect,
+    echo_server, expect, expect_no_more, next_within, raw_server, recv, spawn_helper,
 };
 use ws_mio::{ClientOptions, Error, EventLoop, ServerOptions};
 use ws_proto::{ClientRequest, CloseCode};
@@ -73,8 +73,6 @@ fn expect_abnormal_close_after_any_errors(rx: &Receiver<Seen>, what: &str) {
 
 /// What a raw server saw from its one client until the end of the stream
 /// (or [`DEADLINE`]): the bytes, and whether the stream ended.
-type Received = io::Result<(Vec<u8>, bool)>;
-
 /// A raw server that accepts one connection and never answers: it reads
 /// everything until the client closes the socket.
 fn silent_server() -> (u16, Receiver<Received>) {
@@ -88,10 +86,7 @@ fn silent_server() -> (u16, Receiver<Received>) {
 /// and ignores everything (no pong, no close) until the client closes the
 /// socket.
 fn deaf_server() -> (u16, Receiver<Received>) {
-    let (addr, received) = raw_server("deaf-server", |stream| {
-        accept_by_hand(stream)?;
-        Ok(drain_until_eof(stream, Instant::now() + DEADLINE))
-    });
+    let (addr, received) = burst_server("deaf-server", Vec::new());
     (addr.port(), received)
 }
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use ws_mio::{ClientOptions, Conn, Event, EventLoop, Handle, Handler, ServerOptions};
 use ws_proto::{ClientRequest, CloseCode, Message};
-use ws_test_support::raw_server::accept_within;
+use ws_test_support::raw_server::{accept_within, drain_until_eof};
 use ws_test_support::{frames, handshake};
 
 /// How long any single expected event may take. Generous: the machine is
@@ -270,6 +270,21 @@ pub(crate) fn raw_server<T: Send + 'static>(
         on_accept(&mut stream)
     });
     (addr, outcome)
+}
+
+/// What a raw server that reads until the client closes reports: the
+/// bytes it read, and whether the close came in time.
+pub(crate) type Received = io::Result<(Vec<u8>, bool)>;
+
+/// A [`raw_server`] that answers the opening handshake by hand, writes
+/// `burst` in one write, then reads until the client closes (within
+/// [`DEADLINE`]): what it read, and whether the close came.
+pub(crate) fn burst_server(name: &str, burst: Vec<u8>) -> (SocketAddr, Receiver<Received>) {
+    raw_server(name, move |stream| {
+        accept_by_hand(stream)?;
+        stream.write_all(&burst)?;
+        Ok(drain_until_eof(stream, Instant::now() + DEADLINE))
+    })
 }
 
 /// Waits for a value from a helper thread, bounded.
