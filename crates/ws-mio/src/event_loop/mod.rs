@@ -28,10 +28,12 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token, Waker};
 use ws_proto::{CloseCode, State};
 
+mod alarm;
 mod connect;
 mod dispatch;
 mod server;
 
+use alarm::Alarm;
 use dispatch::{deliver, dispatch, dispatch_then};
 
 use connect::{PendingConnect, Resolution, ResolveError, Target};
@@ -46,6 +48,8 @@ use crate::trace;
 use crate::transport::{Read, Transport};
 
 const WAKER: Token = Token(0);
+/// The timer's token; a connection's is its slot index + 1, far below.
+const ALARM: Token = Token(usize::MAX);
 /// Reads per connection per turn before others get their turn.
 const READ_BUDGET: usize = 32;
 /// Output this large is written during a read burst, not after it.
@@ -228,6 +232,8 @@ pub struct EventLoop {
     slots: Vec<Slot>,
     free: Vec<usize>,
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// Wakes the poll at the heap's earliest timer.
+    alarm: Alarm,
     /// Sockets reported ready this turn (kept to reuse its allocation).
     ready: Vec<(usize, Readiness)>,
     again: Vec<usize>,
@@ -244,6 +250,7 @@ impl EventLoop {
     pub fn new() -> io::Result<Self> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
+        let alarm = Alarm::new(poll.registry(), ALARM);
         Ok(Self {
             poll,
             events: Events::with_capacity(1024),
@@ -260,6 +267,7 @@ impl EventLoop {
             slots: Vec::new(),
             free: Vec::new(),
             timers: BinaryHeap::new(),
+            alarm,
             ready: Vec::new(),
             again: Vec::new(),
             connections: 0,
@@ -361,9 +369,10 @@ impl EventLoop {
         let mut wait = timeout;
         if self.busy_poll || !self.again.is_empty() || self.shared.pending.load(Ordering::Acquire) {
             wait = Some(Duration::ZERO);
-        } else if let Some(Reverse((at, _, _))) = self.timers.peek() {
-            let until = at.saturating_duration_since(Instant::now());
-            wait = Some(wait.map_or(until, |w| w.min(until)));
+        } else if let Some(&Reverse((at, _, _))) = self.timers.peek() {
+            if let Some(until) = self.alarm.set(at) {
+                wait = Some(wait.map_or(until, |w| w.min(until)));
+            }
         }
         if self.busy_poll {
             self.read_hot();
@@ -374,15 +383,31 @@ impl EventLoop {
             Err(e) => return Err(e),
         }
         let mut ready = std::mem::take(&mut self.ready);
-        ready.extend(self.events.iter().filter(|e| e.token() != WAKER).map(|e| {
-            let ended = e.is_read_closed() || e.is_error();
-            let ready = Readiness {
-                readable: e.is_readable() || ended,
-                writable: e.is_writable(),
-                ended,
-            };
-            (e.token().0 - 1, ready)
-        }));
+        let mut rang = false;
+        ready.extend(
+            self.events
+                .iter()
+                .filter(|e| match e.token() {
+                    WAKER => false,
+                    ALARM => {
+                        rang = true;
+                        false
+                    }
+                    _ => true,
+                })
+                .map(|e| {
+                    let ended = e.is_read_closed() || e.is_error();
+                    let ready = Readiness {
+                        readable: e.is_readable() || ended,
+                        writable: e.is_writable(),
+                        ended,
+                    };
+                    (e.token().0 - 1, ready)
+                }),
+        );
+        if rang {
+            self.alarm.rang();
+        }
         for &(index, ready) in &ready {
             self.service(index, ready);
         }
