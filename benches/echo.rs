@@ -6,7 +6,9 @@
 //! fewer messages, one run instead of three; `--only` runs one part:
 //! `latency`, `throughput`, `stream`, `send`, `app-latency`, `busy`, or one
 //! throughput size: `16B`, `1KiB`, `64KiB`, `1MiB`; `--sender KEY` limits
-//! `send` to one sender: `raw`, `mio`, `mio-batch`, `client`, `tung`, `fws`). At full size
+//! `send` to one sender: `raw`, `mio`, `mio-batch`, `client`, `tung`, `fws`;
+//! `--pair NAME` limits `latency` to the row of that name, e.g.
+//! `--pair ws-mio`, for `strace` or `perf`). At full size
 //! it takes about 9 minutes on 2 cores (pinned to one, under load), `--quick`
 //! about one.
 //!
@@ -175,7 +177,7 @@ fn main() {
     );
 
     let latencies = if wanted("latency") {
-        latency(scale)
+        latency(scale, args.value("--pair"))
     } else {
         Vec::new()
     };
@@ -203,7 +205,7 @@ fn main() {
     report::print_finish(started);
 }
 
-fn latency(scale: usize) -> Vec<(&'static str, Percentiles)> {
+fn latency(scale: usize, only_pair: Option<&str>) -> Vec<(&'static str, Percentiles)> {
     // In rounds, every pair once per round, so that what other jobs do to
     // the machine falls on all of them alike.
     let n = LATENCY_ROUND_TRIPS / scale / LATENCY_ROUNDS;
@@ -234,6 +236,11 @@ fn latency(scale: usize) -> Vec<(&'static str, Percentiles)> {
         ),
         (CLIENT_PAIR, Kind::Client, Kind::Mio),
     ];
+    // `--pair NAME`: that row alone (for strace or perf).
+    let pairs: Vec<_> = pairs
+        .into_iter()
+        .filter(|(name, ..)| only_pair.is_none_or(|only| only == *name))
+        .collect();
     let mut samples: Vec<Vec<Duration>> = pairs.iter().map(|_| Vec::new()).collect();
     for _ in 0..LATENCY_ROUNDS {
         for ((_, client, server), samples) in pairs.iter().zip(&mut samples) {

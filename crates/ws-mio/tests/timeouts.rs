@@ -447,3 +447,29 @@ fn connecting_to_localhost_goes_through_the_resolver() {
     client.stop("client loop");
     server.stop("server loop");
 }
+
+/// The caller's bound on a turn rings through the same alarm as the
+/// connections' timers (a timerfd on Linux): a turn with nothing to do
+/// comes back, and not before its bound, whether the bound is shorter or
+/// longer than the last one.
+#[test]
+fn a_turn_with_nothing_to_do_returns_at_its_bound() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _done = spawn_helper("turning", move || {
+        let mut event_loop = EventLoop::new().unwrap();
+        for millis in [40, 5, 40, 0] {
+            let bound = Duration::from_millis(millis);
+            let started = Instant::now();
+            let running = event_loop.turn(Some(bound)).unwrap();
+            let _ = tx.send((bound, started.elapsed(), running));
+        }
+    });
+    for _ in 0..4 {
+        let (bound, took, running) = rx.recv_timeout(GENEROUS).expect("the turn came back");
+        assert!(
+            took >= bound,
+            "back after {took:?}, before its bound {bound:?}"
+        );
+        assert!(running, "a loop nobody stopped keeps running");
+    }
+}

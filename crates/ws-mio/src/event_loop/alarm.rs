@@ -1,4 +1,5 @@
-//! What wakes the loop's poll at its earliest timer.
+//! What wakes the loop's poll at its earliest timer (or at the bound a
+//! caller of `EventLoop::turn` gave, whichever comes first).
 //!
 //! The plain way is to pass the time left as the poll's timeout. On Linux
 //! that arms and cancels a kernel hrtimer inside every `epoll_wait` that

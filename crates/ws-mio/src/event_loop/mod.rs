@@ -366,14 +366,24 @@ impl EventLoop {
     /// closed.
     pub fn turn(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         let _on_loop = OnLoopThread::enter(&self.shared);
-        let mut wait = timeout;
-        if self.busy_poll || !self.again.is_empty() || self.shared.pending.load(Ordering::Acquire) {
-            wait = Some(Duration::ZERO);
-        } else if let Some(&Reverse((at, _, _))) = self.timers.peek() {
-            if let Some(until) = self.alarm.set(at) {
-                wait = Some(wait.map_or(until, |w| w.min(until)));
+        let wait = if self.busy_poll
+            || !self.again.is_empty()
+            || self.shared.pending.load(Ordering::Acquire)
+            || timeout == Some(Duration::ZERO)
+        {
+            Some(Duration::ZERO)
+        } else {
+            // The caller's bound is a deadline like the timers': both go
+            // to the alarm, so the poll itself waits without a timeout. (A
+            // bound too far to represent is no bound.)
+            let bound = timeout.and_then(|t| Instant::now().checked_add(t));
+            let earliest = self.timers.peek().map(|&Reverse((at, _, _))| at);
+            match (bound, earliest) {
+                (Some(a), Some(b)) => self.alarm.set(a.min(b)),
+                (Some(at), None) | (None, Some(at)) => self.alarm.set(at),
+                (None, None) => None,
             }
-        }
+        };
         if self.busy_poll {
             self.read_hot();
         }
