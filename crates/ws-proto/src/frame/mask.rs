@@ -107,7 +107,11 @@ unsafe fn extend_masked_avx2(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset
     extend_masked_words(out, src, key, offset);
 }
 
-/// The block loop of [`extend_masked_at`].
+/// The word loop of [`extend_masked_at`]: masks straight into `out`'s
+/// spare capacity, then extends its length once. Appending a block at a
+/// time (`extend_from_slice` per 64 bytes) ran at about 40% of `memcpy`'s
+/// speed on 1 MiB; this loop is one load, one XOR and one store per word,
+/// which the compiler vectorizes.
 #[inline(always)]
 fn extend_masked_words(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
     let key = rotate_key(key, offset);
@@ -115,20 +119,31 @@ fn extend_masked_words(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usiz
     let word = u64::from_ne_bytes([
         key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
     ]);
-    let mut blocks = src.chunks_exact(64);
-    for block in &mut blocks {
-        // The block lives in registers: one load, one XOR, one store per lane.
-        let mut masked = [0u8; 64];
-        for (dst, lane) in masked.chunks_exact_mut(8).zip(block.chunks_exact(8)) {
-            let v = u64::from_ne_bytes(lane.try_into().expect("8-byte lane")) ^ word;
-            dst.copy_from_slice(&v.to_ne_bytes());
+    let spare = &mut out.spare_capacity_mut()[..src.len()];
+    let mut dst_words = spare.chunks_exact_mut(8);
+    let mut src_words = src.chunks_exact(8);
+    for (dst, lane) in (&mut dst_words).zip(&mut src_words) {
+        let v = u64::from_ne_bytes(lane.try_into().expect("8-byte lane")) ^ word;
+        for (d, b) in dst.iter_mut().zip(v.to_ne_bytes()) {
+            d.write(b);
         }
-        out.extend_from_slice(&masked);
     }
-    // 64 is a multiple of 4, so the tail starts at key phase 0.
-    let at = out.len();
-    out.extend_from_slice(blocks.remainder());
-    apply_mask_words(&mut out[at..], key, 0);
+    // 8 is a multiple of 4, so the tail starts at key phase 0.
+    let tail = dst_words
+        .into_remainder()
+        .iter_mut()
+        .zip(src_words.remainder());
+    for (i, (d, &b)) in tail.enumerate() {
+        d.write(b ^ key[i & 3]);
+    }
+    let len = out.len() + src.len();
+    // SAFETY: the loops above wrote every one of the `src.len()` bytes of
+    // spare capacity past the old length (the two zips cover `spare`,
+    // whose length is `src.len()`: whole words, then the tail).
+    #[allow(unsafe_code)]
+    unsafe {
+        out.set_len(len)
+    };
 }
 
 /// Writes `src` masked with `key` (from its first byte) into `dst`, which
