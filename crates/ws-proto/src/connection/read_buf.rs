@@ -212,6 +212,15 @@ impl ReadBuf {
     }
 }
 
+impl ReadBuf {
+    /// Received bytes not yet taken (the length of the view), without
+    /// building the slice: the check every empty poll starts with.
+    #[inline]
+    pub(crate) fn received(&self) -> usize {
+        self.filled - self.lent
+    }
+}
+
 impl Deref for ReadBuf {
     type Target = [u8];
 

@@ -345,6 +345,12 @@ impl Reader {
     /// Decodes the next item from the buffered bytes; `Ok(None)` when more
     /// bytes are needed.
     pub(crate) fn next(&mut self) -> Result<Option<Inbound>, ProtocolError> {
+        if self.frame.is_none() && self.buf.received() == 0 {
+            // Nothing under way and nothing received: what every poll that
+            // finds no event (one per read, at least) would otherwise learn
+            // by trying to parse a header, twice.
+            return Ok(None);
+        }
         if let Some(message) = self.next_whole_message() {
             return Ok(Some(Inbound::Message(message)));
         }
@@ -444,7 +450,7 @@ impl Reader {
     /// path reports nothing.
     #[inline]
     fn whole_message(&mut self) -> Option<WholeMessage> {
-        if self.frame.is_some() || self.mode != Mode::Normal {
+        if self.buf.received() < 2 || self.frame.is_some() || self.mode != Mode::Normal {
             return None;
         }
         let Ok(Some((header, header_len))) = FrameHeader::parse(&self.buf) else {
