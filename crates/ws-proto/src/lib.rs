@@ -116,7 +116,7 @@ mod ws_url;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 pub use config::Config;
-pub use connection::{Connection, Role, State};
+pub use connection::{Connection, Role, SpareBuffer, State};
 pub use error::{
     Error, HandshakeError, ProtocolError, Rejection, RequestError, SendError, TimeoutKind,
 };

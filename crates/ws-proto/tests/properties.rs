@@ -237,6 +237,177 @@ proptest! {
     }
 }
 
+/// An event with any message payload copied out, so that it no longer
+/// shares (and holds) the read buffer it was split from.
+fn detached(event: Event) -> Event {
+    match event {
+        Event::Message(Message::Binary(b)) => {
+            Event::Message(Message::Binary(ws_proto::Bytes::copy_from_slice(&b)))
+        }
+        Event::Message(Message::Text(t)) => {
+            Event::Message(Message::Text(t.as_str().to_owned().into()))
+        }
+        other => other,
+    }
+}
+
+/// One of two connections reading straight into their buffers, with the
+/// buffers they give back when drained kept in one pool and lent to
+/// whichever reads next: each one's events, and the spares it gave.
+struct Recycling {
+    conn: Connection,
+    reference: Connection,
+    events: Vec<Event>,
+    expected: Vec<Event>,
+    wire: Vec<u8>,
+    at: usize,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Read buffers given back by one connection and adopted by another
+    /// (`receive_drained_spare`, `adopt_spare_buffer`) change nothing: each
+    /// connection decodes exactly what `receive` decodes from its own
+    /// bytes, never a byte the buffer held for the other, however the
+    /// reads interleave and split, whether the messages split off are
+    /// still alive when the buffer is given back (then it is not given, and
+    /// they keep their bytes) or dropped (then it is).
+    #[test]
+    fn spare_buffers_passed_between_connections_change_nothing(
+        ops in proptest::collection::vec(proptest::collection::vec(op(), 1..8), 2),
+        pieces in proptest::collection::vec(1usize..700, 1..8),
+        turns in proptest::collection::vec(any::<bool>(), 1..8),
+        drained in proptest::collection::vec(any::<bool>(), 1..8),
+        keep_messages in any::<bool>(),
+        server_receives in any::<bool>(),
+    ) {
+        let now = Instant::now();
+        let open = |now| if server_receives { open_server(now, Config::default()) } else { open_client(now, Config::default()) };
+        let mut pair: Vec<Recycling> = ops.iter().map(|ops| {
+            let mut sender = if server_receives { open_client(now, Config::default()) } else { open_server(now, Config::default()) };
+            for op in ops {
+                send(&mut sender, op);
+            }
+            Recycling {
+                conn: open(now),
+                reference: open(now),
+                events: Vec::new(),
+                expected: ops.iter().map(expected).collect(),
+                wire: take_output(&mut sender),
+                at: 0,
+            }
+        }).collect();
+        let mut pool = Vec::new();
+        let mut kept = Vec::new();
+        for i in 0.. {
+            if pair.iter().all(|r| r.at == r.wire.len()) {
+                break;
+            }
+            let mut who = usize::from(turns[i % turns.len()]);
+            if pair[who].at == pair[who].wire.len() {
+                who = 1 - who;
+            }
+            let r = &mut pair[who];
+            if r.conn.wants_spare_buffer() {
+                if let Some(spare) = pool.pop() {
+                    prop_assert!(r.conn.adopt_spare_buffer(spare).is_none(), "wanted, so taken");
+                }
+            } else if let Some(spare) = pool.pop() {
+                // Not wanted: handed back untouched.
+                pool.push(r.conn.adopt_spare_buffer(spare).expect("handed back"));
+            }
+            let room = r.conn.receive_buffer();
+            prop_assert!(!room.is_empty());
+            let n = pieces[i % pieces.len()].min(r.wire.len() - r.at).min(room.len());
+            room[..n].copy_from_slice(&r.wire[r.at..r.at + n]);
+            r.conn.commit_received(now, n);
+            r.reference.receive(now, &r.wire[r.at..r.at + n]);
+            r.at += n;
+            while let Some(event) = r.conn.poll_event() {
+                let copy = detached(event.clone());
+                if keep_messages {
+                    kept.push((event, copy.clone()));
+                }
+                r.events.push(copy);
+            }
+            if drained[i % drained.len()] {
+                if let Some(spare) = r.conn.receive_drained_spare() {
+                    prop_assert!(spare.capacity() >= 512);
+                    pool.push(spare);
+                }
+            }
+        }
+        // Messages kept alive were never written over by a read into a
+        // buffer given away (one a live message shares is not given).
+        for (live, copy) in &kept {
+            prop_assert_eq!(live, copy);
+        }
+        for r in &mut pair {
+            let reference: Vec<Event> = std::iter::from_fn(|| r.reference.poll_event()).collect();
+            prop_assert_eq!(&r.events, &reference);
+            prop_assert_eq!(without_pongs(&r.events), r.expected.clone());
+        }
+    }
+}
+
+#[test]
+fn a_drained_connection_gives_its_buffer_for_another_to_read_into() {
+    let now = Instant::now();
+    let (mut first, mut second) = (
+        open_client(now, Config::default()),
+        open_client(now, Config::default()),
+    );
+    first.release_buffers();
+    second.release_buffers();
+    let frame = common::server_frame(true, ws_proto::frame::OpCode::Binary, &[1; 300]);
+    // While a message split off it lives, the buffer is given back as
+    // `receive_drained` gives it (the connection holds none), not spared.
+    receive_into(&mut first, now, &frame);
+    let message = first.poll_event();
+    assert!(matches!(message, Some(Event::Message(_))));
+    assert!(
+        first.receive_drained_spare().is_none(),
+        "the message still shares it"
+    );
+    assert_eq!(first.buffer_capacity(), 0);
+    assert_eq!(
+        message,
+        Some(Event::Message(Message::Binary(vec![1; 300].into())))
+    );
+    // Once the messages are gone, it is spared.
+    receive_into(&mut first, now, &frame);
+    assert!(matches!(first.poll_event(), Some(Event::Message(_))));
+    let spare = first.receive_drained_spare().expect("given back");
+    assert_eq!(first.buffer_capacity(), 0, "an idle connection holds none");
+    let capacity = spare.capacity();
+    assert!(second.wants_spare_buffer());
+    assert!(second.adopt_spare_buffer(spare).is_none());
+    assert!(!second.wants_spare_buffer());
+    assert_eq!(second.buffer_capacity(), capacity, "no new allocation");
+    assert_eq!(
+        second.poll_event(),
+        None,
+        "the old bytes are room, not input"
+    );
+    receive_into(
+        &mut second,
+        now,
+        &common::server_frame(true, ws_proto::frame::OpCode::Text, b"hi"),
+    );
+    assert_eq!(
+        second.poll_event(),
+        Some(Event::Message(Message::Text("hi".into())))
+    );
+    // Read into the spare (what remains of it after the frame split off),
+    // not into a new allocation.
+    assert!(
+        second.buffer_capacity() <= capacity,
+        "{}",
+        second.buffer_capacity()
+    );
+}
+
 #[test]
 fn a_quiet_connection_gives_its_read_buffer_back() {
     let now = Instant::now();

@@ -32,9 +32,11 @@ mod alarm;
 mod connect;
 mod dispatch;
 mod server;
+mod spares;
 
 use alarm::Alarm;
 use dispatch::{deliver, dispatch, dispatch_then};
+use spares::Spares;
 
 use connect::{PendingConnect, Resolution, ResolveError, Target};
 
@@ -234,6 +236,8 @@ pub struct EventLoop {
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
     /// Wakes the poll at the heap's earliest timer.
     alarm: Alarm,
+    /// Read buffers given back by drained connections, for the next read.
+    spares: Spares,
     /// Sockets reported ready this turn (kept to reuse its allocation).
     ready: Vec<(usize, Readiness)>,
     again: Vec<usize>,
@@ -268,6 +272,7 @@ impl EventLoop {
             free: Vec::new(),
             timers: BinaryHeap::new(),
             alarm,
+            spares: Spares::default(),
             ready: Vec::new(),
             again: Vec::new(),
             connections: 0,
@@ -585,6 +590,7 @@ impl EventLoop {
                 // path). TLS may hold decrypted bytes, so it reads until
                 // told to stop.
                 let plain = matches!(transport, Transport::Plain(_));
+                self.spares.lend(proto);
                 let buf = proto.receive_buffer();
                 let room = buf.len();
                 let read = transport.read(buf);
@@ -595,7 +601,7 @@ impl EventLoop {
                         Ok(Read::Data(n))
                     }
                     Ok(Read::WouldBlock) => {
-                        proto.receive_drained();
+                        self.spares.drained(proto);
                         Ok(Read::WouldBlock)
                     }
                     Ok(Read::Eof) => {
@@ -609,9 +615,10 @@ impl EventLoop {
                 Ok(Read::Data(_)) => {
                     got = true;
                     let memory = &self.shared.memory;
+                    let spares = &mut self.spares;
                     let (buffered, grew) = dispatch_then(entry, |shared, link| {
                         if drained {
-                            link.proto.receive_drained();
+                            spares.drained(&mut link.proto);
                         }
                         let grew = memory.account(shared, &link.proto);
                         (link.proto.buffered_amount(), grew)

@@ -31,6 +31,21 @@ use state::{Phase, Step};
 use timer::{Timer, Timers};
 use writer::Writer;
 
+/// A read buffer a drained connection gave back
+/// ([`Connection::receive_drained_spare`]), for a driver to keep and give
+/// to the next connection that needs one
+/// ([`Connection::adopt_spare_buffer`]), sparing the allocation (and the
+/// zeroing) a new buffer costs.
+#[derive(Debug)]
+pub struct SpareBuffer(bytes::BytesMut);
+
+impl SpareBuffer {
+    /// Its size in bytes: what it holds on the heap.
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+}
+
 /// Which end of the connection this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -235,6 +250,33 @@ impl Connection {
     /// read.
     pub fn receive_drained(&mut self) {
         self.reader.drained();
+    }
+
+    /// [`receive_drained`](Self::receive_drained) for a driver that keeps
+    /// spare read buffers: the buffer the connection gives back is
+    /// returned (when no message split off it is still alive) instead of
+    /// freed, for any connection's next read
+    /// ([`adopt_spare_buffer`](Self::adopt_spare_buffer)). In
+    /// request-and-answer traffic, where the transport drains after every
+    /// message, this saves an allocation per message, and the idle
+    /// connection still holds no read buffer.
+    pub fn receive_drained_spare(&mut self) -> Option<SpareBuffer> {
+        self.reader.drained_spare().map(SpareBuffer)
+    }
+
+    /// Whether the connection holds no read buffer, so that its next
+    /// [`receive_buffer`](Self::receive_buffer) would allocate one unless
+    /// it adopts a spare.
+    pub fn wants_spare_buffer(&self) -> bool {
+        self.reader.wants_spare()
+    }
+
+    /// Gives the connection `spare` as its read buffer if it holds none
+    /// ([`wants_spare_buffer`](Self::wants_spare_buffer)); otherwise hands
+    /// it back. Nothing the spare held before is ever received: its bytes
+    /// are only room for the next reads.
+    pub fn adopt_spare_buffer(&mut self, spare: SpareBuffer) -> Option<SpareBuffer> {
+        self.reader.adopt_spare(spare.0).map(SpareBuffer)
     }
 
     /// Tells the connection that the transport has ended (read returned 0).

@@ -219,6 +219,35 @@ impl ReadBuf {
     pub(crate) fn received(&self) -> usize {
         self.filled - self.lent
     }
+
+    /// The allocation, for another read buffer to reuse, when it holds no
+    /// received byte and no message split off it is still alive (its
+    /// whole capacity, at least `at_least` bytes, comes back to one view);
+    /// `None` otherwise. What was initialized stays so: the reuser zeroes
+    /// nothing.
+    pub(crate) fn into_spare(mut self, at_least: usize) -> Option<BytesMut> {
+        self.settle();
+        if self.filled != 0 || self.bytes.capacity() == 0 {
+            return None;
+        }
+        let initialized_end = self.bytes.as_ptr() as usize + self.bytes.len();
+        self.bytes.truncate(0);
+        if !self.bytes.try_reclaim(at_least) {
+            return None; // shared with a message still alive
+        }
+        self.reclaim_initialized(initialized_end);
+        Some(self.bytes)
+    }
+
+    /// A read buffer over a spare allocation from
+    /// [`into_spare`](Self::into_spare): its bytes are room (initialized
+    /// room, per its length), none of them received.
+    pub(crate) fn from_spare(bytes: BytesMut) -> Self {
+        Self {
+            bytes,
+            ..Self::default()
+        }
+    }
 }
 
 impl Deref for ReadBuf {
@@ -267,6 +296,38 @@ mod tests {
             assert_eq!(&got[..], &u64::from(round).to_le_bytes());
         }
         assert!(buf.capacity() <= 256, "{}", buf.capacity());
+    }
+
+    #[test]
+    fn a_spare_comes_back_whole_and_initialized_and_never_as_received_bytes() {
+        let mut buf = ReadBuf::default();
+        let room = buf.room(512, 512, usize::MAX, usize::MAX);
+        let room_len = room.len();
+        room[..5].copy_from_slice(b"hello");
+        buf.commit(5);
+        let message = buf.split_to(5);
+        // Shared with a live message: not spared.
+        assert!(buf.into_spare(512).is_none());
+        assert_eq!(&message[..], b"hello");
+
+        let mut buf = ReadBuf::default();
+        let room = buf.room(512, 512, usize::MAX, usize::MAX);
+        room[..3].copy_from_slice(b"abc");
+        buf.commit(3);
+        drop(buf.split_to(3));
+        let spare = buf.into_spare(512).expect("nothing shares it");
+        assert!(spare.capacity() >= room_len);
+        assert!(spare.len() >= room_len, "what was initialized stays so");
+        let mut reused = ReadBuf::from_spare(spare);
+        assert!(reused.is_empty(), "its old bytes are not received");
+        let before = reused.bytes.len();
+        let room = reused.room(512, 512, usize::MAX, usize::MAX);
+        assert!(room.len() >= 512);
+        assert_eq!(reused.bytes.len(), before, "no zeroing");
+        let room = reused.room(512, 512, usize::MAX, usize::MAX);
+        room[..2].copy_from_slice(b"xy");
+        reused.commit(2);
+        assert_eq!(&*reused, b"xy");
     }
 
     #[test]

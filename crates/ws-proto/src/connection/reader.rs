@@ -230,9 +230,40 @@ impl Reader {
     /// holds no byte and recent reads were small, its memory is returned
     /// (an idle connection holds none; a busy one keeps its buffer).
     pub(crate) fn drained(&mut self) {
-        if self.buf.is_empty() && self.window <= MIN_WINDOW {
+        if self.gives_back() {
             self.buf = ReadBuf::default();
         }
+    }
+
+    /// [`drained`](Self::drained), with the buffer given back returned for
+    /// another connection's reads (when no message split off it is alive).
+    pub(crate) fn drained_spare(&mut self) -> Option<BytesMut> {
+        if !self.gives_back() {
+            return None;
+        }
+        std::mem::take(&mut self.buf).into_spare(MIN_WINDOW)
+    }
+
+    /// Whether a drained transport returns the read buffer: it holds no
+    /// byte, and recent reads were small.
+    fn gives_back(&self) -> bool {
+        self.buf.capacity() > 0 && self.buf.is_empty() && self.window <= MIN_WINDOW
+    }
+
+    /// Whether the reader holds no buffer: its next read allocates, unless
+    /// it is given a spare one ([`adopt_spare`](Self::adopt_spare)).
+    pub(crate) fn wants_spare(&self) -> bool {
+        self.buf.capacity() == 0
+    }
+
+    /// Takes `spare` as the read buffer if it holds none; else hands it
+    /// back.
+    pub(crate) fn adopt_spare(&mut self, spare: BytesMut) -> Option<BytesMut> {
+        if !self.wants_spare() {
+            return Some(spare);
+        }
+        self.buf = ReadBuf::from_spare(spare);
+        None
     }
 
     /// How far the read buffer may grow before doubling: a large frame
