@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use flate2::{Decompress, FlushDecompress, Status};
 use ws_proto::frame::{FrameHeader, OpCode};
-use ws_proto::{CloseCode, Connection, Error, Event, Message, State};
+use ws_proto::{CloseCode, Connection, Error, Event, Message, SpareBuffer, State};
 
 /// The simulated clock's origin: one `Instant::now()` per process.
 pub fn start() -> Instant {
@@ -1254,6 +1254,9 @@ pub struct Driven {
     /// have been coalesced. Output then depends on the split by design;
     /// events never do.
     pub input_while_unwritten: bool,
+    /// A read buffer the connection gave back, lent to its next read (the
+    /// driver's pool of spares, of one).
+    spare: Option<SpareBuffer>,
 }
 
 impl Driven {
@@ -1269,6 +1272,7 @@ impl Driven {
             now: start(),
             max_piece: 0,
             input_while_unwritten: false,
+            spare: None,
         }
     }
 
@@ -1284,11 +1288,17 @@ impl Driven {
     /// does: reads of at most `read` bytes into `receive_buffer`, each
     /// committed and drained (whole messages first) and its output written
     /// (a transport that keeps up, so that answers do not depend on how
-    /// the chunk was cut into reads), then the transport reported drained;
-    /// checks what the connection holds.
+    /// the chunk was cut into reads), then the transport reported drained
+    /// (an odd `read` keeps the buffer given back as a spare, lent to the
+    /// next read that wants one); checks what the connection holds.
     pub fn receive_by_read(&mut self, mut chunk: &[u8], read: usize) {
         self.max_piece = self.max_piece.max(chunk.len());
         while !chunk.is_empty() {
+            if self.conn.wants_spare_buffer() {
+                if let Some(spare) = self.spare.take() {
+                    assert!(self.conn.adopt_spare_buffer(spare).is_none(), "wanted, not taken");
+                }
+            }
             let room = self.conn.receive_buffer();
             assert!(!room.is_empty(), "{}: no room to read into", self.log.name);
             let n = chunk.len().min(room.len()).min(read.max(1));
@@ -1300,7 +1310,13 @@ impl Driven {
                 self.flush(None);
             }
         }
-        self.conn.receive_drained();
+        if read % 2 == 1 {
+            if let Some(spare) = self.conn.receive_drained_spare() {
+                self.spare = Some(spare);
+            }
+        } else {
+            self.conn.receive_drained();
+        }
         check_held(&self.conn, self.max_piece, self.log.name);
     }
 
