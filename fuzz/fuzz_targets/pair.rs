@@ -441,9 +441,19 @@ impl Pair {
 
 fuzz_target!(|input: Input| {
     let now = ws_fuzz::start();
-    let config = |fragment: Option<u16>, deflate: Option<DeflateSetup>| Config::default().send_fragment_size(fragment.map(usize::from)).max_write_buffer(input
-            .write_limit
-            .map_or(Config::default().max_write_buffer, usize::from)).auto_pong(input.auto_pong).keepalive_interval(input.keepalive.then_some(Duration::from_secs(1))).keepalive_timeout(Duration::from_secs(3)).deflate(deflate.map(|d| d.config()));
+    let config = |fragment: Option<u16>, deflate: Option<DeflateSetup>| {
+        Config::default()
+            .send_fragment_size(fragment.map(usize::from))
+            .max_write_buffer(
+                input
+                    .write_limit
+                    .map_or(Config::default().max_write_buffer, usize::from),
+            )
+            .auto_pong(input.auto_pong)
+            .keepalive_interval(input.keepalive.then_some(Duration::from_secs(1)))
+            .keepalive_timeout(Duration::from_secs(3))
+            .deflate(deflate.map(|d| d.config()))
+    };
     let agreed = agreed(input.client_deflate.as_ref(), input.server_deflate.as_ref());
     let client_deflate = agreed.zip(input.client_deflate.as_ref()).map(|(a, setup)| {
         let d = Deflate {

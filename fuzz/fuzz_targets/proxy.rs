@@ -24,8 +24,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use ws_proto::proxy::{
-    Credentials, HttpConnect, NoProxy, Progress, ProxyError, ProxyUrl, Socks5, Socks5Target,
-    Tunnel,
+    Credentials, HttpConnect, NoProxy, Progress, ProxyError, ProxyUrl, Socks5, Socks5Target, Tunnel,
 };
 
 const USER: &str = "fuzz-user-zq";
@@ -55,7 +54,9 @@ fn new_tunnel(mode: u8) -> Tunnel {
             1 => Socks5Target::Addr("10.1.2.3:443".parse().expect("address")),
             _ => Socks5Target::Addr("[2001:db8::1]:443".parse().expect("address")),
         };
-        Socks5::new(target, credentials).expect("a valid target").into()
+        Socks5::new(target, credentials)
+            .expect("a valid target")
+            .into()
     }
 }
 
@@ -92,7 +93,10 @@ fn drive(mode: u8, answer: &[u8], chunking: u8) -> Outcome {
             Ok(Progress::NeedMore) => {}
             Ok(Progress::Established { mut leftover }) => {
                 assert!(tunnel.is_established());
-                assert!(tunnel.poll_transmit().is_none(), "output after the tunnel opened");
+                assert!(
+                    tunnel.poll_transmit().is_none(),
+                    "output after the tunnel opened"
+                );
                 leftover.extend_from_slice(rest);
                 return Ok(Some(leftover));
             }
@@ -105,13 +109,24 @@ fn drive(mode: u8, answer: &[u8], chunking: u8) -> Outcome {
 /// more, and never names the credentials (unless the proxy's own answer,
 /// quoted in the error, holds them).
 fn sticky(tunnel: &mut Tunnel, error: ProxyError, answer: &[u8]) -> ProxyError {
-    assert_eq!(tunnel.receive(b"more").err(), Some(error.clone()), "not sticky");
+    assert_eq!(
+        tunnel.receive(b"more").err(),
+        Some(error.clone()),
+        "not sticky"
+    );
     assert!(tunnel.poll_transmit().is_none(), "output after a failure");
     assert!(!tunnel.is_established());
     let quoted = |secret: &str| answer.windows(secret.len()).any(|w| w == secret.as_bytes());
-    for text in [error.to_string(), format!("{error:?}"), format!("{tunnel:?}")] {
+    for text in [
+        error.to_string(),
+        format!("{error:?}"),
+        format!("{tunnel:?}"),
+    ] {
         for secret in [PASSWORD, USER] {
-            assert!(quoted(secret) || !text.contains(secret), "credentials in {text}");
+            assert!(
+                quoted(secret) || !text.contains(secret),
+                "credentials in {text}"
+            );
         }
     }
     error
@@ -128,14 +143,20 @@ fn tunnels(mode: u8, rest: &[u8]) {
     let canonical = drive(mode, answer, 1);
     let split = drive(mode, answer, chunking);
     if !matches!(split, Err(ProxyError::AnsweredEarly { .. })) {
-        assert_eq!(canonical, split, "the outcome depends on how the answer is split");
+        assert_eq!(
+            canonical, split,
+            "the outcome depends on how the answer is split"
+        );
     }
     assert!(
         !matches!(canonical, Err(ProxyError::AnsweredEarly { .. })),
         "early with a byte a read"
     );
     if let Ok(Some(leftover)) = &canonical {
-        assert!(answer.ends_with(leftover), "leftover bytes not from the input's end");
+        assert!(
+            answer.ends_with(leftover),
+            "leftover bytes not from the input's end"
+        );
     }
 }
 
@@ -149,7 +170,10 @@ fn url(rest: &[u8]) {
     // No user information in what is shown: the credentials stay out.
     let shown = url.to_string();
     assert!(!shown.contains('@'), "user information in {shown:?}");
-    assert!(!format!("{url:?}").contains('@'), "user information in Debug");
+    assert!(
+        !format!("{url:?}").contains('@'),
+        "user information in Debug"
+    );
     let again = ProxyUrl::parse(&shown).unwrap_or_else(|e| panic!("{shown:?} does not parse: {e}"));
     assert_eq!(again, url.clone().with_credentials(None), "{shown:?}");
 }
@@ -165,6 +189,10 @@ fn no_proxy(rest: &[u8]) {
         };
         let matched = list.matches(host, port);
         // Matching ignores case.
-        assert_eq!(matched, list.matches(&host.to_ascii_uppercase(), port), "{host:?}");
+        assert_eq!(
+            matched,
+            list.matches(&host.to_ascii_uppercase(), port),
+            "{host:?}"
+        );
     }
 }

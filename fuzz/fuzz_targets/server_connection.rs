@@ -125,10 +125,10 @@ fuzz_target!(|data: &[u8]| {
 fn run(flags: Flags, seed: u8, input: &[u8]) -> Driven {
     let config = Flags(flags.0 & !0x01).config();
     let server_config = ServerConfig::default().subprotocols(if flags.0 & 0x20 != 0 {
-            vec!["chat".into()]
-        } else {
-            Vec::new()
-        });
+        vec!["chat".into()]
+    } else {
+        Vec::new()
+    });
     let server = Connection::server(ws_fuzz::start(), config, server_config);
     let mut d = Driven::new(
         server,

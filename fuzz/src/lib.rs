@@ -202,11 +202,13 @@ impl EventLog {
             } else if turn % 3 == 1 {
                 conn.poll_message_ref().map(|m| m.to_message())
             } else {
-                conn.poll_message_ref().map(|m| m.to_message()).map(|copied| {
-                    let kept = conn.keep_lent_message().expect("lent just now");
-                    assert_eq!(kept, copied, "a kept message differs from the one lent");
-                    kept
-                })
+                conn.poll_message_ref()
+                    .map(|m| m.to_message())
+                    .map(|copied| {
+                        let kept = conn.keep_lent_message().expect("lent just now");
+                        assert_eq!(kept, copied, "a kept message differs from the one lent");
+                        kept
+                    })
             };
             whole.map(Event::Message).or_else(|| conn.poll_event())
         };
@@ -1296,7 +1298,10 @@ impl Driven {
         while !chunk.is_empty() {
             if self.conn.wants_spare_buffer() {
                 if let Some(spare) = self.spare.take() {
-                    assert!(self.conn.adopt_spare_buffer(spare).is_none(), "wanted, not taken");
+                    assert!(
+                        self.conn.adopt_spare_buffer(spare).is_none(),
+                        "wanted, not taken"
+                    );
                 }
             }
             let room = self.conn.receive_buffer();
@@ -1569,7 +1574,13 @@ pub mod pair {
     impl DeflateSetup {
         /// The `Config::deflate` of this side.
         pub fn config(&self) -> DeflateConfig {
-            DeflateConfig::default().client_max_window_bits(window_bits(self.client_max_window_bits)).server_max_window_bits(window_bits(self.server_max_window_bits)).client_no_context_takeover(self.client_no_context_takeover).server_no_context_takeover(self.server_no_context_takeover).compression_threshold(self.threshold_bytes()).compression_level(u32::from(self.level % 10))
+            DeflateConfig::default()
+                .client_max_window_bits(window_bits(self.client_max_window_bits))
+                .server_max_window_bits(window_bits(self.server_max_window_bits))
+                .client_no_context_takeover(self.client_no_context_takeover)
+                .server_no_context_takeover(self.server_no_context_takeover)
+                .compression_threshold(self.threshold_bytes())
+                .compression_level(u32::from(self.level % 10))
         }
 
         /// Messages this long or longer are compressed.
