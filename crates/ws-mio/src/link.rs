@@ -9,11 +9,11 @@
 //! socket left over, when the socket is writable again. It is also what
 //! lets the loop read straight into the state machine's buffer.
 
-use std::io::{self, IoSlice, Write as _};
+use std::io::IoSlice;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::error::Error;
-use crate::transport::Transport;
+use crate::transport::{Transport, write_plain};
 
 pub(crate) struct Link {
     pub(crate) proto: ws_proto::Connection,
@@ -92,27 +92,18 @@ impl Link {
         let Some(Transport::Plain(stream)) = transport else {
             unreachable!("write_through without can_write_through");
         };
-        let mut write = |slices: &[IoSlice<'_>]| loop {
-            // One run goes out with a plain write: `writev` costs more per
-            // call than `send` (about 0.4 µs here, the price of copying
-            // several KiB).
-            let result = match slices {
-                [run] => stream.write(run),
-                _ => stream.write_vectored(slices),
-            };
-            match result {
-                // A short write leaves the rest queued; the sender's next
-                // write (right after) finds out whether the socket is full.
-                Ok(n) => return n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    *blocked = true;
-                    return 0;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    *failed = Some(Error::Io(e));
-                    return 0;
-                }
+        // What the write does not take stays queued, in order; a short
+        // write's rest goes with the next flush, which finds out whether
+        // the socket is full.
+        let mut write = |slices: &[IoSlice<'_>]| match write_plain(stream, slices) {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                *blocked = true;
+                0
+            }
+            Err(e) => {
+                *failed = Some(e);
+                0
             }
         };
         send(proto, &mut write)
