@@ -82,15 +82,15 @@ impl Transport {
                 }
                 // One run of bytes (the common case: a few frames in one
                 // block) is one slice; only pieces need the vector.
-                let mut slices = [IoSlice::new(&[]); 32];
-                let n = match proto.poll_transmit() {
-                    Some(run) if run.len() == waiting => {
-                        slices[0] = IoSlice::new(run);
-                        1
+                let wrote = match proto.poll_transmit() {
+                    Some(run) if run.len() == waiting => write_plain(stream, &[IoSlice::new(run)]),
+                    _ => {
+                        let mut slices = [IoSlice::new(&[]); 32];
+                        let n = proto.poll_transmit_vectored(&mut slices);
+                        write_plain(stream, &slices[..n])
                     }
-                    _ => proto.poll_transmit_vectored(&mut slices),
                 };
-                match write_plain(stream, &slices[..n])? {
+                match wrote? {
                     Some(written) => proto.advance_transmit(written),
                     None => return Ok(false),
                 }
