@@ -221,10 +221,10 @@ impl ReadBuf {
     }
 
     /// The allocation, for another read buffer to reuse, when it holds no
-    /// received byte and no message split off it is still alive (its
-    /// whole capacity, at least `at_least` bytes, comes back to one view);
-    /// `None` otherwise. What was initialized stays so: the reuser zeroes
-    /// nothing.
+    /// received byte and room for `at_least` bytes can be had without
+    /// allocating (the room given up by messages split off comes back once
+    /// none of them is alive); `None` otherwise. What was initialized stays
+    /// so: the reuser zeroes nothing.
     pub(crate) fn into_spare(mut self, at_least: usize) -> Option<BytesMut> {
         self.settle();
         if self.filled != 0 || self.bytes.capacity() == 0 {

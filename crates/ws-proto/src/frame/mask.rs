@@ -3,7 +3,8 @@
 //! [`apply_mask`] works eight bytes at a time over the bulk of the buffer,
 //! which the compiler turns into SIMD XORs; [`apply_mask_scalar`] is the plain
 //! byte loop of the RFC, kept as the reference the fast one is tested against.
-//! Both are safe code.
+//! Both are safe code; [`extend_masked`] (mask while copying into a `Vec`'s
+//! spare capacity) has one `set_len`, after every byte was written.
 //!
 //! On x86-64 the word loops are compiled twice: for the baseline (SSE2) and
 //! for AVX2, chosen at run time for buffers large enough to repay the check.
@@ -108,10 +109,10 @@ unsafe fn extend_masked_avx2(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset
 }
 
 /// The word loop of [`extend_masked_at`]: masks straight into `out`'s
-/// spare capacity, then extends its length once. Appending a block at a
-/// time (`extend_from_slice` per 64 bytes) ran at about 40% of `memcpy`'s
-/// speed on 1 MiB; this loop is one load, one XOR and one store per word,
-/// which the compiler vectorizes.
+/// spare capacity, then extends its length once, where appending a
+/// 64-byte block at a time paid a length update and a capacity check per
+/// block (client encode in `benches/proto.rs`: 1 KiB 14.5 -> 16.4 GiB/s,
+/// 1 MiB 17.3 -> 18.6; `memcpy` runs at about 43).
 #[inline(always)]
 fn extend_masked_words(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
     let key = rotate_key(key, offset);
