@@ -253,7 +253,9 @@ fn detached(event: Event) -> Event {
 
 /// One of two connections reading straight into their buffers, with the
 /// buffers they give back when drained kept in one pool and lent to
-/// whichever reads next: each one's events, and the spares it gave.
+/// whichever reads next: the connection, a twin fed with `receive` as the
+/// reference, the events it decoded (detached), what its sender sent, and
+/// how far into its wire bytes it has read.
 struct Recycling {
     conn: Connection,
     reference: Connection,

@@ -210,9 +210,7 @@ impl ReadBuf {
     pub(crate) fn uncommitted(&self, n: usize) -> &[u8] {
         &self.bytes[self.filled..self.filled + n]
     }
-}
 
-impl ReadBuf {
     /// Received bytes not yet taken (the length of the view), without
     /// building the slice: the check every empty poll starts with.
     #[inline]
