@@ -4,7 +4,9 @@
 //! `cargo bench --bench tokio -- [--quick] [--only PART]...` (`--quick`:
 //! 10x fewer messages, one run instead of three; `--only` runs one part:
 //! `latency`, `throughput`, or one throughput size: `16B`, `1KiB`,
-//! `64KiB`, `1MiB`). At full size it takes about 3 minutes pinned to one
+//! `64KiB`, `1MiB`; `--lib NAME` runs the latency part for that
+//! contestant alone, e.g. `--lib ws-tokio`, for `strace`, `perf` or
+//! callgrind, and prints its percentiles only). At full size it takes about 3 minutes pinned to one
 //! CPU under load, `--quick` under 10 s.
 //!
 //! To pin every thread to one CPU, build with
@@ -118,7 +120,7 @@ fn main() {
     );
 
     let latencies = if wanted("latency") {
-        latency(scale)
+        latency(scale, args.value("--lib"))
     } else {
         Vec::new()
     };
@@ -451,7 +453,7 @@ fn tung_throughput(addr: SocketAddr, run: &Run) -> Duration {
 
 const LATENCY_LIBS: [Lib; 3] = [Lib::WsTokio, Lib::Tung, Lib::Fws];
 
-fn latency(scale: usize) -> Vec<LatencyRow> {
+fn latency(scale: usize, only_lib: Option<&str>) -> Vec<LatencyRow> {
     let n = LATENCY_ROUND_TRIPS / scale / LATENCY_ROUNDS;
     let warm = LATENCY_WARM_UP / scale / LATENCY_ROUNDS;
     println!();
@@ -461,6 +463,28 @@ fn latency(scale: usize) -> Vec<LatencyRow> {
         n * LATENCY_ROUNDS,
         warm * LATENCY_ROUNDS
     );
+    if let Some(only) = only_lib {
+        // One contestant alone, for a profiler: no anchors, no ratios.
+        let lib = *LATENCY_LIBS
+            .iter()
+            .find(|lib| lib.name() == only)
+            .unwrap_or_else(|| panic!("--lib {only}: no contestant of that name"));
+        let mut samples = Vec::new();
+        for _ in 0..LATENCY_ROUNDS {
+            let server = Server::start(lib);
+            samples.extend(latency_of(lib, server.addr, warm, n));
+            server.finish();
+        }
+        let p = Percentiles::of(samples);
+        println!(
+            "{}: p50 {:.1}  p99 {:.1}  p99.9 {:.1}",
+            lib.name(),
+            p.p50,
+            p.p99,
+            p.p999
+        );
+        return Vec::new();
+    }
     // Per contestant, the samples of each round.
     let mut rounds: Vec<Vec<Vec<Duration>>> = LATENCY_LIBS.iter().map(|_| Vec::new()).collect();
     for _ in 0..LATENCY_ROUNDS {
