@@ -227,10 +227,13 @@ fn open(role: Role, config: Config) -> Connection {
     }
 }
 
+/// From this size on, a payload is written from the caller's buffer.
+const LARGE: usize = 16 << 10;
+
 #[test]
 fn a_server_writes_the_callers_buffer_with_no_copy() {
     let mut server = open(Role::Server, Config::default());
-    let data = vec![5u8; 1000];
+    let data = vec![5u8; LARGE];
     let mut seen = None;
     server
         .send_binary_through(&data, |slices| {
@@ -252,7 +255,7 @@ fn a_server_writes_the_callers_buffer_with_no_copy() {
 #[test]
 fn a_client_in_place_masks_the_buffer_and_writes_it_with_no_copy() {
     let mut client = open(Role::Client, Config::default());
-    let mut data = vec![5u8; 1000];
+    let mut data = vec![5u8; LARGE];
     let ptr = data.as_ptr();
     let mut wire = Vec::new();
     client
@@ -262,35 +265,89 @@ fn a_client_in_place_masks_the_buffer_and_writes_it_with_no_copy() {
         })
         .unwrap();
     assert_eq!(client.buffered_amount(), 0);
-    assert_ne!(data, vec![5u8; 1000], "the buffer was not masked");
+    assert_ne!(data, vec![5u8; LARGE], "the buffer was not masked");
     assert_eq!(
-        &wire[wire.len() - 1000..],
+        &wire[wire.len() - LARGE..],
         &data[..],
         "the masked buffer went out"
     );
     let frames = parse_frames(&wire);
     assert_eq!(frames.len(), 1);
-    assert_eq!(frames[0].payload, vec![5u8; 1000]);
+    assert_eq!(frames[0].payload, vec![5u8; LARGE]);
+}
+
+/// A small frame (up to a 1 KiB message, and a little more) is assembled
+/// on the stack, masked on the way for a client, and offered as one slice
+/// (one plain write); the caller's buffer is left as it was, even by
+/// `send_binary_in_place`. What the write does not take waits, in order.
+#[test]
+fn a_small_frame_goes_as_one_slice_and_leaves_the_buffer_intact() {
+    for role in [Role::Client, Role::Server] {
+        for len in [0, 1, 125, 126, 1024, 2000] {
+            for take in [
+                Take::All,
+                Take::Nothing,
+                Take::AtMost(1),
+                Take::AtMost(len / 2 + 3),
+            ] {
+                let mut conn = open(role, Config::default());
+                let mut data = payload(len, len);
+                let original = data.clone();
+                let mut wire = Vec::new();
+                let mut slices_seen = 0;
+                conn.send_binary_in_place(&mut data, |slices| {
+                    slices_seen = slices.len();
+                    write_into(&mut wire, take, slices)
+                })
+                .unwrap();
+                assert_eq!(slices_seen, 1, "{role:?} {len}");
+                assert_eq!(data, original, "{role:?} {len}: the buffer changed");
+                wire.extend(take_output(&mut conn));
+                let frames = parse_frames(&wire);
+                assert_eq!(frames.len(), 1, "{role:?} {len}");
+                assert_eq!(frames[0].payload, original, "{role:?} {len}");
+                assert_eq!(frames[0].masked, role == Role::Client, "{role:?} {len}");
+            }
+        }
+    }
+}
+
+/// Between the stack's frames and [`LARGE`], a vectored write would cost
+/// more than the copy it saves: the message is queued and the whole of
+/// what waits is offered as one slice.
+#[test]
+fn a_medium_message_is_copied_and_goes_as_one_slice() {
+    let mut server = open(Role::Server, Config::default());
+    let data = vec![3u8; 4000];
+    let mut wire = Vec::new();
+    server
+        .send_binary_through(&data, |slices| {
+            assert_eq!(slices.len(), 1);
+            write_into(&mut wire, Take::All, slices)
+        })
+        .unwrap();
+    assert_eq!(server.buffered_amount(), 0);
+    assert_eq!(parse_frames(&wire)[0].payload, data);
 }
 
 #[test]
 fn a_client_falling_back_leaves_the_buffer_as_it_was() {
     let mut client = open(Role::Client, Config::default());
     client.send_binary(b"waiting").unwrap();
-    let mut data = vec![5u8; 1000];
+    let mut data = vec![5u8; LARGE];
     let mut wire = Vec::new();
     client
         .send_binary_in_place(&mut data, |slices| write_into(&mut wire, Take::All, slices))
         .unwrap();
-    assert_eq!(data, vec![5u8; 1000]);
+    assert_eq!(data, vec![5u8; LARGE]);
     let payloads: Vec<_> = parse_frames(&wire).into_iter().map(|f| f.payload).collect();
-    assert_eq!(payloads, [b"waiting".to_vec(), vec![5u8; 1000]]);
+    assert_eq!(payloads, [b"waiting".to_vec(), vec![5u8; LARGE]]);
     // A client's `send_binary_through` never touches the buffer either.
-    let data = vec![6u8; 1000];
+    let data = vec![6u8; LARGE];
     client
         .send_binary_through(&data, |slices| write_into(&mut wire, Take::All, slices))
         .unwrap();
-    assert_eq!(data, vec![6u8; 1000]);
+    assert_eq!(data, vec![6u8; LARGE]);
 }
 
 #[test]

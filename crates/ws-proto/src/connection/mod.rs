@@ -124,6 +124,15 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// The least payload that [`send_binary_bytes`](Self::send_binary_bytes),
+    /// [`send_text_bytes`](Self::send_text_bytes) and the `send_*_owned`
+    /// sends keep as given, with no copy (16 KiB). A smaller one is copied
+    /// into the queue, which costs less than a segment of its own: a
+    /// driver that can write at once may as well lend it to
+    /// [`send_binary_through`](Self::send_binary_through), the same copy
+    /// without the queue.
+    pub const OWNED_PAYLOAD_MIN: usize = writer::OWNED_SEGMENT_MIN;
+
     /// A client connection that has queued its opening handshake request.
     ///
     /// `rng` draws the `Sec-WebSocket-Key` and every masking key; they must
@@ -360,18 +369,24 @@ impl Connection {
     /// [`poll_transmit`](Self::poll_transmit) and
     /// [`advance_transmit`](Self::advance_transmit) as usual.
     ///
-    /// No copy is made when nothing is waiting
-    /// ([`buffered_amount`](Self::buffered_amount) is 0), the message is
-    /// one frame (no larger than [`Config::send_fragment_size`]), it is
-    /// not compressed (permessage-deflate's threshold) and no mask is needed
-    /// (a server): `write` gets the frame's header and `data` itself, and
-    /// only the bytes it does not take are copied into the queue. In every
-    /// other case, a client's message among them (it must be masked, and
-    /// `data` stays as it is: see
+    /// When nothing is waiting ([`buffered_amount`](Self::buffered_amount)
+    /// is 0) and the message is one frame (no larger than
+    /// [`Config::send_fragment_size`]) that is not compressed
+    /// (permessage-deflate's threshold), it goes the fast way, by size:
+    /// - a frame of up to 2 KiB with its header (a 1 KiB message fits) is
+    ///   assembled on the stack, masked on the way for a client, and
+    ///   `write` gets it as one slice: no queue, and one plain write;
+    /// - from 16 KiB of payload, a server's `write` gets the frame's header
+    ///   and `data` itself, with no copy.
+    ///
+    /// Only the bytes `write` does not take are copied into the queue. In
+    /// every other case (output waiting, fragments, compression, a size
+    /// between the two, a client's large message, which must be masked
+    /// while `data` stays as it is: see
     /// [`send_binary_in_place`](Self::send_binary_in_place)), the message
     /// is queued as [`send_binary`](Self::send_binary) queues it and
     /// `write` gets what [`poll_transmit_vectored`](Self::poll_transmit_vectored)
-    /// holds (up to 16 slices).
+    /// holds (up to 16 slices; one, in the usual case).
     ///
     /// A message refused (as `send_binary` refuses it:
     /// [`SendError::NotOpen`] unless open, [`SendError::WriteBufferFull`]
@@ -380,12 +395,12 @@ impl Connection {
     /// one calls it exactly once. Advancing by what `write` took has the
     /// effects of [`advance_transmit`](Self::advance_transmit).
     ///
-    /// What is saved is one copy of the payload; what the fast case costs
-    /// is a vectored write of two slices. On Linux, `writev` on a TCP
-    /// socket costs more per call than `send` (about 0.4 µs, measured by
-    /// ws-mio, which therefore writes through only from 16 KiB up): for
-    /// small messages, [`send_binary`](Self::send_binary) and one plain
-    /// write of [`poll_transmit`](Self::poll_transmit) can be faster.
+    /// A vectored write of two slices saves a copy of the payload, but on
+    /// Linux `writev` on a TCP socket costs more per call than `send`
+    /// (about 0.4 µs, measured by ws-mio: the time of copying several
+    /// KiB); hence the copy below 16 KiB. For a driver that can write at
+    /// once, this is never slower than [`send_binary`](Self::send_binary)
+    /// and a write of [`poll_transmit`](Self::poll_transmit).
     ///
     /// # Panics
     /// If `write` returns more than the total length of the slices it got.
@@ -415,16 +430,17 @@ impl Connection {
     /// does, but a client masks `data` where it is instead of copying it.
     ///
     /// **A client leaves `data` masked, that is scrambled**, when the
-    /// message goes the fast way (nothing waiting, one frame, not
-    /// compressed): `data` is XOR-ed with a fresh masking key (drawn from
+    /// message goes the fast way with no copy (nothing waiting, one frame of
+    /// 16 KiB or more, not compressed): `data` is XOR-ed with a fresh masking key (drawn from
     /// the connection's key source, as for every frame) and written from
     /// where it is, with no copy; only the bytes `write` does not take are
     /// copied into the queue. Do not read `data` afterwards, and refill it
-    /// before sending it again. Otherwise (output already waiting, a
-    /// fragmented or compressed message) the message is masked on its way
-    /// into the queue as [`send_binary`](Self::send_binary) does and `data`
-    /// is left unchanged. Which of the two happened is not reported: treat
-    /// the buffer's contents as unspecified after the call.
+    /// before sending it again. Otherwise (a small frame, assembled and
+    /// masked on the stack as by [`send_binary_through`](Self::send_binary_through);
+    /// output already waiting; a fragmented or compressed message; a size
+    /// in between) the message is masked on its way and `data` is left
+    /// unchanged. Which of the two happened is not reported: treat the
+    /// buffer's contents as unspecified after the call.
     ///
     /// A server never masks: `data` is left unchanged, and this is
     /// [`send_binary_through`](Self::send_binary_through).
@@ -573,6 +589,12 @@ impl Connection {
     /// returns `None` after every input.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        // Nothing to give: no event queued, nothing to decode, no end of
+        // the transport to act on (what `step` would find, at the cost of
+        // a call per layer). Every read is preceded by such a poll.
+        if self.events.is_empty() && self.reader.idle() && !self.eof {
+            return None;
+        }
         // The common case first, with none of the general path's layers:
         // a whole message with nothing queued before it.
         if let Some(message) = self.poll_message() {

@@ -39,6 +39,9 @@ pub(crate) struct ReadBuf {
     /// Received bytes moved by growth so far (for tests of how often).
     #[cfg(test)]
     pub(crate) moved: usize,
+    /// Times room was made (reclaimed or allocated), for tests.
+    #[cfg(test)]
+    pub(crate) grown: usize,
 }
 
 impl ReadBuf {
@@ -111,6 +114,7 @@ impl ReadBuf {
         #[cfg(test)]
         {
             self.moved += self.filled;
+            self.grown += 1;
         }
         let initialized_end = self.bytes.as_ptr() as usize + self.bytes.len();
         self.bytes.truncate(self.filled);

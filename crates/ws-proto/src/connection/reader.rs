@@ -109,6 +109,9 @@ pub(crate) struct Reader {
     /// The room lent stops at a frame's end (see [`Reader::room`]): the
     /// short read that follows says nothing about the window.
     stopped_at_frame_end: bool,
+    /// The length of the room last lent: a read that fills it opens the
+    /// window as one that fills the window does.
+    lent_room: usize,
     frame: Option<InFrame>,
     /// The opcode of the fragmented message in progress.
     fragmented: Option<OpCode>,
@@ -135,6 +138,7 @@ impl Reader {
             buf: ReadBuf::default(),
             window: MIN_WINDOW,
             stopped_at_frame_end: false,
+            lent_room: 0,
             frame: None,
             fragmented: None,
             inflating: None,
@@ -169,6 +173,16 @@ impl Reader {
     /// large frame under way (in steps of at most 1 MiB) plus the read
     /// window, or the window alone.
     ///
+    /// While the window is small (reads are small), the room left in the
+    /// buffer is lent as it is if it holds at least half the window:
+    /// messages split off the front use the buffer up, and making room
+    /// again (reclaiming the front, once the messages are gone) costs a
+    /// hundred-odd instructions. Asking for a whole window every time paid
+    /// that at every read of request and answer traffic; half a window
+    /// pays it once per half a window of input. A wide window asks for
+    /// all of it: there a frame may be large, and one started in the last
+    /// of the room would have to be moved to be completed.
+    ///
     /// While a frame kept in place waits for its rest, whatever room is
     /// already there is lent as long as the rest fits in it: the buffer
     /// grows (moving the frame's bytes to the front, or to a new
@@ -178,7 +192,11 @@ impl Reader {
     /// most of a frame per frame.
     pub(crate) fn room(&mut self) -> &mut [u8] {
         let mut want = self.window;
-        let mut needed = self.window;
+        let mut needed = if self.window < LARGE_FRAME {
+            self.window / 2
+        } else {
+            self.window
+        };
         let mut upto = usize::MAX;
         if let Some(frame) = self.frame {
             if frame.in_place {
@@ -203,7 +221,9 @@ impl Reader {
         }
         self.stopped_at_frame_end = upto < self.window;
         let ceiling = self.buf_ceiling();
-        self.buf.room(want, needed, ceiling, upto)
+        let room = self.buf.room(want, needed, ceiling, upto);
+        self.lent_room = room.len();
+        room
     }
 
     /// Counts `n` bytes read into [`room`](Self::room) as received, and
@@ -211,7 +231,7 @@ impl Reader {
     pub(crate) fn commit(&mut self, n: usize) {
         if std::mem::take(&mut self.stopped_at_frame_end) {
             // Short by our choice, not for lack of input.
-        } else if n >= self.window {
+        } else if n > 0 && n >= self.window.min(self.lent_room) {
             self.window = (self.window * 2).min(MAX_WINDOW);
         } else if n < self.window / 8 {
             self.window = (self.window / 2).max(MIN_WINDOW);
@@ -376,10 +396,7 @@ impl Reader {
     /// Decodes the next item from the buffered bytes; `Ok(None)` when more
     /// bytes are needed.
     pub(crate) fn next(&mut self) -> Result<Option<Inbound>, ProtocolError> {
-        if self.frame.is_none() && self.buf.received() == 0 {
-            // Nothing under way and nothing received: what every poll that
-            // finds no event (one per read, at least) would otherwise learn
-            // by trying to parse a header, twice.
+        if self.idle() {
             return Ok(None);
         }
         if let Some(message) = self.next_whole_message() {
@@ -445,6 +462,15 @@ impl Reader {
     /// The next item if it is a whole message decoded by
     /// [`whole_message`](Self::whole_message), with no other effect;
     /// `None`, touching nothing, otherwise.
+    /// Nothing under way and nothing received: [`next`](Self::next) has
+    /// nothing to decode. What every poll that finds no event (one per
+    /// read, at least) would otherwise learn by trying to parse a header,
+    /// twice.
+    #[inline]
+    pub(crate) fn idle(&self) -> bool {
+        self.frame.is_none() && self.buf.received() == 0
+    }
+
     pub(crate) fn next_whole_message(&mut self) -> Option<Message> {
         let whole = self.whole_message()?;
         self.buf.advance(whole.header_len);
@@ -845,6 +871,34 @@ mod tests {
             let full_reads = stream.len().div_ceil(64 << 10);
             assert!(reads <= full_reads + frames, "{len}: {reads} reads");
         }
+    }
+
+    /// Request and answer traffic: one small message per read, dropped
+    /// before the next. The buffer is used up from the front; room is made
+    /// again once per half a window, not at every read.
+    #[test]
+    fn one_small_message_per_read_makes_room_once_per_half_window() {
+        let frame = masked_frame(32, 9);
+        let mut reader = Reader::new(Role::Server, &Config::default());
+        for _ in 0..1_000 {
+            let (got, reads) = drive(&mut reader, &frame, usize::MAX);
+            assert_eq!((got, reads), (vec![32], 1));
+        }
+        assert_eq!(
+            reader.window, MIN_WINDOW,
+            "small reads keep the window small"
+        );
+        let per_half_window = (MIN_WINDOW / 2) / frame.len();
+        let grown = reader.buf.grown;
+        assert!(
+            grown <= 1_000 / per_half_window + 1,
+            "room made {grown} times for 1,000 reads"
+        );
+        assert!(
+            reader.buf.capacity() <= 2 * MIN_WINDOW,
+            "{}",
+            reader.buf.capacity()
+        );
     }
 
     #[test]

@@ -43,7 +43,7 @@ use crate::frame::{FrameHeader, OpCode, apply_mask};
 
 /// Below this size, copying a given-away payload into the queue is cheaper
 /// than keeping it as a separate segment.
-const OWNED_SEGMENT_MIN: usize = 16 << 10;
+pub(crate) const OWNED_SEGMENT_MIN: usize = 16 << 10;
 
 #[derive(Debug)]
 pub(crate) struct Writer {

@@ -12,6 +12,8 @@
 //! pick differ (256-bit XORs: a large masked payload is unmasked at about
 //! the speed it is copied).
 
+use std::mem::MaybeUninit;
+
 /// Buffers at least this long take the AVX2 loop when the CPU has it.
 #[cfg(target_arch = "x86_64")]
 const WIDE: usize = 256;
@@ -115,13 +117,59 @@ unsafe fn extend_masked_avx2(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset
 /// 1 MiB 17.3 -> 18.6; `memcpy` runs at about 43).
 #[inline(always)]
 fn extend_masked_words(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
-    let key = rotate_key(key, offset);
     out.reserve(src.len());
+    let spare = &mut out.spare_capacity_mut()[..src.len()];
+    mask_into_uninit_words(spare, src, rotate_key(key, offset));
+    let len = out.len() + src.len();
+    // SAFETY: `mask_into_uninit_words` wrote every one of the `src.len()`
+    // bytes of spare capacity past the old length.
+    #[allow(unsafe_code)]
+    unsafe {
+        out.set_len(len)
+    };
+}
+
+/// Writes `src` masked with `key` (from payload offset 0) into `dst`, of
+/// the same length, which may be uninitialized: every byte of it is
+/// written. For a frame assembled on the stack.
+///
+/// # Panics
+/// If the lengths differ.
+#[inline]
+pub(crate) fn mask_into_uninit(dst: &mut [MaybeUninit<u8>], src: &[u8], key: [u8; 4]) {
+    assert_eq!(dst.len(), src.len(), "mask_into_uninit: lengths differ");
+    #[cfg(target_arch = "x86_64")]
+    if wide(src.len()) {
+        // SAFETY: the CPU has AVX2, checked just above.
+        #[allow(unsafe_code)]
+        unsafe {
+            mask_into_uninit_avx2(dst, src, key)
+        };
+        return;
+    }
+    mask_into_uninit_words(dst, src, key);
+}
+
+/// [`mask_into_uninit_words`] compiled with AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx2")]
+unsafe fn mask_into_uninit_avx2(dst: &mut [MaybeUninit<u8>], src: &[u8], key: [u8; 4]) {
+    mask_into_uninit_words(dst, src, key);
+}
+
+/// The word loop of [`extend_masked_at`] and [`mask_into_uninit`]: writes
+/// every byte of `dst` (as long as `src`, checked by the callers), `key`
+/// already rotated to the payload offset of `src`'s first byte.
+#[inline(always)]
+fn mask_into_uninit_words(dst: &mut [MaybeUninit<u8>], src: &[u8], key: [u8; 4]) {
     let word = u64::from_ne_bytes([
         key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
     ]);
-    let spare = &mut out.spare_capacity_mut()[..src.len()];
-    let mut dst_words = spare.chunks_exact_mut(8);
+    let mut dst_words = dst.chunks_exact_mut(8);
     let mut src_words = src.chunks_exact(8);
     for (dst, lane) in (&mut dst_words).zip(&mut src_words) {
         let v = u64::from_ne_bytes(lane.try_into().expect("8-byte lane")) ^ word;
@@ -137,14 +185,6 @@ fn extend_masked_words(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usiz
     for (i, (d, &b)) in tail.enumerate() {
         d.write(b ^ key[i & 3]);
     }
-    let len = out.len() + src.len();
-    // SAFETY: the loops above wrote every one of the `src.len()` bytes of
-    // spare capacity past the old length (the two zips cover `spare`,
-    // whose length is `src.len()`: whole words, then the tail).
-    #[allow(unsafe_code)]
-    unsafe {
-        out.set_len(len)
-    };
 }
 
 /// Writes `src` masked with `key` (from its first byte) into `dst`, which
