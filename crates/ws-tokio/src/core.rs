@@ -28,11 +28,19 @@ use ws_proto::{CloseCode, Closed, Connection, Event, Message, Open, State};
 use crate::error::Error;
 use crate::wake::{Source, Wakers};
 
+/// A payload a send borrows from its caller.
+pub(crate) enum Outgoing<'a> {
+    Text(&'a str),
+    Binary(&'a [u8]),
+}
+
 /// How long the last bytes of a closed connection may take to be written
 /// when the configuration sets no drain timeout.
 const DEFAULT_LINGER: Duration = Duration::from_secs(1);
 
 pub(crate) struct Core<S> {
+    /// Commands and sends go to it directly; inputs only through
+    /// [`input`](Self::input).
     pub(crate) conn: Connection,
     pub(crate) io: S,
     /// The one timer, reset to the connection's `poll_timeout` (or to the
@@ -53,6 +61,14 @@ pub(crate) struct Core<S> {
     read_done: bool,
     /// Reads that found nothing since the last one that brought data.
     idle_polls: u8,
+    /// The connection gave every event it had (`poll_event` returned
+    /// `None`) and has had no input since. Only an input makes events
+    /// (a read, the end of the transport, a timer, a transport failure,
+    /// a close), so polling it again before one finds nothing: in request
+    /// and answer traffic every `recv` is polled twice per message (pending,
+    /// then woken by the read), and the second decode attempt was a fixed
+    /// cost per message. Cleared by [`input`](Self::input).
+    decoded_all: bool,
     /// A write failed: nothing more is written.
     write_broken: bool,
     /// Bytes were written since the transport was last flushed (TLS keeps
@@ -88,6 +104,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             io_error: None,
             read_done: false,
             idle_polls: 0,
+            decoded_all: false,
             write_broken: false,
             unflushed: false,
             finished: false,
@@ -161,13 +178,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
 
     /// Takes events until a message; the others update the state.
     fn poll_message(&mut self, w: &Wakers<'_>) -> Option<Message> {
+        if self.decoded_all {
+            return None;
+        }
         while let Some(event) = self.conn.poll_event() {
             if let Event::Message(message) = event {
                 return Some(message);
             }
             self.on_event(event, w);
         }
+        self.decoded_all = true;
         None
+    }
+
+    /// Gives the connection an input: the one way to it, since only an
+    /// input can make events (see `decoded_all`).
+    fn input<T>(&mut self, give: impl FnOnce(&mut Connection) -> T) -> T {
+        self.decoded_all = false;
+        give(&mut self.conn)
     }
 
     fn on_event(&mut self, event: Event, w: &Wakers<'_>) {
@@ -197,7 +225,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     fn poll_input(&mut self, w: &Wakers<'_>) -> Poll<()> {
         if let Some(at) = self.conn.poll_timeout() {
             if self.poll_timer(at, w).is_ready() {
-                self.conn.handle_timeout(Instant::now());
+                self.input(|conn| conn.handle_timeout(Instant::now()));
                 return Poll::Ready(());
             }
         }
@@ -213,7 +241,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             let mut buf = ReadBuf::new(&mut scratch);
             match Pin::new(&mut self.io).poll_read(&mut cx, &mut buf) {
                 Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
-                    self.conn.receive(Instant::now(), buf.filled());
+                    self.input(|conn| conn.receive(Instant::now(), buf.filled()));
                     return Poll::Ready(());
                 }
                 other => other.map_ok(|()| 0),
@@ -229,11 +257,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         match result {
             Poll::Ready(Ok(0)) => {
                 self.read_done = true;
-                self.conn.receive_eof();
+                self.input(Connection::receive_eof);
             }
             Poll::Ready(Ok(n)) => {
                 self.idle_polls = 0;
-                self.conn.commit_received(Instant::now(), n);
+                self.input(|conn| conn.commit_received(Instant::now(), n));
             }
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
             Poll::Ready(Err(e)) => {
@@ -241,7 +269,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 // whether it is an error to report.
                 self.io_error.get_or_insert(e);
                 self.read_done = true;
-                self.conn.transport_failed();
+                self.input(Connection::transport_failed);
             }
             Poll::Pending => {
                 // A connection that found nothing to read twice in a row
@@ -287,7 +315,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
 
     /// Writes everything the connection has queued, then flushes the
     /// transport. Pending while the transport does not take it all.
+    #[inline]
     pub(crate) fn poll_write_out(&mut self, w: &Wakers<'_>) -> Poll<Result<(), Error>> {
+        // Nothing queued, nothing to flush: what every `recv` finds.
+        if self.conn.buffered_amount() == 0 && !self.unflushed && !self.write_broken {
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_write_queued(w)
+    }
+
+    /// [`poll_write_out`](Self::poll_write_out) with something to do.
+    fn poll_write_queued(&mut self, w: &Wakers<'_>) -> Poll<Result<(), Error>> {
         if self.write_broken {
             return Poll::Ready(Err(Error::ConnectionClosed));
         }
@@ -337,7 +375,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         self.write_broken = true;
         let reported = io::Error::new(e.kind(), e.to_string());
         self.io_error.get_or_insert(e);
-        self.conn.transport_failed();
+        self.input(Connection::transport_failed);
         Error::Io(reported)
     }
 
@@ -349,6 +387,72 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             ready!(self.poll_write_out(w))?;
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// Sends a message: a small one as [`send_lent`](Self::send_lent)
+    /// does (written in this call), a large one queued without a copy.
+    /// Call once `poll_ready` is ready.
+    pub(crate) fn send(&mut self, w: &Wakers<'_>, message: Message) -> Result<(), Error> {
+        // Below this, ws-proto copies a payload given to it anyway: lent,
+        // it can go out in this call.
+        if message.len() >= Connection::OWNED_PAYLOAD_MIN {
+            return self.queue(message);
+        }
+        match &message {
+            Message::Text(text) => self.send_lent(w, Outgoing::Text(text.as_str())),
+            Message::Binary(data) => self.send_lent(w, Outgoing::Binary(data)),
+        }
+    }
+
+    /// Sends a message the caller lends and, when nothing waits before
+    /// it, writes it in the same call (`Connection::send_binary_through`:
+    /// a small frame, assembled on the stack, goes out in one write with
+    /// none of the queue's bookkeeping). What the transport does not take
+    /// stays queued for the flush that follows, which also reports a
+    /// transport that wrote nothing. Call once `poll_ready` is ready.
+    pub(crate) fn send_lent(&mut self, w: &Wakers<'_>, payload: Outgoing<'_>) -> Result<(), Error> {
+        self.check_open()?;
+        if self.conn.buffered_amount() != 0 {
+            let queued = match payload {
+                Outgoing::Text(text) => self.conn.send_text(text),
+                Outgoing::Binary(data) => self.conn.send_binary(data),
+            };
+            return queued.map_err(Error::from);
+        }
+        let mut cx = Context::from_waker(w.get(Source::Write));
+        let (mut wrote, mut failure) = (false, None);
+        let io = &mut self.io;
+        let mut write = |slices: &[IoSlice<'_>]| {
+            let io = Pin::new(&mut *io);
+            let polled = match slices {
+                [one] => io.poll_write(&mut cx, one),
+                _ => io.poll_write_vectored(&mut cx, slices),
+            };
+            match polled {
+                Poll::Ready(Ok(n)) => {
+                    wrote = n > 0;
+                    n
+                }
+                Poll::Ready(Err(e)) if e.kind() != io::ErrorKind::Interrupted => {
+                    failure = Some(e);
+                    0
+                }
+                // Pending (the waker is registered) or interrupted: it
+                // waits in the queue for the flush.
+                _ => 0,
+            }
+        };
+        let sent = match payload {
+            Outgoing::Text(text) => self.conn.send_text_through(text, &mut write),
+            Outgoing::Binary(data) => self.conn.send_binary_through(data, &mut write),
+        };
+        if wrote {
+            self.unflushed = true;
+        }
+        if let Some(e) = failure {
+            return Err(self.write_failed(e));
+        }
+        sent.map_err(Error::from)
     }
 
     /// Queues a message, without copying a payload it can take over.
@@ -373,7 +477,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
 
     /// Starts the closing handshake (nothing if it has started).
     pub(crate) fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.conn.close(Instant::now(), code, reason)?;
+        self.input(|conn| conn.close(Instant::now(), code, reason))?;
         Ok(())
     }
 

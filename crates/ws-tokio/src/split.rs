@@ -19,7 +19,7 @@ use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
 use ws_proto::{CloseCode, Closed, Message};
 
-use crate::core::Core;
+use crate::core::{Core, Outgoing};
 use crate::error::Error;
 use crate::stream::WebSocketStream;
 use crate::wake::{Fanouts, Half, Wakers};
@@ -140,8 +140,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
         poll_fn(|cx| {
             self.poll(cx, |core, w| {
                 std::task::ready!(core.poll_ready(w))?;
-                core.queue(message.take().expect("queued once"))?;
-                Poll::Ready(Ok::<(), Error>(()))
+                Poll::Ready(core.send(w, message.take().expect("sent once")))
             })
         })
         .await?;
@@ -153,7 +152,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
         poll_fn(|cx| {
             self.poll(cx, |core, w| {
                 std::task::ready!(core.poll_ready(w))?;
-                Poll::Ready(core.conn.send_text(text).map_err(Error::from))
+                Poll::Ready(core.send_lent(w, Outgoing::Text(text)))
             })
         })
         .await?;
@@ -165,7 +164,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
         poll_fn(|cx| {
             self.poll(cx, |core, w| {
                 std::task::ready!(core.poll_ready(w))?;
-                Poll::Ready(core.conn.send_binary(data).map_err(Error::from))
+                Poll::Ready(core.send_lent(w, Outgoing::Binary(data)))
             })
         })
         .await?;

@@ -3,14 +3,14 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use futures_core::Stream;
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
 use ws_proto::{CloseCode, Closed, Connection, Message, Open, State};
 
-use crate::core::Core;
+use crate::core::{Core, Outgoing};
 use crate::error::Error;
 use crate::split::{ReadHalf, WriteHalf};
 use crate::wake::Wakers;
@@ -79,24 +79,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// without a copy where ws-proto can (see
     /// [`Connection::send_binary_bytes`]).
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        poll_fn(|cx| self.poll_with(cx, Core::poll_ready)).await?;
-        self.core.queue(message)?;
+        let mut message = Some(message);
+        poll_fn(|cx| {
+            self.poll_with(cx, |core, w| {
+                ready!(core.poll_ready(w))?;
+                Poll::Ready(core.send(w, message.take().expect("sent once")))
+            })
+        })
+        .await?;
         self.flush().await
     }
 
     /// Sends a text message (copied once, into the connection's buffer);
     /// see [`send`](Self::send).
     pub async fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        poll_fn(|cx| self.poll_with(cx, Core::poll_ready)).await?;
-        self.core.conn.send_text(text)?;
-        self.flush().await
+        self.send_lent(Outgoing::Text(text)).await
     }
 
     /// Sends a binary message (copied once, into the connection's
     /// buffer); see [`send`](Self::send).
     pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        poll_fn(|cx| self.poll_with(cx, Core::poll_ready)).await?;
-        self.core.conn.send_binary(data)?;
+        self.send_lent(Outgoing::Binary(data)).await
+    }
+
+    /// Waits for room, sends a lent message (written at once when nothing
+    /// waits before it), then waits until it is written.
+    async fn send_lent(&mut self, payload: Outgoing<'_>) -> Result<(), Error> {
+        let mut payload = Some(payload);
+        poll_fn(|cx| {
+            self.poll_with(cx, |core, w| {
+                ready!(core.poll_ready(w))?;
+                Poll::Ready(core.send_lent(w, payload.take().expect("sent once")))
+            })
+        })
+        .await?;
         self.flush().await
     }
 

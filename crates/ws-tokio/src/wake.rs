@@ -107,6 +107,7 @@ pub(crate) enum Wakers<'a> {
 
 impl Wakers<'_> {
     /// The waker to poll `source` with, registering the caller with it.
+    #[inline]
     pub(crate) fn get(&self, source: Source) -> &Waker {
         match self {
             Self::Direct(waker) => waker,

@@ -474,6 +474,57 @@ async fn keepalive_through_the_timer() {
     bounded(ws.close(CloseCode::NORMAL, "")).await.unwrap();
 }
 
+/// A peer that stops answering is found by the keepalive timer while a
+/// `recv` waits: the failure comes from a timer, not a read, after `recv`
+/// had found nothing to decode (ws-tokio skips decoding again until an
+/// input; a timer is one). After a message, so that the connection has
+/// decoded and come back empty at least once.
+#[tokio::test]
+async fn a_silent_peer_fails_a_waiting_recv_by_the_keepalive_timer() {
+    let (a, mut b) = tokio::io::duplex(4096);
+    let server = tokio::spawn(async move {
+        raw_server(&mut b).await;
+        // One message (unmasked, from a server), then silence.
+        b.write_all(&[0x82, 2, 7, 7]).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        drop(b);
+    });
+    let mut ws = bounded(
+        Builder::new("ws://raw/")
+            .config(ws_proto::Config::default().keepalive_timeout(Duration::from_millis(100)))
+            .keepalive(Some(Duration::from_millis(50)))
+            .close_timeout(Some(Duration::from_millis(200)))
+            .connect_on(a),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        bounded(ws.recv()).await.unwrap().unwrap(),
+        binary(vec![7, 7])
+    );
+    let start = Instant::now();
+    let result = bounded(ws.recv()).await;
+    assert!(
+        matches!(
+            result,
+            Some(Err(Error::WebSocket(ws_proto::Error::Timeout(
+                TimeoutKind::Keepalive
+            ))))
+        ),
+        "{result:?}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        bounded(ws.recv()).await.is_none(),
+        "the failure is reported once"
+    );
+    server.abort();
+}
+
 /// With traffic, the keepalive deadline moves later at every input: the
 /// timer stays armed at the earlier deadline, fires early, finds nothing
 /// due and is re-armed. After many such moves, once idle, the ping still
