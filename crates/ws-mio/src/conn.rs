@@ -180,11 +180,17 @@ impl Conn {
 
     /// Sends a text message without copying a large payload.
     pub fn send_text_owned(&self, text: String) -> Result<(), SendError> {
+        if lent_is_cheaper(text.len()) {
+            return self.lent_message(Lent::Text(&text));
+        }
         self.message(text.len(), |c| c.send_text_owned(text))
     }
 
     /// Sends a binary message without copying a large payload.
     pub fn send_binary_owned(&self, data: Vec<u8>) -> Result<(), SendError> {
+        if lent_is_cheaper(data.len()) {
+            return self.lent_message(Lent::Binary(&data));
+        }
         self.message(data.len(), |c| c.send_binary_owned(data))
     }
 
@@ -192,12 +198,18 @@ impl Conn {
     /// where it can (see [`ws_proto::Connection::send_binary_bytes`]): a
     /// server echoing a received message this way copies nothing.
     pub fn send_bytes(&self, data: Bytes) -> Result<(), SendError> {
+        if lent_is_cheaper(data.len()) {
+            return self.lent_message(Lent::Binary(&data));
+        }
         self.message(data.len(), |c| c.send_binary_bytes(data))
     }
 
     /// Sends a text message held in [`ws_proto::Utf8Bytes`] (a received
     /// one, for example), without copying a large one where it can.
     pub fn send_text_bytes(&self, text: ws_proto::Utf8Bytes) -> Result<(), SendError> {
+        if lent_is_cheaper(text.len()) {
+            return self.lent_message(Lent::Text(text.as_str()));
+        }
         self.message(text.len(), |c| c.send_text_bytes(text))
     }
 
@@ -298,20 +310,20 @@ impl Conn {
         if let Some(event_loop) = &event_loop {
             self.shared.note_refusal(event_loop.memory.admit(len))?;
         }
-        let result = self.run_link(event_loop, send);
+        let result = self.run_link(event_loop, Sends::Message, send);
         self.shared.note_refusal(result)
     }
 
     /// Sends a message the caller lends. From a thread other than the
-    /// loop's, with the socket free to write (plain TCP), a large one is
-    /// written in the same call straight from the caller's buffer (see
-    /// `ws_proto::Connection::send_binary_through`): one copy fewer. A
-    /// small one is copied into the queue and written from there, as is
-    /// every message on the loop's thread (to go out with the loop's own
-    /// writes).
+    /// loop's, with the socket free to write (plain TCP), it is written in
+    /// the same call through `ws_proto::Connection::send_binary_through`,
+    /// which picks the cheapest way by size: a small frame assembled on
+    /// the stack (no queue), a large payload straight from the caller's
+    /// buffer (one copy fewer), the queue in between. On the loop's thread
+    /// the message is queued, to go out with the loop's own writes.
     fn lent_message(&self, payload: Lent<'_>) -> Result<(), SendError> {
         self.admitted(payload.len(), |link, on_loop| {
-            if !on_loop && payload.len() >= WRITE_THROUGH_MIN && link.can_write_through() {
+            if !on_loop && link.can_write_through() {
                 link.write_through(|c, write| match payload {
                     Lent::Text(text) => c.send_text_through(text, write),
                     Lent::Binary(data) => c.send_binary_through(data, write),
@@ -341,7 +353,7 @@ impl Conn {
         event_loop: Option<Arc<LoopShared>>,
         f: impl FnOnce(&mut ws_proto::Connection) -> T,
     ) -> T {
-        self.run_link(event_loop, |link, _| f(&mut link.proto))
+        self.run_link(event_loop, Sends::Command, |link, _| f(&mut link.proto))
     }
 
     /// [`run`](Self::run), with `f` given the whole link and whether this
@@ -349,6 +361,7 @@ impl Conn {
     fn run_link<T>(
         &self,
         event_loop: Option<Arc<LoopShared>>,
+        sends: Sends,
         f: impl FnOnce(&mut Link, bool) -> T,
     ) -> T {
         let Some(event_loop) = event_loop else {
@@ -359,7 +372,10 @@ impl Conn {
         let on_loop = on_loop_thread(&event_loop);
         let (result, settled) = {
             let mut link = lock(&self.shared.link);
-            let before = (link.proto.state(), link.proto.poll_timeout());
+            let before = match sends {
+                Sends::Message => None,
+                Sends::Command => Some((link.proto.state(), link.proto.poll_timeout())),
+            };
             // Blocked before this send: the loop waits for the socket.
             let loop_writes = link.blocked;
             let result = f(&mut link, on_loop);
@@ -377,7 +393,7 @@ impl Conn {
                 && !drain_owed
                 && (link.proto.buffered_amount() == 0 || loop_writes)
                 && link.failed.is_none()
-                && before == (link.proto.state(), link.proto.poll_timeout());
+                && before.is_none_or(|b| b == (link.proto.state(), link.proto.poll_timeout()));
             event_loop.memory.account(&self.shared, &link.proto);
             (result, settled)
         };
@@ -542,11 +558,25 @@ impl<F: FnMut(&Conn, Event) + Send + 'static> Handler for F {
     }
 }
 
-/// The least message written straight from its sender's buffer. Below it
-/// the copy into the queue costs less than the vectored write (`writev`,
-/// header and payload) that saves it: `writev` costs about 0.4 µs more per
-/// call than `send` here, the time of copying several KiB.
-const WRITE_THROUGH_MIN: usize = 16 << 10;
+/// Whether a payload given away is better sent as lent: below
+/// `OWNED_PAYLOAD_MIN`, ws-proto copies a given payload into its queue
+/// anyway, and a lent one may go out from the caller's thread at once,
+/// with no queue (see [`Conn::lent_message`]).
+fn lent_is_cheaper(len: usize) -> bool {
+    len < ws_proto::Connection::OWNED_PAYLOAD_MIN
+}
+
+/// What a call into the state machine may change, for what the loop
+/// must hear of afterwards.
+#[derive(Clone, Copy)]
+enum Sends {
+    /// A data message: queued or written, never a change of state or of
+    /// a deadline (ws-proto's sends touch neither), so those need not be
+    /// compared before and after.
+    Message,
+    /// Anything else (a ping, a close, a batch).
+    Command,
+}
 
 /// A payload a send borrows from its caller.
 enum Lent<'a> {
