@@ -133,6 +133,20 @@ impl Writer {
         Ok(())
     }
 
+    /// The header of a whole frame written ahead of the queue, encoded on
+    /// the stack, and its length.
+    fn whole_frame_header(
+        &self,
+        opcode: OpCode,
+        len: usize,
+        mask: Option<[u8; 4]>,
+    ) -> ([u8; MAX_HEADER_LEN], usize) {
+        debug_assert_eq!(self.out.buffered(), 0, "output waiting would go after");
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = super::frame_header(true, 0, opcode, len, mask).encode(&mut head);
+        (head, head_len)
+    }
+
     /// Writes one whole small frame, assembled on the stack (its payload
     /// masked on the way with `mask`, if set), as one slice; queues what
     /// `write` did not take.
@@ -143,9 +157,7 @@ impl Writer {
         mask: Option<[u8; 4]>,
         write: impl FnOnce(&[IoSlice<'_>]) -> usize,
     ) {
-        debug_assert_eq!(self.out.buffered(), 0, "output waiting would go after");
-        let mut head = [0u8; MAX_HEADER_LEN];
-        let head_len = super::frame_header(true, 0, opcode, payload.len(), mask).encode(&mut head);
+        let (head, head_len) = self.whole_frame_header(opcode, payload.len(), mask);
         let total = head_len + payload.len();
         // Not zeroed: every byte of the frame is written before it is read.
         let mut frame = [MaybeUninit::<u8>::uninit(); STACK_FRAME];
@@ -188,9 +200,7 @@ impl Writer {
         mask: Option<[u8; 4]>,
         write: impl FnOnce(&[IoSlice<'_>]) -> usize,
     ) {
-        debug_assert_eq!(self.out.buffered(), 0, "output waiting would go after");
-        let mut head = [0u8; MAX_HEADER_LEN];
-        let head_len = super::frame_header(true, 0, opcode, payload.len(), mask).encode(&mut head);
+        let (head, head_len) = self.whole_frame_header(opcode, payload.len(), mask);
         let head = &head[..head_len];
         let written = write(&[IoSlice::new(head), IoSlice::new(payload)]);
         assert!(
