@@ -389,6 +389,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         Poll::Ready(Ok(()))
     }
 
+    /// Waits for room ([`poll_ready`](Self::poll_ready)), then sends with
+    /// `send`, once: the one send step of every `send*` of the stream and
+    /// of its write half.
+    pub(crate) fn poll_send<F>(
+        &mut self,
+        w: &Wakers<'_>,
+        send: &mut Option<F>,
+    ) -> Poll<Result<(), Error>>
+    where
+        F: FnOnce(&mut Self, &Wakers<'_>) -> Result<(), Error>,
+    {
+        ready!(self.poll_ready(w))?;
+        let send = send.take().expect("sent once");
+        Poll::Ready(send(self, w))
+    }
+
     /// Sends a message: a small one as [`send_lent`](Self::send_lent)
     /// does (written in this call), a large one queued without a copy.
     /// Call once `poll_ready` is ready.

@@ -136,38 +136,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
     /// Sends a message and waits until it is written; see
     /// [`WebSocketStream::send`].
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        let mut message = Some(message);
-        poll_fn(|cx| {
-            self.poll(cx, |core, w| {
-                std::task::ready!(core.poll_ready(w))?;
-                Poll::Ready(core.send(w, message.take().expect("sent once")))
-            })
-        })
-        .await?;
-        self.flush().await
+        self.send_with(|core, w| core.send(w, message)).await
     }
 
     /// Sends a text message; see [`WebSocketStream::send_text`].
     pub async fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        poll_fn(|cx| {
-            self.poll(cx, |core, w| {
-                std::task::ready!(core.poll_ready(w))?;
-                Poll::Ready(core.send_lent(w, Outgoing::Text(text)))
-            })
-        })
-        .await?;
-        self.flush().await
+        self.send_with(|core, w| core.send_lent(w, Outgoing::Text(text)))
+            .await
     }
 
     /// Sends a binary message; see [`WebSocketStream::send_binary`].
     pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        poll_fn(|cx| {
-            self.poll(cx, |core, w| {
-                std::task::ready!(core.poll_ready(w))?;
-                Poll::Ready(core.send_lent(w, Outgoing::Binary(data)))
-            })
-        })
-        .await?;
+        self.send_with(|core, w| core.send_lent(w, Outgoing::Binary(data)))
+            .await
+    }
+
+    /// Waits for room, sends with `send` (`Core::poll_send`), then waits
+    /// until it is written.
+    async fn send_with(
+        &mut self,
+        send: impl FnOnce(&mut Core<S>, &Wakers<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut send = Some(send);
+        poll_fn(|cx| self.poll(cx, |core, w| core.poll_send(w, &mut send))).await?;
         self.flush().await
     }
 

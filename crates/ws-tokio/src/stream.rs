@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use futures_sink::Sink;
@@ -79,40 +79,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// without a copy where ws-proto can (see
     /// [`Connection::send_binary_bytes`]).
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        let mut message = Some(message);
-        poll_fn(|cx| {
-            self.poll_with(cx, |core, w| {
-                ready!(core.poll_ready(w))?;
-                Poll::Ready(core.send(w, message.take().expect("sent once")))
-            })
-        })
-        .await?;
-        self.flush().await
+        self.send_with(|core, w| core.send(w, message)).await
     }
 
     /// Sends a text message (copied once, into the connection's buffer);
     /// see [`send`](Self::send).
     pub async fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.send_lent(Outgoing::Text(text)).await
+        self.send_with(|core, w| core.send_lent(w, Outgoing::Text(text)))
+            .await
     }
 
     /// Sends a binary message (copied once, into the connection's
     /// buffer); see [`send`](Self::send).
     pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.send_lent(Outgoing::Binary(data)).await
+        self.send_with(|core, w| core.send_lent(w, Outgoing::Binary(data)))
+            .await
     }
 
-    /// Waits for room, sends a lent message (written at once when nothing
-    /// waits before it), then waits until it is written.
-    async fn send_lent(&mut self, payload: Outgoing<'_>) -> Result<(), Error> {
-        let mut payload = Some(payload);
-        poll_fn(|cx| {
-            self.poll_with(cx, |core, w| {
-                ready!(core.poll_ready(w))?;
-                Poll::Ready(core.send_lent(w, payload.take().expect("sent once")))
-            })
-        })
-        .await?;
+    /// Waits for room, sends with `send` (`Core::poll_send`), then waits
+    /// until it is written.
+    async fn send_with(
+        &mut self,
+        send: impl FnOnce(&mut Core<S>, &Wakers<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut send = Some(send);
+        poll_fn(|cx| self.poll_with(cx, |core, w| core.poll_send(w, &mut send))).await?;
         self.flush().await
     }
 
