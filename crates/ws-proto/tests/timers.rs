@@ -210,3 +210,137 @@ fn pair_close_timeout_with_simulated_time() {
     ));
     assert!(matches!(pair.client.poll_event(), Some(Event::Closed(_))));
 }
+
+// ---- inputs that come without their time (`commit_received_with`) ----------
+
+/// Reads `bytes` through the connection's own buffer, as a driver does,
+/// telling it the time only if it calls `clock`; returns whether it did.
+fn read_timed_lazily(conn: &mut Connection, bytes: &[u8], at: Instant) -> bool {
+    let mut rest = bytes;
+    let mut asked = false;
+    while !rest.is_empty() {
+        let room = conn.receive_buffer();
+        let n = room.len().min(rest.len());
+        room[..n].copy_from_slice(&rest[..n]);
+        conn.commit_received_with(n, || {
+            asked = true;
+            at
+        });
+        rest = &rest[n..];
+    }
+    asked
+}
+
+#[test]
+fn an_open_connection_without_keepalive_reads_no_clock_for_its_messages() {
+    let now = Instant::now();
+    let mut client = open_client(now, Config::default());
+    for i in 0..100u8 {
+        let frame = server_frame(true, OpCode::Binary, &[i; 40]);
+        assert!(!read_timed_lazily(&mut client, &frame, now + SEC));
+        match client.poll_event() {
+            Some(Event::Message(m)) => assert_eq!(m.as_bytes(), &[i; 40]),
+            other => panic!("expected the message, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        client.poll_timeout(),
+        None,
+        "nothing to count from the reads"
+    );
+}
+
+#[test]
+fn with_keepalive_every_input_is_timed() {
+    let now = Instant::now();
+    let config = Config::default().keepalive_interval(Some(SEC));
+    let mut client = open_client(now, config);
+    let at = now + SEC / 2;
+    let frame = server_frame(true, OpCode::Text, b"tick");
+    assert!(read_timed_lazily(&mut client, &frame, at));
+    let _ = events(&mut client);
+    assert_eq!(
+        client.poll_timeout(),
+        Some(at + SEC),
+        "the ping waits from the input"
+    );
+}
+
+#[test]
+fn a_close_that_came_without_its_time_starts_the_close_timer_at_the_next_timeout_call() {
+    let now = Instant::now();
+    let config = Config::default().close_timeout(Some(5 * SEC));
+    let mut client = open_client(now, config);
+    let close = server_frame(true, OpCode::Close, &[0x03, 0xE8]);
+    assert!(!read_timed_lazily(&mut client, &close, now + 100 * SEC));
+    assert_eq!(
+        client.poll_event(),
+        None,
+        "the client waits for the end of TCP"
+    );
+    assert_eq!(client.state(), State::Closing);
+    // The time is asked for at once (a deadline already past) ...
+    let due = client.poll_timeout().expect("a deadline");
+    assert!(due <= now, "due at once, not at {:?}", due - now);
+    // ... and the close timer counts from the time given then, not from
+    // the last time the connection knew (100 s earlier).
+    let later = now + 100 * SEC;
+    client.handle_timeout(later);
+    assert_eq!(client.poll_event(), None);
+    assert_eq!(client.poll_timeout(), Some(later + 5 * SEC));
+    client.handle_timeout(later + 4 * SEC);
+    assert_eq!(client.poll_event(), None);
+    client.handle_timeout(later + 5 * SEC);
+    assert_eq!(
+        events(&mut client),
+        [closed_cleanly(CloseCode::NORMAL, "", Initiator::Remote)]
+    );
+}
+
+#[test]
+fn a_violation_that_came_without_its_time_ends_at_the_drain_timeout_from_the_next_timeout_call() {
+    let now = Instant::now();
+    let mut client = open_client(now, Config::default());
+    let bad = server_frame(true, OpCode::Text, b"\xff");
+    assert!(!read_timed_lazily(&mut client, &bad, now + 50 * SEC));
+    assert!(matches!(events(&mut client)[..], [Event::Error(_)]));
+    assert!(client.poll_timeout().is_some_and(|at| at <= now));
+    let later = now + 50 * SEC;
+    client.handle_timeout(later);
+    // The peer reads nothing: the close frame stays queued, and the drain
+    // time (1 s) counts from `later`.
+    assert_eq!(events(&mut client), []);
+    assert_eq!(client.poll_timeout(), Some(later + SEC));
+    client.handle_timeout(later + SEC - Duration::from_millis(1));
+    assert_eq!(events(&mut client), []);
+    client.handle_timeout(later + SEC);
+    assert_eq!(events(&mut client), [closed_after_invalid_utf8()]);
+}
+
+#[test]
+fn a_violation_that_came_without_its_time_ends_once_its_close_frame_is_written() {
+    let now = Instant::now();
+    let mut client = open_client(now, Config::default());
+    let bad = server_frame(true, OpCode::Text, b"\xff");
+    assert!(!read_timed_lazily(&mut client, &bad, now + 50 * SEC));
+    let _ = events(&mut client);
+    let sent = output_frames(&mut client);
+    assert_eq!(sent.last().and_then(WireFrame::close_code), Some(1007));
+    // Written: the connection is done as soon as it is told the time.
+    assert!(fire_due(&mut client, now + 50 * SEC));
+    assert_eq!(events(&mut client), [closed_after_invalid_utf8()]);
+    assert_eq!(client.poll_timeout(), None);
+}
+
+#[test]
+fn a_local_close_after_an_untimed_input_counts_from_its_own_time() {
+    let now = Instant::now();
+    let config = Config::default().close_timeout(Some(5 * SEC));
+    let mut client = open_client(now, config);
+    let frame = server_frame(true, OpCode::Binary, b"x");
+    assert!(!read_timed_lazily(&mut client, &frame, now + 10 * SEC));
+    let _ = events(&mut client);
+    let at = now + 20 * SEC;
+    client.close(at, CloseCode::NORMAL, "").unwrap();
+    assert_eq!(client.poll_timeout(), Some(at + 5 * SEC));
+}

@@ -261,7 +261,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             }
             Poll::Ready(Ok(n)) => {
                 self.idle_polls = 0;
-                self.input(|conn| conn.commit_received(Instant::now(), n));
+                // The clock is read only if the connection needs the time.
+                self.input(|conn| conn.commit_received_with(n, Instant::now));
             }
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
             Poll::Ready(Err(e)) => {
@@ -317,9 +318,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// transport. Pending while the transport does not take it all.
     #[inline]
     pub(crate) fn poll_write_out(&mut self, w: &Wakers<'_>) -> Poll<Result<(), Error>> {
-        // Nothing queued, nothing to flush: what every `recv` finds.
-        if self.conn.buffered_amount() == 0 && !self.unflushed && !self.write_broken {
-            return Poll::Ready(Ok(()));
+        // Nothing queued (what every `recv` finds, and every send that
+        // wrote its message through): at most a flush.
+        if self.conn.buffered_amount() == 0 && !self.write_broken {
+            return self.poll_flush_written(w);
         }
         self.poll_write_queued(w)
     }
@@ -360,6 +362,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 Err(e) => return Poll::Ready(Err(self.write_failed(e))),
             }
         }
+        self.poll_flush_written(w)
+    }
+
+    /// Flushes the transport if bytes were written since it last was.
+    #[inline]
+    fn poll_flush_written(&mut self, w: &Wakers<'_>) -> Poll<Result<(), Error>> {
         if self.unflushed {
             let mut cx = Context::from_waker(w.get(Source::Write));
             if let Err(e) = ready!(Pin::new(&mut self.io).poll_flush(&mut cx)) {
@@ -389,9 +397,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         Poll::Ready(Ok(()))
     }
 
-    /// Waits for room ([`poll_ready`](Self::poll_ready)), then sends with
-    /// `send`, once: the one send step of every `send*` of the stream and
-    /// of its write half.
+    /// Waits for room ([`poll_ready`](Self::poll_ready)), sends with
+    /// `send` (once: it is taken), then writes and flushes everything
+    /// queued ([`poll_write_out`](Self::poll_write_out)): the one send step
+    /// of every `send*` of the stream and of its write half. In one poll,
+    /// so a small message written through in `send` costs no second poll
+    /// (nor, for a write half, a second lock) to be flushed.
     pub(crate) fn poll_send<F>(
         &mut self,
         w: &Wakers<'_>,
@@ -400,9 +411,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     where
         F: FnOnce(&mut Self, &Wakers<'_>) -> Result<(), Error>,
     {
-        ready!(self.poll_ready(w))?;
-        let send = send.take().expect("sent once");
-        Poll::Ready(send(self, w))
+        if send.is_some() {
+            ready!(self.poll_ready(w))?;
+            let send = send.take().expect("checked above");
+            send(self, w)?;
+        }
+        self.poll_write_out(w)
     }
 
     /// Sends a message: a small one as [`send_lent`](Self::send_lent)

@@ -151,15 +151,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
             .await
     }
 
-    /// Waits for room, sends with `send` (`Core::poll_send`), then waits
-    /// until it is written.
+    /// Waits for room, sends with `send`, then waits until it is written
+    /// (`Core::poll_send`).
     async fn send_with(
         &mut self,
         send: impl FnOnce(&mut Core<S>, &Wakers<'_>) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let mut send = Some(send);
-        poll_fn(|cx| self.poll(cx, |core, w| core.poll_send(w, &mut send))).await?;
-        self.flush().await
+        poll_fn(|cx| self.poll(cx, |core, w| core.poll_send(w, &mut send))).await
     }
 
     /// Sends a ping; see [`WebSocketStream::send_ping`].

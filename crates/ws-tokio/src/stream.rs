@@ -96,15 +96,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             .await
     }
 
-    /// Waits for room, sends with `send` (`Core::poll_send`), then waits
-    /// until it is written.
+    /// Waits for room, sends with `send`, then waits until it is written
+    /// (`Core::poll_send`).
     async fn send_with(
         &mut self,
         send: impl FnOnce(&mut Core<S>, &Wakers<'_>) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let mut send = Some(send);
-        poll_fn(|cx| self.poll_with(cx, |core, w| core.poll_send(w, &mut send))).await?;
-        self.flush().await
+        poll_fn(|cx| self.poll_with(cx, |core, w| core.poll_send(w, &mut send))).await
     }
 
     /// Sends a ping with up to 125 bytes of payload. Its pong is not

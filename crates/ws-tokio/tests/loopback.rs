@@ -455,6 +455,43 @@ async fn close_is_bounded_by_the_close_timeout() {
     server.abort();
 }
 
+/// A server that closes, then never ends TCP: the client answers and ends
+/// at its close timeout, cleanly. The close frame arrives in a read whose
+/// time the connection did not ask for (no keepalive): the close timer
+/// must still start, from the time of the next timer check.
+#[tokio::test]
+async fn a_peer_close_without_the_end_of_tcp_ends_at_the_close_timeout() {
+    let (a, mut b) = tokio::io::duplex(4096);
+    let server = tokio::spawn(async move {
+        raw_server(&mut b).await;
+        // Later than the handshake's answer, so that it comes in a read of
+        // its own, once the connection is open.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        b.write_all(&server_frame(op::CLOSE, &1000u16.to_be_bytes()))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(b);
+    });
+    let mut ws = bounded(
+        Builder::new("ws://raw/")
+            .close_timeout(Some(Duration::from_millis(300)))
+            .connect_on(a),
+    )
+    .await
+    .unwrap();
+    let start = Instant::now();
+    let result = bounded(ws.recv()).await;
+    let took = start.elapsed();
+    assert!(result.is_none(), "{result:?}");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert!(ws.closed().unwrap().was_clean);
+    server.abort();
+}
+
 /// Keepalive pings come from ws-proto's timer; a peer that answers them
 /// keeps the connection open, and `rtt` is measured.
 #[tokio::test]

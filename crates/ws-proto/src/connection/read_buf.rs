@@ -194,6 +194,27 @@ impl ReadBuf {
         &mut self.bytes[self.filled..end]
     }
 
+    /// Whether [`room`](Self::room) with these `needed` and `want` would
+    /// lend the room already there without changing anything (no message
+    /// lent to drop, no growth, no zeroing): then
+    /// [`room_at_hand`](Self::room_at_hand) lends the same room, cheaper.
+    #[inline]
+    pub(crate) fn has_room_at_hand(&self, needed: usize, want: usize) -> bool {
+        let capacity = self.bytes.capacity();
+        self.lent == 0
+            && capacity - self.filled >= needed.max(1)
+            && self.bytes.len() >= (self.filled + want).min(capacity)
+    }
+
+    /// The initialized room after the received bytes: what
+    /// [`room`](Self::room) lends when
+    /// [`has_room_at_hand`](Self::has_room_at_hand) says so.
+    #[inline]
+    pub(crate) fn room_at_hand(&mut self) -> &mut [u8] {
+        let filled = self.filled;
+        &mut self.bytes[filled..]
+    }
+
     /// Room after the received bytes in the current allocation.
     pub(crate) fn spare(&self) -> usize {
         self.bytes.capacity() - self.filled

@@ -190,7 +190,28 @@ impl Reader {
     /// otherwise. Growing every time the room falls under the window
     /// would move the unfinished frame once per read: with 64 KiB frames,
     /// most of a frame per frame.
+    #[inline]
     pub(crate) fn room(&mut self) -> &mut [u8] {
+        // The common case, inlined into the driver's read: no frame under
+        // way, a small window, and the room it needs already there and
+        // initialized (what `make_room` would lend without changing
+        // anything). Every read asks, including the one that finds
+        // nothing, so this is paid twice per message in request and
+        // answer traffic.
+        if self.frame.is_none()
+            && self.window < LARGE_FRAME
+            && self.buf.has_room_at_hand(self.window / 2, self.window)
+        {
+            self.stopped_at_frame_end = false;
+            let room = self.buf.room_at_hand();
+            self.lent_room = room.len();
+            return room;
+        }
+        self.make_room()
+    }
+
+    /// [`room`](Self::room), in every case.
+    fn make_room(&mut self) -> &mut [u8] {
         let mut want = self.window;
         let mut needed = if self.window < LARGE_FRAME {
             self.window / 2

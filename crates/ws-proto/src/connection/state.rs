@@ -403,11 +403,14 @@ impl Connection {
     /// soon as the frame is written, or at the drain time, whichever is
     /// first (and never later than the close timeout).
     fn arm_drain_timer(&mut self) {
+        let Some(input) = self.input_time() else {
+            return; // armed when the time is known (`on_timeout`)
+        };
         let at = if self.writer.close_written() {
-            self.last_input
+            input
         } else {
             match self.config.drain_timeout {
-                Some(drain) => self.last_input + drain,
+                Some(drain) => input + drain,
                 None => return,
             }
         };
@@ -428,11 +431,48 @@ impl Connection {
         self.phase = Phase::Closing(closing);
         self.timers.stop(Timer::Keepalive);
         self.timers.stop(Timer::KeepaliveDeadline);
+        self.arm_close_timer();
+    }
+
+    fn arm_close_timer(&mut self) {
         if let Some(timeout) = self.config.close_timeout {
             // `now` is not known here; the close timer counts from the last
             // input, which is when this transition happened or just before.
-            let at = self.last_input + timeout;
-            self.timers.set(Timer::Close, at);
+            if let Some(input) = self.input_time() {
+                self.timers.set(Timer::Close, input + timeout);
+            }
+            // Else armed when the time is known (`on_timeout`).
+        }
+    }
+
+    /// The time of the latest input, if it is known; if not, the driver
+    /// is asked for the time (`Timer::Stamp`, due at once), and the
+    /// timers that count from the input are armed in `on_timeout`.
+    fn input_time(&mut self) -> Option<Instant> {
+        if self.input_unstamped {
+            self.timers.set(Timer::Stamp, self.last_input);
+            return None;
+        }
+        Some(self.last_input)
+    }
+
+    /// Time is `now`: the latest input came no later.
+    pub(super) fn note_time(&mut self, now: Instant) {
+        self.last_input = self.last_input.max(now);
+        self.input_unstamped = false;
+    }
+
+    /// Arms what `input_time` put off: the closing timers, from the time
+    /// just noted, as if it were the input's.
+    fn arm_put_off_timers(&mut self) {
+        if let Phase::Closing(closing) = &self.phase {
+            let failed = closing.failed;
+            if self.timers.get(Timer::Close).is_none() {
+                self.arm_close_timer();
+            }
+            if failed {
+                self.arm_drain_timer();
+            }
         }
     }
 
@@ -498,6 +538,7 @@ impl Connection {
     /// Something arrived: the peer is alive, so the keepalive ping can wait.
     pub(super) fn note_activity(&mut self, now: Instant) {
         self.last_input = now;
+        self.input_unstamped = false;
         if self.phase == Phase::Open {
             self.timers.stop(Timer::KeepaliveDeadline);
             if let Some(interval) = self.config.keepalive_interval {
@@ -507,7 +548,10 @@ impl Connection {
     }
 
     pub(super) fn on_timeout(&mut self, now: Instant) {
-        self.last_input = self.last_input.max(now);
+        self.note_time(now);
+        if self.timers.take_expired(Timer::Stamp, now) {
+            self.arm_put_off_timers();
+        }
         if self.timers.take_expired(Timer::Handshake, now) {
             self.fail_handshake(Error::Timeout(TimeoutKind::Handshake));
         }

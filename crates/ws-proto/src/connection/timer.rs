@@ -17,11 +17,16 @@ pub(crate) enum Timer {
     Keepalive = 2,
     /// Something must have arrived since the keepalive ping by then.
     KeepaliveDeadline = 3,
+    /// Read the clock: a timer had to count from an input that came
+    /// without its time (`Connection::commit_received_with`). Set in the
+    /// past, so the driver calls `handle_timeout` at once, which arms that
+    /// timer from the time it is given.
+    Stamp = 4,
 }
 
 /// A deadline for each [`Timer`].
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Timers([Option<Instant>; 4]);
+pub(crate) struct Timers([Option<Instant>; 5]);
 
 impl Timers {
     pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
@@ -48,10 +53,11 @@ impl Timers {
     }
 
     pub(crate) fn stop_all(&mut self) {
-        self.0 = [None; 4];
+        self.0 = [None; 5];
     }
 
     /// The earliest deadline.
+    #[inline]
     pub(crate) fn next(&self) -> Option<Instant> {
         self.0.iter().flatten().min().copied()
     }

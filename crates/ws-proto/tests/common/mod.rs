@@ -293,7 +293,19 @@ impl Pair {
             .rng
             .random_range(1..=self.max_piece.max(1))
             .min(bytes.len());
-        to.receive(self.now, &bytes[..n]);
+        if self.rng.random_bool(0.5) {
+            to.receive(self.now, &bytes[..n]);
+        } else {
+            // As ws-tokio reads: into the connection's buffer, the time
+            // told only if the connection asks for it.
+            let room = to.receive_buffer();
+            let n = n.min(room.len());
+            room[..n].copy_from_slice(&bytes[..n]);
+            let now = self.now;
+            to.commit_received_with(n, || now);
+            from.advance_transmit(n);
+            return true;
+        }
         from.advance_transmit(n);
         true
     }
