@@ -157,9 +157,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// then `None`, after a failed one.
     pub(crate) fn poll_recv(&mut self, w: &Wakers<'_>) -> Poll<Option<Result<Message, Error>>> {
         loop {
-            if let Some(message) = self.stash.pop_front() {
-                self.stash_bytes -= message.len();
-                return Poll::Ready(Some(Ok(message)));
+            if !self.stash.is_empty() {
+                return Poll::Ready(Some(Ok(self.unstash())));
             }
             if let Some(message) = self.poll_message(w) {
                 // Answers queued while decoding (pongs) leave now, not at
@@ -168,12 +167,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 return Poll::Ready(Some(Ok(message)));
             }
             if self.closed.is_some() {
-                ready!(self.poll_finish(w));
-                return Poll::Ready(self.error.take().map(Err));
+                return self.poll_recv_closed(w);
             }
             let _ = self.poll_write_out(w);
             ready!(self.poll_input(w));
         }
+    }
+
+    /// The oldest message kept while closing. Out of line, as the rest of
+    /// what `poll_recv` rarely does: its common path stays short.
+    #[cold]
+    fn unstash(&mut self) -> Message {
+        let message = self.stash.pop_front().expect("checked by the caller");
+        self.stash_bytes -= message.len();
+        message
+    }
+
+    /// `poll_recv` once the connection is closed.
+    #[cold]
+    fn poll_recv_closed(&mut self, w: &Wakers<'_>) -> Poll<Option<Result<Message, Error>>> {
+        ready!(self.poll_finish(w));
+        Poll::Ready(self.error.take().map(Err))
     }
 
     /// Takes events until a message; the others update the state.

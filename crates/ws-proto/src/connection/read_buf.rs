@@ -222,6 +222,7 @@ impl ReadBuf {
 
     /// Counts `n` bytes written at the start of [`room`](Self::room) as
     /// received.
+    #[inline]
     pub(crate) fn commit(&mut self, n: usize) {
         self.settle();
         assert!(

@@ -18,7 +18,7 @@
 //! so a message is delivered (and can be answered) before a violation that
 //! follows it in the same read fails the connection.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf as _, Bytes, BytesMut};
 
 use super::read_buf::ReadBuf;
 use crate::bounded::reserve_within;
@@ -249,6 +249,7 @@ impl Reader {
 
     /// Counts `n` bytes read into [`room`](Self::room) as received, and
     /// adapts the window to the size of the read.
+    #[inline]
     pub(crate) fn commit(&mut self, n: usize) {
         if std::mem::take(&mut self.stopped_at_frame_end) {
             // Short by our choice, not for lack of input.
@@ -494,9 +495,11 @@ impl Reader {
 
     pub(crate) fn next_whole_message(&mut self) -> Option<Message> {
         let whole = self.whole_message()?;
-        self.buf.advance(whole.header_len);
-        let payload = self.buf.split_to(whole.len).freeze();
-        Some(checked_message(payload, whole.is_text))
+        // The frame off the buffer, then its header off the frame: one
+        // change to the read buffer, not two.
+        let mut frame = self.buf.split_to(whole.header_len + whole.len);
+        frame.advance(whole.header_len);
+        Some(checked_message(frame.freeze(), whole.is_text))
     }
 
     /// [`next_whole_message`](Self::next_whole_message), lent where it lies
