@@ -360,6 +360,17 @@ fn client_connection(dir: &Path) {
         );
     }
     write(dir, "nothing_timed_commands", &[0x1c, 0x42]);
+    // Found by the fuzzer: pings read with the 101 answer queue pongs that
+    // are still unwritten when the next read comes, so that read may
+    // coalesce them; the output may then differ from one read of it all.
+    write(
+        dir,
+        "pongs_queued_by_the_101_read_random_chunks",
+        &[
+            0xa2, 0x7e, 0x01, 0x00, 0x89, 0x00, 0x89, 0x01, 0x00, 0x89, 0x00, 0x89, 0x00, 0x00,
+            0x04, 0x00, 0x00, 0x00, 0x00, 0x89, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ],
+    );
 }
 
 fn server_connection(dir: &Path) {

@@ -1308,7 +1308,13 @@ impl Driven {
             assert!(!room.is_empty(), "{}: no room to read into", self.log.name);
             let n = chunk.len().min(room.len()).min(read.max(1));
             room[..n].copy_from_slice(&chunk[..n]);
-            self.conn.commit_received(self.now, n);
+            if read & 2 == 0 {
+                self.conn.commit_received(self.now, n);
+            } else {
+                // As ws-tokio does: the time told only if asked for.
+                let now = self.now;
+                self.conn.commit_received_with(n, || now);
+            }
             chunk = &chunk[n..];
             self.log.drain_batched(&mut self.conn, n + 8, true);
             if !chunk.is_empty() {
@@ -1339,10 +1345,11 @@ impl Driven {
     /// as `flags` allow and `prng` decides, then the end of the transport;
     /// flushes everything.
     pub fn run(&mut self, chunks: &[&[u8]], flags: Flags, prng: &mut Prng) {
-        for (i, chunk) in chunks.iter().enumerate() {
-            // Before the first chunk both runs are alike (a client's request
-            // is still unwritten in either).
-            self.input_while_unwritten |= i > 0 && self.conn.buffered_amount() > 0;
+        for chunk in chunks {
+            // Also before the first chunk: a client's first read may have
+            // brought frames with the 101 answer (flag bit 5), and the
+            // pongs it queued are unwritten when the next read comes.
+            self.input_while_unwritten |= self.conn.buffered_amount() > 0;
             if prng.one_in(2) {
                 self.receive_by_read(chunk, 1 + prng.below(4096) as usize);
             } else {
