@@ -275,11 +275,10 @@ impl Connection {
     /// once per message: this saves it.
     #[inline]
     pub fn commit_received_with(&mut self, n: usize, clock: impl FnOnce() -> Instant) {
-        if n != 0
-            && !self.eof
-            && self.phase == Phase::Open
-            && self.config.keepalive_interval.is_none()
-        {
+        if n == 0 || self.eof {
+            // No input: its time is not used.
+            self.commit_received(self.last_input, n);
+        } else if self.phase == Phase::Open && self.config.keepalive_interval.is_none() {
             self.input_unstamped = true;
             self.writer.note_input();
             self.reader.commit(n);
