@@ -89,7 +89,10 @@
 //!
 //! A real driver also calls [`Connection::handle_timeout`] when the clock
 //! reaches [`Connection::poll_timeout`], and [`Connection::receive_eof`] when
-//! a read returns 0.
+//! a read returns 0. It may read straight into the connection's buffer
+//! ([`Connection::receive_buffer`], then [`Connection::commit_received`], or
+//! [`Connection::commit_received_with`], which reads the clock only when
+//! the connection needs the time), so that a received byte is copied once.
 //!
 //! # Errors
 //!
