@@ -293,8 +293,9 @@ impl Pair {
             .rng
             .random_range(1..=self.max_piece.max(1))
             .min(bytes.len());
-        if self.rng.random_bool(0.5) {
+        let n = if self.rng.random_bool(0.5) {
             to.receive(self.now, &bytes[..n]);
+            n
         } else {
             // As ws-tokio reads: into the connection's buffer, the time
             // told only if the connection asks for it.
@@ -303,9 +304,8 @@ impl Pair {
             room[..n].copy_from_slice(&bytes[..n]);
             let now = self.now;
             to.commit_received_with(n, || now);
-            from.advance_transmit(n);
-            return true;
-        }
+            n
+        };
         from.advance_transmit(n);
         true
     }

@@ -180,10 +180,7 @@ impl Writer {
         let frame: &[u8] =
             unsafe { std::slice::from_raw_parts(frame.as_ptr().cast::<u8>(), total) };
         let written = write(&[IoSlice::new(frame)]);
-        assert!(
-            written <= total,
-            "write reported {written} bytes written of {total}"
-        );
+        check_written(written, total);
         self.out.count_written_through(written);
         if written < total {
             self.out.push(&frame[written..]);
@@ -203,11 +200,7 @@ impl Writer {
         let (head, head_len) = self.whole_frame_header(opcode, payload.len(), mask);
         let head = &head[..head_len];
         let written = write(&[IoSlice::new(head), IoSlice::new(payload)]);
-        assert!(
-            written <= head_len + payload.len(),
-            "write reported {written} bytes written of {}",
-            head_len + payload.len()
-        );
+        check_written(written, head_len + payload.len());
         self.out.count_written_through(written);
         if written < head_len {
             self.out.push(&head[written..]);
@@ -230,12 +223,18 @@ impl Writer {
             let offered = slices[..filled].iter().map(|s| s.len()).sum();
             (offered, write(&slices[..filled]))
         };
-        assert!(
-            written <= offered,
-            "write reported {written} bytes written of {offered}"
-        );
+        check_written(written, offered);
         self.advance(written);
     }
+}
+
+/// A transport cannot have written more than it was offered: a driver's
+/// `write` that says so is broken, and the queue would be corrupted.
+fn check_written(written: usize, offered: usize) {
+    assert!(
+        written <= offered,
+        "write reported {written} bytes written of {offered}"
+    );
 }
 
 /// Whether a frame with `len` payload bytes is assembled on the stack.
